@@ -1,0 +1,111 @@
+"""Pinhole projection in the OpenCV convention.
+
+``K`` = [[fx, 0, cx], [0, fy, cy], [0, 0, 1]]; ``cam_to_world`` is a 4x4 pose with camera
++X right, +Y down, +Z forward. Pixel centres sit at integer coordinates (OpenCV), so an image
+of ``width`` x ``height`` pixels covers u in [-0.5, width - 0.5], v in [-0.5, height - 0.5].
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.geometry.boxes import OrientedBox
+from engine.geometry.transforms import invert_pose, transform_points
+
+# Box edges as pairs of corner indices (corner index bits: x=4, y=2, z=1).
+BOX_EDGES = np.array(
+    [[i, i | bit] for i in range(8) for bit in (4, 2, 1) if not i & bit],
+    dtype=int,
+)
+
+
+def world_to_camera(cam_to_world: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """World points (N, 3) into the camera frame (N, 3), metres."""
+    return transform_points(invert_pose(cam_to_world), points)
+
+
+def project_points(K: np.ndarray, cam_to_world: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Project world points (N, 3).
+
+    Returns:
+        uv: (N, 2) pixel coordinates; NaN where the point is not in front of the camera.
+        depth: (N,) camera-frame z in metres (negative behind the camera).
+    """
+    K = np.asarray(K, dtype=float)
+    pc = world_to_camera(cam_to_world, np.atleast_2d(points))
+    z = pc[:, 2]
+    uv = np.full((len(pc), 2), np.nan)
+    front = z > 0
+    uv[front, 0] = K[0, 0] * pc[front, 0] / z[front] + K[0, 2]
+    uv[front, 1] = K[1, 1] * pc[front, 1] / z[front] + K[1, 2]
+    return uv, z
+
+
+def backproject(K: np.ndarray, cam_to_world: np.ndarray, uv: np.ndarray, depth: np.ndarray) -> np.ndarray:
+    """Pixels (N, 2) with camera-frame z depths (N,) in metres back to world points (N, 3)."""
+    K = np.asarray(K, dtype=float)
+    uv = np.atleast_2d(np.asarray(uv, dtype=float))
+    z = np.asarray(depth, dtype=float).reshape(-1)
+    x = (uv[:, 0] - K[0, 2]) / K[0, 0] * z
+    y = (uv[:, 1] - K[1, 2]) / K[1, 1] * z
+    pose = np.asarray(cam_to_world, dtype=float)
+    return transform_points(pose, np.stack([x, y, z], axis=1))
+
+
+def clip_box_to_near(cam_points: np.ndarray, near: float) -> np.ndarray:
+    """Vertices (M, 3) of a box (corners (8, 3) in camera frame) intersected with z >= near.
+
+    The intersection of a convex polytope with a half-space is convex; its vertices are the
+    kept corners plus the crossings of edges with the plane z = near. M may be 0.
+    """
+    z = cam_points[:, 2]
+    keep = [cam_points[z >= near]]
+    a, b = cam_points[BOX_EDGES[:, 0]], cam_points[BOX_EDGES[:, 1]]
+    za, zb = a[:, 2], b[:, 2]
+    cross = (za - near) * (zb - near) < 0
+    if np.any(cross):
+        t = (near - za[cross]) / (zb[cross] - za[cross])
+        keep.append(a[cross] + t[:, None] * (b[cross] - a[cross]))
+    return np.concatenate(keep, axis=0)
+
+
+def project_box(
+    K: np.ndarray,
+    cam_to_world: np.ndarray,
+    box: OrientedBox,
+    width: int,
+    height: int,
+    near: float = 1e-3,
+) -> dict | None:
+    """Image-space extent of a box, correct for boxes partly behind the camera.
+
+    The box is clipped against the plane z = ``near`` before projecting (no division by
+    negative depth), so the result is the exact 2D bounding box of the visible-side solid.
+
+    Returns:
+        None when no part of the box is in front of the camera or the projection misses the
+        image; otherwise a dict with ``bbox`` [u0, v0, u1, v1] clipped to the image (pixels,
+        float), ``bbox_unclipped`` (same, before clipping to the image), ``truncated`` (True
+        when the box crosses the image border or the near plane) and ``in_front`` (True when
+        all 8 corners have z >= near).
+    """
+    pc = world_to_camera(cam_to_world, box.corners)
+    in_front = bool(np.all(pc[:, 2] >= near))
+    verts = clip_box_to_near(pc, near)
+    if len(verts) == 0:
+        return None
+    K = np.asarray(K, dtype=float)
+    u = K[0, 0] * verts[:, 0] / verts[:, 2] + K[0, 2]
+    v = K[1, 1] * verts[:, 1] / verts[:, 2] + K[1, 2]
+    raw = np.array([u.min(), v.min(), u.max(), v.max()])
+    lo_u, lo_v, hi_u, hi_v = -0.5, -0.5, width - 0.5, height - 0.5
+    if raw[2] < lo_u or raw[0] > hi_u or raw[3] < lo_v or raw[1] > hi_v:
+        return None
+    clipped = np.array([max(raw[0], lo_u), max(raw[1], lo_v), min(raw[2], hi_u), min(raw[3], hi_v)])
+    truncated = (not in_front) or bool(np.any(clipped != raw))
+    return {
+        "bbox": clipped.tolist(),
+        "bbox_unclipped": raw.tolist(),
+        "truncated": truncated,
+        "in_front": in_front,
+    }

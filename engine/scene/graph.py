@@ -1,0 +1,287 @@
+"""Scene graph dataclasses and their exact JSON round-trip.
+
+Frames and units: world right-handed, metres, +Z up, floor at z = 0; angles in radians.
+The room spans x in [-sx/2, sx/2], y in [-sy/2, sy/2]. See docs/record.md for the record.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from engine.geometry.boxes import OrientedBox
+from engine.geometry.transforms import yaw_rotation
+
+SCHEMA_VERSION = 1
+
+
+def _floats(a) -> list:
+    """Nested python floats from an array-like (exact: json writes repr of float64)."""
+    return np.asarray(a, dtype=float).tolist()
+
+
+@dataclass
+class Wall:
+    """A vertical wall segment from ``start`` to ``end`` (x, y metres), ``height`` m tall.
+
+    The wall's inward normal (towards the room interior) is the left normal of start->end;
+    walls are listed counter-clockwise seen from above.
+    """
+
+    id: str
+    start: list[float]
+    end: list[float]
+    height: float
+    thickness: float = 0.1
+
+    @property
+    def inward_normal(self) -> np.ndarray:
+        """(2,) unit normal pointing into the room."""
+        d = np.asarray(self.end, dtype=float) - np.asarray(self.start, dtype=float)
+        n = np.array([-d[1], d[0]])
+        return n / np.linalg.norm(n)
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "start": _floats(self.start), "end": _floats(self.end),
+                "height": float(self.height), "thickness": float(self.thickness)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Wall":
+        return cls(d["id"], list(d["start"]), list(d["end"]), float(d["height"]), float(d.get("thickness", 0.1)))
+
+
+@dataclass
+class Room:
+    """The enclosure: ``type`` is ``room``, ``tabletop`` or ``open``; ``size`` = [sx, sy, sz] m.
+
+    For ``open`` scenes there are no walls and sz is 0 (an unbounded-looking plane of sx x sy).
+    """
+
+    type: str
+    size: list[float]
+    walls: list[Wall] = field(default_factory=list)
+
+    @property
+    def floor_area(self) -> float:
+        """Floor area in square metres."""
+        return float(self.size[0] * self.size[1])
+
+    def contains_xy(self, points_xy: np.ndarray, tol: float = 1e-9) -> np.ndarray:
+        """Boolean (N,) mask: which (N, 2) floor points are inside the room rectangle."""
+        p = np.atleast_2d(points_xy)
+        hx, hy = self.size[0] / 2 + tol, self.size[1] / 2 + tol
+        return (np.abs(p[:, 0]) <= hx) & (np.abs(p[:, 1]) <= hy)
+
+    def to_dict(self) -> dict:
+        return {"type": self.type, "size": _floats(self.size), "walls": [w.to_dict() for w in self.walls]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Room":
+        return cls(d["type"], list(d["size"]), [Wall.from_dict(w) for w in d.get("walls", [])])
+
+
+@dataclass
+class SceneObject:
+    """One object: a gravity-aligned oriented box plus semantics.
+
+    Attributes:
+        id: unique string id, e.g. ``obj_03``.
+        instance_id: positive int written into instance masks (0 is background).
+        category: catalog category name.
+        attributes: e.g. {"color": "red", "material": "wood"}.
+        center: (3,) world metres; size: (3,) full extents (local x = depth/front axis,
+            y = width, z = height); yaw: radians about +Z; an object with a front faces local +X.
+        support: ``floor``, ``on:<id>`` or ``wall`` (wall-mounted).
+        against: id of the wall the object's back is against, or None.
+        has_front: whether the category has a front (its facing is meaningful).
+    """
+
+    id: str
+    instance_id: int
+    category: str
+    center: list[float]
+    size: list[float]
+    yaw: float
+    support: str = "floor"
+    against: str | None = None
+    has_front: bool = False
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def rotation(self) -> np.ndarray:
+        """(3, 3) local-to-world rotation derived from ``yaw``."""
+        return yaw_rotation(self.yaw)
+
+    @property
+    def box(self) -> OrientedBox:
+        """The object's OrientedBox."""
+        return OrientedBox(self.center, self.size, self.rotation)
+
+    @property
+    def front(self) -> np.ndarray:
+        """(3,) unit world direction the object faces (local +X)."""
+        return self.rotation[:, 0]
+
+    @property
+    def supported_by(self) -> str | None:
+        """Id of the supporting object for ``on:<id>`` supports, else None."""
+        return self.support[3:] if self.support.startswith("on:") else None
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "instance_id": int(self.instance_id),
+            "category": self.category,
+            "attributes": dict(self.attributes),
+            "center": _floats(self.center),
+            "size": _floats(self.size),
+            "rotation": _floats(self.rotation),
+            "yaw": float(self.yaw),
+            "support": self.support,
+            "against": self.against,
+            "has_front": bool(self.has_front),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "SceneObject":
+        return cls(
+            id=d["id"], instance_id=int(d["instance_id"]), category=d["category"],
+            center=list(d["center"]), size=list(d["size"]), yaw=float(d["yaw"]),
+            support=d.get("support", "floor"), against=d.get("against"),
+            has_front=bool(d.get("has_front", False)), attributes=dict(d.get("attributes", {})),
+        )
+
+
+@dataclass
+class View:
+    """One camera view.
+
+    Attributes:
+        id: e.g. ``view_0``.
+        K: (3, 3) intrinsics, pixels. width, height: image size in pixels.
+        cam_to_world: (4, 4) OpenCV-convention pose (camera +X right, +Y down, +Z forward).
+        objects: per object id, what is known of it in this view: geometric fields from the
+            camera sampler (``in_frustum``, ``bbox_amodal_geom``) and, once rendered,
+            ``visible_pixels``, ``amodal_pixels``, ``visible_fraction``, ``truncated``,
+            ``bbox_visible``, ``bbox_amodal`` (pixel boxes [u0, v0, u1, v1] or None).
+        params: the sampled camera parameters (height, pitch, fov, ...), for the record.
+    """
+
+    id: str
+    K: list[list[float]]
+    width: int
+    height: int
+    cam_to_world: list[list[float]]
+    objects: dict[str, dict] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def position(self) -> np.ndarray:
+        """(3,) camera centre in world metres."""
+        return np.asarray(self.cam_to_world, dtype=float)[:3, 3]
+
+    @property
+    def forward(self) -> np.ndarray:
+        """(3,) unit optical axis (camera +Z) in world."""
+        return np.asarray(self.cam_to_world, dtype=float)[:3, 2]
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id, "K": _floats(self.K), "width": int(self.width), "height": int(self.height),
+            "cam_to_world": _floats(self.cam_to_world),
+            "objects": {k: dict(v) for k, v in sorted(self.objects.items())},
+            "params": dict(self.params),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "View":
+        return cls(d["id"], d["K"], int(d["width"]), int(d["height"]), d["cam_to_world"],
+                   {k: dict(v) for k, v in d.get("objects", {}).items()}, dict(d.get("params", {})))
+
+
+@dataclass
+class SceneGraph:
+    """A scene: room, objects, views, lights and materials, plus provenance.
+
+    ``generator`` = {"name", "version", "config_hash"}; ``stats`` holds sampler statistics
+    (per-object placement attempts). Everything sampled is stored so the scene can be
+    re-rendered and re-asked from its record alone.
+    """
+
+    scene_id: str
+    seed: int
+    room: Room
+    objects: list[SceneObject] = field(default_factory=list)
+    views: list[View] = field(default_factory=list)
+    lights: list[dict] = field(default_factory=list)
+    materials: dict[str, Any] = field(default_factory=dict)
+    generator: dict[str, Any] = field(default_factory=dict)
+    scene_index: int = 0
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    def object(self, object_id: str) -> SceneObject:
+        """The object with id ``object_id`` (KeyError naming the id otherwise)."""
+        for o in self.objects:
+            if o.id == object_id:
+                return o
+        raise KeyError(f"no object with id {object_id!r} in scene {self.scene_id}")
+
+    def relations(self) -> list[tuple[str, str, str]]:
+        """Support and placement relations as (subject, predicate, object) triples.
+
+        Predicates: ``on`` (object or ``floor``), ``mounted_on`` (``wall``), ``against`` (wall id).
+        """
+        rel = []
+        for o in self.objects:
+            if o.support == "wall":
+                rel.append((o.id, "mounted_on", o.against or "wall"))
+            elif o.supported_by:
+                rel.append((o.id, "on", o.supported_by))
+            else:
+                rel.append((o.id, "on", "floor"))
+            if o.against and o.support != "wall":
+                rel.append((o.id, "against", o.against))
+        return rel
+
+    def to_dict(self) -> dict:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "scene_id": self.scene_id,
+            "scene_index": int(self.scene_index),
+            "seed": int(self.seed),
+            "generator": dict(self.generator),
+            "room": self.room.to_dict(),
+            "objects": [o.to_dict() for o in self.objects],
+            "views": [v.to_dict() for v in self.views],
+            "lights": [dict(l) for l in self.lights],
+            "materials": dict(self.materials),
+            "stats": dict(self.stats),
+        }
+
+    def to_json(self) -> str:
+        """Canonical JSON: sorted keys, no whitespace, exact floats; identical bytes for equal scenes."""
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+    @classmethod
+    def from_dict(cls, d: dict, validate: bool = True) -> "SceneGraph":
+        """Build from a record dict; with ``validate`` raises SceneRecordError naming bad fields."""
+        if validate:
+            from engine.scene.validate import validate_scene_record
+
+            validate_scene_record(d, raise_on_error=True)
+        return cls(
+            scene_id=d["scene_id"], seed=int(d["seed"]), room=Room.from_dict(d["room"]),
+            objects=[SceneObject.from_dict(o) for o in d["objects"]],
+            views=[View.from_dict(v) for v in d.get("views", [])],
+            lights=[dict(l) for l in d.get("lights", [])], materials=dict(d.get("materials", {})),
+            generator=dict(d.get("generator", {})), scene_index=int(d.get("scene_index", 0)),
+            stats=dict(d.get("stats", {})),
+        )
+
+    @classmethod
+    def from_json(cls, text: str, validate: bool = True) -> "SceneGraph":
+        """Parse canonical JSON written by :meth:`to_json`."""
+        return cls.from_dict(json.loads(text), validate=validate)
