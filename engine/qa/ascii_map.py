@@ -1,0 +1,200 @@
+"""Top-down ASCII maps of a scene (one letter per object, walls, camera position and heading).
+
+Orientation (fixed): row 0 is the north side (+y), column 0 the west side (-x); east is +x.
+The interior grid has ``ceil(sx / r)`` columns and ``ceil(sy / r)`` rows of ``r`` metres,
+centred on the room centre, so every interior cell centre lies inside the room. Rooms with
+walls get a one-cell border ring: ``#`` where the point of the room rectangle nearest to the
+border cell's centre lies on a wall segment (a corner is drawn when either of its walls
+reaches it), a space elsewhere; rooms without walls (open planes, tabletops) get no ring.
+
+Cell contents, in order of precedence:
+
+1. the camera mark (only with a view whose camera centre lies over an interior cell): ``^``
+   north, ``>`` east, ``v`` south, ``<`` west, the nearest of the 4 headings (a heading exactly
+   between two takes the counter-clockwise one);
+2. an object letter: among the objects whose floor footprint contains the cell centre, the one
+   with the highest top wins (small objects on furniture are drawn over it; ties go to the
+   higher base, then to the earlier object in the scene). An object whose footprint contains no
+   cell centre (smaller than a cell) takes the cell containing its centre when that cell is empty
+   or held by a lower object that keeps another cell;
+3. ``.`` empty floor.
+
+Letters ``A``-``Z`` then ``a``-``z`` without ``v`` go to the drawn objects in scene order; an
+object left with no cell (possible only when cells are coarse) gets no letter and is listed in
+``AsciiMap.hidden``. The legend maps each letter to the object's referring expression.
+"""
+
+from __future__ import annotations
+
+import math
+import string
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import numpy as np
+from shapely.geometry import LineString, Point
+
+from engine.scene.graph import SceneGraph, View
+
+WALL, FLOOR, OUTSIDE = "#", ".", " "
+HEADING_MARKS = (">", "^", "<", "v")  # east, north, west, south (counter-clockwise from +x)
+LETTERS = string.ascii_uppercase + string.ascii_lowercase.replace("v", "")
+
+
+@dataclass
+class AsciiMap:
+    """A drawn map and everything needed to reason about it.
+
+    Attributes:
+        grid: rows of equal length, row 0 north.
+        legend: letter -> referring expression, in letter order.
+        letters: object id -> letter (drawn objects only).
+        cells: object id -> list of (row, col) grid cells showing its letter (row-major order).
+        hidden: ids of objects that could not be drawn at this resolution.
+        camera_cell: (row, col) of the camera mark, or None.
+        camera_mark: one of ``^ > v <`` or None.
+        resolution_m: cell size in metres.
+        x_west, y_north: world x of the west edge and y of the north edge of grid column/row 0.
+    """
+
+    grid: list[str]
+    legend: dict[str, str]
+    letters: dict[str, str]
+    cells: dict[str, list[tuple[int, int]]]
+    hidden: list[str]
+    camera_cell: tuple[int, int] | None
+    camera_mark: str | None
+    resolution_m: float
+    x_west: float
+    y_north: float
+    border: int = 0
+    meta: dict = field(default_factory=dict)
+
+    def cell_center(self, row: int, col: int) -> tuple[float, float]:
+        """World (x, y) metres of the centre of grid cell (row, col)."""
+        r = self.resolution_m
+        return self.x_west + (col + 0.5) * r, self.y_north - (row + 0.5) * r
+
+    def text(self) -> str:
+        """The grid as one string, rows joined by newlines."""
+        return "\n".join(self.grid)
+
+    def legend_text(self) -> str:
+        """The legend as lines ``A = the red chair``, in letter order."""
+        return "\n".join(f"{k} = {v}" for k, v in self.legend.items())
+
+
+def heading_mark(heading_rad: float) -> str:
+    """The nearest of the 4 heading marks for a heading (radians, counter-clockwise from +x)."""
+    k = int(math.floor((heading_rad + math.pi / 4) / (math.pi / 2) + 1e-12)) % 4
+    return HEADING_MARKS[k]
+
+
+def build_ascii_map(scene: SceneGraph, view: View | None, resolution_m: float,
+                    names: Mapping[str, str], object_ids: list[str] | None = None) -> AsciiMap:
+    """Draw the top-down map of ``scene`` (see the module docstring for every rule).
+
+    Args:
+        scene: the scene; its room rectangle sets the grid.
+        view: the camera to mark, or None for no camera mark.
+        resolution_m: cell size in metres (> 0).
+        names: object id -> unique referring expression (used in the legend).
+        object_ids: objects to draw, default all objects of the scene (scene order kept).
+    """
+    if not (isinstance(resolution_m, (int, float)) and resolution_m > 0 and math.isfinite(resolution_m)):
+        raise ValueError(f"resolution_m: must be a positive number of metres, got {resolution_m!r}")
+    r = float(resolution_m)
+    sx, sy = float(scene.room.size[0]), float(scene.room.size[1])
+    ncols, nrows = int(math.ceil(sx / r - 1e-9)), int(math.ceil(sy / r - 1e-9))
+    if ncols * nrows > 40000:
+        raise ValueError(f"resolution_m: {r} m gives a {nrows}x{ncols} grid; fix: use a coarser resolution")
+    walls = [LineString([w.start, w.end]) for w in scene.room.walls]
+    b = 1 if walls else 0
+    x_west, y_north = -ncols * r / 2 - b * r, nrows * r / 2 + b * r
+    H, W = nrows + 2 * b, ncols + 2 * b
+    cx = x_west + (np.arange(W) + 0.5) * r
+    cy = y_north - (np.arange(H) + 0.5) * r
+    grid = np.full((H, W), FLOOR, dtype="<U1")
+    if b:
+        for i in range(H):
+            for j in range(W):
+                if 0 < i < H - 1 and 0 < j < W - 1:
+                    continue
+                # The room-rectangle point nearest the cell centre decides: '#' when it lies on a wall.
+                q = Point(min(max(cx[j], -sx / 2), sx / 2), min(max(cy[i], -sy / 2), sy / 2))
+                grid[i, j] = WALL if any(w.distance(q) <= 1e-6 for w in walls) else OUTSIDE
+
+    ids = [o.id for o in scene.objects] if object_ids is None else list(object_ids)
+    objs = [scene.object(i) for i in ids]
+    for i in ids:
+        if i not in names:
+            raise KeyError(f"names: no referring expression for object {i!r}; fix: pass names for every drawn object")
+    # Owner per interior cell: index into objs, -1 = empty. Priority = (top z, base z, -order).
+    owner = np.full((H, W), -1, dtype=int)
+    best = np.full((H, W, 2), -np.inf)
+    X, Y = np.meshgrid(cx[b:W - b], cy[b:H - b])
+    pts = np.stack([X.ravel(), Y.ravel()], axis=1)
+    tops, bases = [], []
+    for k, o in enumerate(objs):
+        z0, z1 = o.box.z_range
+        tops.append(z1)
+        bases.append(z0)
+        c, s = math.cos(o.yaw), math.sin(o.yaw)
+        d = pts - np.asarray(o.center[:2], dtype=float)
+        lx, ly = d[:, 0] * c + d[:, 1] * s, -d[:, 0] * s + d[:, 1] * c
+        inside = (np.abs(lx) <= o.size[0] / 2 + 1e-9) & (np.abs(ly) <= o.size[1] / 2 + 1e-9)
+        mask = np.zeros((H, W), dtype=bool)
+        mask[b:H - b, b:W - b] = inside.reshape(nrows, ncols)
+        better = mask & ((z1 > best[..., 0]) | ((z1 == best[..., 0]) & (z0 > best[..., 1])))
+        owner[better] = k
+        best[better] = (z1, z0)
+    # Objects smaller than a cell: claim the cell containing their centre.
+    for k, o in enumerate(objs):
+        if np.any(owner == k):
+            continue
+        j = int(np.clip(math.floor((o.center[0] - x_west) / r), b, W - 1 - b))
+        i = int(np.clip(math.floor((y_north - o.center[1]) / r), b, H - 1 - b))
+        cur = owner[i, j]
+        if cur == -1 or (tops[cur] < tops[k] and np.count_nonzero(owner == cur) > 1):
+            owner[i, j] = k
+
+    camera_cell, mark = None, None
+    if view is not None:
+        from engine.qa.egomotion import heading
+
+        p = view.position
+        j, i = math.floor((p[0] - x_west) / r), math.floor((y_north - p[1]) / r)
+        if b <= i < H - b and b <= j < W - b:
+            camera_cell, mark = (i, j), heading_mark(heading(view.cam_to_world))
+            owner[i, j] = -2
+
+    letters: dict[str, str] = {}
+    cells: dict[str, list[tuple[int, int]]] = {}
+    hidden: list[str] = []
+    for k, o in enumerate(objs):
+        where = np.argwhere(owner == k)
+        if len(where) == 0:
+            hidden.append(o.id)
+            continue
+        if len(letters) >= len(LETTERS):
+            raise ValueError(f"scene {scene.scene_id}: more than {len(LETTERS)} objects to draw; fix: pass object_ids")
+        letter = LETTERS[len(letters)]
+        letters[o.id] = letter
+        cells[o.id] = [(int(a), int(c)) for a, c in where]
+        grid[owner == k] = letter
+    if camera_cell is not None:
+        grid[camera_cell] = mark
+    legend = {letters[i]: names[i] for i in ids if i in letters}
+    return AsciiMap(["".join(row) for row in grid], legend, letters, cells, hidden, camera_cell, mark,
+                    r, x_west, y_north, border=b)
+
+
+def ascii_map(scene: SceneGraph, view: View | None, resolution_m: float,
+              names: Mapping[str, str]) -> tuple[list[str], dict[str, str]]:
+    """The top-down map as (grid rows, legend letter -> referring expression).
+
+    See the module docstring for the orientation and drawing rules; :func:`build_ascii_map`
+    returns the full :class:`AsciiMap` (cells per object, camera cell).
+    """
+    m = build_ascii_map(scene, view, resolution_m, names)
+    return m.grid, m.legend

@@ -1,0 +1,146 @@
+"""Pure pose arithmetic for ego-motion questions: turn, walk, aim, relative motion, frustum.
+
+Frames: world right-handed, metres, +Z up. A camera pose is a 4x4 ``cam_to_world`` in the
+OpenCV convention (camera +X right, +Y down, +Z forward). Angles are radians; a positive yaw
+angle is a turn to the LEFT (counter-clockwise seen from above), as for object ``yaw``.
+
+The camera's *heading* is the direction of its optical axis projected onto the floor plane;
+"forward", "left", "right" and "back" for walking are horizontal directions relative to it,
+so a camera tilted down walks parallel to the floor, as a person would.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from engine.geometry.boxes import OrientedBox
+from engine.geometry.projection import project_box
+from engine.geometry.transforms import yaw_rotation
+
+WALK_DIRECTIONS = {"forward": 0.0, "left": math.pi / 2, "back": math.pi, "right": -math.pi / 2}
+
+
+def wrap_angle(angle: float) -> float:
+    """Wrap an angle (radians) into (-pi, pi]."""
+    a = math.remainder(float(angle), 2 * math.pi)  # in [-pi, pi]
+    return math.pi if a == -math.pi else a
+
+
+def heading(cam_to_world: np.ndarray) -> float:
+    """Heading (radians, counter-clockwise from world +X) of the optical axis on the floor plane.
+
+    Raises ValueError when the camera looks (almost) straight up or down, where the heading is
+    undefined.
+    """
+    f = np.asarray(cam_to_world, dtype=float)[:3, 2]
+    if math.hypot(f[0], f[1]) < 1e-6:
+        raise ValueError("heading: the camera looks straight up or down; its heading is undefined")
+    return math.atan2(f[1], f[0])
+
+
+def pitch(cam_to_world: np.ndarray) -> float:
+    """Pitch (radians) of the optical axis above the horizontal: > 0 looking up, < 0 down."""
+    f = np.asarray(cam_to_world, dtype=float)[:3, 2]
+    return math.asin(max(-1.0, min(1.0, f[2] / np.linalg.norm(f))))
+
+
+def turn(cam_to_world: np.ndarray, angle: float) -> np.ndarray:
+    """The pose after turning in place by ``angle`` radians about world +Z (> 0 = left).
+
+    The camera centre and pitch are unchanged. Returns a new (4, 4) array.
+    """
+    pose = np.array(cam_to_world, dtype=float)
+    pose[:3, :3] = yaw_rotation(angle) @ pose[:3, :3]
+    return pose
+
+
+def horizontal_direction(cam_to_world: np.ndarray, direction: str) -> np.ndarray:
+    """(3,) unit world vector on the floor plane for ``forward``/``back``/``left``/``right``."""
+    if direction not in WALK_DIRECTIONS:
+        raise ValueError(f"direction: {direction!r} is not one of {sorted(WALK_DIRECTIONS)}")
+    h = heading(cam_to_world) + WALK_DIRECTIONS[direction]
+    return np.array([math.cos(h), math.sin(h), 0.0])
+
+
+def walk(cam_to_world: np.ndarray, distance: float, direction: str = "forward") -> np.ndarray:
+    """The pose after walking ``distance`` metres horizontally in ``direction`` (no turning).
+
+    ``direction`` is ``forward``, ``back``, ``left`` or ``right`` relative to the heading.
+    Returns a new (4, 4) array with the same rotation and camera height.
+    """
+    pose = np.array(cam_to_world, dtype=float)
+    pose[:3, 3] += float(distance) * horizontal_direction(pose, direction)
+    return pose
+
+
+def aim_angle(cam_to_world: np.ndarray, point: np.ndarray) -> float:
+    """Signed turn (radians, in (-pi, pi], > 0 = left) that makes the heading point at ``point``.
+
+    Only the floor-plane (x, y) position of ``point`` (3,) or (2,) matters.
+    """
+    pose = np.asarray(cam_to_world, dtype=float)
+    d = np.asarray(point, dtype=float)[:2] - pose[:2, 3]
+    if math.hypot(d[0], d[1]) < 1e-9:
+        raise ValueError("aim_angle: the point is directly above or below the camera")
+    return wrap_angle(math.atan2(d[1], d[0]) - heading(pose))
+
+
+def planar_bearing(origin_xy: np.ndarray, forward_xy: np.ndarray, point_xy: np.ndarray) -> float:
+    """Bearing (radians, (-pi, pi], > 0 = left) of ``point_xy`` seen from ``origin_xy`` facing ``forward_xy``.
+
+    All inputs are floor-plane (2,) vectors in world metres; ``forward_xy`` need not be unit.
+    0 is straight ahead, +pi/2 straight left, -pi/2 straight right, pi straight behind.
+    """
+    f = np.asarray(forward_xy, dtype=float)[:2]
+    d = np.asarray(point_xy, dtype=float)[:2] - np.asarray(origin_xy, dtype=float)[:2]
+    if np.linalg.norm(f) < 1e-12 or np.linalg.norm(d) < 1e-12:
+        raise ValueError("planar_bearing: forward direction or point offset has zero length")
+    return wrap_angle(math.atan2(d[1], d[0]) - math.atan2(f[1], f[0]))
+
+
+def relative_motion(pose_1: np.ndarray, pose_2: np.ndarray) -> dict[str, float]:
+    """How the camera moved from ``pose_1`` to ``pose_2``, in view 1's horizontal frame.
+
+    Returns a dict of floats: ``forward`` and ``left`` (metres along view 1's heading and its
+    left on the floor plane), ``up`` (metres along world +Z), and ``turn`` (radians in
+    (-pi, pi], > 0 = turned left) = heading 2 - heading 1.
+    """
+    p1 = np.asarray(pose_1, dtype=float)
+    p2 = np.asarray(pose_2, dtype=float)
+    d = p2[:3, 3] - p1[:3, 3]
+    h1 = heading(p1)
+    fwd = np.array([math.cos(h1), math.sin(h1)])
+    left = np.array([-math.sin(h1), math.cos(h1)])
+    return {
+        "forward": float(d[:2] @ fwd),
+        "left": float(d[:2] @ left),
+        "up": float(d[2]),
+        "turn": wrap_angle(heading(p2) - h1),
+    }
+
+
+def frustum_status(K: np.ndarray, cam_to_world: np.ndarray, box: OrientedBox, width: int, height: int,
+                   margin_px: float = 0.0) -> str:
+    """Whether a box is in the camera's view, with a margin; occlusion is ignored.
+
+    Same definition as the record's ``in_frustum``: all 8 corners in front of the camera and
+    their projections inside the image. Returns ``"inside"`` when that holds with ``margin_px``
+    pixels to spare on every side, ``"outside"`` when no part of the box projects into the image
+    grown by ``margin_px`` on every side (or the box is entirely behind the camera), and
+    ``"partial"`` otherwise (a near case that questions must not ask about).
+    """
+    K = np.asarray(K, dtype=float)
+    m = float(margin_px)
+    res = project_box(K, cam_to_world, box, width, height)
+    if res is not None and res["in_front"]:
+        u0, v0, u1, v1 = res["bbox_unclipped"]
+        if u0 >= -0.5 + m and v0 >= -0.5 + m and u1 <= width - 0.5 - m and v1 <= height - 0.5 - m:
+            return "inside"
+    # Grow the image by m pixels on each side: shift the principal point, enlarge the size.
+    Kg = K.copy()
+    Kg[0, 2] += m
+    Kg[1, 2] += m
+    grown = project_box(Kg, cam_to_world, box, int(math.ceil(width + 2 * m)), int(math.ceil(height + 2 * m)))
+    return "outside" if grown is None else "partial"

@@ -1,0 +1,44 @@
+"""Hand-worked scenes shared by the tests of the perspective, camera, motion, multi-view,
+ASCII and text QA families. Every position is chosen so that answers can be worked by hand."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from engine.geometry.transforms import look_at
+from engine.scene.graph import Room, SceneGraph, SceneObject, View, Wall
+
+K_64 = [[32.0, 0.0, 31.5], [0.0, 32.0, 31.5], [0.0, 0.0, 1.0]]  # 64x64 px, 90 degree field of view
+
+
+def walls_for(sx: float, sy: float, h: float = 2.5) -> list[Wall]:
+    """The four walls of an sx x sy room, counter-clockwise seen from above."""
+    c = [(-sx / 2, -sy / 2), (sx / 2, -sy / 2), (sx / 2, sy / 2), (-sx / 2, sy / 2)]
+    return [Wall(f"wall_{i}", list(c[i]), list(c[(i + 1) % 4]), h) for i in range(4)]
+
+
+def obj(i, cat, center, size, yaw_deg=0.0, support="floor", has_front=False, **attrs) -> SceneObject:
+    return SceneObject(id=f"obj_{i:02d}", instance_id=i + 1, category=cat, center=list(center), size=list(size),
+                       yaw=math.radians(yaw_deg), support=support, has_front=has_front, attributes=attrs)
+
+
+def view_at(vid: str, eye, target, objects=None) -> View:
+    return View(vid, K_64, 64, 64, look_at(np.array(eye, float), np.array(target, float)).tolist(),
+                objects=objects or {})
+
+
+def map_scene() -> SceneGraph:
+    """A 4 m x 3 m room (x in [-2, 2], y in [-1.5, 1.5]) with a bed, a table, a mug, a chair."""
+    objects = [
+        obj(0, "bed", (-1.0, 0.5, 0.25), (2.0, 1.0, 0.5), color="white"),
+        obj(1, "table", (1.0, -0.5, 0.375), (1.2, 0.8, 0.75), color="brown"),
+        obj(2, "mug", (1.25, -0.75, 0.80), (0.1, 0.1, 0.1), support="on:obj_01", color="red"),
+        obj(3, "chair", (-1.0, -1.0, 0.45), (0.6, 1.1, 0.9), yaw_deg=90.0, color="blue"),
+    ]
+    # Camera at (1.1, 1.1) looking south and a little west: heading -100 degrees -> 'v'.
+    h = math.radians(-100.0)
+    eye = (1.1, 1.1, 1.5)
+    v = view_at("view_0", eye, (eye[0] + math.cos(h), eye[1] + math.sin(h), 1.5))
+    return SceneGraph("s_map", 0, Room("room", [4.0, 3.0, 2.5], walls_for(4.0, 3.0)), objects, [v])
