@@ -94,7 +94,7 @@ def _cluster(pool: list[SceneObject], centers: np.ndarray, anchor: int, m: int) 
 
 
 def _relax_hint(cfg: dict, scene_type: str, reasons: dict[str, int]) -> str:
-    worst = max(REJECT_REASONS, key=lambda r: reasons[r])
+    """What to relax for every rejection reason seen, the most frequent first."""
     hints = {
         "too_few_in_frustum": f"lower camera.min_objects_in_frustum (k={cfg['min_objects_in_frustum']}), widen "
                               f"camera.fov_deg {cfg['fov_deg']} or raise camera.profiles.{scene_type}.distance_m",
@@ -105,7 +105,8 @@ def _relax_hint(cfg: dict, scene_type: str, reasons: dict[str, int]) -> str:
         "inside_object": "lower camera.object_margin_m or change the height/distance ranges",
         "above_footprint": f"set camera.profiles.{scene_type}.clear_footprints: false or lower camera.object_margin_m",
     }
-    return f"most rejections were {worst!r}: {hints[worst]}"
+    seen = sorted((r for r in REJECT_REASONS if reasons[r]), key=lambda r: -reasons[r])  # stable on ties
+    return "; ".join(f"for {r!r} ({reasons[r]}x) {hints[r]}" for r in seen) or "no candidate was tried"
 
 
 def sample_views(scene: SceneGraph, camera_cfg: Mapping, rng: np.random.Generator) -> list[View]:
