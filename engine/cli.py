@@ -1,0 +1,146 @@
+"""The ``spatialforge`` command.
+
+    spatialforge generate [key=value ...] [--resume] [--overwrite]   make a dataset (Hydra overrides)
+    spatialforge config   [key=value ...]                            print the resolved config and its hash
+    spatialforge demo     [key=value ...]                            50 scenes into outputs/demo + plots + a peek
+    spatialforge glb      out=DIR scene_id=sXXXXXXXXX path=FILE.glb  export one scene of a dataset as GLB
+
+Overrides use Hydra's syntax (``scene=tabletop qa.families=[distance,occlusion] num_scenes=1000
+out=data/x``). Also ``python -m engine.cli ...``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+USAGE = __doc__
+
+
+def _overrides(args: list[str]) -> list[str]:
+    out = []
+    for a in args:
+        if a == "--resume":
+            out.append("resume=true")
+        elif a == "--overwrite":
+            out.append("overwrite=true")
+        elif a.startswith("--"):
+            raise SystemExit(f"unknown option {a}; options: --resume, --overwrite (or key=value overrides)\n{USAGE}")
+        else:
+            out.append(a)
+    return out
+
+
+def _kv(args: list[str], required: tuple[str, ...]) -> dict[str, str]:
+    d = {}
+    for a in args:
+        if "=" not in a:
+            raise SystemExit(f"expected key=value, got {a!r}\n{USAGE}")
+        k, v = a.split("=", 1)
+        d[k] = v
+    missing = [k for k in required if k not in d]
+    if missing:
+        raise SystemExit(f"missing {', '.join(f'{k}=...' for k in missing)}\n{USAGE}")
+    return d
+
+
+def cmd_generate(args: list[str]) -> dict:
+    """Compose, validate and run the main job; return the summary."""
+    from engine.pipeline.config import load_job
+    from engine.pipeline.run import generate
+
+    job = load_job(_overrides(args))
+    return generate(job)
+
+
+def cmd_config(args: list[str]) -> None:
+    """Print the resolved, validated config as YAML with its hash."""
+    import yaml
+
+    from engine.pipeline.config import load_job
+
+    job = load_job(_overrides(args))
+    print(f"# config_hash: {job.config_hash}  shards: {job.num_shards}")
+    print(yaml.safe_dump(job.cfg, sort_keys=False), end="")
+
+
+def find_scene(out: str | Path, scene_id: str) -> str:
+    """The scene record JSON of ``scene_id`` from a dataset folder (scenes/*.jsonl, else the
+    ``scene`` column of the Parquet shards). Raises KeyError when it is not there."""
+    root = Path(out)
+    for p in sorted((root / "scenes").glob("scenes-*.jsonl")):
+        with open(p, encoding="utf-8") as f:
+            for line in f:
+                if f'"scene_id":"{scene_id}"' in line:
+                    return line.strip()
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    for p in sorted((root / "data").glob("*.parquet")):
+        t = pq.read_table(p, columns=["scene_id", "scene"])
+        hit = t.filter(pc.equal(t["scene_id"], scene_id))
+        if hit.num_rows:
+            return hit["scene"][0].as_py()
+    raise KeyError(f"scene_id={scene_id} is not in {root}; fix: pick one listed in {root}/scenes/*.jsonl")
+
+
+def cmd_glb(args: list[str]) -> Path:
+    """Export one scene of a dataset as a GLB file."""
+    from engine.export.glb import export_glb
+    from engine.scene.catalog import load_catalog
+    from engine.scene.graph import SceneGraph
+
+    kv = _kv(args, ("out", "scene_id", "path"))
+    scene = SceneGraph.from_json(find_scene(kv["out"], kv["scene_id"]))
+    catalog = load_catalog(kv.get("catalog"))
+    export_glb(scene, kv["path"], catalog)
+    print(f"wrote {kv['path']}")
+    return Path(kv["path"])
+
+
+def cmd_demo(args: list[str]) -> dict:
+    """50 scenes with the default config into outputs/demo, a top-down plot, a contact sheet,
+    then open the dataset with datasets.load_dataset and print a few rows."""
+    from engine.pipeline.config import load_job
+    from engine.pipeline.demo import demo_extras
+    from engine.pipeline.run import generate
+
+    over = ["num_scenes=50", "out=outputs/demo"] + _overrides(args)
+    job = load_job(over)
+    summary = generate(job)
+    demo_extras(job)
+    return summary
+
+
+COMMANDS = {"generate": cmd_generate, "config": cmd_config, "demo": cmd_demo, "glb": cmd_glb}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``spatialforge`` console script; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(USAGE)
+        return 0
+    cmd, rest = argv[0], argv[1:]
+    if cmd not in COMMANDS:
+        print(f"unknown command {cmd!r}\n{USAGE}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s",
+                        stream=sys.stderr)
+    from engine.pipeline.config import ConfigError
+    from engine.pipeline.manifest import OutputLockedError
+
+    try:
+        result = COMMANDS[cmd](rest)
+    except (ConfigError, OutputLockedError) as e:
+        print(f"spatialforge {cmd}: error: {e}", file=sys.stderr)
+        return 2
+    if isinstance(result, dict):
+        print(json.dumps({k: v for k, v in result.items() if k != "stage_seconds"}, indent=1, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

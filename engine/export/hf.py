@@ -1,0 +1,155 @@
+"""The Hugging Face dataset schema of a QA row and the dataset card (README.md).
+
+Schema (one consistent layout for single- and multi-view rows):
+- ``images``: list of ``Image`` in the order of ``view_ids`` (one entry for single-view rows);
+  ``depths`` / ``instance_masks`` (optional, by ``output.depth`` / ``output.instance_mask``):
+  lists of ``Image`` (16-bit PNG; depth in millimetres, masks hold instance ids, 0 = background).
+- ``value``: the typed answer as JSON text (number, bool, int or string), so one column type
+  fits every answer type; ``json.loads(row["value"])`` gives it back.
+- ``scene``: the scene record as canonical JSON text (``SceneGraph.from_json``).
+- ``marks``: JSON text of the marks drawn on a marked image ({view_id, object_ids, style,
+  records}) or null; ``meta``: JSON text of any further fields the QA generator returned, or null.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import yaml
+
+ANSWER_TYPES = ("choice", "bool", "number", "count", "text", "ascii", "json")
+QA_TEXT_FIELDS = ("family", "task", "template_id", "question", "answer", "answer_type", "frame", "rationale")
+QA_FIELDS = ("id", "scene_id", "view_ids", *QA_TEXT_FIELDS, "choices", "answer_index", "value", "unit", "objects")
+
+
+def dataset_features(depth: bool = False, instance_mask: bool = False):
+    """The ``datasets.Features`` of a row, in column order."""
+    from datasets import Features, Image, List, Value
+
+    cols: dict[str, Any] = {
+        "id": Value("string"),
+        "scene_id": Value("string"),
+        "view_ids": List(Value("string")),
+        "images": List(Image()),
+    }
+    if depth:
+        cols["depths"] = List(Image())
+    if instance_mask:
+        cols["instance_masks"] = List(Image())
+    for k in QA_TEXT_FIELDS:
+        cols[k] = Value("string")
+    cols.update({
+        "choices": List(Value("string")),
+        "answer_index": Value("int32"),
+        "value": Value("string"),
+        "unit": Value("string"),
+        "objects": List(Value("string")),
+        "marks": Value("string"),
+        "meta": Value("string"),
+        "scene": Value("string"),
+    })
+    return Features(cols)
+
+
+def canonical_json(obj: Any) -> str:
+    """JSON text with sorted keys and no whitespace (identical bytes for equal values)."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False, default=_plain)
+
+
+def _plain(x: Any):
+    """numpy scalars/arrays -> python values for JSON."""
+    if hasattr(x, "tolist"):
+        return x.tolist()
+    raise TypeError(f"{type(x).__name__} is not JSON serialisable")
+
+
+def _image(data: bytes) -> dict:
+    return {"bytes": data, "path": None}
+
+
+def qa_record(qa: dict, scene_json: str, images: list[bytes], depths: list[bytes] | None = None,
+              masks: list[bytes] | None = None, marks: dict | None = None) -> dict:
+    """One dataset row from a QA generator row plus encoded images and the scene JSON.
+
+    Raises ValueError naming the field when the QA row breaks the record contract.
+    """
+    rid = qa.get("id", "?")
+    for k in QA_FIELDS:
+        if k not in qa:
+            raise ValueError(f"QA row {rid}: field {k!r} missing (record contract, docs/record.md)")
+    if qa["answer_type"] not in ANSWER_TYPES:
+        raise ValueError(f"QA row {rid}: answer_type {qa['answer_type']!r} is not one of {ANSWER_TYPES}")
+    value = qa["value"]
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"QA row {rid}: value {value!r} is not finite")
+    extra = {k: v for k, v in qa.items() if k not in QA_FIELDS and k != "marks"}
+    rec = {
+        "id": str(qa["id"]),
+        "scene_id": str(qa["scene_id"]),
+        "view_ids": [str(v) for v in qa["view_ids"]],
+        "images": [_image(b) for b in images],
+    }
+    if depths is not None:
+        rec["depths"] = [_image(b) for b in depths]
+    if masks is not None:
+        rec["instance_masks"] = [_image(b) for b in masks]
+    for k in QA_TEXT_FIELDS:
+        rec[k] = None if qa[k] is None else str(qa[k])
+    rec.update({
+        "choices": None if qa["choices"] is None else [str(c) for c in qa["choices"]],
+        "answer_index": None if qa["answer_index"] is None else int(qa["answer_index"]),
+        "value": canonical_json(value),
+        "unit": None if qa["unit"] is None else str(qa["unit"]),
+        "objects": [str(o) for o in (qa["objects"] or [])],
+        "marks": None if marks is None else canonical_json(marks),
+        "meta": canonical_json(extra) if extra else None,
+        "scene": scene_json,
+    })
+    return rec
+
+
+def view_record(scene_id: str, view_id: str, scene_json: str, images: list[bytes],
+                depths: list[bytes] | None = None, masks: list[bytes] | None = None) -> dict:
+    """A row for a view when QA is off (``qa.enabled=false``): images and scene, QA fields null."""
+    qa = {k: None for k in QA_FIELDS}
+    qa.update({"id": f"{scene_id}_{view_id}", "scene_id": scene_id, "view_ids": [view_id], "objects": [],
+               "answer_type": "text"})
+    rec = qa_record(qa, scene_json, images, depths, masks)
+    rec["answer_type"] = None
+    rec["value"] = None
+    return rec
+
+
+def dataset_card(features, split_rows: dict[str, int], split_bytes: dict[str, int], config_hash: str,
+                 version: str) -> str:
+    """README.md text: YAML front matter (``configs`` with one data_files glob per split and
+    ``dataset_info`` with the features and split sizes) and a short description.
+
+    Splits with no rows are left out of the card (``datasets`` refuses a split with no data);
+    their (empty) shard files stay in ``data/``."""
+    splits = sorted(s for s, n in split_rows.items() if n > 0)
+    front = {
+        "configs": [{"config_name": "default",
+                     "data_files": [{"split": s, "path": f"data/{s}-*.parquet"} for s in splits]}],
+        "dataset_info": {"features": features._to_yaml_list(),
+                         "splits": [{"name": s, "num_bytes": int(split_bytes.get(s, 0)),
+                                     "num_examples": int(split_rows[s])} for s in splits]},
+        "tags": ["spatial-reasoning", "synthetic", "vqa"],
+    }
+    lines = [f"- `{s}`: {split_rows[s]} rows" for s in sorted(split_rows)]
+    body = f"""
+# SpatialForge dataset
+
+Synthetic spatial question answering made by SpatialForge {version} (config hash `{config_hash}`).
+
+The resolved config is in `config.yaml`; `manifest.json` lists every shard with its checksum.
+
+{chr(10).join(lines)}
+
+Columns: `images` is a list of images in the order of `view_ids`; `value` is the typed answer as
+JSON text; `scene` is the scene record as JSON (see docs/record.md of SpatialForge); `marks` and
+`meta` are JSON text or null. Open it with `datasets.load_dataset("<this folder>")`.
+"""
+    return "---\n" + yaml.safe_dump(front, sort_keys=False) + "---\n" + body

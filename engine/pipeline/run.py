@@ -1,0 +1,176 @@
+"""The main job: validate, lock the folder, dry-run scene 0, make the missing shards, finish.
+
+``generate(job)`` is the library call behind ``spatialforge generate``. Rerunning the same job
+into the same folder skips shards whose files match the manifest checksums and redoes the rest,
+so a run killed at any moment and rerun ends with the same bytes as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from pathlib import Path
+
+import yaml
+
+import engine
+from engine.export.hf import dataset_card, dataset_features
+from engine.pipeline.atomic import atomic_write_text, remove_stale_temps
+from engine.pipeline.config import ConfigError, JobSpec
+from engine.pipeline.executors import EXECUTORS, worker_stages
+from engine.pipeline.manifest import (
+    MANIFEST,
+    OutputLock,
+    new_manifest,
+    read_manifest,
+    shard_complete,
+    shard_key,
+    write_manifest,
+)
+from engine.pipeline.timing import StageTimer, format_timings
+
+log = logging.getLogger("spatialforge")
+OUTPUT_ENTRIES = ("data", "scenes", "wds", "llava", MANIFEST, "README.md", "config.yaml")
+
+
+def _reset_output(out: Path) -> None:
+    """Remove what a previous job wrote into ``out`` (only the entries this pipeline makes)."""
+    for name in OUTPUT_ENTRIES:
+        p = out / name
+        if p.is_dir():
+            shutil.rmtree(p)
+        elif p.exists():
+            p.unlink()
+
+
+def dry_run(job: JobSpec) -> None:
+    """Lay out scene 0 in this process; raise ConfigError with the layout's message when the
+    scene config cannot be met (before any shard starts)."""
+    stages = worker_stages(job)
+    try:
+        stages.layout(0)
+    except stages.layout_error as e:
+        raise ConfigError(f"scene: the layout sampler cannot meet this config for scene 0: {e}") from None
+
+
+def _prepare(job: JobSpec) -> dict:
+    """Check the folder against the job; return the manifest to continue from."""
+    out = job.out
+    m = read_manifest(out)
+    if m is not None and m.get("config_hash") != job.config_hash:
+        if not job.cfg["overwrite"]:
+            raise ConfigError(
+                f"out: {out} holds a dataset made with config hash {m.get('config_hash')}, this config hashes to "
+                f"{job.config_hash}; fix: choose another out=, or pass overwrite=true to replace it")
+        _reset_output(out)
+        m = None
+    if m is not None and not job.cfg["resume"] and m.get("shards"):
+        raise ConfigError(f"resume: {out} already holds {len(m['shards'])} shards of this config and resume=false; "
+                          "fix: pass resume=true to continue it, or overwrite=true to start over")
+    if m is None or m.get("engine", {}).get("version") != engine.__version__:
+        m = new_manifest(job.config_hash, engine.ENGINE_NAME, engine.__version__, job.num_scenes, job.num_shards,
+                         job.scenes_per_shard, job.split_names())
+    return m
+
+
+def generate(job: JobSpec) -> dict:
+    """Make the dataset of ``job`` in ``job.out``; return a summary dict (rows, shards, seconds,
+    samples/s, per-stage seconds, counters)."""
+    out = job.out
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    with OutputLock(out):
+        manifest = _prepare(job)
+        removed = remove_stale_temps(out)
+        if removed:
+            log.info("removed %d temporary files left by an interrupted run", removed)
+        cfg_text = f"# spatialforge {engine.__version__} config_hash: {job.config_hash}\n"
+        atomic_write_text(out / "config.yaml", cfg_text + yaml.safe_dump(job.cfg, sort_keys=False))
+        todo = [k for k in range(job.num_shards) if not shard_complete(out, manifest["shards"].get(shard_key(k)))]
+        for k in range(job.num_shards):
+            if k in todo:
+                manifest["shards"].pop(shard_key(k), None)
+        write_manifest(out, manifest)
+        skipped = job.num_shards - len(todo)
+        if skipped:
+            log.info("resuming: %d of %d shards are complete (checksums verified)", skipped, job.num_shards)
+        if todo and job.cfg["dry_run"]:
+            dry_run(job)
+        timer = StageTimer()
+        done_rows = {"n": 0}
+        bars = _Progress(job, todo)
+
+        def on_result(res: dict) -> None:
+            timer.add(res["seconds"])
+            manifest["shards"][shard_key(res["shard"])] = {k: res[k] for k in ("scenes", "rows", "files", "stats")}
+            write_manifest(out, manifest)
+            done_rows["n"] += sum(res["rows"].values())
+            bars.finish(res["shard"])
+
+        name = job.cfg["executor"]["name"]
+        workers = EXECUTORS[name](job, todo, on_result, bars.update) if todo else 0
+        bars.close()
+        split_rows = {s: 0 for s in job.split_names()}
+        stats: dict[str, int] = {}
+        for entry in manifest["shards"].values():
+            for s, n in entry["rows"].items():
+                split_rows[s] = split_rows.get(s, 0) + n
+            for k, v in entry["stats"].items():
+                stats[k] = stats.get(k, 0) + v
+        split_bytes = {s: sum(p.stat().st_size for p in (out / "data").glob(f"{s}-*.parquet"))
+                       for s in split_rows}
+        o = job.cfg["output"]
+        card = dataset_card(dataset_features(o["depth"], o["instance_mask"]), split_rows, split_bytes,
+                            job.config_hash, engine.__version__)
+        atomic_write_text(out / "README.md", card)
+    wall = time.perf_counter() - t0
+    summary = {
+        "out": str(out), "config_hash": job.config_hash, "executor": name, "workers": workers,
+        "shards": job.num_shards, "shards_made": len(todo), "shards_skipped": skipped,
+        "rows": sum(split_rows.values()), "rows_made": done_rows["n"], "split_rows": split_rows,
+        "seconds": wall, "samples_per_s": done_rows["n"] / wall if wall > 0 else 0.0,
+        "stage_seconds": dict(timer.seconds), "stats": dict(sorted(stats.items())),
+    }
+    log.info("per-stage time (summed over workers):\n%s", format_timings(timer.seconds) if timer.seconds else "  -")
+    log.info("done: %d rows (%s) in %d shards (%d made, %d skipped), %.1f s, %.1f samples/s; %s -> %s",
+             summary["rows"], ", ".join(f"{k} {v}" for k, v in split_rows.items()), job.num_shards, len(todo),
+             skipped, wall, summary["samples_per_s"], ", ".join(f"{k} {v}" for k, v in summary["stats"].items()), out)
+    return summary
+
+
+class _Progress:
+    """tqdm bars drawn by the coordinator: one overall (scenes) and one per running shard."""
+
+    def __init__(self, job: JobSpec, todo: list[int]):
+        self.on = bool(job.cfg["progress"]) and bool(todo)
+        self.job = job
+        self.bars: dict[int, object] = {}
+        self.total = None
+        if self.on:
+            from tqdm import tqdm
+
+            self._tqdm = tqdm
+            n = sum(len(job.shard_range(k)) for k in todo)
+            self.total = tqdm(total=n, desc="scenes", unit="scene", position=0, dynamic_ncols=True)
+
+    def update(self, shard: int, n: int) -> None:
+        if not self.on:
+            return
+        bar = self.bars.get(shard)
+        if bar is None:
+            bar = self.bars[shard] = self._tqdm(total=len(self.job.shard_range(shard)), desc=f"shard {shard:05d}",
+                                                unit="scene", leave=False, position=1 + len(self.bars) % 8,
+                                                dynamic_ncols=True)
+        bar.update(n)
+        self.total.update(n)
+
+    def finish(self, shard: int) -> None:
+        if self.on and shard in self.bars:
+            self.bars.pop(shard).close()
+
+    def close(self) -> None:
+        if self.on:
+            for bar in self.bars.values():
+                bar.close()
+            self.total.close()

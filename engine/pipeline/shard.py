@@ -1,0 +1,219 @@
+"""One shard: scenes [k*S, (k+1)*S) through the stages into its files, written atomically.
+
+A shard is a pure function of (resolved config, shard index): the same files, byte for byte,
+on any worker, executor or run. Its files (final names, relative to the output folder):
+
+- ``data/<split>-KKKKK-of-NNNNN.parquet`` for every split with a positive ratio (maybe empty);
+- ``scenes/scenes-KKKKK-of-NNNNN.jsonl`` (``output.scenes``): one scene record per line;
+- ``wds/<split>-KKKKK-of-NNNNN.tar`` (``output.webdataset``);
+- ``llava/<split>-KKKKK-of-NNNNN.json`` + ``llava/images/`` (``output.llava``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from engine.export.hf import dataset_features, qa_record, view_record
+from engine.export.llava import LlavaShardWriter
+from engine.export.webdataset import WebDatasetShardWriter
+from engine.export.writer import ParquetShardWriter
+from engine.pipeline.atomic import commit, sha256_file, temp_path
+from engine.pipeline.config import JobSpec
+from engine.pipeline.encode import encode_depth, encode_ids, encode_rgb
+from engine.pipeline.splits import split_of
+from engine.pipeline.stages import SceneOutput, SceneSkipped, SceneStages, qa_enabled
+from engine.pipeline.timing import StageTimer
+
+
+def shard_tag(job: JobSpec, shard_index: int) -> str:
+    """``KKKKK-of-NNNNN`` for shard ``shard_index``."""
+    return f"{shard_index:05d}-of-{job.num_shards:05d}"
+
+
+def shard_files(job: JobSpec, shard_index: int) -> dict[str, str]:
+    """Kind -> relative path of every file shard ``shard_index`` makes (kinds: ``parquet:<split>``,
+    ``scenes``, ``wds:<split>``, ``llava:<split>``), in a fixed order."""
+    tag, out = shard_tag(job, shard_index), job.cfg["output"]
+    files: dict[str, str] = {}
+    for s in job.split_names():
+        files[f"parquet:{s}"] = f"data/{s}-{tag}.parquet"
+    if out["scenes"]:
+        files["scenes"] = f"scenes/scenes-{tag}.jsonl"
+    if out["webdataset"]:
+        for s in job.split_names():
+            files[f"wds:{s}"] = f"wds/{s}-{tag}.tar"
+    if out["llava"]:
+        for s in job.split_names():
+            files[f"llava:{s}"] = f"llava/{s}-{tag}.json"
+    return files
+
+
+class _Encoder:
+    """Encodes a scene's frames once per view (and marked variants once per marks request)."""
+
+    def __init__(self, cfg: dict, out: SceneOutput, draw_marks):
+        self.o = cfg["output"]
+        self.out = out
+        self.draw_marks = draw_marks
+        self.rgb: dict[str, bytes] = {}
+        self.depth: dict[str, bytes] = {}
+        self.mask: dict[str, bytes] = {}
+        self.marked: dict[tuple, tuple[bytes, list]] = {}
+
+    def _rgb(self, arr: np.ndarray) -> bytes:
+        return encode_rgb(np.ascontiguousarray(arr, dtype=np.uint8), self.o["image_format"], self.o["jpeg_quality"])
+
+    def images(self, view_ids: list[str], marks: dict | None) -> tuple[list[bytes], dict | None]:
+        """Encoded rgb per view id (the marked image for the marks' view); the marks record."""
+        frames = self.out.frames
+        if not frames:
+            return [], None
+        imgs, marks_rec = [], None
+        for vid in view_ids:
+            if vid not in frames:
+                raise ValueError(f"QA row names view {vid!r}, which scene {self.out.scene.scene_id} does not have")
+            if marks and marks.get("view_id") == vid:
+                key = (vid, tuple(marks["object_ids"]), str(marks.get("style")))
+                if key not in self.marked:
+                    view = next(v for v in self.out.scene.views if v.id == vid)
+                    img, records = self.draw_marks(frames[vid].rgb, view, list(marks["object_ids"]), marks.get("style"),
+                                                   ids=frames[vid].ids)
+                    self.marked[key] = (self._rgb(np.asarray(img)), records)
+                data, records = self.marked[key]
+                imgs.append(data)
+                marks_rec = {"view_id": vid, "object_ids": list(marks["object_ids"]), "style": marks.get("style"),
+                             "records": records}
+            else:
+                if vid not in self.rgb:
+                    self.rgb[vid] = self._rgb(frames[vid].rgb)
+                imgs.append(self.rgb[vid])
+        return imgs, marks_rec
+
+    def depths(self, view_ids: list[str]) -> list[bytes] | None:
+        if not self.o["depth"]:
+            return None
+        for vid in view_ids:
+            if vid not in self.depth and vid in self.out.frames:
+                self.depth[vid] = encode_depth(self.out.frames[vid].depth)
+        return [self.depth[v] for v in view_ids if v in self.depth]
+
+    def masks(self, view_ids: list[str]) -> list[bytes] | None:
+        if not self.o["instance_mask"]:
+            return None
+        for vid in view_ids:
+            if vid not in self.mask and vid in self.out.frames:
+                self.mask[vid] = encode_ids(self.out.frames[vid].ids)
+        return [self.mask[v] for v in view_ids if v in self.mask]
+
+
+def _draw_marks_fn():
+    try:
+        from engine.render.marks import draw_marks
+    except ImportError:
+        return None
+    return draw_marks
+
+
+def scene_rows(cfg: dict, out: SceneOutput, timer: StageTimer, draw_marks) -> list[dict]:
+    """The dataset rows of one scene (QA rows, or one row per view when QA is off)."""
+    scene_json = out.scene.to_json()
+    enc = _Encoder(cfg, out, draw_marks)
+    rows = []
+    with timer("encode"):
+        if qa_enabled(cfg):
+            for qa in out.qa_rows:
+                marks = qa.get("marks")
+                if marks and draw_marks is None:
+                    raise RuntimeError("a QA row asks for marks but engine.render.marks.draw_marks is unavailable")
+                imgs, marks_rec = enc.images(list(qa["view_ids"]), marks)
+                rows.append(qa_record(qa, scene_json, imgs, enc.depths(qa["view_ids"]), enc.masks(qa["view_ids"]),
+                                      marks_rec))
+        else:
+            for v in out.scene.views:
+                imgs, _ = enc.images([v.id], None)
+                rows.append(view_record(out.scene.scene_id, v.id, scene_json, imgs, enc.depths([v.id]),
+                                        enc.masks([v.id])))
+    return rows
+
+
+def run_shard(job: JobSpec, shard_index: int, stages: SceneStages,
+              progress: Callable[[int], None] | None = None) -> dict:
+    """Make shard ``shard_index`` into ``job.out`` and return its result:
+    ``{"shard", "scenes": [first, end), "rows": {split: n}, "files": {path: sha256},
+    "stats": {counter: n}, "seconds": {stage: s}}``.
+
+    Files are written under temporary names and renamed only when the shard is complete; the
+    caller records the result in the manifest. ``progress(n)`` is called after each scene.
+    """
+    cfg, root = job.cfg, job.out
+    o = cfg["output"]
+    timer = StageTimer()
+    files = shard_files(job, shard_index)
+    features = dataset_features(o["depth"], o["instance_mask"])
+    ext = "jpg" if o["image_format"] == "jpeg" else "png"
+    writers: dict[str, object] = {}
+    for kind, rel in files.items():
+        if kind.startswith("parquet:"):
+            writers[kind] = ParquetShardWriter(root / rel, features, o["row_group_size"], o["compression"])
+        elif kind.startswith("wds:"):
+            writers[kind] = WebDatasetShardWriter(root / rel, ext)
+        elif kind.startswith("llava:"):
+            writers[kind] = LlavaShardWriter(root / "llava", Path(rel).name, ext)
+    scenes_tmp = scenes_f = None
+    if "scenes" in files:
+        scenes_tmp = temp_path(root / files["scenes"])
+        scenes_tmp.parent.mkdir(parents=True, exist_ok=True)
+        scenes_f = open(scenes_tmp, "w", encoding="utf-8")
+    draw_marks = _draw_marks_fn()
+    qa_gen = stages.new_qa_generator()
+    stats: dict[str, int] = {"scenes": 0}
+    rows_per_split = {s: 0 for s in job.split_names()}
+    scene_range = job.shard_range(shard_index)
+    try:
+        for scene_index in scene_range:
+            result = stages.make_scene(scene_index, qa_gen, timer)
+            if isinstance(result, SceneSkipped):
+                stats[result.reason] = stats.get(result.reason, 0) + 1
+            else:
+                split = split_of(job.cfg["seed"], scene_index, cfg["split"]["ratios"])
+                for k, v in result.stats.items():
+                    stats[k] = stats.get(k, 0) + v
+                stats["scenes"] += 1
+                stats["views"] = stats.get("views", 0) + len(result.scene.views)
+                rows = scene_rows(cfg, result, timer, draw_marks)
+                with timer("write"):
+                    for row in rows:
+                        for prefix in ("parquet", "wds", "llava"):
+                            w = writers.get(f"{prefix}:{split}")
+                            if w is not None:
+                                w.write(row)
+                    if scenes_f is not None:
+                        scenes_f.write(result.scene.to_json() + "\n")
+                rows_per_split[split] += len(rows)
+            if progress is not None:
+                progress(1)
+        with timer("write"):
+            digests: dict[str, str] = {}
+            for kind, rel in files.items():
+                if kind == "scenes":
+                    scenes_f.close()
+                    digests[rel] = sha256_file(scenes_tmp)
+                    commit(scenes_tmp, root / rel)
+                else:
+                    digests[rel] = writers[kind].close()
+    except BaseException:
+        for w in writers.values():
+            try:
+                w.abort()
+            except Exception:
+                pass
+        if scenes_f is not None:
+            scenes_f.close()
+            scenes_tmp.unlink(missing_ok=True)
+        raise
+    stats["rows"] = sum(rows_per_split.values())
+    return {"shard": shard_index, "scenes": [scene_range.start, scene_range.stop], "rows": rows_per_split,
+            "files": digests, "stats": dict(sorted(stats.items())), "seconds": timer.seconds}
