@@ -1,0 +1,66 @@
+"""Procedural layout samplers: ``room``, ``tabletop`` and ``open`` (see docs/layout.md).
+
+``sample_layout(scene_cfg, catalog, rng, ...)`` returns a :class:`SceneGraph` whose objects are
+collision-free gravity-aligned boxes inside the room, supported exactly by the floor, a wall or
+another object's top; views, lights and materials are left empty for later stages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from engine.layout.config import config_hash, plain, validate_scene_cfg
+from engine.layout.drafts import to_scene_graph
+from engine.layout.errors import LayoutInfeasibleError
+from engine.layout.open_plane import sample_open
+from engine.layout.room import sample_room
+from engine.layout.tabletop import sample_tabletop
+from engine.scene.catalog import Catalog
+from engine.scene.graph import SceneGraph
+
+__all__ = ["sample_layout", "LayoutInfeasibleError", "validate_scene_cfg", "load_scene_cfg"]
+
+_SAMPLERS = {"room": sample_room, "tabletop": sample_tabletop, "open": sample_open}
+
+
+def sample_layout(scene_cfg: Mapping, catalog: Catalog, rng: np.random.Generator, scene_id: str = "scene",
+                  seed: int = 0, scene_index: int = 0) -> SceneGraph:
+    """Sample one scene layout.
+
+    Args:
+        scene_cfg: a scene config (``conf/scene/<name>.yaml`` as a mapping); ``type`` picks the
+            sampler (room, tabletop, open). Validated first (ValueError naming the key).
+        catalog: the object catalog (``engine.scene.catalog.load_catalog()``).
+        rng: the layout stage's generator; the only source of randomness.
+        scene_id, seed, scene_index: written into the record.
+
+    Returns:
+        A SceneGraph with ``room``, ``objects`` (ids ``obj_00``.., instance_id = position + 1)
+        and ``stats`` (per-object attempts, rejections by reason, dropped objects, ...).
+
+    Raises:
+        LayoutInfeasibleError: the request cannot be met; the message says what to relax.
+    """
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng: expected numpy.random.Generator, got {type(rng).__name__}; "
+                        f"fix: pass engine.rng.stage_rng(seed, scene_index, 'layout')")
+    cfg = plain(scene_cfg)
+    validate_scene_cfg(cfg)
+    room, drafts, stats, extra = _SAMPLERS[cfg["type"]](cfg, catalog, rng)
+    return to_scene_graph(room, drafts, catalog, stats, extra, cfg, config_hash(cfg), scene_id, seed, scene_index)
+
+
+def load_scene_cfg(name: str) -> dict:
+    """Load ``conf/scene/<name>.yaml`` (name without extension) as a plain dict."""
+    import yaml
+
+    from engine.scene.catalog import REPO_ROOT
+
+    path = REPO_ROOT / "conf" / "scene" / f"{name}.yaml"
+    if not path.exists():
+        raise ValueError(f"scene: no config {path}; fix: use one of "
+                         f"{', '.join(sorted(p.stem for p in path.parent.glob('*.yaml')))}")
+    with open(path) as f:
+        return yaml.safe_load(f)
