@@ -1,0 +1,188 @@
+"""The Candidate type (a question before balancing) and builders for each answer form.
+
+Families return Candidates; the generator balances, picks, places choice letters and turns
+the chosen Candidate into a row (:func:`engine.qa.generator.finalize`). Builders render a
+paraphrase chosen with the rng, so the question text is a pure function of (template, slots,
+rng state).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from engine.qa.refer import Refs
+from engine.qa.templates import Template
+
+UNIT_WORDS = {"m": "m", "m2": "square meters", "deg": "degrees", "px": "pixels", "%": "%"}
+
+
+@dataclass
+class Candidate:
+    """One possible question of a template on a view.
+
+    Attributes:
+        template: the Template it instantiates.
+        question: question text (for choices, without the lettered options; the generator adds them).
+        answer_type: the template's answer type.
+        value: typed answer (bool, int, float in ``unit``, or the correct option's text).
+        rationale: short derivation from the geometry, in sentences ending with the answer.
+        objects: ids referenced, in the order the question names them.
+        view_ids: views the question shows.
+        answer: answer text; None means derived from value (bool -> yes/no, number -> "1.25 m").
+        options / correct: choice options and the index of the right one (any order; the
+            generator puts the right one at a balanced letter and shuffles the rest), or
+        option_builder: for ordered options (ascending numbers): position -> option texts with
+            the right one at that position; ``num_positions`` positions exist.
+        marks: {"view_id", "object_ids", "style"} when objects are named by marks, else None.
+        frame: camera | world | object:<id>.
+        answer_key / answer_space: the balancing bucket of this answer and all buckets it
+            competes with (None: not balanced); context_key: what the question text reveals
+            about the answer (e.g. referenced categories), balanced within as well.
+        degenerate: True when the question's answer would not change without one of its
+            referenced objects / filters (the generator drops it).
+        meta: extra labels for the row (e.g. {"depth_cue": "counter_heuristic"}).
+    """
+
+    template: Template
+    question: str
+    answer_type: str
+    value: Any
+    rationale: str
+    objects: list[str]
+    view_ids: list[str]
+    answer: str | None = None
+    unit: str | None = None
+    options: list[str] | None = None
+    correct: int | None = None
+    option_builder: Callable[[int], list[str]] | None = None
+    num_positions: int | None = None
+    marks: dict | None = None
+    frame: str = "camera"
+    answer_key: str = ""
+    answer_space: tuple[str, ...] | None = None
+    context_key: tuple[str, ...] = ()
+    degenerate: bool = False
+    meta: dict = field(default_factory=dict)
+
+
+def render_question(t: Template, rng: np.random.Generator, slots: dict[str, str]) -> str:
+    """Pick a paraphrase of ``t`` with ``rng`` and fill its slots; first letter upper-cased."""
+    p = t.paraphrases[int(rng.integers(len(t.paraphrases)))]
+    q = p.format(**slots)
+    return q[:1].upper() + q[1:]
+
+
+def fmt_value(x: float, unit: str | None, decimals: int = 2) -> str:
+    """Number with its unit word: ``fmt_value(1.2, "m") == "1.20 m"``."""
+    s = f"{x:.{decimals}f}"
+    return f"{s} {UNIT_WORDS.get(unit, unit)}" if unit else s
+
+
+def bin_key(x: float, edges: Sequence[float] | None) -> tuple[str, tuple[str, ...] | None]:
+    """Balancing bucket of a number for bin ``edges`` (k edges -> k+1 bins); (key, space)."""
+    if not edges:
+        return "", None
+    k = int(np.searchsorted(np.asarray(edges), x, side="right"))
+    return f"bin{k}", tuple(f"bin{j}" for j in range(len(edges) + 1))
+
+
+def _common(ctx, t: Template, refs: Refs | None) -> dict:
+    return {
+        "template": t,
+        "objects": list(refs.ids) if refs else [],
+        "marks": refs.marks if refs else None,
+        "view_ids": list(ctx.view_ids),
+        "frame": t.frame if t.frame != "object" else "camera",
+        "context_key": tuple(refs.keys) if refs else (),
+    }
+
+
+def bool_candidate(ctx, t: Template, rng, slots: dict, refs: Refs | None, value: bool, rationale: str,
+                   **kw) -> Candidate:
+    """A yes/no question; balanced over {yes, no} within the template and the referenced categories."""
+    c = Candidate(question=render_question(t, rng, slots), answer_type="bool", value=bool(value),
+                  rationale=rationale, answer="yes" if value else "no", answer_key="yes" if value else "no",
+                  answer_space=("no", "yes"), **_common(ctx, t, refs))
+    for k, v in kw.items():
+        setattr(c, k, v)
+    return c
+
+
+def choice_candidate(ctx, t: Template, rng, slots: dict, refs: Refs | None, options: list[str], correct: int,
+                     rationale: str, answer_key: str | None = None, answer_space: tuple | None = None,
+                     **kw) -> Candidate:
+    """A multiple-choice question; the generator places the right option at a balanced letter.
+
+    ``answer_key`` defaults to the right option's text and ``answer_space`` to all option texts.
+    """
+    if len(set(options)) != len(options):
+        raise ValueError(f"{t.id}: duplicate options {options}")
+    c = Candidate(question=render_question(t, rng, slots), answer_type="choice", value=options[correct],
+                  rationale=rationale, options=list(options), correct=int(correct),
+                  answer_key=answer_key if answer_key is not None else options[correct],
+                  answer_space=answer_space if answer_space is not None else tuple(sorted(options)),
+                  **_common(ctx, t, refs))
+    for k, v in kw.items():
+        setattr(c, k, v)
+    return c
+
+
+def number_candidate(ctx, t: Template, rng, slots: dict, refs: Refs | None, value: float, rationale: str,
+                     decimals: int = 2, **kw) -> Candidate:
+    """An open numeric question; value rounded to ``decimals`` in the template's unit, binned by ``t.bins``."""
+    v = round(float(value), decimals)
+    key, space = bin_key(v, t.bins)
+    c = Candidate(question=render_question(t, rng, slots), answer_type="number", value=v, unit=t.unit,
+                  rationale=rationale, answer=fmt_value(v, t.unit, decimals), answer_key=key,
+                  answer_space=space, **_common(ctx, t, refs))
+    c.context_key = ()  # numbers are balanced over bins only
+    for k, v_ in kw.items():
+        setattr(c, k, v_)
+    return c
+
+
+def numeric_choice_candidate(ctx, t: Template, rng, slots: dict, refs: Refs | None, value: float,
+                             rationale: str, decimals: int = 2, **kw) -> Candidate:
+    """A numeric multiple-choice question: options form a geometric ladder ``value * ratio**(k - p)``
+    shown in ascending order, with the right value at a balanced position p (params.ratio, default
+    1.5; constraints.num_options, default 4), so neither "the middle one" nor the letter helps.
+    """
+    n = int(t.constraints.get("num_options", 4))
+    ratio = float(t.param("ratio", 1.5))
+    v = round(float(value), decimals)
+
+    def build(p: int) -> list[str]:
+        return [fmt_value(v * ratio ** (k - p), t.unit, decimals) for k in range(n)]
+
+    c = Candidate(question=render_question(t, rng, slots), answer_type="choice", value=fmt_value(v, t.unit, decimals),
+                  unit=None, rationale=rationale, option_builder=build, num_positions=n,
+                  answer_key="", answer_space=None, **_common(ctx, t, refs))
+    c.context_key = ()
+    for k, v_ in kw.items():
+        setattr(c, k, v_)
+    return c
+
+
+def count_candidate(ctx, t: Template, rng, slots: dict, refs: Refs | None, value: int, rationale: str,
+                    **kw) -> Candidate:
+    """A counting question; balanced over ``t.bins`` (edges) or, without bins, over the exact count."""
+    key, space = bin_key(value, t.bins)
+    c = Candidate(question=render_question(t, rng, slots), answer_type="count", value=int(value),
+                  rationale=rationale, answer=str(int(value)), answer_key=key, answer_space=space,
+                  **_common(ctx, t, refs))
+    for k, v in kw.items():
+        setattr(c, k, v)
+    return c
+
+
+def text_candidate(ctx, t: Template, rng, slots: dict, refs: Refs | None, value: str, rationale: str,
+                   answer_type: str = "text", **kw) -> Candidate:
+    """A free-text (or json/ascii) answer; ``value`` is the answer text. Not balanced unless kw says so."""
+    c = Candidate(question=render_question(t, rng, slots), answer_type=answer_type, value=value,
+                  rationale=rationale, answer=value, **_common(ctx, t, refs))
+    for k, v in kw.items():
+        setattr(c, k, v)
+    return c

@@ -1,0 +1,107 @@
+"""FamilyContext: what a family's ``generate`` sees for one view (facts, config, naming, margins)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import permutations
+
+import numpy as np
+
+from engine.qa.facts import ViewFacts, WorldFacts
+from engine.qa.refer import Referrer, Refs
+from engine.qa.templates import Template
+from engine.scene.catalog import Catalog
+from engine.scene.graph import SceneGraph
+
+
+@dataclass
+class FamilyContext:
+    """Facts and helpers for generating one view's questions.
+
+    Attributes:
+        scene, catalog: the scene record and object catalog.
+        world: WorldFacts (cached per scene); view: ViewFacts of the question's view.
+        views: ViewFacts of every view of the scene, in scene order (multi-view families).
+        cfg: the resolved QA config (dict).
+    """
+
+    scene: SceneGraph
+    catalog: Catalog
+    world: WorldFacts
+    view: ViewFacts
+    views: list[ViewFacts]
+    cfg: dict
+    _referrers: dict = field(default_factory=dict)
+
+    @property
+    def view_ids(self) -> list[str]:
+        """Ids of the views the question shows (single-view families: the context's view)."""
+        return [self.view.id]
+
+    def referrer(self, views: list[ViewFacts] | None = None) -> Referrer:
+        """The Referrer for the given views (default: this view), cached."""
+        views = views or [self.view]
+        key = tuple(v.id for v in views)
+        r = self._referrers.get(key)
+        if r is None:
+            r = self._referrers[key] = Referrer(self.world, views, self.cfg["lexicon"], self.cfg["refer"]["size_ratio"])
+        return r
+
+    def min_fraction(self, t: Template) -> float:
+        """Visible-fraction threshold of ``t`` (template constraint, else config)."""
+        return float(t.constraints.get("min_visible_fraction", self.cfg["visibility"]["min_fraction"]))
+
+    def min_pixels(self, t: Template) -> int:
+        """Visible-pixel threshold of ``t``."""
+        return int(t.constraints.get("min_visible_pixels", self.cfg["visibility"]["min_pixels"]))
+
+    def referents(self, t: Template, view: ViewFacts | None = None) -> list[str]:
+        """Objects visible enough in ``view`` (default this view) to be asked about, scene order."""
+        v = view or self.view
+        fr, px = self.min_fraction(t), self.min_pixels(t)
+        return [oid for oid in self.world.ids if v.visible(oid, fr, px)]
+
+    def refer(self, t: Template, ids: list[str], rng: np.random.Generator,
+              views: list[ViewFacts] | None = None) -> Refs | None:
+        """Name ``ids`` as the template allows: expressions, marks, or (``any``) marks with
+        probability ``refer.mark_fraction``. None when some object has no unique expression."""
+        mode = t.constraints.get("refer", "any")
+        if mode == "any":
+            mode = "mark" if rng.random() < self.cfg["refer"]["mark_fraction"] else "expression"
+        scope = t.constraints.get("refer_scope", self.cfg["refer"]["scope"])
+        return self.referrer(views).refs(ids, mode, scope)
+
+    def margin(self, t: Template, key: str) -> float:
+        """Margin ``key`` of ``t`` (template value, else the config default)."""
+        if key in t.margins:
+            return float(t.margins[key])
+        return float(self.cfg["margins"][key])
+
+    def clears(self, t: Template, a: float, b: float) -> bool:
+        """True when |a - b| >= min_abs_diff and >= min_rel_diff * max(|a|, |b|)."""
+        d = abs(a - b)
+        return d >= self.margin(t, "min_abs_diff") and d >= self.margin(t, "min_rel_diff") * max(abs(a), abs(b))
+
+    def tuples(self, ids: list[str], k: int, rng: np.random.Generator, limit: int | None = None) -> list[tuple[str, ...]]:
+        """Up to ``limit`` (default balancing.max_candidates) distinct ordered k-tuples of ``ids``,
+        in an rng-shuffled order."""
+        limit = limit or int(self.cfg["balancing"]["max_candidates"])
+        n = len(ids)
+        if n < k:
+            return []
+        total = 1
+        for j in range(k):
+            total *= n - j
+        if total <= 4 * limit:
+            allt = list(permutations(ids, k))
+            order = rng.permutation(len(allt))[:limit]
+            return [allt[int(i)] for i in order]
+        seen, out = set(), []
+        for _ in range(4 * limit):
+            pick = tuple(ids[int(i)] for i in rng.choice(n, size=k, replace=False))
+            if pick not in seen:
+                seen.add(pick)
+                out.append(pick)
+                if len(out) >= limit:
+                    break
+        return out

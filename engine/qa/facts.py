@@ -1,0 +1,181 @@
+"""Geometric facts, computed once per scene (world facts) and once per view, shared by templates.
+
+World frame: metres, +Z up. Camera frame: OpenCV (+X right, +Y down, +Z forward). Arrays are
+indexed by the object's position in ``scene.objects`` (``WorldFacts.index[oid]``).
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+
+from engine.geometry.boxes import box_box_distance, interval_gap
+from engine.geometry.projection import world_to_camera
+from engine.geometry.transforms import invert_pose
+from engine.scene.catalog import Catalog
+from engine.scene.graph import SceneGraph, View
+
+
+class WorldFacts:
+    """View-independent facts of a scene.
+
+    Attributes:
+        ids: object ids in scene order; index: id -> row.
+        centers, sizes: (N, 3) world metres (size = depth, width, height along local axes).
+        zmin, zmax: (N,) world z range of each box (m). volume: (N,) m^3.
+        category: ids -> catalog key; name: id -> display name ("coffee table").
+        support: id -> supporting object id or None ("floor"/"wall" give None).
+    """
+
+    def __init__(self, scene: SceneGraph, catalog: Catalog):
+        self.scene = scene
+        self.catalog = catalog
+        self.objects = list(scene.objects)
+        self.ids = [o.id for o in self.objects]
+        self.index = {oid: i for i, oid in enumerate(self.ids)}
+        self.by_id = {o.id: o for o in self.objects}
+        n = len(self.objects)
+        self.centers = np.array([o.center for o in self.objects], dtype=float).reshape(n, 3)
+        self.sizes = np.array([o.size for o in self.objects], dtype=float).reshape(n, 3)
+        self.yaws = np.array([o.yaw for o in self.objects], dtype=float)
+        self.zmin = self.centers[:, 2] - self.sizes[:, 2] / 2
+        self.zmax = self.centers[:, 2] + self.sizes[:, 2] / 2
+        self.volume = np.prod(self.sizes, axis=1) if n else np.zeros(0)
+        self.boxes = [o.box for o in self.objects]
+        self.category = {o.id: o.category for o in self.objects}
+        self.name = {o.id: (catalog[o.category].name if o.category in catalog else o.category.replace("_", " "))
+                     for o in self.objects}
+        self.support = {o.id: o.supported_by for o in self.objects}
+        self._dist: dict[tuple[int, int], float] = {}
+        self._dxy: dict[tuple[int, int], float] = {}
+        self._footprints: dict[int, object] = {}
+
+    def footprint(self, i: int):
+        """Shapely footprint polygon of object row ``i`` (world x, y metres), cached."""
+        fp = self._footprints.get(i)
+        if fp is None:
+            fp = self._footprints[i] = self.boxes[i].footprint()
+        return fp
+
+    def distance(self, a: str, b: str) -> float:
+        """Closest-point distance (m) between objects ``a`` and ``b`` (0 when touching), cached."""
+        i, j = sorted((self.index[a], self.index[b]))
+        d = self._dist.get((i, j))
+        if d is None:
+            if self.boxes[i].is_gravity_aligned and self.boxes[j].is_gravity_aligned:
+                dxy = self.horizontal_distance(a, b)
+                d = float(np.hypot(dxy, self.vertical_gap(a, b)))
+            else:
+                d = box_box_distance(self.boxes[i], self.boxes[j])
+            self._dist[(i, j)] = d
+        return d
+
+    def horizontal_distance(self, a: str, b: str) -> float:
+        """Distance (m) between the two floor footprints (0 when they overlap), cached."""
+        i, j = sorted((self.index[a], self.index[b]))
+        d = self._dxy.get((i, j))
+        if d is None:
+            d = self._dxy[(i, j)] = float(self.footprint(i).distance(self.footprint(j)))
+        return d
+
+    def vertical_gap(self, a: str, b: str) -> float:
+        """Gap (m) between the z ranges of ``a`` and ``b``; 0 when they overlap."""
+        i, j = self.index[a], self.index[b]
+        return interval_gap((self.zmin[i], self.zmax[i]), (self.zmin[j], self.zmax[j]))
+
+    def same_category(self, oid: str) -> list[str]:
+        """Other objects of ``oid``'s category, scene order."""
+        c = self.category[oid]
+        return [o for o in self.ids if o != oid and self.category[o] == c]
+
+
+class ViewFacts:
+    """Facts of one view: camera pose, per-object visibility and camera-relative geometry.
+
+    Attributes:
+        view: the View; K (3, 3); pose: cam_to_world (4, 4); cam_pos (3,) world m.
+        vis_frac, vis_px, amodal_px: (N,) renderer visibility (0 where the renderer gave none).
+        truncated: (N,) bool (renderer field, else the camera sampler's ``truncated_geom``).
+        cam_dist: (N,) camera centre to the closest box point (m).
+        cam_xyz: (N, 3) box centres in the camera frame (m); depth = cam_xyz[:, 2].
+        uv: (N, 2) projected centres (pixels; NaN behind the camera).
+    """
+
+    def __init__(self, world: WorldFacts, view: View):
+        self.world = world
+        self.view = view
+        self.id = view.id
+        self.K = np.asarray(view.K, dtype=float)
+        self.pose = np.asarray(view.cam_to_world, dtype=float)
+        self.cam_pos = self.pose[:3, 3]
+        self.width, self.height = int(view.width), int(view.height)
+        ids = world.ids
+        per = [view.objects.get(oid, {}) for oid in ids]
+        self.info = dict(zip(ids, per))
+        self.vis_frac = np.array([float(p.get("visible_fraction") or 0.0) for p in per])
+        self.vis_px = np.array([int(p.get("visible_pixels") or 0) for p in per])
+        self.amodal_px = np.array([int(p.get("amodal_pixels") or 0) for p in per])
+        self.truncated = np.array([bool(p.get("truncated", p.get("truncated_geom", False))) for p in per])
+        n = len(ids)
+        if n:
+            self.cam_xyz = world_to_camera(self.pose, world.centers)
+            # Closest box point to the camera: clip the camera position in each box's local frame.
+            self.cam_dist = np.array([float(np.linalg.norm(self.cam_pos - b.closest_point(self.cam_pos)))
+                                      for b in world.boxes])
+            z = self.cam_xyz[:, 2]
+            self.uv = np.full((n, 2), np.nan)
+            front = z > 1e-9
+            self.uv[front, 0] = self.K[0, 0] * self.cam_xyz[front, 0] / z[front] + self.K[0, 2]
+            self.uv[front, 1] = self.K[1, 1] * self.cam_xyz[front, 1] / z[front] + self.K[1, 2]
+        else:
+            self.cam_xyz = np.zeros((0, 3))
+            self.cam_dist = np.zeros(0)
+            self.uv = np.zeros((0, 2))
+
+    @cached_property
+    def world_to_cam(self) -> np.ndarray:
+        """(4, 4) world-to-camera pose."""
+        return invert_pose(self.pose)
+
+    @cached_property
+    def heading_xy(self) -> np.ndarray:
+        """(2,) unit vector: the camera's viewing direction projected on the floor (world x, y)."""
+        f = self.pose[:3, 2][:2]
+        n = np.linalg.norm(f)
+        return f / n if n > 1e-9 else np.array([1.0, 0.0])
+
+    def i(self, oid: str) -> int:
+        """Row of object ``oid``."""
+        return self.world.index[oid]
+
+    def visible(self, oid: str, min_fraction: float, min_pixels: int) -> bool:
+        """True when ``oid`` is visible enough: fraction >= min_fraction and pixels >= min_pixels."""
+        i = self.world.index[oid]
+        return bool(self.vis_frac[i] >= min_fraction and self.vis_px[i] >= max(1, min_pixels))
+
+    def present(self, oid: str) -> bool:
+        """True when any pixel of ``oid`` shows in this view (it could be confused with others)."""
+        return bool(self.vis_px[self.world.index[oid]] > 0)
+
+    def bbox_visible(self, oid: str):
+        """Renderer's visible 2D box [u0, v0, u1, v1] (inclusive pixels) or None."""
+        return self.info[oid].get("bbox_visible")
+
+    def bbox_amodal(self, oid: str):
+        """Renderer's amodal 2D box, else the camera sampler's geometric one, else None."""
+        p = self.info[oid]
+        return p.get("bbox_amodal") if p.get("bbox_amodal") is not None else p.get("bbox_amodal_geom")
+
+    def image_angle_deg(self, oid: str) -> float:
+        """Horizontal angle (deg) of the centre's ray from the optical axis; + is right."""
+        x, _, z = self.cam_xyz[self.world.index[oid]]
+        return float(np.degrees(np.arctan2(x, z)))
+
+    def topdown_bearing_deg(self, src_xy, dst_xy) -> float:
+        """Clockwise angle (deg, (-180, 180]) of dst seen from src in the floor plane, 0 = camera heading."""
+        d = np.asarray(dst_xy, float) - np.asarray(src_xy, float)
+        h = self.heading_xy
+        fwd = float(d @ h)
+        right = float(d[0] * h[1] - d[1] * h[0])  # heading rotated clockwise by 90 deg is (h_y, -h_x)
+        return float(np.degrees(np.arctan2(right, fwd)))

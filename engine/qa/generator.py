@@ -1,0 +1,149 @@
+"""QAGenerator: scene record -> QA rows (record contract in docs/record.md, minus images/scene)."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+
+from engine.qa.balance import Balancer
+from engine.qa.candidate import Candidate
+from engine.qa.config import resolve_qa_cfg
+from engine.qa.context import FamilyContext
+from engine.qa.facts import ViewFacts, WorldFacts
+from engine.qa.families import FAMILIES, get_family
+from engine.qa.templates import Template, load_templates
+from engine.scene.catalog import Catalog
+from engine.scene.graph import SceneGraph
+
+LETTERS = "ABCDEFGH"
+
+
+def select_templates(templates: Mapping[str, Template], cfg: Mapping) -> list[Template]:
+    """Templates enabled by ``cfg``: families (names or tags), tags and answer forms; load order."""
+    fams = cfg["families"]
+    tags = set(cfg["tags"])
+    forms = set(cfg["answer_forms"])
+    out = []
+    for t in templates.values():
+        if fams != "all" and t.family not in fams and not set(t.tags) & set(fams):
+            continue
+        if tags and not set(t.tags) & tags:
+            continue
+        if t.answer_type not in forms:
+            continue
+        out.append(t)
+    return out
+
+
+def finalize(c: Candidate, balancer: Balancer, rng: np.random.Generator, scene_id: str, row_id: str) -> dict:
+    """Turn the chosen candidate into a QA row: place choice letters (balanced), format the answer."""
+    t = c.template
+    question, choices, answer_index, answer = c.question, None, None, c.answer
+    if c.answer_type == "choice":
+        if c.option_builder is not None:
+            p = balancer.position(t.id, c.num_positions, rng)
+            choices = c.option_builder(p)
+        else:
+            n = len(c.options)
+            p = balancer.position(t.id, n, rng)
+            others = [o for k, o in enumerate(c.options) if k != c.correct]
+            others = [others[int(i)] for i in rng.permutation(len(others))]
+            choices = others[:p] + [c.options[c.correct]] + others[p:]
+        if len(choices) > len(LETTERS):
+            raise ValueError(f"{t.id}: at most {len(LETTERS)} options, got {len(choices)}")
+        answer_index = p
+        question = question + "\n" + "\n".join(f"{LETTERS[k]}. {o}" for k, o in enumerate(choices))
+        answer = f"{LETTERS[p]}. {choices[p]}"
+        if choices[p] != c.value:
+            raise AssertionError(f"{t.id}: option at the answer position {choices[p]!r} != value {c.value!r}")
+    if answer is None:
+        answer = str(c.value)
+    return {
+        "id": row_id,
+        "scene_id": scene_id,
+        "view_ids": list(c.view_ids),
+        "family": t.family,
+        "task": t.task,
+        "template_id": t.id,
+        "question": question,
+        "answer": answer,
+        "answer_type": c.answer_type,
+        "choices": choices,
+        "answer_index": answer_index,
+        "value": c.value,
+        "unit": c.unit,
+        "objects": list(c.objects),
+        "frame": c.frame,
+        "rationale": c.rationale,
+        "marks": c.marks,
+        "meta": dict(c.meta),
+    }
+
+
+class QAGenerator:
+    """Generates balanced QA rows; create one per shard and call :meth:`generate` per scene.
+
+    Args:
+        qa_cfg: the ``qa`` config group (conf/qa/default.yaml; missing keys take the defaults).
+        catalog: the object catalog (display names of categories).
+    """
+
+    def __init__(self, qa_cfg: Mapping, catalog: Catalog):
+        self.cfg = resolve_qa_cfg(qa_cfg)
+        self.catalog = catalog
+        self.templates = select_templates(load_templates(self.cfg["templates"]), self.cfg)
+        if not self.templates:
+            raise ValueError(f"qa: no template matches families={self.cfg['families']} tags={self.cfg['tags']} "
+                             f"answer_forms={self.cfg['answer_forms']}; fix: widen the selection")
+        order = list(FAMILIES)
+        self.modules = {f: get_family(f) for f in sorted({t.family for t in self.templates}, key=order.index)}
+        b = self.cfg["balancing"]
+        self.balancer = Balancer(b["tolerance"], b["min_slack"], b["context_slack"])
+        self.stats = {"candidates": 0, "rejected_balance": 0, "degenerate": 0, "duplicates": 0, "rows": 0}
+
+    def _ordered_templates(self, rng: np.random.Generator) -> list[Template]:
+        perm = rng.permutation(len(self.templates))
+        shuffled = [self.templates[int(i)] for i in perm]
+        return sorted(shuffled, key=lambda t: self.balancer.usage[t.id])  # stable: least used first
+
+    def generate(self, scene: SceneGraph, rng: np.random.Generator) -> list[dict]:
+        """QA rows for every view of ``scene`` (fields of docs/record.md except images/scene,
+        plus ``marks`` and ``meta``). Deterministic given the generator's state and ``rng``."""
+        world = WorldFacts(scene, self.catalog)
+        views = [ViewFacts(world, v) for v in scene.views]
+        rows: list[dict] = []
+        seen: set[tuple] = set()
+        quota = int(self.cfg["questions_per_view"])
+        per_t = int(self.cfg["max_per_template_per_view"])
+        for vf in views:
+            ctx = FamilyContext(scene, self.catalog, world, vf, views, self.cfg)
+            n_view = 0
+            for t in self._ordered_templates(rng):
+                if n_view >= quota:
+                    break
+                cands = self.modules[t.family].generate(ctx, t, rng)
+                self.stats["candidates"] += len(cands)
+                for _ in range(per_t):
+                    if n_view >= quota:
+                        break
+                    keep = []
+                    for c in cands:
+                        if c.degenerate:
+                            self.stats["degenerate"] += 1
+                        elif (tuple(c.view_ids), c.question) in seen:
+                            self.stats["duplicates"] += 1
+                        else:
+                            keep.append(c)
+                    pick = self.balancer.choose(keep, rng)
+                    if pick is None:
+                        if keep:
+                            self.stats["rejected_balance"] += 1
+                        break
+                    self.balancer.commit(pick)
+                    seen.add((tuple(pick.view_ids), pick.question))
+                    rows.append(finalize(pick, self.balancer, rng, scene.scene_id, f"{scene.scene_id}_q{len(rows):03d}"))
+                    n_view += 1
+                    cands = [c for c in keep if c is not pick]
+        self.stats["rows"] += len(rows)
+        return rows

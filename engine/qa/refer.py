@@ -1,0 +1,135 @@
+"""Referring expressions: CLEVR-style unique descriptions or numbered visual marks.
+
+An expression is the category name plus the fewest attribute adjectives (colour, material,
+then a size comparative) that make it unique among the *distractor pool*: every object showing
+at least one pixel in the question's views (scope ``view``) or every object of the scene (scope
+``scene``). A bare category is used only when the object is the only one of its category in the
+pool. Marks name objects "object 1", "object 2"... in the order the question names them; the
+row's ``marks`` field tells the pipeline which objects to draw numbers on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+from engine.qa.facts import ViewFacts, WorldFacts
+
+# Attribute subsets tried in order; the first that makes the expression unique wins (minimal).
+_ATTR_SUBSETS = [(), ("color",), ("material",), ("color", "material")]
+
+
+@dataclass(frozen=True)
+class Refs:
+    """How a question names its objects.
+
+    Attributes:
+        ids: object ids in the order the question names them.
+        names: their referring phrases with article ("the red chair", "object 2").
+        marks: {"view_id", "object_ids", "style": "number"} when named by marks, else None.
+        keys: per object, what the text reveals of it (category key, or "mark"), for balancing.
+    """
+
+    ids: tuple[str, ...]
+    names: tuple[str, ...]
+    marks: dict | None
+    keys: tuple[str, ...]
+
+    def __getitem__(self, k: int) -> str:
+        return self.names[k]
+
+
+class Referrer:
+    """Builds referring expressions for one question's views (cached per object and scope)."""
+
+    def __init__(self, world: WorldFacts, views: list[ViewFacts], lexicon: Mapping, size_ratio: float):
+        self.world = world
+        self.views = views
+        self.material_adj = dict((lexicon or {}).get("material", {}))
+        self.color_adj = dict((lexicon or {}).get("color", {}))
+        self.size_ratio = float(size_ratio)
+        self._cache: dict[tuple[str, str], str | None] = {}
+
+    def pool(self, scope: str) -> list[str]:
+        """Distractor pool (ids, scene order) for ``scope`` = view | scene."""
+        if scope == "scene":
+            return list(self.world.ids)
+        return [oid for oid in self.world.ids if any(v.present(oid) for v in self.views)]
+
+    def expression(self, oid: str, scope: str = "view") -> str | None:
+        """Unique phrase with article for ``oid`` ("the blue metal chair"), or None if none is unique."""
+        key = (oid, scope)
+        if key not in self._cache:
+            self._cache[key] = self._build(oid, scope)
+        return self._cache[key]
+
+    def _attr(self, oid: str, a: str):
+        return self.world.by_id[oid].attributes.get(a)
+
+    def _build(self, oid: str, scope: str) -> str | None:
+        w = self.world
+        cat = w.category[oid]
+        pool = self.pool(scope)
+        others = [o for o in pool if o != oid and w.category[o] == cat]
+        for use_size in (False, True):
+            for subset in _ATTR_SUBSETS:
+                if any(self._attr(oid, a) is None for a in subset):
+                    continue
+                rest = [o for o in others if all(self._attr(o, a) == self._attr(oid, a) for a in subset)]
+                size_word = None
+                if use_size:
+                    if not rest:
+                        continue  # a smaller subset without size already handles this case
+                    size_word = self._size_word(oid, rest)
+                    if size_word is None:
+                        continue
+                    rest = []
+                if not rest:
+                    return self._phrase(oid, subset, size_word)
+        return None
+
+    def _size_word(self, oid: str, rest: list[str]) -> str | None:
+        w = self.world
+        v = w.volume[w.index[oid]]
+        vols = [w.volume[w.index[o]] for o in rest]
+        superlative = len(rest) >= 2
+        if v >= self.size_ratio * max(vols):
+            return "largest" if superlative else "larger"
+        if v * self.size_ratio <= min(vols):
+            return "smallest" if superlative else "smaller"
+        return None
+
+    def _phrase(self, oid: str, subset: tuple[str, ...], size_word: str | None) -> str:
+        words = ["the"]
+        if size_word:
+            words.append(size_word)
+        if "color" in subset:
+            c = self._attr(oid, "color")
+            words.append(self.color_adj.get(c, c))
+        if "material" in subset:
+            m = self._attr(oid, "material")
+            words.append(self.material_adj.get(m, m))
+        words.append(self.world.name[oid])
+        return " ".join(words)
+
+    def refs(self, ids: list[str], mode: str, scope: str = "view") -> Refs | None:
+        """Name ``ids`` by ``mode`` ("expression" or "mark"); None when an expression is not unique.
+
+        Marks are drawn in the first view of the question; expressions must also be pairwise
+        distinct (two objects never share a phrase, guaranteed by uniqueness).
+        """
+        ids = tuple(ids)
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"refs: duplicate object ids {ids}")
+        if mode == "mark":
+            names = tuple(f"object {k + 1}" for k in range(len(ids)))
+            marks = {"view_id": self.views[0].id, "object_ids": list(ids), "style": "number"}
+            return Refs(ids, names, marks, tuple("mark" for _ in ids))
+        names = []
+        for oid in ids:
+            e = self.expression(oid, scope)
+            if e is None:
+                return None
+            names.append(e)
+        return Refs(ids, tuple(names), None, tuple(self.world.category[o] for o in ids))
+

@@ -1,0 +1,257 @@
+"""Question templates: YAML data in ``templates/<family>.yaml``, validated at load.
+
+A template file holds ``family: <name>`` and ``templates: [...]``; each template is a mapping
+with the fields of :class:`Template` (see docs/qa.md for the schema). Loading never runs code
+from the file: paraphrases are ``str.format`` strings whose ``{slot}`` placeholders must be
+exactly the template's declared slots. A malformed template raises :class:`TemplateError`
+naming the file, the template id and the field.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_TEMPLATE_DIR = REPO_ROOT / "templates"
+
+ANSWER_TYPES = ("choice", "bool", "number", "count", "text", "ascii", "json")
+SLOT_TYPES = ("object", "category", "number", "direction", "text", "view", "map")
+REFER_MODES = ("expression", "mark", "any")
+# Constraint keys every family understands; family-specific knobs go under ``params``.
+CONSTRAINT_KEYS = {
+    "min_visible_fraction": float,   # referents need at least this visible fraction (0..1)
+    "min_visible_pixels": int,       # ... and at least this many visible pixels
+    "refer": str,                    # expression | mark | any
+    "refer_scope": str,              # view | scene: where a referring expression must be unique
+    "num_options": int,              # choices shown (choice answers)
+    "min_objects": int,
+    "max_objects": int,
+    "room_types": list,              # room types the template applies to
+}
+MARGIN_KEYS = ("min_rel_diff", "min_abs_diff", "min_angle_deg", "min_image_dx", "min_fraction_diff",
+               "min_bin_edge", "min_ratio")
+TOP_KEYS = {"id", "task", "tags", "answer_type", "unit", "slots", "paraphrases", "constraints",
+            "margins", "bins", "params", "views", "frame", "family"}
+
+
+class TemplateError(ValueError):
+    """A template is malformed; the message names the file, template id and field."""
+
+
+@dataclass(frozen=True)
+class Template:
+    """One question template (immutable once loaded).
+
+    Attributes:
+        id: unique id, conventionally ``<family>.<task>[.<form>]``.
+        family: family name (a key of ``engine.qa.families.FAMILIES``).
+        task: task name within the family.
+        answer_type: one of ANSWER_TYPES.
+        paraphrases: question texts with ``{slot}`` placeholders (at least two).
+        slots: slot name -> slot type (SLOT_TYPES).
+        unit: unit of ``value`` for number answers (``m``, ``m2``, ``deg``...), else None.
+        tags: free labels used to select templates (``distance``, ``direction``...).
+        constraints: see CONSTRAINT_KEYS; margins: see MARGIN_KEYS (template overrides config).
+        bins: increasing bin edges for number/count balancing, or None.
+        params: family-specific parameters (validated by the family's ``validate_template``).
+        views: how many views the question shows (1 or 2).
+        frame: ``camera``, ``world`` or ``object`` (the row's ``frame`` field).
+        source: the file it came from (for error messages).
+    """
+
+    id: str
+    family: str
+    task: str
+    answer_type: str
+    paraphrases: tuple[str, ...]
+    slots: Mapping[str, str]
+    unit: str | None = None
+    tags: tuple[str, ...] = ()
+    constraints: Mapping[str, Any] = field(default_factory=dict)
+    margins: Mapping[str, float] = field(default_factory=dict)
+    bins: tuple[float, ...] | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+    views: int = 1
+    frame: str = "camera"
+    source: str = ""
+
+    def error(self, fld: str, msg: str) -> TemplateError:
+        """A TemplateError naming this template's file, id and ``fld``."""
+        return TemplateError(f"{self.source}: template {self.id!r}: field {fld!r}: {msg}")
+
+    def param(self, key: str, default: Any = None) -> Any:
+        """``params[key]`` or ``default``."""
+        return self.params.get(key, default)
+
+
+def _placeholders(text: str) -> set[str]:
+    names = set()
+    for _, name, spec, conv in string.Formatter().parse(text):
+        if name is None:
+            continue
+        if name == "" or not name.isidentifier():
+            raise ValueError(f"placeholder {{{name}}} is not a plain slot name")
+        if spec or conv:
+            raise ValueError(f"placeholder {{{name}}} must not carry a format spec or conversion")
+        names.add(name)
+    return names
+
+
+def parse_template(raw: Any, family: str, source: str) -> Template:
+    """Validate one template mapping from a file of ``family``; raise TemplateError on any fault."""
+    tid = raw.get("id") if isinstance(raw, dict) else None
+    where = f"{source}: template {tid!r}"
+
+    def fail(fld: str, msg: str) -> TemplateError:
+        return TemplateError(f"{where}: field {fld!r}: {msg}")
+
+    if not isinstance(raw, dict):
+        raise TemplateError(f"{source}: each entry of 'templates' must be a mapping, got {type(raw).__name__}")
+    if not isinstance(tid, str) or not tid:
+        raise fail("id", "missing or not a string; fix: give every template a unique id like 'relations.left_right'")
+    unknown = sorted(set(raw) - TOP_KEYS)
+    if unknown:
+        raise fail(unknown[0], f"unknown field; allowed fields are {sorted(TOP_KEYS)}")
+    if raw.get("family", family) != family:
+        raise fail("family", f"{raw['family']!r} differs from the file's family {family!r}")
+    for req in ("task", "answer_type", "paraphrases"):
+        if req not in raw:
+            raise fail(req, "missing; fix: add it (see docs/qa.md, template schema)")
+    task = raw["task"]
+    if not isinstance(task, str) or not task.isidentifier():
+        raise fail("task", f"must be an identifier string, got {task!r}")
+    at = raw["answer_type"]
+    if at not in ANSWER_TYPES:
+        raise fail("answer_type", f"{at!r} is not one of {ANSWER_TYPES}")
+    slots = raw.get("slots") or {}
+    if not isinstance(slots, dict):
+        raise fail("slots", "must be a mapping slot_name -> type")
+    for name, typ in slots.items():
+        if not isinstance(name, str) or not name.isidentifier():
+            raise fail("slots", f"slot name {name!r} is not an identifier")
+        if typ not in SLOT_TYPES:
+            raise fail(f"slots.{name}", f"type {typ!r} is not one of {SLOT_TYPES}")
+    paras = raw["paraphrases"]
+    if not isinstance(paras, list) or len(paras) < 2 or not all(isinstance(p, str) and p.strip() for p in paras):
+        raise fail("paraphrases", "must be a list of at least two non-empty strings")
+    for i, p in enumerate(paras):
+        try:
+            names = _placeholders(p)
+        except ValueError as e:
+            raise fail(f"paraphrases[{i}]", str(e)) from None
+        if names != set(slots):
+            raise fail(f"paraphrases[{i}]", f"placeholders {sorted(names)} must be exactly the slots {sorted(slots)}")
+    unit = raw.get("unit")
+    if at == "number" and not isinstance(unit, str):
+        raise fail("unit", "number answers need a unit string (m, m2, deg, ...)")
+    if unit is not None and not isinstance(unit, str):
+        raise fail("unit", "must be a string or null")
+    tags = raw.get("tags") or []
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise fail("tags", "must be a list of strings")
+    cons = raw.get("constraints") or {}
+    if not isinstance(cons, dict):
+        raise fail("constraints", "must be a mapping")
+    for k, v in cons.items():
+        if k not in CONSTRAINT_KEYS:
+            raise fail(f"constraints.{k}", f"unknown constraint; allowed: {sorted(CONSTRAINT_KEYS)} (family knobs go in params)")
+        typ = CONSTRAINT_KEYS[k]
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool) if typ is float else isinstance(v, typ) and not isinstance(v, bool)
+        if not ok:
+            raise fail(f"constraints.{k}", f"must be of type {typ.__name__}, got {v!r}")
+    if "min_visible_fraction" in cons and not 0 <= cons["min_visible_fraction"] <= 1:
+        raise fail("constraints.min_visible_fraction", "must be in [0, 1]")
+    if cons.get("refer", "any") not in REFER_MODES:
+        raise fail("constraints.refer", f"must be one of {REFER_MODES}")
+    if cons.get("refer_scope", "view") not in ("view", "scene"):
+        raise fail("constraints.refer_scope", "must be 'view' or 'scene'")
+    if at == "choice" and cons.get("num_options", 2) < 2:
+        raise fail("constraints.num_options", "a choice question needs at least 2 options")
+    margins = raw.get("margins") or {}
+    if not isinstance(margins, dict):
+        raise fail("margins", "must be a mapping")
+    for k, v in margins.items():
+        if k not in MARGIN_KEYS:
+            raise fail(f"margins.{k}", f"unknown margin; allowed: {list(MARGIN_KEYS)}")
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
+            raise fail(f"margins.{k}", f"must be a non-negative number, got {v!r}")
+    bins = raw.get("bins")
+    if bins is not None:
+        if (not isinstance(bins, list) or len(bins) < 1
+                or not all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bins)
+                or any(b1 <= b0 for b0, b1 in zip(bins, bins[1:]))):
+            raise fail("bins", "must be a non-empty strictly increasing list of numbers (bin edges)")
+        bins = tuple(float(b) for b in bins)
+    params = raw.get("params") or {}
+    if not isinstance(params, dict):
+        raise fail("params", "must be a mapping")
+    views = raw.get("views", 1)
+    if views not in (1, 2):
+        raise fail("views", "must be 1 or 2")
+    frame = raw.get("frame", "camera")
+    if frame not in ("camera", "world", "object"):
+        raise fail("frame", "must be camera, world or object")
+    return Template(
+        id=tid, family=family, task=task, answer_type=at, paraphrases=tuple(paras), slots=dict(slots),
+        unit=unit, tags=tuple(tags), constraints=dict(cons), margins={k: float(v) for k, v in margins.items()},
+        bins=bins, params=dict(params), views=views, frame=frame, source=source,
+    )
+
+
+def load_template_file(path: str | Path) -> list[Template]:
+    """Load and validate one template file; each family's ``validate_template`` hook runs too."""
+    from engine.qa.families import FAMILIES, get_family
+
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as e:
+        raise TemplateError(f"{p}: not valid YAML: {e}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("family"), str) or not isinstance(data.get("templates"), list):
+        raise TemplateError(f"{p}: top level must be a mapping with 'family: <name>' and 'templates: [...]'")
+    family = data["family"]
+    if family not in FAMILIES:
+        raise TemplateError(f"{p}: field 'family': {family!r} is not a registered family {sorted(FAMILIES)}; "
+                            "fix: register it in engine/qa/families/__init__.py")
+    extra = sorted(set(data) - {"family", "templates", "version", "description"})
+    if extra:
+        raise TemplateError(f"{p}: unknown top-level field {extra[0]!r}")
+    module = get_family(family)
+    tasks = getattr(module, "TASKS", None)
+    out = []
+    for raw in data["templates"]:
+        t = parse_template(raw, family, str(p))
+        if tasks is not None and t.task not in tasks:
+            raise t.error("task", f"{t.task!r} is not a task of family {family!r}: {sorted(tasks)}")
+        hook = getattr(module, "validate_template", None)
+        if hook is not None:
+            hook(t)
+        out.append(t)
+    return out
+
+
+def load_templates(path: str | Path | None = None) -> dict[str, Template]:
+    """Load templates from a YAML file or a folder of ``*.yaml`` files (default ``templates/``).
+
+    Returns:
+        template id -> Template, files in sorted name order and templates in file order.
+    Raises:
+        TemplateError naming file, template id and field on any malformed template or a
+        duplicate id.
+    """
+    p = Path(path) if path is not None else DEFAULT_TEMPLATE_DIR
+    if not p.exists():
+        raise TemplateError(f"template path {p} does not exist; fix: point qa.templates at a folder of YAML files")
+    files = sorted(p.glob("*.yaml")) if p.is_dir() else [p]
+    out: dict[str, Template] = {}
+    for f in files:
+        for t in load_template_file(f):
+            if t.id in out:
+                raise TemplateError(f"{f}: template {t.id!r}: field 'id': duplicate (also in {out[t.id].source})")
+            out[t.id] = t
+    return out
