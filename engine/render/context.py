@@ -1,0 +1,99 @@
+"""GL contexts and renderer instances, one per process and reused (never one per frame).
+
+``get_renderer`` caches a renderer per (backend, platform, device_index); each renderer keeps its
+framebuffers per image size, so every view size shares the one context of the process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+
+from engine.render.protocol import Renderer, _plain, validate_render_cfg
+
+log = logging.getLogger("engine.render")
+
+_RENDERERS: dict[tuple, Renderer] = {}
+_MODERNGL_CONTEXTS: dict[int, object] = {}
+
+EGL_PACKAGES = "libegl1 libgl1 libegl-mesa0 libgl1-mesa-dri"
+OSMESA_PACKAGES = "libosmesa6 (and PyOpenGL >= 3.1.10)"
+
+
+class RendererUnavailableError(RuntimeError):
+    """No GL context could be created; the message says which packages to install."""
+
+
+def moderngl_context(device_index: int):
+    """The process's standalone moderngl EGL context for ``device_index`` (created once).
+
+    Logs GL_RENDERER at creation. Raises RendererUnavailableError naming the Debian packages
+    when EGL is missing.
+    """
+    ctx = _MODERNGL_CONTEXTS.get(device_index)
+    if ctx is None:
+        import moderngl
+
+        try:
+            ctx = moderngl.create_standalone_context(backend="egl", device_index=device_index, require=430)
+        except Exception as e:  # glcontext raises plain Exceptions
+            raise RendererUnavailableError(
+                f"moderngl: cannot create an EGL context on device {device_index} ({e}); fix: install the "
+                f"Debian packages {EGL_PACKAGES} (tools/setup_system.sh), or set render.backend=pyrender "
+                f"render.platform=osmesa with {OSMESA_PACKAGES}") from e
+        log.info("moderngl EGL context on device %d: GL_RENDERER=%s, GL %s", device_index,
+                 ctx.info["GL_RENDERER"], ctx.info["GL_VERSION"])
+        _MODERNGL_CONTEXTS[device_index] = ctx
+    return ctx
+
+
+def import_pyrender(platform: str, device_index: int):
+    """Import pyrender for ``platform`` (egl | osmesa) and return the module.
+
+    Sets PYOPENGL_PLATFORM and EGL_DEVICE_ID before the first import of PyOpenGL (it cannot be
+    changed afterwards in the same process) and restores ``np.infty`` (removed in numpy 2),
+    which pyrender 0.1.45 still uses.
+    """
+    import numpy as np
+
+    current = os.environ.get("PYOPENGL_PLATFORM")
+    import sys
+
+    if "OpenGL" in sys.modules and current not in (None, platform):
+        raise RendererUnavailableError(
+            f"pyrender: PyOpenGL was already imported with PYOPENGL_PLATFORM={current!r}; fix: use one "
+            f"render.platform per process (asked for {platform!r})")
+    os.environ["PYOPENGL_PLATFORM"] = platform
+    os.environ["EGL_DEVICE_ID"] = str(device_index)
+    if not hasattr(np, "infty"):
+        np.infty = np.inf
+    try:
+        import pyrender
+    except Exception as e:
+        pkgs = EGL_PACKAGES if platform == "egl" else OSMESA_PACKAGES
+        raise RendererUnavailableError(f"pyrender ({platform}) failed to import ({e}); fix: install {pkgs}") from e
+    return pyrender
+
+
+def get_renderer(render_cfg: Mapping) -> Renderer:
+    """The renderer of this process for ``render_cfg`` (validated), created on first use.
+
+    Cached per (backend, platform, device_index) and per the settings that change pixels; one GL
+    context per process. Image sizes come from each View; framebuffers are kept per size.
+    """
+    cfg = {k: _plain(v) for k, v in dict(render_cfg).items()}
+    validate_render_cfg(cfg)
+    key = (cfg["backend"], cfg["platform"], cfg["device_index"], repr(sorted((k, repr(v)) for k, v in cfg.items())))
+    r = _RENDERERS.get(key)
+    if r is None:
+        if cfg["backend"] == "moderngl":
+            from engine.render.moderngl_backend import ModernglRenderer
+
+            r = ModernglRenderer(cfg)
+        else:
+            from engine.render.pyrender_backend import PyrenderRenderer
+
+            r = PyrenderRenderer(cfg)
+        _RENDERERS[key] = r
+    return r

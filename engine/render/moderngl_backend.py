@@ -1,0 +1,513 @@
+"""The moderngl backend: a standalone EGL context, GLSL 4.30, exact ids/depth and MSAA colour.
+
+Passes per view (framebuffers are kept per image size and reused across frames):
+1. shadow map (once per scene and light set): depth of the objects seen from the first
+   directional or point light; sampled with hardware-filtered PCF in the colour pass;
+2. ids + depth, single-sample: int32 instance ids and float32 camera z written by the fragment
+   shader (the plane's exact z at the pixel centre, not the z-buffer's non-linear value);
+3. colour, multisampled (``msaa_samples``): Lambert + Blinn-Phong with vertex colours, textures
+   and shadows, resolved to RGB8 (sRGB-encoded);
+4. amodal + visible statistics: every object's triangles drawn with no depth test into a
+   per-pixel bit mask (``imageAtomicOr``, one bit per object), so each (pixel, object) pair is
+   counted once; the first hit adds to the object's amodal count and box, and to its visible
+   count and box when the id image holds that object at the pixel. Only the small counter
+   buffer is read back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+import numpy as np
+
+from engine.render.context import moderngl_context
+from engine.render.protocol import gl_projection, light_view_projection, mesh_bounds, scene_lights
+from engine.render.types import Frame, RenderMesh
+from engine.render.visibility import object_fields
+from engine.geometry import invert_pose
+from engine.scene.graph import SceneGraph, View
+
+log = logging.getLogger("engine.render")
+
+MAX_LIGHTS = 4
+STAT_WORDS = 10  # per object: amodal n, u0, v0, u1, v1, visible n, u0, v0, u1, v1
+_BIG = 0xFFFFFFFF
+
+_VS = """
+#version 430
+uniform mat4 u_view;   // world -> OpenCV camera
+uniform mat4 u_proj;   // camera -> clip (see protocol.gl_projection)
+in vec3 in_pos; in vec3 in_normal; in vec3 in_color; in vec2 in_uv; in vec2 in_mat;
+in int in_inst; in int in_obj;
+out vec3 v_world; out vec3 v_normal; out vec3 v_color; out vec2 v_uv; out vec2 v_mat; out float v_z;
+flat out int v_inst; flat out int v_obj;
+invariant gl_Position;
+void main() {
+    vec4 pc = u_view * vec4(in_pos, 1.0);
+    v_z = pc.z;
+    v_world = in_pos; v_normal = in_normal; v_color = in_color; v_uv = in_uv; v_mat = in_mat;
+    v_inst = in_inst; v_obj = in_obj;
+    gl_Position = u_proj * pc;
+}
+"""
+
+_SHADOW_GLSL = """
+uniform int u_shadow_light;       // index of the shadow-casting light, -1 for none
+uniform vec3 u_shadow_dir;        // unit direction towards the shadow light (directional) ...
+uniform vec3 u_shadow_pos;        // ... or its position (point), world m
+uniform int u_shadow_type;        // 0 directional, 1 point
+uniform mat4 u_light_vp;
+uniform sampler2DShadow u_shadow;
+uniform float u_shadow_texel;     // 1 / shadow map size
+uniform float u_shadow_offset;    // normal offset, metres
+uniform int u_pcf;
+
+float shadow_factor(vec3 p, vec3 n) {
+    vec3 l = (u_shadow_type == 0) ? u_shadow_dir : normalize(u_shadow_pos - p);
+    if (dot(n, l) <= 0.0) return 1.0;   // unlit side: the light term is 0 anyway
+    vec4 c = u_light_vp * vec4(p + n * u_shadow_offset, 1.0);
+    vec3 s = c.xyz / c.w * 0.5 + 0.5;
+    if (any(lessThan(s, vec3(0.0))) || any(greaterThan(s, vec3(1.0)))) return 1.0;
+    float sum = 0.0; float cnt = 0.0;
+    for (int dx = -u_pcf; dx <= u_pcf; ++dx)
+        for (int dy = -u_pcf; dy <= u_pcf; ++dy) {
+            sum += texture(u_shadow, vec3(s.xy + vec2(dx, dy) * u_shadow_texel, s.z - 0.0005));
+            cnt += 1.0;
+        }
+    return sum / cnt;
+}
+"""
+
+# Single-sample pass: exact ids and camera z, plus the shadow factor of the pixel (shadows are
+# looked up once per pixel here, not once per MSAA sample in the colour pass).
+_FS_IDS = """
+#version 430
+in vec3 v_world; in vec3 v_normal; in float v_z; flat in int v_inst;
+uniform vec3 u_cam_pos;
+layout(location = 0) out int o_id;
+layout(location = 1) out float o_depth;
+layout(location = 2) out float o_shadow;  // shadow occlusion in [0, 1], 0 = lit
+""" + _SHADOW_GLSL + """
+void main() {
+    o_id = v_inst; o_depth = v_z;
+    vec3 n = normalize(v_normal);
+    if (dot(n, u_cam_pos - v_world) < 0.0) n = -n;
+    o_shadow = (u_shadow_light >= 0) ? 1.0 - shadow_factor(v_world, n) : 0.0;  // occlusion
+}
+"""
+
+_FS_COLOR = """
+#version 430
+in vec3 v_world; in vec3 v_normal; in vec3 v_color; in vec2 v_uv; in vec2 v_mat;
+uniform vec3 u_cam_pos;
+uniform vec3 u_ambient;
+uniform int u_nlights;
+uniform int u_ltype[%(ML)d];      // 0 directional, 1 point
+uniform vec3 u_lvec[%(ML)d];      // direction of travel (directional) or position (point)
+uniform vec3 u_lrad[%(ML)d];      // colour * intensity
+uniform int u_shadow_light;       // index of the shadow-casting light, -1 for none
+uniform sampler2D u_shadow_screen; // per-pixel shadow occlusion from the ids pass (0 = lit)
+uniform bool u_use_tex;
+uniform sampler2D u_tex;
+out vec4 o_color;
+
+void main() {
+    vec3 n = normalize(v_normal);
+    vec3 vdir = normalize(u_cam_pos - v_world);
+    if (dot(n, vdir) < 0.0) n = -n;
+    vec3 albedo = v_color;
+    if (u_use_tex) albedo *= pow(texture(u_tex, v_uv).rgb, vec3(2.2));
+    vec3 col = albedo * u_ambient;
+    for (int i = 0; i < u_nlights; ++i) {
+        vec3 l; vec3 rad = u_lrad[i];
+        if (u_ltype[i] == 0) { l = -normalize(u_lvec[i]); }
+        else { vec3 d = u_lvec[i] - v_world; float r2 = max(dot(d, d), 1e-4); l = d / sqrt(r2); rad /= r2; }
+        float ndl = max(dot(n, l), 0.0);
+        if (ndl <= 0.0) continue;
+        float vis = (i == u_shadow_light) ? 1.0 - texelFetch(u_shadow_screen, ivec2(gl_FragCoord.xy), 0).r : 1.0;
+        vec3 h = normalize(l + vdir);
+        float spec = v_mat.x * pow(max(dot(n, h), 0.0), v_mat.y);
+        col += vis * rad * (albedo * ndl + spec);
+    }
+    o_color = vec4(pow(clamp(col, 0.0, 1.0), vec3(1.0 / 2.2)), 1.0);
+}
+""" % {"ML": MAX_LIGHTS}
+
+_VS_SHADOW = """
+#version 430
+uniform mat4 u_light_vp;
+in vec3 in_pos;
+void main() { gl_Position = u_light_vp * vec4(in_pos, 1.0); }
+"""
+
+_FS_EMPTY = """
+#version 430
+void main() {}
+"""
+
+_FS_STATS = """
+#version 430
+flat in int v_inst; flat in int v_obj;
+layout(r32ui, binding = 0) uniform coherent uimage2DArray u_mask;
+layout(std430, binding = 1) buffer Stats { uint s[]; };
+uniform isampler2D u_ids;
+void main() {
+    ivec2 p = ivec2(gl_FragCoord.xy);
+    uint bit = 1u << uint(v_obj & 31);
+    uint prev = imageAtomicOr(u_mask, ivec3(p, v_obj >> 5), bit);
+    if ((prev & bit) != 0u) return;
+    uint b = uint(v_obj) * %(SW)du;
+    uint x = uint(p.x), y = uint(p.y);
+    atomicAdd(s[b], 1u);
+    atomicMin(s[b + 1u], x); atomicMin(s[b + 2u], y); atomicMax(s[b + 3u], x); atomicMax(s[b + 4u], y);
+    if (texelFetch(u_ids, p, 0).r == v_inst) {
+        atomicAdd(s[b + 5u], 1u);
+        atomicMin(s[b + 6u], x); atomicMin(s[b + 7u], y); atomicMax(s[b + 8u], x); atomicMax(s[b + 9u], y);
+    }
+}
+""" % {"SW": STAT_WORDS}
+
+_CS_CLEAR = """
+#version 430
+layout(local_size_x = 16, local_size_y = 16) in;
+layout(r32ui, binding = 0) uniform writeonly uimage2DArray u_mask;
+uniform ivec3 u_size;
+void main() {
+    ivec3 p = ivec3(gl_GlobalInvocationID.xy, gl_GlobalInvocationID.z);
+    if (p.x < u_size.x && p.y < u_size.y) imageStore(u_mask, p, uvec4(0u));
+}
+"""
+
+VERTEX_FORMAT = "3f 3f 3f 2f 2f 1i 1i"
+VERTEX_ATTRS = ("in_pos", "in_normal", "in_color", "in_uv", "in_mat", "in_inst", "in_obj")
+_VDTYPE = np.dtype([("pos", "<f4", 3), ("normal", "<f4", 3), ("color", "<f4", 3), ("uv", "<f4", 2),
+                    ("mat", "<f4", 2), ("inst", "<i4"), ("obj", "<i4")])
+
+
+def _texture_key(m: RenderMesh):
+    return None if m.texture is None or m.uv is None else id(m.texture)
+
+
+class _SizeTargets:
+    """Framebuffers for one image size (reused across frames)."""
+
+    def __init__(self, ctx, width: int, height: int, samples: int):
+        import moderngl
+
+        size = (width, height)
+        self.ids_tex = ctx.texture(size, 1, dtype="i4")
+        self.ids_tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
+        self.depth_tex = ctx.texture(size, 1, dtype="f4")
+        self.zbuf = ctx.depth_renderbuffer(size)
+        self.shadow_tex = ctx.texture(size, 1, dtype="f2")
+        self.shadow_tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
+        self.fbo_ids = ctx.framebuffer([self.ids_tex, self.depth_tex, self.shadow_tex], self.zbuf)
+        self.ms_color = ctx.renderbuffer(size, 4, samples=samples if samples > 1 else 0)
+        self.ms_depth = ctx.depth_renderbuffer(size, samples=samples if samples > 1 else 0)
+        self.fbo_ms = ctx.framebuffer([self.ms_color], self.ms_depth)
+        self.rgb = ctx.renderbuffer(size, 4)
+        self.fbo_rgb = ctx.framebuffer([self.rgb])
+        self.fbo_stats = ctx.framebuffer([self.rgb])  # colour writes off: only the shader's atomics
+        self.fbo_stats.color_mask = (False, False, False, False)
+        self.mask = None
+        self.mask_layers = 0
+        self.resources = [self.ids_tex, self.depth_tex, self.shadow_tex, self.zbuf, self.fbo_ids, self.ms_color, self.ms_depth,
+                          self.fbo_ms, self.rgb, self.fbo_rgb, self.fbo_stats]
+
+    def bit_mask(self, ctx, layers: int):
+        """The (W, H, layers) r32ui bit-mask array, grown when more objects come."""
+        if self.mask is None or self.mask_layers < layers:
+            if self.mask is not None:
+                self.mask.release()
+            self.mask = ctx.texture_array((*self.ids_tex.size, layers), 1, dtype="u4")
+            self.mask_layers = layers
+        return self.mask
+
+    def release(self):
+        for r in self.resources + ([self.mask] if self.mask is not None else []):
+            r.release()
+
+
+class _SceneBuffers:
+    """Vertex/index buffers, textures and the shadow map of one scene's meshes."""
+
+    def __init__(self, ctx, programs: dict, meshes: list[RenderMesh], obj_index: dict[int, int]):
+        import moderngl
+
+        self.meshes = list(meshes)  # strong refs: the identity key below stays valid while cached
+        self.key = tuple(id(m) for m in meshes) + tuple(id(m.vertices) for m in meshes)
+        # Objects first (the stats pass draws that prefix), textured meshes grouped by texture.
+        order = sorted(range(len(meshes)), key=lambda i: (meshes[i].instance_id < 1, _texture_key(meshes[i]) is not None, i))
+        verts, faces, runs = [], [], []
+        vbase = ibase = 0
+        self.n_obj_indices = 0
+        for i in order:
+            m = meshes[i]
+            n = len(m.vertices)
+            v = np.zeros(n, dtype=_VDTYPE)
+            v["pos"], v["normal"], v["color"] = m.vertices, m.normals, m.colors
+            if m.uv is not None:
+                v["uv"] = m.uv
+            v["mat"] = (float(m.specular), float(m.shininess))
+            v["inst"] = int(m.instance_id)
+            v["obj"] = obj_index.get(int(m.instance_id), 0)
+            f = np.asarray(m.faces, dtype=np.uint32).reshape(-1) + vbase
+            verts.append(v)
+            faces.append(f)
+            tk = _texture_key(m)
+            if runs and runs[-1][2] == tk:
+                runs[-1][1] += len(f)
+            else:
+                runs.append([ibase, len(f), tk, m])
+            vbase += n
+            ibase += len(f)
+            if m.instance_id >= 1:
+                self.n_obj_indices = ibase
+        self.n_indices = ibase
+        self.vbo = ctx.buffer(np.concatenate(verts).tobytes())
+        self.ibo = ctx.buffer(np.concatenate(faces).astype(np.uint32).tobytes())
+        self.vaos = {}
+        for name, prog in programs.items():
+            attrs = [a for a in VERTEX_ATTRS if a in prog]
+            fmt = self._format(attrs)
+            self.vaos[name] = ctx.vertex_array(prog, [(self.vbo, fmt, *attrs)], self.ibo, index_element_size=4)
+        self.textures = {}
+        self.runs = []
+        for first, count, tk, m in runs:
+            tex = None
+            if tk is not None:
+                tex = self.textures.get(tk)
+                if tex is None:
+                    img = np.ascontiguousarray(m.texture, dtype=np.uint8)
+                    tex = ctx.texture((img.shape[1], img.shape[0]), 3, img.tobytes())
+                    tex.build_mipmaps()
+                    tex.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
+                    tex.repeat_x = tex.repeat_y = True
+                    self.textures[tk] = tex
+            self.runs.append((first, count, tex))
+        self.bounds = mesh_bounds(meshes)
+        self.shadow = None
+        self.shadow_fbo = None
+        self.shadow_key = None
+        self.light_vp = None
+
+    @staticmethod
+    def _format(attrs: list[str]) -> str:
+        """Vertex format string with padding for attributes a program does not use."""
+        parts = []
+        for f, a in zip(VERTEX_FORMAT.split(), VERTEX_ATTRS):
+            if a in attrs:
+                parts.append(f)
+            else:
+                parts.append(f"{int(f[0]) * 4}x")
+        return " ".join(parts)
+
+    def release(self):
+        for r in [self.vbo, self.ibo, *self.vaos.values(), *self.textures.values(),
+                  *(x for x in (self.shadow, self.shadow_fbo) if x is not None)]:
+            r.release()
+
+
+class ModernglRenderer:
+    """The moderngl backend (see the module docstring). Build it with engine.render.get_renderer."""
+
+    name = "moderngl"
+
+    def __init__(self, cfg: Mapping):
+        import moderngl
+
+        self.cfg = dict(cfg)
+        self.ctx = moderngl_context(int(cfg["device_index"]))
+        self.gl_renderer = self.ctx.info["GL_RENDERER"]
+        self.samples = min(int(cfg["msaa_samples"]), int(self.ctx.info.get("GL_MAX_SAMPLES", 4) or 4))
+        with self.ctx:
+            self.programs = {
+                "ids": self.ctx.program(vertex_shader=_VS, fragment_shader=_FS_IDS),
+                "color": self.ctx.program(vertex_shader=_VS, fragment_shader=_FS_COLOR),
+                "stats": self.ctx.program(vertex_shader=_VS, fragment_shader=_FS_STATS),
+                "shadow": self.ctx.program(vertex_shader=_VS_SHADOW, fragment_shader=_FS_EMPTY),
+            }
+            self.clear_cs = self.ctx.compute_shader(_CS_CLEAR)
+            self.stats_buf = None
+        self._targets: dict[tuple[int, int], _SizeTargets] = {}
+        self._scene: _SceneBuffers | None = None
+        self._moderngl = moderngl
+
+    # -- caches -----------------------------------------------------------------------------
+    def _size_targets(self, width: int, height: int) -> _SizeTargets:
+        t = self._targets.get((width, height))
+        if t is None:
+            if len(self._targets) >= 2:  # keep memory flat when sizes vary: at most two sizes
+                old = next(iter(self._targets))
+                self._targets.pop(old).release()
+            t = _SizeTargets(self.ctx, width, height, self.samples)
+            self._targets[(width, height)] = t
+        return t
+
+    def _scene_buffers(self, meshes: list[RenderMesh], obj_index: dict[int, int]) -> _SceneBuffers:
+        key = tuple(id(m) for m in meshes) + tuple(id(m.vertices) for m in meshes)
+        sb = self._scene
+        if sb is not None and sb.key == key and sb.obj_index == obj_index:
+            return sb
+        if sb is not None:
+            sb.release()
+            self._scene = None
+        sb = _SceneBuffers(self.ctx, self.programs, meshes, obj_index)
+        sb.obj_index = dict(obj_index)
+        self._scene = sb
+        return sb
+
+    def release(self) -> None:
+        """Free every GL object of this renderer (the context stays, shared by the process)."""
+        with self.ctx:
+            if self._scene is not None:
+                self._scene.release()
+                self._scene = None
+            for t in self._targets.values():
+                t.release()
+            self._targets.clear()
+
+    # -- passes -----------------------------------------------------------------------------
+    def _shadow_pass(self, sb: _SceneBuffers, lights: list[dict]) -> int:
+        """Render (or reuse) the scene's shadow map; returns the shadow light's index or -1."""
+        if not self.cfg["shadows"] or sb.n_obj_indices == 0:
+            return -1
+        idx = next((i for i, l in enumerate(lights) if l["type"] in ("directional", "point")), -1)
+        if idx < 0:
+            return -1
+        light = lights[idx]
+        key = (idx, light["type"], tuple(np.round(light.get("direction", light.get("position")), 12)))
+        if sb.shadow_key == key:
+            return idx
+        ctx, mgl = self.ctx, self._moderngl
+        n = int(self.cfg["shadow_map_size"])
+        if sb.shadow is None:
+            sb.shadow = ctx.depth_texture((n, n))
+            sb.shadow.compare_func = "<="
+            sb.shadow.filter = (mgl.LINEAR, mgl.LINEAR)
+            sb.shadow.repeat_x = sb.shadow.repeat_y = False
+            sb.shadow_fbo = ctx.framebuffer(depth_attachment=sb.shadow)
+        sb.light_vp = light_view_projection(light, *sb.bounds)
+        sb.shadow_fbo.use()
+        sb.shadow_fbo.clear(depth=1.0)
+        ctx.enable(mgl.DEPTH_TEST | mgl.CULL_FACE)
+        ctx.front_face = "ccw"
+        ctx.cull_face = "front"  # casters' back faces: robust against acne on lit faces
+        self.programs["shadow"]["u_light_vp"].write(sb.light_vp.T.astype("f4").tobytes())
+        sb.vaos["shadow"].render(mgl.TRIANGLES, vertices=sb.n_obj_indices, first=0)
+        sb.shadow_key = key
+        return idx
+
+    def render(self, scene: SceneGraph, view: View, meshes: list[RenderMesh]) -> Frame:
+        """Render one view; see engine.render.protocol.Renderer.render for the outputs."""
+        if not meshes:
+            raise ValueError("render: meshes is empty; fix: pass engine.render.meshes.scene_meshes(scene, catalog)")
+        W, H = int(view.width), int(view.height)
+        objs = sorted(scene.objects, key=lambda o: o.instance_id)
+        obj_index = {int(o.instance_id): k for k, o in enumerate(objs)}
+        lights, ambient = scene_lights(scene, self.cfg)
+        if len(lights) > MAX_LIGHTS:
+            raise ValueError(f"render: {len(lights)} lights; the moderngl backend draws at most {MAX_LIGHTS}")
+        ctx, mgl = self.ctx, self._moderngl
+        near, far = float(self.cfg["near_m"]), float(self.cfg["far_m"])
+        view_m = invert_pose(np.asarray(view.cam_to_world, dtype=float))
+        proj = gl_projection(np.asarray(view.K, dtype=float), W, H, near, far)
+        with ctx:
+            t = self._size_targets(W, H)
+            sb = self._scene_buffers(meshes, obj_index)
+            shadow_idx = self._shadow_pass(sb, lights)
+            for name in ("ids", "color", "stats"):
+                p = self.programs[name]
+                p["u_view"].write(view_m.T.astype("f4").tobytes())
+                p["u_proj"].write(proj.T.astype("f4").tobytes())
+
+            # ids + exact camera z + per-pixel shadow occlusion, single sample
+            pi = self.programs["ids"]
+            pi["u_cam_pos"].value = tuple(float(x) for x in view.position)
+            pi["u_shadow_light"].value = shadow_idx
+            if shadow_idx >= 0:
+                light = lights[shadow_idx]
+                pi["u_shadow_type"].value = 0 if light["type"] == "directional" else 1
+                pi["u_shadow_dir"].value = tuple(float(-x) for x in light.get("direction", np.zeros(3)))
+                pi["u_shadow_pos"].value = tuple(float(x) for x in light.get("position", np.zeros(3)))
+                pi["u_pcf"].value = int(self.cfg["shadow_pcf_radius"])
+                pi["u_light_vp"].write(sb.light_vp.T.astype("f4").tobytes())
+                pi["u_shadow_texel"].value = 1.0 / self.cfg["shadow_map_size"]
+                texel_m = 2.0 * float(np.linalg.norm(sb.bounds[1] - sb.bounds[0])) / self.cfg["shadow_map_size"]
+                pi["u_shadow_offset"].value = 1.5 * texel_m
+                sb.shadow.use(location=1)
+            pi["u_shadow"].value = 1  # own unit: samplers of different types may not share one
+            ctx.front_face = "cw"  # gl_projection mirrors y
+            ctx.cull_face = "back"
+            ctx.enable(mgl.DEPTH_TEST | mgl.CULL_FACE)
+            t.fbo_ids.use()
+            t.fbo_ids.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)  # ids 0, depth 0, occlusion 0 (lit)
+            sb.vaos["ids"].render(mgl.TRIANGLES, vertices=sb.n_indices, first=0)
+
+            # colour, multisampled
+            pc = self.programs["color"]
+            pc["u_cam_pos"].value = tuple(float(x) for x in view.position)
+            pc["u_ambient"].value = tuple(float(x) for x in ambient)
+            pc["u_nlights"].value = len(lights)
+            pad = MAX_LIGHTS - len(lights)
+            pc["u_ltype"].value = [0 if l["type"] == "directional" else 1 for l in lights] + [0] * pad
+            pc["u_lvec"].value = [tuple(float(x) for x in (l["direction"] if l["type"] == "directional" else l["position"]))
+                                  for l in lights] + [(0.0, 0.0, -1.0)] * pad
+            pc["u_lrad"].value = [tuple(float(x) for x in l["radiance"]) for l in lights] + [(0.0, 0.0, 0.0)] * pad
+            pc["u_shadow_light"].value = shadow_idx
+            t.shadow_tex.use(location=3)
+            pc["u_shadow_screen"].value = 3
+            pc["u_tex"].value = 0
+            t.fbo_ms.use()
+            bg = [float(c) ** (1 / 2.2) for c in self.cfg["background"]]
+            t.fbo_ms.clear(*bg, 1.0, depth=1.0)
+            for first, count, tex in sb.runs:
+                pc["u_use_tex"].value = tex is not None
+                if tex is not None:
+                    tex.use(location=0)
+                sb.vaos["color"].render(mgl.TRIANGLES, vertices=count, first=first)
+            ctx.copy_framebuffer(t.fbo_rgb, t.fbo_ms)
+
+            # amodal + visible statistics over the objects' triangles
+            n_obj = len(objs)
+            stats = np.zeros((n_obj, STAT_WORDS), dtype=np.uint32)
+            if n_obj and sb.n_obj_indices:
+                layers = (n_obj + 31) // 32
+                mask = t.bit_mask(ctx, layers)
+                mask.bind_to_image(0, read=True, write=True)
+                self.clear_cs["u_size"].value = (W, H, layers)
+                self.clear_cs.run((W + 15) // 16, (H + 15) // 16, layers)
+                init = stats.copy()
+                init[:, [1, 2, 6, 7]] = _BIG
+                if self.stats_buf is None or self.stats_buf.size < init.nbytes:
+                    if self.stats_buf is not None:
+                        self.stats_buf.release()
+                    self.stats_buf = ctx.buffer(reserve=max(init.nbytes, 64 * STAT_WORDS * 4))
+                self.stats_buf.write(init.tobytes())
+                self.stats_buf.bind_to_storage_buffer(1)
+                ctx.memory_barrier()
+                t.ids_tex.use(location=2)
+                self.programs["stats"]["u_ids"].value = 2
+                ctx.disable(mgl.DEPTH_TEST)
+                t.fbo_stats.use()
+                sb.vaos["stats"].render(mgl.TRIANGLES, vertices=sb.n_obj_indices, first=0)
+                ctx.memory_barrier()
+                stats = np.frombuffer(self.stats_buf.read(size=init.nbytes), dtype=np.uint32).reshape(n_obj, STAT_WORDS)
+
+            rgba = np.empty((H, W, 4), dtype=np.uint8)
+            t.fbo_rgb.read_into(rgba, components=4)
+            ids = np.empty((H, W), dtype=np.int32)
+            t.fbo_ids.read_into(ids, components=1, attachment=0, dtype="i4")
+            depth = np.empty((H, W), dtype=np.float32)
+            t.fbo_ids.read_into(depth, components=1, attachment=1, dtype="f4")
+
+        per_id = {}
+        for o in objs:
+            s = stats[obj_index[int(o.instance_id)]]
+            per_id[int(o.instance_id)] = {
+                "amodal": int(s[0]), "bbox_amodal": [int(x) for x in s[1:5]] if s[0] else None,
+                "visible": int(s[5]), "bbox_visible": [int(x) for x in s[6:10]] if s[5] else None,
+            }
+        rgb = np.ascontiguousarray(rgba[:, :, :3])
+        return Frame(rgb=rgb, depth=depth, ids=ids, objects=object_fields(scene, view, per_id, near))

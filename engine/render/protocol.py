@@ -1,0 +1,261 @@
+"""The renderer protocol, the render config schema, and camera/light maths shared by backends.
+
+Frames: world right-handed, metres, +Z up. Cameras are OpenCV pinholes (``K``, ``cam_to_world``
+with camera +X right, +Y down, +Z forward); pixel centres sit at integer coordinates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import yaml
+
+from engine.render.types import Frame, RenderMesh
+from engine.scene.graph import SceneGraph, View
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_RENDER_CFG = REPO_ROOT / "conf" / "render" / "default.yaml"
+BACKENDS = ("moderngl", "pyrender")
+PLATFORMS = ("egl", "osmesa")
+LIGHT_TYPES = ("directional", "point", "ambient")
+# The per-object fields a renderer writes into View.objects (docs/record.md).
+RENDER_FIELDS = ("visible_pixels", "amodal_pixels", "visible_fraction", "truncated", "bbox_visible", "bbox_amodal")
+
+
+class RenderConfigError(ValueError):
+    """The render config is invalid; the message names the key (``render.<key>``) and the fix."""
+
+
+@runtime_checkable
+class Renderer(Protocol):
+    """An offscreen renderer bound to one GL context of this process.
+
+    Attributes:
+        name: backend name (``moderngl`` or ``pyrender``).
+        gl_renderer: the GL_RENDERER string of the context (e.g. ``llvmpipe (LLVM 15...)``).
+    """
+
+    name: str
+    gl_renderer: str
+
+    def render(self, scene: SceneGraph, view: View, meshes: list[RenderMesh]) -> Frame:
+        """Render ``meshes`` (world metres) seen from ``view``.
+
+        Returns a Frame: rgb (H, W, 3) uint8, depth (H, W) float32 camera z in metres (0 where
+        nothing was hit), ids (H, W) int32 instance ids (0 for background and room surfaces),
+        and ``objects`` with the per-object fields of :data:`RENDER_FIELDS` for every object
+        of ``scene``.
+        """
+        ...
+
+
+def _is_num(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _is_rgb(x) -> bool:
+    return isinstance(x, (list, tuple)) and len(x) == 3 and all(_is_num(c) and 0 <= c <= 1 for c in x)
+
+
+# key -> (check, what a valid value is). Every key is required.
+RENDER_SCHEMA = {
+    "backend": (lambda v: v in BACKENDS, f"one of {', '.join(BACKENDS)}"),
+    "platform": (lambda v: v in PLATFORMS, "egl (default) or osmesa (pyrender only; needs libosmesa6 and PyOpenGL >= 3.1.10)"),
+    "device_index": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+                     "a non-negative integer (the EGL device, i.e. the GPU index on NVIDIA machines)"),
+    "msaa_samples": (lambda v: v in (1, 2, 4, 8), "1 (off), 2, 4 or 8"),
+    "shadows": (lambda v: isinstance(v, bool), "true or false"),
+    "shadow_map_size": (lambda v: isinstance(v, int) and not isinstance(v, bool) and 256 <= v <= 8192,
+                        "an integer in [256, 8192] (texels per side)"),
+    "shadow_pcf_radius": (lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 3,
+                          "an integer in [0, 3] (PCF kernel of (2r+1)^2 taps)"),
+    "near_m": (lambda v: _is_num(v) and 0 < v < 1, "a near-plane distance in metres in (0, 1)"),
+    "far_m": (lambda v: _is_num(v) and 1 < v <= 10000, "a far-plane distance in metres in (1, 10000]"),
+    "background": (_is_rgb, "a linear RGB triple in [0, 1], e.g. [0.8, 0.85, 0.9]"),
+    "ambient": (lambda v: _is_num(v) and 0 <= v <= 1, "an ambient light level in [0, 1]"),
+    "default_lights": (lambda v: isinstance(v, list), "a list of lights (used when a scene has none)"),
+}
+OPTIONAL_KEYS = ("appearance",)  # validated by engine.render.appearance (the mesh engineer's module)
+
+
+def load_default_render_cfg() -> dict:
+    """The render config of conf/render/default.yaml as a plain dict (without Hydra)."""
+    with open(DEFAULT_RENDER_CFG, encoding="utf-8") as f:
+        cfg = yaml.safe_load(f)
+    cfg.pop("defaults", None)
+    return cfg
+
+
+def validate_light(light, where: str) -> list[str]:
+    """Errors (``where.key: problem; fix: ...``) of one light dict; empty when valid.
+
+    Lights: ``{type: directional, direction: [x, y, z], color: [r, g, b], intensity}`` where
+    ``direction`` is the way the light travels (from the light into the scene, world frame);
+    ``{type: point, position: [x, y, z] (world m), color, intensity}`` with irradiance
+    ``intensity / d^2`` at distance d; ``{type: ambient, color, intensity}``.
+    """
+    if not isinstance(light, Mapping):
+        return [f"{where}: must be a mapping, got {light!r}"]
+    errs = []
+    t = light.get("type")
+    if t not in LIGHT_TYPES:
+        return [f"{where}.type: got {t!r}; fix: one of {', '.join(LIGHT_TYPES)}"]
+    if not _is_rgb(list(light.get("color", [])) if isinstance(light.get("color"), (list, tuple)) else None):
+        errs.append(f"{where}.color: got {light.get('color')!r}; fix: a linear RGB triple in [0, 1]")
+    if not _is_num(light.get("intensity")) or light["intensity"] < 0:
+        errs.append(f"{where}.intensity: got {light.get('intensity')!r}; fix: a non-negative number")
+    key = {"directional": "direction", "point": "position"}.get(t)
+    if key:
+        v = light.get(key)
+        ok = isinstance(v, (list, tuple)) and len(v) == 3 and all(_is_num(c) for c in v)
+        if not ok or (key == "direction" and np.linalg.norm(np.asarray(v, float)) < 1e-9):
+            errs.append(f"{where}.{key}: got {v!r}; fix: a world {'vector (non-zero)' if key == 'direction' else 'point'} [x, y, z]")
+    return errs
+
+
+def validate_render_cfg(render_cfg: Mapping) -> None:
+    """Check a render config (the ``render`` group); raise RenderConfigError listing every problem.
+
+    Each message reads ``render.<key>: problem; fix: ...``. The ``appearance`` sub-section is
+    checked by ``engine.render.appearance.validate_appearance_cfg`` when that module exists.
+    """
+    if not isinstance(render_cfg, Mapping):
+        raise RenderConfigError(f"render: must be a mapping, got {type(render_cfg).__name__}")
+    errors = []
+    for k in render_cfg:
+        if k not in RENDER_SCHEMA and k not in OPTIONAL_KEYS:
+            errors.append(f"render.{k}: unknown key; fix: remove it (valid keys: {', '.join([*RENDER_SCHEMA, *OPTIONAL_KEYS])})")
+    for k, (check, what) in RENDER_SCHEMA.items():
+        if k not in render_cfg:
+            errors.append(f"render.{k}: missing; fix: set it to {what} (see conf/render/default.yaml)")
+        elif not check(_plain(render_cfg[k])):
+            errors.append(f"render.{k}: got {render_cfg[k]!r}; fix: set it to {what}")
+    if not errors and render_cfg["near_m"] >= render_cfg["far_m"]:
+        errors.append(f"render.near_m: {render_cfg['near_m']} must be below render.far_m {render_cfg['far_m']}")
+    if not errors and render_cfg["backend"] == "moderngl" and render_cfg["platform"] != "egl":
+        errors.append("render.platform: the moderngl backend runs on EGL only; fix: platform=egl, or backend=pyrender for osmesa")
+    if isinstance(render_cfg.get("default_lights"), list):
+        for i, light in enumerate(render_cfg["default_lights"]):
+            errors += validate_light(_plain(light), f"render.default_lights[{i}]")
+    if "appearance" in render_cfg:
+        try:
+            from engine.render import appearance as _appearance
+        except ImportError:
+            _appearance = None
+        check = getattr(_appearance, "validate_appearance_cfg", None)
+        if check is not None:
+            check(render_cfg["appearance"])
+    if errors:
+        raise RenderConfigError("invalid render config:\n  " + "\n  ".join(errors))
+
+
+def _plain(v):
+    """OmegaConf containers to plain Python (lists/dicts); other values unchanged."""
+    if hasattr(v, "_metadata"):  # an omegaconf node
+        from omegaconf import OmegaConf
+
+        return OmegaConf.to_container(v, resolve=True)
+    return v
+
+
+def scene_lights(scene: SceneGraph, render_cfg: Mapping) -> tuple[list[dict], np.ndarray]:
+    """The lights to draw a scene with: scene.lights, else the config's ``default_lights``.
+
+    Returns:
+        lights: directional and point lights as dicts with float64 arrays ``direction`` (unit,
+            the way light travels) or ``position`` (world m), ``color`` (3,), ``intensity``.
+        ambient: (3,) linear RGB ambient term (sum of ``ambient`` lights, else render.ambient grey).
+    """
+    raw = [_plain(l) for l in (scene.lights or _plain(render_cfg["default_lights"]))]
+    lights, ambient, has_ambient = [], np.zeros(3), False
+    for i, light in enumerate(raw):
+        errs = validate_light(light, f"scene.lights[{i}]")
+        if errs:
+            raise ValueError("; ".join(errs))
+        color = np.asarray(light["color"], float) * float(light["intensity"])
+        if light["type"] == "ambient":
+            ambient += color
+            has_ambient = True
+        elif light["type"] == "directional":
+            d = np.asarray(light["direction"], float)
+            lights.append({"type": "directional", "direction": d / np.linalg.norm(d), "radiance": color})
+        else:
+            lights.append({"type": "point", "position": np.asarray(light["position"], float), "radiance": color})
+    if not has_ambient:
+        ambient = np.full(3, float(render_cfg["ambient"]))
+    return lights, ambient
+
+
+def gl_projection(K: np.ndarray, width: int, height: int, near: float, far: float) -> np.ndarray:
+    """(4, 4) clip matrix from OpenCV camera coordinates (x right, y down, z forward, metres).
+
+    Window x = u + 0.5 and window y = v + 0.5 for image pixel (u, v) (pixel centres at integer
+    u, v), so a framebuffer read back bottom-row-first comes out in image row order with no flip.
+    The map mirrors y, so counter-clockwise triangles appear clockwise: draw with front_face='cw'.
+    Clip w is the camera z; GL depth in [-1, 1] maps [near, far].
+    """
+    K = np.asarray(K, dtype=float)
+    fx, fy, cx, cy = K[0, 0], K[1, 1], K[0, 2], K[1, 2]
+    P = np.zeros((4, 4))
+    P[0, 0] = 2 * fx / width
+    P[0, 2] = 2 * (cx + 0.5) / width - 1
+    P[1, 1] = 2 * fy / height
+    P[1, 2] = 2 * (cy + 0.5) / height - 1
+    P[2, 2] = (far + near) / (far - near)
+    P[2, 3] = -2 * far * near / (far - near)
+    P[3, 2] = 1.0
+    return P
+
+
+def mesh_bounds(meshes: list[RenderMesh]) -> tuple[np.ndarray, np.ndarray]:
+    """(lo (3,), hi (3,)) world bounds of all mesh vertices (metres)."""
+    lo = np.min([m.vertices.min(axis=0) for m in meshes], axis=0).astype(float)
+    hi = np.max([m.vertices.max(axis=0) for m in meshes], axis=0).astype(float)
+    return lo, hi
+
+
+def light_view_projection(light: dict, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """(4, 4) world -> GL clip matrix of a shadow-casting light covering the box [lo, hi].
+
+    Directional lights get an orthographic frustum around the bounds' sphere; point lights a
+    perspective one from their position towards the bounds' centre (field of view covering the
+    bounds' corners, at most 150 degrees; what lies outside is left unshadowed).
+    """
+    center = (lo + hi) / 2
+    radius = max(float(np.linalg.norm(hi - lo)) / 2, 1e-3)
+    if light["type"] == "directional":
+        fwd = light["direction"]
+        eye = center - fwd * (radius * 2)
+    else:
+        eye = light["position"]
+        fwd = center - eye
+        n = np.linalg.norm(fwd)
+        fwd = fwd / n if n > 1e-6 else np.array([0.0, 0.0, -1.0])
+    up = np.array([0.0, 0.0, 1.0]) if abs(fwd[2]) < 0.99 else np.array([0.0, 1.0, 0.0])
+    right = np.cross(fwd, up)
+    right /= np.linalg.norm(right)
+    upv = np.cross(right, fwd)
+    V = np.eye(4)  # world -> light view (GL: x right, y up, looking down -z)
+    V[0, :3], V[1, :3], V[2, :3] = right, upv, -fwd
+    V[:3, 3] = -V[:3, :3] @ eye
+    if light["type"] == "directional":
+        near, far = 0.0, radius * 4
+        P = np.diag([1 / radius, 1 / radius, -2 / (far - near), 1.0])
+        P[2, 3] = -(far + near) / (far - near)
+    else:
+        corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
+        rel = corners - eye
+        dist = np.linalg.norm(rel, axis=1)
+        cosang = np.clip((rel @ fwd) / np.maximum(dist, 1e-9), -1, 1)
+        half = min(np.arccos(cosang).max() + 0.02, np.radians(75))
+        near, far = 0.05, float(dist.max()) + 0.1
+        f = 1 / np.tan(half)
+        P = np.zeros((4, 4))
+        P[0, 0] = P[1, 1] = f
+        P[2, 2] = -(far + near) / (far - near)
+        P[2, 3] = -2 * far * near / (far - near)
+        P[3, 2] = -1.0
+    return P @ V
