@@ -1,0 +1,121 @@
+"""Procedural, seamlessly tiling surface textures: wood planks, tiles, carpet, plain, plaster.
+
+A texture is generated deterministically from its parameters (stored in ``scene.materials``,
+seed included) with a ``numpy.random.Generator`` seeded from that seed, and cached by those
+parameters. Pixel values are LINEAR RGB x 255 (the same space as ``RenderMesh.colors``); the
+renderer multiplies the vertex colour by ``texture / 255``. Textures tile (wrap) on both axes.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any, Mapping
+
+import numpy as np
+from scipy.ndimage import gaussian_filter
+
+KINDS = ("wood", "tiles", "carpet", "plain", "plaster")
+DEFAULT_SIZE = 256
+
+
+def _periodic_noise(rng: np.random.Generator, size: int, sigma: tuple[float, float]) -> np.ndarray:
+    """(size, size) smooth noise with zero mean and unit std that tiles (wrap-mode blur)."""
+    n = gaussian_filter(rng.standard_normal((size, size)), sigma=sigma, mode="wrap")
+    return (n - n.mean()) / (n.std() + 1e-12)
+
+
+def _wood(rng, size, c1, c2, p) -> np.ndarray:
+    """Planks along u (columns), ``planks`` rows per texture, staggered seams, grain stripes."""
+    planks = int(p.get("planks", 4))
+    h = size // planks
+    v_idx = np.minimum(np.arange(size) // h, planks - 1)
+    tone = rng.uniform(0.0, 1.0, planks)  # mix between the two colours per plank
+    img = np.empty((size, size, 3))
+    grain = _periodic_noise(rng, size, (1.0, 24.0))  # long streaks along u
+    u = np.arange(size)
+    for k in range(planks):
+        rows = v_idx == k
+        col = c1 * (1 - tone[k]) + c2 * tone[k]
+        g = 1.0 + float(p.get("grain", 0.12)) * grain[rows]
+        g = g * (1.0 + 0.05 * np.sin(2 * np.pi * (u[None, :] * rng.integers(2, 5) / size + rng.uniform())))
+        img[rows] = col[None, None, :] * g[..., None]
+        seam = int(rng.integers(0, size))  # one butt joint per plank row, wrapped
+        img[rows, seam % size] *= 0.55
+    img[np.arange(size) % h == 0] *= 0.5  # gaps between plank rows
+    return img
+
+
+def _tiles(rng, size, c1, c2, p) -> np.ndarray:
+    """``tiles`` x ``tiles`` square tiles of colour ``c1`` (slightly varied) with grout ``c2``."""
+    n = int(p.get("tiles", 4))
+    t = size // n
+    var = rng.uniform(-1.0, 1.0, (n, n)) * float(p.get("variation", 0.06))
+    idx = np.minimum(np.arange(size) // t, n - 1)
+    img = c1[None, None, :] * (1.0 + var[idx][:, idx])[..., None]
+    img = img * (1.0 + 0.03 * _periodic_noise(rng, size, (2.0, 2.0)))[..., None]
+    gw = max(1, int(round(t * float(p.get("grout", 0.06)))))
+    line = (np.arange(size) % t) < gw
+    img[line, :] = c2
+    img[:, line] = c2
+    return img
+
+
+def _carpet(rng, size, c1, c2, p) -> np.ndarray:
+    """Fibre noise: fine per-pixel noise over a soft blotch pattern between ``c1`` and ``c2``."""
+    blot = 0.5 + 0.5 * np.tanh(_periodic_noise(rng, size, (8.0, 8.0)))
+    fine = _periodic_noise(rng, size, (0.6, 0.6))
+    base = c1[None, None, :] * (1 - blot[..., None] * 0.35) + c2[None, None, :] * (blot[..., None] * 0.35)
+    return base * (1.0 + float(p.get("noise", 0.10)) * fine)[..., None]
+
+
+def _plaster(rng, size, c1, c2, p) -> np.ndarray:
+    """Faint smooth mottling of ``c1`` (walls)."""
+    return c1[None, None, :] * (1.0 + float(p.get("noise", 0.04)) * _periodic_noise(rng, size, (6.0, 6.0)))[..., None]
+
+
+def _plain(rng, size, c1, c2, p) -> np.ndarray:
+    return np.broadcast_to(c1, (size, size, 3)).copy()
+
+
+_MAKERS = {"wood": _wood, "tiles": _tiles, "carpet": _carpet, "plain": _plain, "plaster": _plaster}
+_NON_PARAMS = {"texture", "color", "color2", "seed", "scale_m", "specular", "shininess", "extent_m", "size"}
+
+
+@lru_cache(maxsize=64)
+def _cached(kind: str, c1: tuple, c2: tuple, seed: int, size: int, params: tuple) -> np.ndarray:
+    rng = np.random.Generator(np.random.PCG64(seed))
+    img = _MAKERS[kind](rng, size, np.asarray(c1), np.asarray(c2), dict(params))
+    out = np.clip(np.round(np.asarray(img) * 255.0), 0, 255).astype(np.uint8)
+    out.setflags(write=False)
+    return out
+
+
+def make_texture(spec: Mapping[str, Any], size: int | None = None) -> np.ndarray:
+    """Generate (or fetch from the cache) the texture a surface spec describes.
+
+    Args:
+        spec: e.g. ``scene.materials["floor"]``: ``texture`` (one of :data:`KINDS`), ``color``
+            and ``color2`` (linear RGB in [0, 1]), ``seed`` (non-negative int), optional
+            ``size`` (pixels, default 256) and kind parameters (wood: ``planks``, ``grain``;
+            tiles: ``tiles``, ``grout``, ``variation``; carpet/plaster: ``noise``).
+        size: overrides ``spec["size"]``.
+
+    Returns a read-only (size, size, 3) uint8 array of linear RGB x 255; same spec -> same bytes.
+    """
+    kind = spec.get("texture")
+    if kind not in _MAKERS:
+        raise ValueError(f"texture: {kind!r} is not one of {KINDS}")
+    seed = spec.get("seed")
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"texture seed: must be a non-negative int, got {seed!r}")
+    cols = []
+    for key in ("color", "color2"):
+        c = spec.get(key)
+        if not (isinstance(c, (list, tuple)) and len(c) == 3 and all(0 <= float(x) <= 1 for x in c)):
+            raise ValueError(f"texture {key}: must be linear RGB [r, g, b] in [0, 1], got {c!r}")
+        cols.append(tuple(float(x) for x in c))
+    n = int(size or spec.get("size", DEFAULT_SIZE))
+    if n < 16:
+        raise ValueError(f"texture size: must be >= 16 pixels, got {n}")
+    params = tuple(sorted((k, float(v)) for k, v in spec.items() if k not in _NON_PARAMS))
+    return _cached(kind, cols[0], cols[1], int(seed), n, params)
