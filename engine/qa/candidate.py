@@ -186,3 +186,19 @@ def text_candidate(ctx, t: Template, rng, slots: dict, refs: Refs | None, value:
     for k, v in kw.items():
         setattr(c, k, v)
     return c
+
+
+def object_choice_candidate(ctx, t: Template, rng, slots: dict, refs: Refs, option_ids: Sequence[str],
+                            correct_id: str, rationale: str, **kw) -> Candidate:
+    """A choice among objects named in ``refs``: options are their phrases.
+
+    Balanced over the options' categories (or phrases, when two options share a category),
+    within the context of the referenced categories, so the text does not reveal the answer.
+    """
+    names = [refs.names[refs.ids.index(o)] for o in option_ids]
+    keys = [refs.keys[refs.ids.index(o)] for o in option_ids]
+    if len(set(keys)) != len(keys):
+        keys = names
+    k = list(option_ids).index(correct_id)
+    return choice_candidate(ctx, t, rng, slots, refs, names, k, rationale, answer_key=keys[k],
+                            answer_space=tuple(sorted(set(keys))), **kw)
