@@ -42,3 +42,56 @@ def map_scene() -> SceneGraph:
     eye = (1.1, 1.1, 1.5)
     v = view_at("view_0", eye, (eye[0] + math.cos(h), eye[1] + math.sin(h), 1.5))
     return SceneGraph("s_map", 0, Room("room", [4.0, 3.0, 2.5], walls_for(4.0, 3.0)), objects, [v])
+
+
+def seen(px: int = 500, frac: float = 1.0) -> dict:
+    """Hand-set renderer visibility fields of one object in one view."""
+    return {"visible_pixels": px, "amodal_pixels": int(px / frac) if frac else px, "visible_fraction": frac,
+            "truncated": False}
+
+
+def make_ctx(scene: SceneGraph, view_index: int = 0, qa_cfg: dict | None = None):
+    """A FamilyContext for ``scene.views[view_index]`` with the default QA config."""
+    from engine.qa.config import resolve_qa_cfg
+    from engine.qa.context import FamilyContext
+    from engine.qa.facts import ViewFacts, WorldFacts
+    from engine.scene.catalog import load_catalog
+
+    catalog = load_catalog()
+    world = WorldFacts(scene, catalog)
+    views = [ViewFacts(world, v) for v in scene.views]
+    return FamilyContext(scene, catalog, world, views[view_index], views, resolve_qa_cfg(qa_cfg or {}))
+
+
+def template(tid: str):
+    """The repository template with id ``tid``."""
+    from engine.qa.templates import load_templates
+
+    return load_templates()[tid]
+
+
+def all_candidates(ctx, tid: str, seed: int = 0, **constraint_overrides) -> list:
+    """Every candidate of template ``tid`` on ``ctx`` (tuples uncapped)."""
+    import dataclasses
+
+    from engine.qa.families import get_family
+
+    t = template(tid)
+    if constraint_overrides:
+        t = dataclasses.replace(t, constraints={**t.constraints, **constraint_overrides})
+    ctx.cfg["balancing"]["max_candidates"] = 100000
+    return get_family(t.family).generate(ctx, t, np.random.default_rng(seed))
+
+
+def perspective_scene() -> SceneGraph:
+    """A 6 m x 6 m room: sofa A (0, 0) facing east, table B (3, 0), floor lamp C (1.5, 2),
+    chair D (1, -2) facing south. One view from the west, everything visible."""
+    objects = [
+        obj(0, "sofa", (0.0, 0.0, 0.4), (0.9, 2.0, 0.8), has_front=True, color="gray"),
+        obj(1, "table", (3.0, 0.0, 0.375), (0.8, 1.2, 0.75), color="brown"),
+        obj(2, "floor_lamp", (1.5, 2.0, 0.8), (0.4, 0.4, 1.6), color="white"),
+        obj(3, "chair", (1.0, -2.0, 0.45), (0.5, 0.5, 0.9), yaw_deg=-90.0, has_front=True, color="blue"),
+    ]
+    vis = {o.id: seen() for o in objects}
+    v = view_at("view_0", (-2.5, 0.0, 1.6), (2.0, 0.0, 0.6), vis)
+    return SceneGraph("s_persp", 0, Room("room", [6.0, 6.0, 2.5], walls_for(6.0, 6.0)), objects, [v])

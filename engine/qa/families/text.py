@@ -1,0 +1,100 @@
+"""Text-only family: questions answered from a generated scene description, no image.
+
+The description (:func:`engine.qa.describe.describe_scene`) covers the objects that have a
+scene-unique referring expression; it states centres to the centimetre in the plan frame
+(north = +y, east = +x). Answers come from the true geometry; every comparison clears its
+margin by far more than the centimetre rounding of the text, so the text determines them.
+
+- ``direction``: 8-way compass direction from b's centre to a's, ``min_angle_deg`` from a sector
+  boundary and ``min_abs_diff`` metres apart.
+- ``left_of``: on a north-up plan, is a's centre west of b's by at least ``min_abs_diff`` (yes) or
+  east by as much (no).
+- ``distance``: floor-plane distance between the two centres (the question says so).
+- ``support``: what a stands on (an object or the floor); wall-mounted objects are not asked.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from engine.qa.candidate import Candidate, bool_candidate, choice_candidate, number_candidate
+from engine.qa.describe import COMPASS_8, SceneDescription, compass_8, describe_scene
+from engine.qa.templates import Template
+
+TASKS = ("direction", "left_of", "distance", "support")
+
+
+def described(ctx, rng: np.random.Generator) -> tuple[SceneDescription, dict[str, str]]:
+    """The description of ``ctx.scene`` over objects with scene-unique expressions, and their names."""
+    r = ctx.referrer()
+    names = {oid: r.expression(oid, "scene") for oid in ctx.world.ids}
+    names = {k: v for k, v in names.items() if v is not None}
+    ids = [oid for oid in ctx.world.ids if oid in names]
+    return describe_scene(ctx.scene, names, rng, object_ids=ids), names
+
+
+def generate(ctx, t: Template, rng: np.random.Generator) -> list[Candidate]:
+    """Candidates of ``t``; the view only seeds nothing: text questions show no image."""
+    desc, names = described(ctx, rng)
+    ids = desc.object_ids
+    w = ctx.world
+    out: list[Candidate] = []
+    base = {"description": desc.text}
+    if t.task == "support":
+        n = int(t.constraints.get("num_options", 3))
+        surfaces = [o for o in ids if w.category[o] in ctx.catalog and ctx.catalog[w.category[o]].surface]
+        for a in ids:
+            o = w.by_id[a]
+            if o.support == "wall" or (o.supported_by and o.supported_by not in names):
+                continue
+            right = names[o.supported_by] if o.supported_by else "the floor"
+            pool = ["the floor"] + [names[s] for s in surfaces if s != a]
+            pool = [p for p in pool if p != right]
+            if len(pool) < n - 1:
+                continue
+            options = [pool[int(i)] for i in rng.choice(len(pool), size=n - 1, replace=False)] + [right]
+            rat = f"The description says {names[a]} stands on {right}."
+            key = "floor" if right == "the floor" else "object"
+            c = choice_candidate(ctx, t, rng, dict(base, a=names[a]), None, options, n - 1, rat,
+                                 answer_key=key, answer_space=("floor", "object"), frame="world")
+            c.objects, c.view_ids = [a], []
+            out.append(c)
+        return out
+    m, dmin = ctx.margin(t, "min_angle_deg"), ctx.margin(t, "min_abs_diff")
+    for a, b in ctx.tuples(ids, 2, rng):
+        pa, pb = w.centers[w.index[a], :2], w.centers[w.index[b], :2]
+        sa, sb = desc.positions[a], desc.positions[b]
+        where = (f"{names[a]} is at ({sa[0]:.2f}, {sa[1]:.2f}) m and {names[b]} at ({sb[0]:.2f}, {sb[1]:.2f}) m "
+                 f"(east, north of the room centre)")
+        slots = dict(base, a=names[a], b=names[b])
+        if t.task == "direction":
+            if np.linalg.norm(pa - pb) < dmin:
+                continue
+            d, g = compass_8(*(pa - pb))
+            if g < m or compass_8(sa[0] - sb[0], sa[1] - sb[1])[0] != d:
+                continue
+            n = int(t.constraints.get("num_options", 4))
+            others = [x for x in COMPASS_8 if x != d]
+            options = [others[int(i)] for i in rng.choice(len(others), size=n - 1, replace=False)] + [d]
+            c = choice_candidate(ctx, t, rng, slots, None, options, n - 1, f"{where[:1].upper() + where[1:]}, so "
+                                 f"{names[a]} is {d} of {names[b]}.", answer_space=COMPASS_8, frame="world")
+        elif t.task == "left_of":
+            dx = float(pa[0] - pb[0])
+            if abs(dx) < dmin:
+                continue
+            value = dx < 0
+            c = bool_candidate(ctx, t, rng, slots, None, value, f"{where[:1].upper() + where[1:]}; with north up, "
+                               f"west is left, so {'yes' if value else 'no'}.", frame="world")
+        elif t.task == "distance":
+            dist = float(np.linalg.norm(pa - pb))
+            c = number_candidate(ctx, t, rng, slots, None, dist, f"{where[:1].upper() + where[1:]}; the distance is "
+                                 f"sqrt(({sa[0] - sb[0]:.2f})^2 + ({sa[1] - sb[1]:.2f})^2) = {dist:.2f} m.",
+                                 decimals=ctx.cfg["decimals"], frame="world")
+        else:
+            raise t.error("task", f"unknown text task {t.task!r}")
+        c.objects, c.view_ids = [a, b], []
+        c.context_key = (w.category[a], w.category[b])
+        out.append(c)
+    return out
