@@ -8,8 +8,8 @@ translation to ``center`` (world metres). So an object's mesh bounds in its loca
 box exactly, which the renderer's depth and the amodal boxes rely on.
 
 Colours are linear RGB. Room surfaces carry UVs in metres / ``scale_m`` and a procedural
-texture (engine/render/textures.py) that holds the surface colour; their vertex colours are
-white (the renderer multiplies vertex colour by texture / 255).
+texture (engine/render/textures.py, gamma-2.2 encoded) that holds the surface colour; their
+vertex colours are white (the renderer multiplies the decoded texel by the vertex colour).
 """
 
 from __future__ import annotations

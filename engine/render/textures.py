@@ -2,8 +2,10 @@
 
 A texture is generated deterministically from its parameters (stored in ``scene.materials``,
 seed included) with a ``numpy.random.Generator`` seeded from that seed, and cached by those
-parameters. Pixel values are LINEAR RGB x 255 (the same space as ``RenderMesh.colors``); the
-renderer multiplies the vertex colour by ``texture / 255``. Textures tile (wrap) on both axes.
+parameters. Colours in the spec are linear RGB; pixels are gamma-2.2 encoded uint8 (like any
+image file, and as the renderers decode them: ``linear = (texel / 255) ** 2.2``); the renderer
+multiplies the decoded texel by the vertex colour (white for room surfaces). Textures tile
+(wrap) on both axes.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from scipy.ndimage import gaussian_filter
 
 KINDS = ("wood", "tiles", "carpet", "plain", "plaster")
 DEFAULT_SIZE = 256
+GAMMA = 2.2  # texel encoding: texel = 255 * linear ** (1 / GAMMA)
 
 
 def _periodic_noise(rng: np.random.Generator, size: int, sigma: tuple[float, float]) -> np.ndarray:
@@ -85,7 +88,8 @@ _NON_PARAMS = {"texture", "color", "color2", "seed", "scale_m", "specular", "shi
 def _cached(kind: str, c1: tuple, c2: tuple, seed: int, size: int, params: tuple) -> np.ndarray:
     rng = np.random.Generator(np.random.PCG64(seed))
     img = _MAKERS[kind](rng, size, np.asarray(c1), np.asarray(c2), dict(params))
-    out = np.clip(np.round(np.asarray(img) * 255.0), 0, 255).astype(np.uint8)
+    lin = np.clip(np.asarray(img), 0.0, 1.0)
+    out = np.round(lin ** (1.0 / GAMMA) * 255.0).astype(np.uint8)
     out.setflags(write=False)
     return out
 
@@ -100,7 +104,7 @@ def make_texture(spec: Mapping[str, Any], size: int | None = None) -> np.ndarray
             tiles: ``tiles``, ``grout``, ``variation``; carpet/plaster: ``noise``).
         size: overrides ``spec["size"]``.
 
-    Returns a read-only (size, size, 3) uint8 array of linear RGB x 255; same spec -> same bytes.
+    Returns a read-only (size, size, 3) uint8 gamma-encoded RGB array; same spec -> same bytes.
     """
     kind = spec.get("texture")
     if kind not in _MAKERS:
