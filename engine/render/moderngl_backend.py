@@ -373,7 +373,7 @@ class ModernglRenderer:
         """Render (or reuse) the scene's shadow map; returns the shadow light's index or -1."""
         if not self.cfg["shadows"] or sb.n_obj_indices == 0:
             return -1
-        idx = next((i for i, l in enumerate(lights) if l["type"] in ("directional", "point")), -1)
+        idx = next((i for i, l in enumerate(lights) if l["cast_shadows"]), -1)
         if idx < 0:
             return -1
         light = lights[idx]

@@ -146,8 +146,11 @@ def validate_render_cfg(render_cfg: Mapping) -> None:
         except ImportError:
             _appearance = None
         check = getattr(_appearance, "validate_appearance_cfg", None)
-        if check is not None:
-            check(render_cfg["appearance"])
+        a = _plain(render_cfg["appearance"])
+        if check is not None and isinstance(a, Mapping):  # else a YAML path (or null: the default file)
+            check(a)
+        elif not (a is None or isinstance(a, (str, Mapping))):
+            errors.append(f"render.appearance: got {a!r}; fix: a mapping, a YAML path, or null for conf/render/appearance.yaml")
     if errors:
         raise RenderConfigError("invalid render config:\n  " + "\n  ".join(errors))
 
@@ -166,7 +169,8 @@ def scene_lights(scene: SceneGraph, render_cfg: Mapping) -> tuple[list[dict], np
 
     Returns:
         lights: directional and point lights as dicts with float64 arrays ``direction`` (unit,
-            the way light travels) or ``position`` (world m), ``color`` (3,), ``intensity``.
+            the way light travels) or ``position`` (world m), ``radiance`` (3,) = color *
+            intensity, and ``cast_shadows`` (default True; the first such light casts shadows).
         ambient: (3,) linear RGB ambient term (sum of ``ambient`` lights, else render.ambient grey).
     """
     raw = [_plain(l) for l in (scene.lights or _plain(render_cfg["default_lights"]))]
@@ -181,9 +185,11 @@ def scene_lights(scene: SceneGraph, render_cfg: Mapping) -> tuple[list[dict], np
             has_ambient = True
         elif light["type"] == "directional":
             d = np.asarray(light["direction"], float)
-            lights.append({"type": "directional", "direction": d / np.linalg.norm(d), "radiance": color})
+            lights.append({"type": "directional", "direction": d / np.linalg.norm(d), "radiance": color,
+                           "cast_shadows": bool(light.get("cast_shadows", True))})
         else:
-            lights.append({"type": "point", "position": np.asarray(light["position"], float), "radiance": color})
+            lights.append({"type": "point", "position": np.asarray(light["position"], float), "radiance": color,
+                           "cast_shadows": bool(light.get("cast_shadows", True))})
     if not has_ambient:
         ambient = np.full(3, float(render_cfg["ambient"]))
     return lights, ambient
