@@ -7,8 +7,9 @@ Schema (one consistent layout for single- and multi-view rows):
 - ``value``: the typed answer as JSON text (number, bool, int or string), so one column type
   fits every answer type; ``json.loads(row["value"])`` gives it back.
 - ``scene``: the scene record as canonical JSON text (``SceneGraph.from_json``).
-- ``marks``: JSON text of the marks drawn on a marked image ({view_id, object_ids, style,
-  records}) or null; ``meta``: JSON text of any further fields the QA generator returned, or null.
+- ``marks``: JSON text of the marks drawn on the marked images ({view_id, object_ids, style,
+  [per_view], records: {view_id: what draw_marks returned}}) or null; ``meta``: JSON text of the
+  generator's ``meta`` dict plus any further fields it returned, or null when empty.
 """
 
 from __future__ import annotations
@@ -84,7 +85,8 @@ def qa_record(qa: dict, scene_json: str, images: list[bytes], depths: list[bytes
     value = qa["value"]
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"QA row {rid}: value {value!r} is not finite")
-    extra = {k: v for k, v in qa.items() if k not in QA_FIELDS and k != "marks"}
+    extra = dict(qa.get("meta") or {})
+    extra.update({k: v for k, v in qa.items() if k not in QA_FIELDS and k not in ("marks", "meta")})
     rec = {
         "id": str(qa["id"]),
         "scene_id": str(qa["scene_id"]),

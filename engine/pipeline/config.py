@@ -223,8 +223,13 @@ def validate_config(cfg: dict) -> list[str]:
 
 
 def config_hash(cfg: dict) -> str:
-    """sha256 (hex, first 16 chars) of the canonical JSON of the data-defining keys of ``cfg``."""
+    """sha256 (hex, first 16 chars) of the canonical JSON of the data-defining keys of ``cfg``
+    (plus the appearance YAML the render stage reads, when it is not inline in ``render``)."""
+    from engine.pipeline.stages import appearance_cfg
+
     data = {k: v for k, v in cfg.items() if k not in RUN_CONTROL_KEYS}
+    if isinstance(cfg.get("stages"), dict) and isinstance(cfg.get("render"), dict):
+        data["_appearance"] = appearance_cfg(cfg)
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 

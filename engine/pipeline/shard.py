@@ -67,29 +67,35 @@ class _Encoder:
         return encode_rgb(np.ascontiguousarray(arr, dtype=np.uint8), self.o["image_format"], self.o["jpeg_quality"])
 
     def images(self, view_ids: list[str], marks: dict | None) -> tuple[list[bytes], dict | None]:
-        """Encoded rgb per view id (the marked image for the marks' view); the marks record."""
+        """Encoded rgb per view id and the marks record.
+
+        ``marks`` = {view_id, object_ids, style[, per_view: {view_id: object_ids}]}: the views it
+        names get their objects' marks drawn (``per_view`` when given, else ``object_ids`` on
+        ``view_id``); the record adds what draw_marks returned per view under ``records``."""
         frames = self.out.frames
         if not frames:
             return [], None
-        imgs, marks_rec = [], None
+        per_view = {}
+        if marks:
+            per_view = dict(marks.get("per_view") or {marks["view_id"]: marks["object_ids"]})
+        imgs, records = [], {}
         for vid in view_ids:
             if vid not in frames:
                 raise ValueError(f"QA row names view {vid!r}, which scene {self.out.scene.scene_id} does not have")
-            if marks and marks.get("view_id") == vid:
-                key = (vid, tuple(marks["object_ids"]), str(marks.get("style")))
+            if vid in per_view:
+                style = marks.get("style")
+                key = (vid, tuple(per_view[vid]), str(style))
                 if key not in self.marked:
                     view = next(v for v in self.out.scene.views if v.id == vid)
-                    img, records = self.draw_marks(frames[vid].rgb, view, list(marks["object_ids"]), marks.get("style"),
-                                                   ids=frames[vid].ids)
-                    self.marked[key] = (self._rgb(np.asarray(img)), records)
-                data, records = self.marked[key]
+                    img, recs = self.draw_marks(frames[vid].rgb, view, list(per_view[vid]), style, ids=frames[vid].ids)
+                    self.marked[key] = (self._rgb(np.asarray(img)), recs)
+                data, records[vid] = self.marked[key]
                 imgs.append(data)
-                marks_rec = {"view_id": vid, "object_ids": list(marks["object_ids"]), "style": marks.get("style"),
-                             "records": records}
             else:
                 if vid not in self.rgb:
                     self.rgb[vid] = self._rgb(frames[vid].rgb)
                 imgs.append(self.rgb[vid])
+        marks_rec = dict(marks, records=records) if marks else None
         return imgs, marks_rec
 
     def depths(self, view_ids: list[str]) -> list[bytes] | None:

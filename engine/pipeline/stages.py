@@ -48,6 +48,20 @@ def qa_enabled(cfg: dict) -> bool:
     return bool(cfg["stages"]["qa"])
 
 
+def appearance_cfg(cfg: dict) -> dict | None:
+    """The appearance config the render stage samples from: ``render.appearance`` when it is a
+    mapping, else the YAML it names (default ``conf/render/appearance.yaml``); None when the
+    render stage is off or does not exist."""
+    if not render_enabled(cfg):
+        return None
+    try:
+        from engine.render.appearance import load_appearance_config
+    except ImportError:
+        return None
+    a = cfg["render"].get("appearance")
+    return dict(a) if isinstance(a, dict) else load_appearance_config(a)
+
+
 @dataclass
 class SceneOutput:
     """What one scene yields: the scene (with views, visibility, materials), the frames per
@@ -94,6 +108,7 @@ class SceneStages:
             self.scene_meshes = _need("engine.render.meshes", "scene_meshes")
             self.get_renderer = _need("engine.render", "get_renderer")
             self.annotate_visibility = _need("engine.render", "annotate_visibility")
+            self.appearance_cfg = appearance_cfg(cfg)
         if self.qa_on:
             self.qa_class = _need("engine.qa", "QAGenerator")
 
@@ -147,7 +162,7 @@ class SceneStages:
         frames: dict[str, Any] = {}
         if self.render_on:
             with timer("appearance"):
-                self.sample_appearance(scene, self.catalog, self.cfg["render"].get("appearance", self.cfg["render"]),
+                self.sample_appearance(scene, self.catalog, self.appearance_cfg,
                                        stage_rng(self.seed, scene_index, "appearance"))
             with timer("render"):
                 meshes = self.scene_meshes(scene, self.catalog)

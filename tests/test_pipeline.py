@@ -1,0 +1,283 @@
+"""The dataset pipeline end to end on a tiny job: load_dataset round trip with every column type,
+determinism across worker counts and executors, kill-and-resume, the lock, config errors.
+
+The stages the engine has are used (render / QA switch on by themselves once they exist).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from engine.pipeline.config import ConfigError, load_job
+from engine.pipeline.manifest import OutputLock, OutputLockedError, read_manifest
+from engine.pipeline.run import generate
+from engine.pipeline.splits import split_of
+from engine.scene.graph import SceneGraph
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _has(module: str, name: str) -> bool:
+    try:
+        return hasattr(importlib.import_module(module), name)
+    except ImportError:
+        return False
+
+
+def _qa_ready() -> bool:
+    """QA is on once the generator builds from the default config (its families all import)."""
+    if not _has("engine.qa", "QAGenerator"):
+        return False
+    from engine.pipeline.config import compose_config
+    from engine.qa import QAGenerator
+    from engine.scene.catalog import load_catalog
+
+    try:
+        QAGenerator(compose_config([])["qa"], load_catalog())
+    except ValueError:
+        return False
+    return True
+
+
+RENDER = _has("engine.render.appearance", "sample_appearance") and _has("engine.render.meshes", "scene_meshes")
+QA = _qa_ready()
+NUM_SCENES, PER_SHARD = 8, 2
+RATIOS = {"train": 0.5, "validation": 0.25, "test": 0.25}
+BASE = [
+    f"stages.render={str(RENDER).lower()}", f"stages.qa={str(QA).lower()}",
+    "camera.width=64", "camera.height=64", f"num_scenes={NUM_SCENES}", f"output.scenes_per_shard={PER_SHARD}",
+    "output.row_group_size=4", "output.depth=true", "output.instance_mask=true", "output.webdataset=true",
+    "output.llava=true", "progress=false", "seed=7",
+] + [f"split.ratios.{k}={v}" for k, v in RATIOS.items()]
+if RENDER:
+    BASE += ["render.shadow_map_size=256", "render.msaa_samples=1"]
+MARKS = _has("engine.render.marks", "draw_marks")
+if QA:
+    BASE += ["qa.questions_per_view=4"]
+    if not MARKS:  # until marked images can be drawn: no family that needs them
+        BASE += ["qa.refer.mark_fraction=0", "qa.families=[measurement,relations,occlusion,counting,camera]"]
+
+
+def _job(out: Path, *extra: str):
+    return load_job(BASE + [f"out={out}", *extra])
+
+
+def _dataset_files(root: Path) -> dict[str, bytes]:
+    """Every file a shard makes plus the manifest, by relative path."""
+    files = {}
+    for sub in ("data", "scenes", "wds", "llava"):
+        for p in sorted((root / sub).rglob("*")):
+            if p.is_file():
+                files[str(p.relative_to(root))] = p.read_bytes()
+    files["manifest.json"] = (root / "manifest.json").read_bytes()
+    return files
+
+
+def _assert_same(a: Path, b: Path) -> None:
+    fa, fb = _dataset_files(a), _dataset_files(b)
+    assert sorted(fa) == sorted(fb)
+    different = [k for k in fa if fa[k] != fb[k]]
+    assert not different, f"files differ: {different}"
+
+
+@pytest.fixture(scope="module")
+def ref(tmp_path_factory) -> Path:
+    """The reference dataset: one worker, in process."""
+    out = tmp_path_factory.mktemp("ref") / "ds"
+    summary = generate(_job(out, "executor.workers=1"))
+    assert summary["shards_made"] == NUM_SCENES // PER_SHARD
+    return out
+
+
+def test_load_dataset_round_trip_types(ref):
+    from datasets import Image, List, Value, load_dataset
+
+    manifest = read_manifest(ref)
+    ds = load_dataset(str(ref))
+    split_rows = {}
+    for entry in manifest["shards"].values():
+        for s, n in entry["rows"].items():
+            split_rows[s] = split_rows.get(s, 0) + n
+    assert {s: n for s, n in split_rows.items() if n} == {s: len(ds[s]) for s in ds}
+    f = ds[next(iter(ds))].features
+    for col in ("id", "scene_id", "family", "task", "template_id", "question", "answer", "answer_type", "value",
+                "unit", "frame", "rationale", "marks", "meta", "scene"):
+        assert f[col] == Value("string"), col
+    for col in ("view_ids", "choices", "objects"):
+        assert f[col] == List(Value("string")), col
+    for col in ("images", "depths", "instance_masks"):
+        assert f[col] == List(Image()), col
+    assert f["answer_index"] == Value("int32")
+    scene_split: dict[str, str] = {}
+    scene_lines = [json.loads(l) for p in sorted((ref / "scenes").glob("*.jsonl")) for l in p.read_text().splitlines()]
+    scenes = {d["scene_id"]: d for d in scene_lines}
+    for split in ds:
+        for row in ds[split]:
+            scene = SceneGraph.from_json(row["scene"])
+            assert scene.scene_id == row["scene_id"] and scenes[row["scene_id"]] == json.loads(row["scene"])
+            assert scene.generator["config_hash"] == manifest["config_hash"]
+            # a scene belongs to exactly one split, the one split_of gives for its index
+            assert scene_split.setdefault(row["scene_id"], split) == split
+            assert split == split_of(7, scene.scene_index, RATIOS)
+            view_ids = {v.id for v in scene.views}
+            assert set(row["view_ids"]) <= view_ids
+            n = len(row["view_ids"]) if RENDER else 0
+            assert len(row["images"]) == len(row["depths"]) == len(row["instance_masks"]) == n
+            for img in row["images"]:
+                assert img.size == (64, 64) and img.mode == "RGB"
+            for img in row["depths"] + row["instance_masks"]:
+                assert img.size == (64, 64) and img.mode.startswith("I")
+            if QA:
+                assert row["question"] and row["answer"] is not None
+                json.loads(row["value"])
+    assert len(scenes) + sum(e["stats"].get("camera_failed", 0) + e["stats"].get("layout_failed", 0)
+                             for e in manifest["shards"].values()) == NUM_SCENES
+
+
+def test_webdataset_and_llava_match_parquet(ref):
+    for pq_path in sorted((ref / "data").glob("*.parquet")):
+        table = pq.read_table(pq_path, columns=["id", "question", "images"])
+        ids = table["id"].to_pylist()
+        with tarfile.open(ref / "wds" / pq_path.name.replace(".parquet", ".tar")) as tar:
+            names = tar.getnames()
+        assert [n[: -len(".json")] for n in names if n.endswith(".json")] == ids
+        n_images = sum(len(x) for x in table["images"].to_pylist())
+        assert sum(1 for n in names if n.endswith((".png", ".jpg")) and ".depth." not in n and ".mask." not in n) == n_images
+        entries = json.loads((ref / "llava" / pq_path.name.replace(".parquet", ".json")).read_text())
+        asked = [i for i, q in zip(ids, table["question"].to_pylist()) if q is not None]
+        assert [e["id"] for e in entries] == asked
+        for e in entries:
+            paths = [e["image"]] if isinstance(e.get("image"), str) else e.get("image", [])
+            assert e["conversations"][0]["value"].count("<image>") == len(paths)
+            assert all((ref / "llava" / p).is_file() for p in paths)
+
+
+def test_two_workers_identical(ref, tmp_path):
+    summary = generate(_job(tmp_path / "w2", "executor.workers=2"))
+    assert summary["workers"] == 2
+    _assert_same(ref, tmp_path / "w2")
+
+
+def test_ray_identical(ref, tmp_path):
+    pytest.importorskip("ray")
+    generate(_job(tmp_path / "ray", "executor=ray", "executor.workers=2"))
+    _assert_same(ref, tmp_path / "ray")
+
+
+def test_kill_and_resume(ref, tmp_path):
+    out = tmp_path / "killed"
+    args = [f"'{a}'" for a in BASE + [f"out={out}", "executor.workers=1"]]
+    code = f"import sys; from engine.cli import main; sys.exit(main(['generate', {', '.join(args)}]))"
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    done_at_kill = None
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        m = out / "manifest.json"
+        shards = json.loads(m.read_text())["shards"] if m.exists() else {}
+        temps = list((out / "data").glob(".tmp-*")) if (out / "data").exists() else []
+        if shards and temps:  # one shard complete and the next one half written
+            os.kill(proc.pid, signal.SIGKILL)
+            done_at_kill = len(shards)
+            break
+        time.sleep(0.002)
+    proc.wait()
+    assert done_at_kill is not None and done_at_kill < NUM_SCENES // PER_SHARD, "the run was not killed mid-way"
+    assert list((out / "data").glob(".tmp-*")), "the kill should leave a half-written shard"
+    summary = generate(_job(out, "executor.workers=1"))
+    assert summary["shards_skipped"] == done_at_kill
+    assert not list(out.rglob(".tmp-*"))
+    _assert_same(ref, out)
+
+
+def test_rerun_skips_and_redoes_corrupt_shard(ref, tmp_path):
+    import shutil
+
+    out = tmp_path / "copy"
+    shutil.copytree(ref, out)
+    victim = sorted((out / "scenes").glob("*.jsonl"))[1]
+    victim.write_bytes(victim.read_bytes()[:-10])
+    summary = generate(_job(out, "executor.workers=1"))
+    assert (summary["shards_made"], summary["shards_skipped"]) == (1, NUM_SCENES // PER_SHARD - 1)
+    _assert_same(ref, out)
+
+
+def test_lock_refuses_second_run(tmp_path):
+    out = tmp_path / "locked"
+    with OutputLock(out):
+        with pytest.raises(OutputLockedError, match="in use by another spatialforge run"):
+            generate(_job(out, "executor.workers=1"))
+    assert not (out / "manifest.json").exists()
+
+
+def test_lock_across_processes(tmp_path):
+    out = tmp_path / "locked2"
+    code = ("import sys,time; from engine.pipeline.manifest import OutputLock\n"
+            f"with OutputLock({str(out)!r}):\n print('held', flush=True); time.sleep(30)")
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        from engine.cli import main
+
+        assert main(["generate", *BASE, f"out={out}"]) == 2
+        with pytest.raises(OutputLockedError, match=f"pid {holder.pid}"):
+            generate(_job(out, "executor.workers=1"))
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_other_config_refused_unless_overwrite(ref, tmp_path):
+    import shutil
+
+    out = tmp_path / "other"
+    shutil.copytree(ref, out)
+    with pytest.raises(ConfigError, match="config hash"):
+        generate(_job(out, "seed=8"))
+    summary = generate(_job(out, "seed=8", "overwrite=true", "num_scenes=2"))
+    assert summary["shards"] == 1 and read_manifest(out)["num_scenes"] == 2
+    assert len(list((out / "scenes").glob("*.jsonl"))) == 1
+
+
+@pytest.mark.parametrize("override, key", [
+    ("num_scene=5", "num_scene"),                       # unknown key
+    ("+output.shards=3", "output.shards"),              # unknown key inside a group
+    ("num_scenes=many", "num_scenes"),                  # wrong type
+    ("output.image_format=gif", "output.image_format"),  # impossible value
+    ("output.scenes_per_shard=0", "output.scenes_per_shard"),
+    ("split.ratios.train=0.7", "split.ratios"),         # ratios no longer sum to 1
+    ("executor=spark", "executor"),                     # unknown group option
+    ("camera.width=-3", "camera.width"),                # a stage's own validator
+])
+def test_config_errors_name_the_key(override, key):
+    with pytest.raises(ConfigError) as e:
+        load_job([override])
+    assert key in str(e.value)
+    if not key.startswith("camera."):  # the pipeline's own messages always say how to fix it
+        assert "fix" in str(e.value)
+
+
+def test_config_hash_ignores_run_control(tmp_path):
+    a = load_job(["out=a", "executor.workers=1"])
+    b = load_job(["out=b", "executor=ray", "progress=false"])
+    c = load_job(["seed=1"])
+    assert a.config_hash == b.config_hash != c.config_hash
+
+
+def test_split_of_is_pure_and_follows_ratios():
+    ratios = {"train": 0.8, "test": 0.2, "unused": 0.0}
+    got = [split_of(3, i, ratios) for i in range(4000)]
+    assert got == [split_of(3, i, dict(reversed(list(ratios.items())))) for i in range(4000)]
+    assert "unused" not in got
+    share = got.count("test") / len(got)
+    assert abs(share - 0.2) < 0.025  # binomial sd is 0.0063
