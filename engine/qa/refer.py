@@ -133,3 +133,20 @@ class Referrer:
             names.append(e)
         return Refs(ids, tuple(names), None, tuple(self.world.category[o] for o in ids))
 
+
+
+def plural(name: str, lexicon: Mapping | None = None) -> str:
+    """Plural of a display name ("chair" -> "chairs", "box" -> "boxes"); ``lexicon['plural']`` overrides."""
+    table = dict((lexicon or {}).get("plural", {}))
+    if name in table:
+        return table[name]
+    head, _, last = name.rpartition(" ")
+    if last in table:
+        p = table[last]
+    elif last.endswith(("s", "x", "ch", "sh")):
+        p = last + "es"
+    elif last.endswith("y") and last[-2:-1] not in "aeiou":
+        p = last[:-1] + "ies"
+    else:
+        p = last + "s"
+    return f"{head} {p}" if head else p

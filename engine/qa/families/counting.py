@@ -1,0 +1,76 @@
+"""Counting family: visible instances of a category (optionally with a colour), and count comparisons.
+
+An instance counts as visible when its visible fraction and pixels clear the template's
+thresholds. A count is asked only when every instance of the category in the scene is either
+clearly visible or shows no pixel at all, so borderline slivers never make the answer
+ambiguous. A colour filter that does not change the count is degenerate (CLEVR).
+"""
+
+from __future__ import annotations
+
+from engine.qa.candidate import bool_candidate, count_candidate
+from engine.qa.refer import plural
+
+TASKS = {"count", "count_color", "count_compare"}
+
+
+def _clean_counts(ctx, t) -> dict[str, list[str]]:
+    """category -> visible instance ids, for categories whose instances are all clear-cut; scene order."""
+    w, v = ctx.world, ctx.view
+    fr, px = ctx.min_fraction(t), ctx.min_pixels(t)
+    out: dict[str, list[str]] = {}
+    bad = set()
+    for o in w.ids:
+        c = w.category[o]
+        if v.visible(o, fr, px):
+            out.setdefault(c, []).append(o)
+        elif v.present(o):
+            bad.add(c)
+        else:
+            out.setdefault(c, [])
+    return {c: ids for c, ids in out.items() if c not in bad}
+
+
+def _noun(ctx, c: str, n: int) -> str:
+    name = ctx.catalog[c].name if c in ctx.catalog else c.replace("_", " ")
+    return name if n == 1 else plural(name, ctx.cfg["lexicon"])
+
+
+def generate(ctx, t, rng) -> list:
+    """Candidates of counting template ``t`` on ``ctx.view``."""
+    w = ctx.world
+    counts = _clean_counts(ctx, t)
+    cats = list(counts)
+    out = []
+    if t.task == "count":
+        for c in cats:
+            n = len(counts[c])
+            why = f"{n} {_noun(ctx, c, n)} {'is' if n == 1 else 'are'} visible in the image."
+            cand = count_candidate(ctx, t, rng, {"C": _noun(ctx, c, 2)}, None, n, why)
+            cand.objects, cand.context_key = list(counts[c]), (c,)
+            out.append(cand)
+    elif t.task == "count_color":
+        for c in cats:
+            all_c = [o for o in w.ids if w.category[o] == c]
+            colors = sorted({w.by_id[o].attributes.get("color") for o in all_c} - {None})
+            for col in colors:
+                n = sum(1 for o in counts[c] if w.by_id[o].attributes.get("color") == col)
+                noun = f"{col} {_noun(ctx, c, 2)}"
+                why = f"{n} {col} {_noun(ctx, c, n)} {'is' if n == 1 else 'are'} visible in the image."
+                cand = count_candidate(ctx, t, rng, {"C": noun}, None, n, why)
+                cand.objects = [o for o in counts[c] if w.by_id[o].attributes.get("color") == col]
+                cand.context_key = (c, col)
+                # The colour filter must matter: with it removed the count would be the same.
+                cand.degenerate = n == len(counts[c])
+                out.append(cand)
+    else:  # count_compare: "Are there more A than B?"; ties are not asked
+        for a, b in ctx.tuples(cats, 2, rng):
+            na, nb = len(counts[a]), len(counts[b])
+            if na == nb:
+                continue
+            why = (f"{na} {_noun(ctx, a, na)} and {nb} {_noun(ctx, b, nb)} are visible, so there are "
+                   f"{'more' if na > nb else 'fewer'} {_noun(ctx, a, 2)}.")
+            cand = bool_candidate(ctx, t, rng, {"A": _noun(ctx, a, 2), "B": _noun(ctx, b, 2)}, None, na > nb, why)
+            cand.objects, cand.context_key = counts[a] + counts[b], (a, b)
+            out.append(cand)
+    return out
