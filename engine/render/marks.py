@@ -1,0 +1,160 @@
+"""Set-of-mark visual prompts: numbered circles or coloured boxes drawn on a copy of an image.
+
+Questions can then refer to "mark 2" instead of describing the object. Pixel coordinates are
+image (u, v) = (column, row) with pixel centres at integers (docs/conventions.md); boxes are
+the view's inclusive ``bbox_visible`` [u0, v0, u1, v1].
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Mapping
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+from scipy.ndimage import distance_transform_edt
+
+from engine.scene.graph import View
+
+STYLES = ("number", "box")
+# Distinct, readable mark colours (sRGB), after Sasha Trubetskoy's list of 20 distinct colours.
+PALETTE = ((230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240),
+           (240, 50, 230), (210, 245, 60), (255, 225, 25), (0, 128, 128), (170, 110, 40), (128, 0, 0),
+           (250, 190, 212), (170, 255, 195), (128, 128, 0), (0, 0, 128), (220, 190, 255), (255, 215, 180))
+
+
+@lru_cache(maxsize=16)
+def _font(size: int) -> ImageFont.ImageFont:
+    return ImageFont.load_default(size=size)
+
+
+def mark_radius(width: int, height: int) -> int:
+    """Radius in pixels of a numbered mark for an image of ``width`` x ``height``."""
+    return max(7, int(round(0.028 * min(width, height))))
+
+
+def _candidates_from_mask(mask: np.ndarray) -> np.ndarray:
+    """(K, 2) integer (u, v) pixels of ``mask`` (H, W bool), most interior first (ties by v, u)."""
+    vs, us = np.nonzero(mask)
+    v0, v1, u0, u1 = vs.min(), vs.max(), us.min(), us.max()
+    crop = np.pad(mask[v0:v1 + 1, u0:u1 + 1], 1)
+    dist = distance_transform_edt(crop)[1:-1, 1:-1][vs - v0, us - u0]
+    order = np.lexsort((us, vs, -dist))
+    return np.stack([us[order], vs[order]], 1)
+
+
+def _candidates_from_bbox(bbox, step: float) -> np.ndarray:
+    """(K, 2) float (u, v) points of a box: its centre first, then a grid by distance to it."""
+    u0, v0, u1, v1 = (float(x) for x in bbox)
+    cu, cv = (u0 + u1) / 2, (v0 + v1) / 2
+    gu = np.arange(u0, u1 + 1e-9, step) if u1 > u0 else np.array([cu])
+    gv = np.arange(v0, v1 + 1e-9, step) if v1 > v0 else np.array([cv])
+    G = np.stack(np.meshgrid(gu, gv, indexing="xy"), -1).reshape(-1, 2)
+    d = np.hypot(G[:, 0] - cu, G[:, 1] - cv)
+    G = G[np.lexsort((G[:, 0], G[:, 1], d))]
+    return np.vstack([[cu, cv], G])
+
+
+def _place(cands: np.ndarray, placed: list[np.ndarray], r: int, width: int, height: int) -> np.ndarray:
+    """The first candidate whose mark stays inside the image and clears the placed marks;
+    else the in-image candidate farthest from them."""
+    lo, hi = np.array([r, r], float), np.array([width - 1 - r, height - 1 - r], float)
+    inside = np.all((cands >= lo) & (cands <= hi), axis=1)
+    pts = cands[inside] if inside.any() else np.clip(cands, lo, hi)
+    if not placed:
+        return pts[0].astype(float)
+    P = np.asarray(placed)
+    gap = np.min(np.linalg.norm(pts[:, None, :] - P[None], axis=2), axis=1)
+    ok = np.nonzero(gap >= 2 * r + 2)[0]
+    return pts[ok[0] if len(ok) else int(np.argmax(gap))].astype(float)
+
+
+def _text_color(rgb) -> tuple[int, int, int]:
+    lum = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
+    return (0, 0, 0) if lum > 150 else (255, 255, 255)
+
+
+def draw_marks(rgb: np.ndarray, view: View, object_ids: list[str], style: str = "number",
+               rng: np.random.Generator | None = None, ids: np.ndarray | None = None,
+               instance_ids: Mapping[str, int] | None = None) -> tuple[np.ndarray, list[dict]]:
+    """Draw set-of-mark prompts for ``object_ids`` on a copy of ``rgb``.
+
+    Args:
+        rgb: (H, W, 3) uint8 image of ``view`` (left unchanged).
+        view: the view; ``view.objects[id]["bbox_visible"]`` ([u0, v0, u1, v1] inclusive
+            pixels) locates each object.
+        object_ids: objects to mark, in order; mark numbers are 1..n in this order.
+        style: ``number`` (a filled circle with the number at a visible point of the object) or
+            ``box`` (a coloured outline of the visible box with its number in a corner).
+        rng: only to shuffle the mark numbers (a random permutation of 1..n); None keeps order.
+        ids: optional (H, W) int instance-id image of the view: numbered marks are then placed
+            on the object's most interior visible pixel instead of its box centre.
+        instance_ids: object id -> instance id; required with ``ids``.
+
+    Returns:
+        (image, records): the marked (H, W, 3) uint8 copy and, sorted by mark number,
+        ``{"mark", "object_id", "xy": [u, v] (mark centre, pixels), "bbox": [u0, v0, u1, v1],
+        "color": [r, g, b] (sRGB 0-255), "radius": px}``. Marks stay inside the image and do
+        not overlap each other unless there is no room.
+    """
+    img = np.asarray(rgb)
+    if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
+        raise ValueError(f"rgb: must be an (H, W, 3) uint8 image, got shape {img.shape} dtype {img.dtype}")
+    if style not in STYLES:
+        raise ValueError(f"style: {style!r} is not one of {STYLES}")
+    if len(set(object_ids)) != len(object_ids):
+        raise ValueError(f"object_ids: duplicates in {object_ids}; fix: mark each object once")
+    H, W = img.shape[:2]
+    r = mark_radius(W, H)
+    if W < 2 * r + 1 or H < 2 * r + 1:
+        raise ValueError(f"rgb: a {W}x{H} image is too small for marks of radius {r}")
+    if ids is not None:
+        if instance_ids is None:
+            raise ValueError("instance_ids: required with ids (object id -> instance id); fix: pass "
+                             "{o.id: o.instance_id for o in scene.objects}")
+        if np.shape(ids) != (H, W):
+            raise ValueError(f"ids: shape {np.shape(ids)} differs from the image's {(H, W)}")
+    numbers = np.arange(1, len(object_ids) + 1)
+    if rng is not None:
+        numbers = rng.permutation(numbers)
+    out = Image.fromarray(img.copy())
+    draw = ImageDraw.Draw(out)
+    font = _font(max(8, int(round(r * 1.25))))
+    boxes = []
+    for oid in object_ids:
+        info = view.objects.get(oid)
+        bbox = None if info is None else info.get("bbox_visible")
+        if bbox is None:
+            raise ValueError(f"view {view.id}: object {oid!r} has no visible pixels (bbox_visible is null or the "
+                             "object is not in view.objects); fix: mark only visible objects")
+        boxes.append(bbox)
+    if style == "box":  # outlines first, so no outline is drawn over a label
+        for bbox, num in zip(boxes, numbers.tolist()):
+            draw.rectangle([float(x) for x in bbox], outline=PALETTE[(num - 1) % len(PALETTE)], width=max(2, r // 4))
+    placed: list[np.ndarray] = []
+    records = []
+    for oid, bbox, num in zip(object_ids, boxes, numbers.tolist()):
+        color = PALETTE[(num - 1) % len(PALETTE)]
+        if style == "number":
+            if ids is not None:
+                if oid not in instance_ids:
+                    raise ValueError(f"instance_ids: no entry for {oid!r}")
+                mask = np.asarray(ids) == int(instance_ids[oid])
+                if not mask.any():
+                    raise ValueError(f"ids: object {oid!r} (instance {instance_ids[oid]}) has no pixel in the id image")
+                cands = _candidates_from_mask(mask).astype(float)
+            else:
+                cands = _candidates_from_bbox(bbox, max(2.0, r / 2))
+        else:
+            u0, v0, u1, v1 = (float(x) for x in bbox)
+            cands = np.array([[u0 + r, v0 + r], [u1 - r, v0 + r], [u0 + r, v1 - r], [u1 - r, v1 - r],
+                              [u0 - r - 1, v0 - r - 1], [u1 + r + 1, v0 - r - 1]])
+        xy = np.round(_place(cands, placed, r, W, H))
+        placed.append(xy)
+        u, v = float(xy[0]), float(xy[1])
+        draw.ellipse([u - r, v - r, u + r, v + r], fill=color, outline=(255, 255, 255), width=max(1, r // 6))
+        draw.text((u, v), str(num), fill=_text_color(color), font=font, anchor="mm")
+        records.append({"mark": int(num), "object_id": oid, "xy": [int(xy[0]), int(xy[1])],
+                        "bbox": [int(x) for x in bbox], "color": list(color), "radius": r})
+    records.sort(key=lambda rec: rec["mark"])
+    return np.asarray(out), records

@@ -1,0 +1,116 @@
+"""Set-of-mark prompts (engine/render/marks.py) on hand-made images, views and id masks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.render.marks import PALETTE, draw_marks, mark_radius
+from engine.scene.graph import View
+
+W, H = 160, 120
+
+
+def _view(boxes: dict) -> View:
+    K = [[100.0, 0, W / 2], [0, 100.0, H / 2], [0, 0, 1]]
+    objs = {k: {"bbox_visible": b, "visible_pixels": 1 if b else 0} for k, b in boxes.items()}
+    return View("view_0", K, W, H, np.eye(4).tolist(), objs)
+
+
+def _image() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    return (rng.uniform(0, 60, (H, W, 3))).astype(np.uint8)  # dark noise: marks are easy to find
+
+
+def _check_disc(img: np.ndarray, rec: dict):
+    """The mark's colour fills its disc (away from the digit) and it lies inside the image."""
+    u, v, r = rec["xy"][0], rec["xy"][1], rec["radius"]
+    assert r <= u <= W - 1 - r and r <= v <= H - 1 - r
+    ring = [(int(round(u + 0.7 * r * np.cos(a))), int(round(v + 0.7 * r * np.sin(a)))) for a in np.linspace(0, 2 * np.pi, 12, endpoint=False)]
+    hits = sum(np.array_equal(img[y, x], rec["color"]) for x, y in ring)
+    assert hits >= 8, hits
+
+
+def test_numbered_marks_records_and_copy():
+    img = _image()
+    before = img.copy()
+    boxes = {"obj_00": [10, 10, 60, 50], "obj_01": [70, 20, 150, 110], "obj_02": [0, 110, 5, 119]}
+    view = _view(boxes)
+    out, recs = draw_marks(img, view, ["obj_01", "obj_00", "obj_02"])
+    assert np.array_equal(img, before) and out is not img and out.shape == img.shape and out.dtype == np.uint8
+    assert [r["mark"] for r in recs] == [1, 2, 3]
+    assert [r["object_id"] for r in recs] == ["obj_01", "obj_00", "obj_02"]
+    for rec in recs:
+        assert rec["bbox"] == boxes[rec["object_id"]]
+        assert rec["color"] == list(PALETTE[rec["mark"] - 1])
+        _check_disc(out, rec)
+    # the box-centre placement for a box away from the border, and clamping for one at the corner
+    assert recs[1]["xy"] == [35, 30]
+    r = mark_radius(W, H)
+    assert recs[2]["xy"][0] == r and recs[2]["xy"][1] == H - 1 - r
+    assert np.any(out != img)
+
+
+def test_marks_do_not_overlap_when_boxes_coincide():
+    view = _view({"a": [40, 30, 120, 90], "b": [40, 30, 120, 90], "c": [42, 32, 118, 88]})
+    out, recs = draw_marks(_image(), view, ["a", "b", "c"])
+    xy = np.array([r["xy"] for r in recs], float)
+    r = recs[0]["radius"]
+    for i in range(3):
+        for j in range(i + 1, 3):
+            assert np.linalg.norm(xy[i] - xy[j]) >= 2 * r
+        _check_disc(out, recs[i])
+
+
+def test_mask_placement_is_inside_the_visible_mask():
+    # an L-shaped visible region whose box centre is NOT on the object
+    ids = np.zeros((H, W), np.int32)
+    ids[10:100, 10:40] = 5
+    ids[70:100, 10:150] = 5
+    ids[20:60, 60:140] = 6  # a second object inside the L's empty corner
+    view = _view({"obj_a": [10, 10, 149, 99], "obj_b": [60, 20, 139, 59]})
+    img = _image()
+    bbox_centre = (79, 54)
+    assert ids[bbox_centre[1], bbox_centre[0]] != 5
+    out, recs = draw_marks(img, view, ["obj_a", "obj_b"], ids=ids, instance_ids={"obj_a": 5, "obj_b": 6})
+    for rec, iid in zip(recs, (5, 6)):
+        u, v = rec["xy"]
+        assert ids[v, u] == iid
+        _check_disc(out, rec)
+    with pytest.raises(ValueError, match="instance_ids"):
+        draw_marks(img, view, ["obj_a"], ids=ids)
+
+
+def test_box_style_draws_outline_in_mark_colour():
+    view = _view({"a": [20, 20, 100, 90], "b": [60, 40, 150, 110]})
+    img = _image()
+    out, recs = draw_marks(img, view, ["a", "b"], style="box")
+    for rec in recs:
+        u0, v0, u1, v1 = rec["bbox"]
+        col = rec["color"]
+        # the bottom edge of each box is drawn in the mark colour (a quarter along, clear of the other box)
+        uq = u0 + (u1 - u0) // 4
+        assert np.array_equal(out[v1, uq], col) or np.array_equal(out[v1 - 1, uq], col)
+        _check_disc(out, rec)
+
+
+def test_shuffled_numbers_need_rng_and_are_deterministic():
+    view = _view({k: [10 + 20 * i, 10, 25 + 20 * i, 100] for i, k in enumerate("abcde")})
+    _, r1 = draw_marks(_image(), view, list("abcde"), rng=np.random.default_rng(3))
+    _, r2 = draw_marks(_image(), view, list("abcde"), rng=np.random.default_rng(3))
+    assert r1 == r2
+    assert sorted(r["mark"] for r in r1) == [1, 2, 3, 4, 5]
+    _, r0 = draw_marks(_image(), view, list("abcde"))
+    assert [r["object_id"] for r in r0] == list("abcde")
+
+
+def test_invisible_or_bad_input_is_an_error():
+    view = _view({"a": [10, 10, 20, 20], "hidden": None})
+    with pytest.raises(ValueError, match="hidden"):
+        draw_marks(_image(), view, ["a", "hidden"])
+    with pytest.raises(ValueError, match="style"):
+        draw_marks(_image(), view, ["a"], style="arrow")
+    with pytest.raises(ValueError, match="rgb"):
+        draw_marks(_image().astype(np.float32), view, ["a"])
+    with pytest.raises(ValueError, match="duplicates"):
+        draw_marks(_image(), view, ["a", "a"])
