@@ -137,6 +137,7 @@ def validate_scene_cfg(scene_cfg: Mapping) -> None:
     """
     if not isinstance(scene_cfg, Mapping):
         raise ValueError(f"scene: must be a mapping (conf/scene/<name>.yaml), got {type(scene_cfg).__name__}")
+    scene_cfg = plain(scene_cfg)  # OmegaConf containers -> dicts and lists
     c = _Checker(scene_cfg)
     typ = scene_cfg.get("type")
     if typ not in SCENE_TYPES:
