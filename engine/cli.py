@@ -92,10 +92,16 @@ def cmd_glb(args: list[str]) -> Path:
     from engine.scene.catalog import load_catalog
     from engine.scene.graph import SceneGraph
 
+    import yaml
+
     kv = _kv(args, ("out", "scene_id", "path"))
     scene = SceneGraph.from_json(find_scene(kv["out"], kv["scene_id"]))
-    catalog = load_catalog(kv.get("catalog"))
-    export_glb(scene, kv["path"], catalog)
+    catalog_path = kv.get("catalog")
+    saved = Path(kv["out"]) / "config.yaml"
+    if catalog_path is None and saved.exists():  # the catalog the dataset was made with
+        catalog_path = (yaml.safe_load(saved.read_text()).get("scene") or {}).get("catalog")
+    Path(kv["path"]).parent.mkdir(parents=True, exist_ok=True)
+    export_glb(scene, kv["path"], load_catalog(catalog_path))
     print(f"wrote {kv['path']}")
     return Path(kv["path"])
 
@@ -134,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         result = COMMANDS[cmd](rest)
-    except (ConfigError, OutputLockedError) as e:
+    except (ConfigError, OutputLockedError, KeyError) as e:
         print(f"spatialforge {cmd}: error: {e}", file=sys.stderr)
         return 2
     if isinstance(result, dict):

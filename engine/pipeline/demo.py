@@ -8,6 +8,8 @@ import logging
 from pathlib import Path
 
 from engine.pipeline.config import JobSpec
+from engine.pipeline.executors import worker_stages
+from engine.pipeline.stages import render_enabled
 from engine.scene.graph import SceneGraph
 
 log = logging.getLogger("spatialforge")
@@ -25,7 +27,22 @@ def read_scenes(out: str | Path, limit: int | None = None) -> list[SceneGraph]:
     return scenes
 
 
-def demo_extras(job: JobSpec, n_plot: int = 6, n_rows: int = 3) -> None:
+def rerender(job: JobSpec, scenes: list[SceneGraph]) -> tuple[list, list[str]]:
+    """Render every view of ``scenes`` again from their records alone (materials and lights
+    are in the record); returns the frames and a ``"<scene_id> <view_id>"`` title per frame."""
+    from engine.render.meshes import scene_meshes
+
+    stages = worker_stages(job)
+    frames, titles = [], []
+    for scene in scenes:
+        meshes = scene_meshes(scene, stages.catalog)
+        for view in scene.views:
+            frames.append(stages.renderer.render(scene, view, meshes))
+            titles.append(f"{scene.scene_id} {view.id}")
+    return frames, titles
+
+
+def demo_extras(job: JobSpec, n_plot: int = 6, n_sheet: int = 3, n_rows: int = 3) -> None:
     """Write ``topdown.png`` and ``contact_sheet.png`` into the job's folder and print a few rows."""
     out = job.out
     scenes = read_scenes(out, n_plot)
@@ -34,13 +51,12 @@ def demo_extras(job: JobSpec, n_plot: int = 6, n_rows: int = 3) -> None:
 
         plot_topdown(scenes, out / "topdown.png")
         print(f"top-down plot of {len(scenes)} scenes: {out / 'topdown.png'}")
-    try:
+    if scenes and render_enabled(job.cfg):
         from engine.viewer.contact_sheet import contact_sheet
-    except ImportError:
-        contact_sheet = None
-    if contact_sheet is not None:
-        contact_sheet(out, out / "contact_sheet.png")
-        print(f"contact sheet: {out / 'contact_sheet.png'}")
+
+        frames, titles = rerender(job, scenes[:n_sheet])
+        contact_sheet(frames, out / "contact_sheet.png", titles=titles, max_width=256)
+        print(f"contact sheet of {len(frames)} views (re-rendered from the scene records): {out / 'contact_sheet.png'}")
     from datasets import load_dataset
 
     ds = load_dataset(str(out))

@@ -62,6 +62,7 @@ class _Encoder:
         self.depth: dict[str, bytes] = {}
         self.mask: dict[str, bytes] = {}
         self.marked: dict[tuple, tuple[bytes, list]] = {}
+        self.instance_ids = {o.id: o.instance_id for o in out.scene.objects}
 
     def _rgb(self, arr: np.ndarray) -> bytes:
         return encode_rgb(np.ascontiguousarray(arr, dtype=np.uint8), self.o["image_format"], self.o["jpeg_quality"])
@@ -87,7 +88,8 @@ class _Encoder:
                 key = (vid, tuple(per_view[vid]), str(style))
                 if key not in self.marked:
                     view = next(v for v in self.out.scene.views if v.id == vid)
-                    img, recs = self.draw_marks(frames[vid].rgb, view, list(per_view[vid]), style, ids=frames[vid].ids)
+                    img, recs = self.draw_marks(frames[vid].rgb, view, list(per_view[vid]), style, ids=frames[vid].ids,
+                                                instance_ids=self.instance_ids)
                     self.marked[key] = (self._rgb(np.asarray(img)), recs)
                 data, records[vid] = self.marked[key]
                 imgs.append(data)
