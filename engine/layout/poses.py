@@ -181,7 +181,7 @@ def on_support_pose(draft: Draft, support: Draft, support_index: int, has_front:
     sd, sw, _ = support.size
     if has_front:
         rel = float(rng.uniform(-yaw_jitter, yaw_jitter))
-        if not support_has_front(support):
+        if not support.has_front:  # no preferred direction: any side of the support
             rel += int(rng.integers(4)) * HALF_PI
     else:
         rel = float(rng.uniform(-math.pi, math.pi))
@@ -198,11 +198,6 @@ def on_support_pose(draft: Draft, support: Draft, support_index: int, has_front:
     draft.yaw = wrap_angle(support.yaw + rel)
     draft.support, draft.support_index = "on", support_index
     return Proposal(draft, rect_corners(x, y, d / 2, w / 2, draft.yaw), z_bottom, z_bottom + h, cls)
-
-
-def support_has_front(d: Draft) -> bool:
-    """Whether the support draft's category has a front (set by the sampler as has_front)."""
-    return bool(d.has_front)
 
 
 def wall_mount_pose(draft: Draft, wall: WallLine, wall_index: int, corner: float, mount: tuple[float, float],

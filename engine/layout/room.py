@@ -10,7 +10,6 @@ of its minimum count, then :class:`LayoutInfeasibleError` is raised.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
 import numpy as np
@@ -157,21 +156,21 @@ def sample_room(cfg: Mapping, catalog: Catalog, rng: np.random.Generator) -> tup
     """Sample one room layout. Returns (room, drafts in placement order, stats, extra stats)."""
     plan = RoomPlan(cfg, catalog)
     max_scene = int(cfg["max_scene_attempts"])
-    stats = Stats()
+    mins = {k: int(cfg["counts"][k][0]) for k in ("furniture", "wall", "small")}
     for scene_attempt in range(1, max_scene + 1):
         stats = Stats()
-        result = _attempt(plan, rng, stats)
-        if result is not None:
-            room, drafts, extra = result
+        room, drafts, extra, placed = _attempt(plan, rng, stats)
+        if all(placed[k] >= mins[k] for k in mins):
             extra["scene_attempts"] = scene_attempt
             return room, drafts, stats, extra
-    check_counts(plan.last_placed, plan.last_mins, max_scene, stats,
+    check_counts(placed, mins, max_scene, stats,
                  "request fewer objects (counts.*), a larger room (room.size_x/size_y), a smaller clearance "
                  "(clearance.*) or more max_attempts")
-    raise LayoutInfeasibleError("room layout failed; fix: request fewer objects or a larger room")  # unreachable
+    raise AssertionError("unreachable: check_counts raises when a kind is short")
 
 
-def _attempt(plan: RoomPlan, rng: np.random.Generator, stats: Stats):
+def _attempt(plan: RoomPlan, rng: np.random.Generator, stats: Stats) -> tuple[Room, list[Draft], dict, dict]:
+    """One scene attempt; returns (room, drafts, extra stats, placed count per kind)."""
     cfg, cat = plan.cfg, plan.catalog
     rc, cl = cfg["room"], cfg["clearance"]
     sx = float(rng.uniform(*rc["size_x"]))
@@ -296,8 +295,4 @@ def _attempt(plan: RoomPlan, rng: np.random.Generator, stats: Stats):
         drafts.append(d)
         placed["small"] += 1
 
-    mins = {k: int(cfg["counts"][k][0]) for k in ("furniture", "wall", "small")}
-    plan.last_placed, plan.last_mins = placed, mins
-    if any(placed[k] < mins[k] for k in mins):
-        return None
-    return room, drafts, extra
+    return room, drafts, extra, placed
