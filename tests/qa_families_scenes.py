@@ -95,3 +95,24 @@ def perspective_scene() -> SceneGraph:
     vis = {o.id: seen() for o in objects}
     v = view_at("view_0", (-2.5, 0.0, 1.6), (2.0, 0.0, 0.6), vis)
     return SceneGraph("s_persp", 0, Room("room", [6.0, 6.0, 2.5], walls_for(6.0, 6.0)), objects, [v])
+
+
+def two_view_scene() -> SceneGraph:
+    """The perspective scene plus a red box E (3.6, 0.3) hidden behind the table in view 0, a green
+    box F (2, 2.5) seen in both views, a second chair G (-1.5, -2.5) only glimpsed in view 1, and
+    view 1 at (-1, 0.5, 1.4), level, heading 30 degrees (view 0: (-2.5, 0, 1.6), heading 0,
+    pitched 12.5 degrees down)."""
+    s = perspective_scene()
+    s.objects += [
+        obj(4, "box", (3.6, 0.3, 0.15), (0.3, 0.3, 0.3), color="red"),
+        obj(5, "box", (2.0, 2.5, 0.15), (0.3, 0.3, 0.3), color="green"),
+        obj(6, "chair", (-1.5, -2.5, 0.45), (0.5, 0.5, 0.9), color="red", has_front=True),
+    ]
+    v0 = s.views[0]
+    v0.objects.update({"obj_04": seen(0, 0.0), "obj_05": seen(), "obj_06": seen(0, 0.0)})
+    h = math.radians(30.0)
+    eye = (-1.0, 0.5, 1.4)
+    vis1 = {"obj_00": seen(), "obj_01": seen(50, 0.1), "obj_02": seen(), "obj_03": seen(0, 0.0),
+            "obj_04": seen(), "obj_05": seen(), "obj_06": seen(30, 0.1)}
+    s.views.append(view_at("view_1", eye, (eye[0] + math.cos(h), eye[1] + math.sin(h), 1.4), vis1))
+    return s
