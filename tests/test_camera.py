@@ -336,3 +336,43 @@ def test_validate_camera_cfg_names_the_key(mutate, match):
     mutate(cfg)
     with pytest.raises(ValueError, match=match.replace(".", r"\.")):
         validate_camera_cfg(cfg)
+
+
+# ----------------------------------------------------------------------------- sampled layouts
+
+
+@pytest.mark.parametrize("scene_type", ["room", "tabletop", "open"])
+def test_views_over_sampled_layouts(scene_type):
+    from engine.layout import load_scene_cfg, sample_layout
+    from engine.rng import stage_rng
+    from engine.scene.catalog import load_catalog
+
+    cfg = load_camera_cfg(overrides={"num_views": 3})
+    scene_cfg, catalog = load_scene_cfg(scene_type), load_catalog()
+    for i in range(15):
+        scene = sample_layout(scene_cfg, catalog, stage_rng(7, i, "layout"), scene_id=f"s{i}", scene_index=i)
+        views = sample_views(scene, cfg, stage_rng(7, i, "camera"))
+        _check_views(scene, views, cfg)
+        if scene_type == "tabletop":
+            table = scene.object(scene.stats["table_id"])
+            assert find_table(scene) is table
+            for v in views:
+                assert all(scene.object(t).supported_by == table.id for t in v.params["target_objects"])
+        scene.views = views
+        assert SceneGraph.from_json(scene.to_json()).to_json() == scene.to_json()
+
+
+def test_in_frustum_upper_bound_matches_exact_geometry():
+    from engine.camera.annotate import object_geometry
+    from engine.camera.sampler import _Obstacles
+
+    rng = np.random.default_rng(11)
+    for seed in range(4):
+        scene = random_room(seed)
+        obstacles = _Obstacles(scene.objects, 0.2, [])
+        for _ in range(40):
+            eye = np.array([*rng.uniform(-2.5, 2.5, 2), rng.uniform(0.3, 2.5)])
+            pose = look_at(eye, [*rng.uniform(-2, 2, 2), 0.3])
+            K = make_intrinsics(640, 480, float(rng.uniform(40, 100)))
+            exact = sum(object_geometry(o, K, pose, 640, 480, 0.05)["in_frustum"] for o in scene.objects)
+            assert obstacles.in_frustum_upper_bound(K, pose, 640, 480, 0.05) == exact

@@ -30,11 +30,15 @@ class CameraSamplingError(ValueError):
 
 
 def find_table(scene: SceneGraph) -> SceneObject | None:
-    """The table of a tabletop scene: the object that supports the most others (``on:<id>``).
+    """The table of a tabletop scene.
 
-    Ties go to the earlier object in scene order; falls back to the first object whose category
-    is ``table``; None when neither exists.
+    ``scene.stats["table_id"]`` when the layout recorded it (engine/layout/tabletop.py does);
+    else the object that supports the most others (``on:<id>``, ties to the earlier object);
+    else the first object whose category is ``table``; None when none of these exists.
     """
+    table_id = scene.stats.get("table_id")
+    if table_id is not None:
+        return scene.object(table_id)  # KeyError naming the id if the record is inconsistent
     counts = {o.id: 0 for o in scene.objects}
     for o in scene.objects:
         if o.supported_by in counts:
@@ -63,10 +67,27 @@ class _Obstacles:
         self.centers = np.array([o.center for o in objects], dtype=float).reshape(-1, 3)
         self.rots = np.array([o.rotation for o in objects], dtype=float).reshape(-1, 3, 3)
         self.halves = np.array([o.size for o in objects], dtype=float).reshape(-1, 3) / 2 + margin
+        self.corners = np.array([o.box.corners for o in objects], dtype=float).reshape(-1, 8, 3)
         fo = footprint_objects
         self.fp_centers = np.array([o.center for o in fo], dtype=float).reshape(-1, 3)
         self.fp_rots = np.array([o.rotation for o in fo], dtype=float).reshape(-1, 3, 3)
         self.fp_halves = np.array([o.size for o in fo], dtype=float).reshape(-1, 3) / 2 + margin
+
+    def in_frustum_upper_bound(self, K: np.ndarray, pose: np.ndarray, width: int, height: int, near: float) -> int:
+        """How many objects may be fully inside the frustum: a count >= the exact one.
+
+        One batched projection of all corners with a 1e-6 slack (pixels and metres), so the
+        sampler can skip the exact per-object geometry of hopeless candidates.
+        """
+        R, t = pose[:3, :3], pose[:3, 3]
+        cam = (self.corners - t) @ R  # (N, 8, 3) camera frame
+        z = cam[..., 2]
+        ok = z >= near - 1e-6
+        zs = np.where(ok, z, 1.0)
+        u = K[0, 0] * cam[..., 0] / zs + K[0, 2]
+        v = K[1, 1] * cam[..., 1] / zs + K[1, 2]
+        ok &= (u >= -0.5 - 1e-6) & (u <= width - 0.5 + 1e-6) & (v >= -0.5 - 1e-6) & (v <= height - 0.5 + 1e-6)
+        return int(np.all(ok, axis=1).sum())
 
     def inside_box(self, p: np.ndarray) -> bool:
         """True when ``p`` (3,) lies inside or on any inflated object box."""
@@ -193,6 +214,9 @@ def sample_views(scene: SceneGraph, camera_cfg: Mapping, rng: np.random.Generato
             reasons["too_close_to_view"] += 1
             continue
         K = make_intrinsics(width, height, fov)
+        if obstacles.in_frustum_upper_bound(K, pose, width, height, near) < k:
+            reasons["too_few_in_frustum"] += 1
+            continue
         geom = {o.id: object_geometry(o, K, pose, width, height, near) for o in scene.objects}
         count = sum(g["in_frustum"] for g in geom.values())
         if count < k:
