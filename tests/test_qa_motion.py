@@ -108,3 +108,105 @@ def test_turn_walk_aim_agree_with_trigonometry(x, y, h_deg, turn_deg, dist, dire
     a = em.aim_angle(p, target)
     u = (np.linalg.inv(em.turn(p, a)) @ np.append(target, 1.0))[:3]
     assert abs(u[0]) < 1e-9 and u[2] > 0
+
+
+# ---------------------------------------------------------------- the motion family
+from qa_families_scenes import all_candidates, make_ctx, perspective_scene  # noqa: E402
+
+SOFA, TABLE, LAMP, CHAIR = "obj_00", "obj_01", "obj_02", "obj_03"
+
+
+def _cam_frame_corners(eye, heading_deg, pitch_deg, corners):
+    """Camera-frame (x right, y down, z forward) coordinates, with the axes written out by hand."""
+    h, p = math.radians(heading_deg), math.radians(pitch_deg)
+    fwd = np.array([math.cos(h) * math.cos(p), math.sin(h) * math.cos(p), math.sin(p)])
+    right = np.array([math.sin(h), -math.cos(h), 0.0])
+    down = np.cross(fwd, right)
+    d = corners - np.asarray(eye)
+    return np.stack([d @ right, d @ down, d @ fwd], axis=1)
+
+
+def _inside(eye, heading_deg, pitch_deg, box, margin=3.0):
+    c = _cam_frame_corners(eye, heading_deg, pitch_deg, box.corners)
+    if np.any(c[:, 2] <= 0):
+        return False
+    u = 32 * c[:, 0] / c[:, 2] + 31.5
+    v = 32 * c[:, 1] / c[:, 2] + 31.5
+    lo, hi = -0.5 + margin, 63.5 - margin
+    return bool(u.min() >= lo and u.max() <= hi and v.min() >= lo and v.max() <= hi)
+
+
+def test_aim_by_hand():
+    ctx = make_ctx(perspective_scene())  # camera (-2.5, 0, 1.6) heading east
+    # lamp: offset (4, 2) -> 26.57 left; chair: (3.5, -2) -> 29.74 right; sofa, table dead ahead (< 15).
+    d = {c.objects[0]: c.value for c in all_candidates(ctx, "motion.aim_direction", refer="expression")}
+    assert d == {LAMP: "left", CHAIR: "right"}
+    g = {c.objects[0]: c.value for c in all_candidates(ctx, "motion.aim_degrees", refer="expression")}
+    assert g == {LAMP: 27.0, CHAIR: 30.0}
+
+
+def test_walk_closer_by_hand():
+    ctx = make_ctx(perspective_scene())
+    got = {(c.objects[0], c.question): c.value for c in all_candidates(ctx, "motion.walk_closer", refer="expression")}
+    def ask(obj_id, dist, words):
+        hits = [v for (o, q), v in got.items() if o == obj_id and f"{dist} m {words}" in q]
+        assert len(hits) <= 1
+        return hits[0] if hits else None
+    # Forward 1 m: camera (-1.5, 0, 1.6); sofa closest point (-0.45, 0, 0.8): 2.2006 -> 1.3200, closer.
+    assert ask(SOFA, 1, "forward") is True
+    # Backward 0.5 m: (-3.0, 0, 1.6) on the wall line, still in the room: sofa 2.2006 -> 2.6721, not closer.
+    assert ask(SOFA, 0.5, "backward") is False
+    # Backward 1 m would stand outside the room (x = -3.5): never asked.
+    assert ask(SOFA, 1, "backward") is None and ask(TABLE, 1.5, "backward") is None
+    # Left 1 m (north): sofa distance unchanged (2.2006, its y range covers y = 1): no question.
+    assert ask(SOFA, 1, "to the left") is None
+    # Left 1 m: table 5.1703 -> sqrt(5.1^2 + 0.4^2 + 0.85^2) = 5.1858: a 0.015 m change, no question.
+    assert ask(TABLE, 1, "to the left") is None
+
+
+def test_turn_and_walk_in_view_agree_with_hand_projection():
+    scene = perspective_scene()
+    ctx = make_ctx(scene)
+    eye, pitch = (-2.5, 0.0, 1.6), -math.degrees(math.atan2(1.0, 4.5))
+    boxes = {o.id: o.box for o in scene.objects}
+    cands = all_candidates(ctx, "motion.turn_in_view", refer="expression")
+    assert cands
+    for c in cands:
+        oid = c.objects[0]
+        assert _inside(eye, 0.0, pitch, boxes[oid])  # asked only about objects fully in view now
+        angle = float(c.question.split(" degrees")[0].split()[-1])
+        sign = 1 if "left" in c.question else -1
+        assert c.value == _inside(eye, sign * angle, pitch, boxes[oid])
+    # Turning left 30: the lamp moves from 26.6 deg left to 3.4 deg right; the chair goes to 59.7 right.
+    by = {(c.objects[0], c.question.split(" degrees")[0].split()[-1], "left" in c.question): c.value for c in cands}
+    assert by.get((LAMP, "30", True)) is True
+    assert by.get((CHAIR, "30", True)) in (False, None)
+    for c in all_candidates(ctx, "motion.walk_in_view", refer="expression"):
+        oid = c.objects[0]
+        step = {"forward": (1, 0), "backward": (-1, 0), "to the left": (0, 1), "to the right": (0, -1)}
+        words = next(w for w in step if f" m {w}" in c.question)
+        dist = float(c.question.split(" m ")[0].split()[-1])
+        moved = (eye[0] + step[words][0] * dist, eye[1] + step[words][1] * dist, eye[2])
+        assert c.value == _inside(moved, 0.0, pitch, boxes[oid])
+
+
+def test_object_move_by_hand():
+    ctx = make_ctx(perspective_scene())
+    got = {(tuple(c.objects), c.question.split(" m ")[0].split()[-1]): c.value
+           for c in all_candidates(ctx, "motion.object_move_closer")}
+    # Sofa (x -0.45..0.45, y -1..1) slides 1 m toward the lamp (1.5, 2): shift (0.6, 0.8) -> x 0.15..1.05,
+    # y -0.2..1.8. To the table (x from 2.6): 2.15 -> 1.55, closer. To the chair (x 0.75..1.25,
+    # y -2.25..-1.75): sqrt(0.3^2 + 0.75^2) = 0.81 -> 1.55, not closer.
+    assert got[((SOFA, LAMP, TABLE), "1")] is True
+    assert got[((SOFA, LAMP, CHAIR), "1")] is False
+    # Every answer agrees with a second computation on shapely footprints (all boxes sit on the floor).
+    from shapely.affinity import translate
+    scene = ctx.scene
+    for c in all_candidates(ctx, "motion.object_move_closer"):
+        a, b, t = (scene.object(o) for o in c.objects)
+        dist = float(c.question.split(" m ")[0].split()[-1])
+        d = np.array(b.center[:2]) - np.array(a.center[:2])
+        d = d / np.linalg.norm(d) * dist
+        before = a.box.footprint().distance(t.box.footprint())
+        after = translate(a.box.footprint(), d[0], d[1]).distance(t.box.footprint())
+        assert c.value == (after < before) and abs(after - before) >= 0.15
