@@ -69,10 +69,12 @@ float shadow_factor(vec3 p, vec3 n) {
     vec4 c = u_light_vp * vec4(p + n * u_shadow_offset, 1.0);
     vec3 s = c.xyz / c.w * 0.5 + 0.5;
     if (any(lessThan(s, vec3(0.0))) || any(greaterThan(s, vec3(1.0)))) return 1.0;
+    // (2r)^2 hardware-filtered (bilinear 2x2) taps on a half-texel-offset grid; r = 0: one tap.
+    if (u_pcf == 0) return texture(u_shadow, vec3(s.xy, s.z - 0.0005));
     float sum = 0.0; float cnt = 0.0;
-    for (int dx = -u_pcf; dx <= u_pcf; ++dx)
-        for (int dy = -u_pcf; dy <= u_pcf; ++dy) {
-            sum += texture(u_shadow, vec3(s.xy + vec2(dx, dy) * u_shadow_texel, s.z - 0.0005));
+    for (int dx = -u_pcf; dx < u_pcf; ++dx)
+        for (int dy = -u_pcf; dy < u_pcf; ++dy) {
+            sum += texture(u_shadow, vec3(s.xy + (vec2(dx, dy) + 0.5) * u_shadow_texel, s.z - 0.0005));
             cnt += 1.0;
         }
     return sum / cnt;

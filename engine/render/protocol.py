@@ -71,7 +71,7 @@ RENDER_SCHEMA = {
     "shadow_map_size": (lambda v: isinstance(v, int) and not isinstance(v, bool) and 256 <= v <= 8192,
                         "an integer in [256, 8192] (texels per side)"),
     "shadow_pcf_radius": (lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 3,
-                          "an integer in [0, 3] (PCF kernel of (2r+1)^2 taps)"),
+                          "an integer in [0, 3] (PCF: (2r)^2 bilinear taps, 1 tap for r = 0)"),
     "near_m": (lambda v: _is_num(v) and 0 < v < 1, "a near-plane distance in metres in (0, 1)"),
     "far_m": (lambda v: _is_num(v) and 1 < v <= 10000, "a far-plane distance in metres in (1, 10000]"),
     "background": (_is_rgb, "a linear RGB triple in [0, 1], e.g. [0.8, 0.85, 0.9]"),
