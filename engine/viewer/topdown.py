@@ -127,7 +127,7 @@ def _draw_scene(ax, scene: SceneGraph, colors: dict) -> None:
     ax.set_xlabel("x (m)")
     ax.set_ylabel("y (m)")
     ax.grid(True, linewidth=0.3, alpha=0.5)
-    ax.set_title(f"{scene.scene_id} ({scene.room.type}, {sx:g} x {sy:g} m): "
+    ax.set_title(f"{scene.scene_id} ({scene.room.type}, {sx:.2f} x {sy:.2f} m): "
                  f"{len(scene.objects)} objects, {len(scene.views)} views", fontsize=9)
 
 
