@@ -44,13 +44,13 @@ def generate(ctx, t: Template, rng: np.random.Generator) -> list[Candidate]:
     base = {"description": desc.text}
     if t.task == "support":
         n = int(t.constraints.get("num_options", 3))
-        surfaces = [o for o in ids if w.category[o] in ctx.catalog and ctx.catalog[w.category[o]].surface]
         for a in ids:
             o = w.by_id[a]
             if o.support == "wall" or (o.supported_by and o.supported_by not in names):
                 continue
             right = names[o.supported_by] if o.supported_by else "the floor"
-            pool = ["the floor"] + [names[s] for s in surfaces if s != a]
+            # distractors: the floor and every other described object not standing on ``a``
+            pool = ["the floor"] + [names[s] for s in ids if s != a and w.support.get(s) != a]
             pool = [p for p in pool if p != right]
             if len(pool) < n - 1:
                 continue
