@@ -85,3 +85,81 @@ def test_bad_resolution_and_missing_name():
         ascii_map(scene, None, 0.0, NAMES)
     with pytest.raises(KeyError, match="names"):
         ascii_map(scene, None, 0.5, {"obj_00": "the bed"})
+
+
+# ---------------------------------------------------------------- the ascii family
+from qa_families_scenes import all_candidates, make_ctx, seen  # noqa: E402
+
+BED, TABLE, MUG, CHAIR = "obj_00", "obj_01", "obj_02", "obj_03"
+
+
+def _ctx_with_visibility():
+    scene = map_scene()
+    scene.views[0].objects = {BED: seen(), TABLE: seen(), CHAIR: seen(), MUG: seen(0, 0.0)}
+    return make_ctx(scene)
+
+
+def test_draw_map_from_image_by_hand():
+    cands = all_candidates(_ctx_with_visibility(), "ascii.draw_map")
+    assert len(cands) == 1
+    c = cands[0]
+    # The mug is not visible, so it is not drawn: its cell shows the table under it.
+    assert c.answer_type == "ascii" and c.value.split("\n") == [
+        "##########",
+        "#......v.#",
+        "#AAAA....#",
+        "#AAAA....#",
+        "#.....BB.#",
+        "#.CC..BB.#",
+        "#.CC.....#",
+        "##########",
+    ]
+    assert "A = the bed, B = the table, C = the chair" in c.question
+    assert "8 rows and 10 columns" in c.question or "8 x 10" in c.question
+    assert c.objects == [BED, TABLE, CHAIR] and c.view_ids == ["view_0"]
+
+
+def test_map_direction_by_hand():
+    cands = all_candidates(_ctx_with_visibility(), "ascii.map_direction")
+    # Letter centroids: A bed (-1, 0.5), B table (0.92, -0.42), C mug (1.25, -0.75), D chair (-1, -1).
+    # D from A: (0, -1.5) south. D from C: (-2.25, -0.25) west, 16 deg from a boundary. A-B (3.1 deg)
+    # and A-C (6.6) fall inside the 10 degree margin, B-D (5.6) too; B-C are 0.47 m apart.
+    got = {tuple(c.objects): c.value for c in cands}
+    assert got == {(CHAIR, BED): "south", (BED, CHAIR): "north", (CHAIR, MUG): "west", (MUG, CHAIR): "east"}
+    for c in cands:
+        assert c.view_ids == [] and "#AAAA....#" in c.question and "Legend: A = the bed" in c.question
+        assert len(c.options) == 4 and c.options[c.correct] == c.value
+
+
+def test_map_nearest_by_hand():
+    cands = all_candidates(_ctx_with_visibility(), "ascii.map_nearest")
+    # Arrow at grid (1, 7). Nearest cells: A (2, 4) 3.16, B (4, 7) 3.00, C (5, 7) 4.00, D (5, 3) 5.66.
+    # Only {B, C, D} has a 1-cell lead (B 3.0 vs C 4.0); true distances agree: table 1.415 m, mug 1.916 m.
+    assert [(sorted(c.options), c.value) for c in cands] == [(["B", "C", "D"], "B")]
+
+
+def test_describe_to_map_by_hand():
+    cands = all_candidates(_ctx_with_visibility(), "ascii.describe_to_map")
+    assert len(cands) == 1
+    c = cands[0]
+    assert c.value.split("\n") == [
+        "##########",
+        "#........#",
+        "#AAAA....#",
+        "#AAAA....#",
+        "#.....BB.#",
+        "#.DD..BC.#",
+        "#.DD.....#",
+        "##########",
+    ]
+    assert "x = -2.00 to 0.00 m and y = 0.00 to 1.00 m" in c.question  # the bed's outline, stated exactly
+    assert c.view_ids == []
+
+
+def test_describe_to_map_skips_outlines_near_cell_centres():
+    scene = map_scene()
+    # The chair (turned 90 degrees) now spans x -1.755..-0.245, 5 mm past the cell centres at -1.75
+    # and -0.25: a 2 cm rounding of the text could change those cells, so nothing is asked.
+    scene.objects[3].size = [0.6, 1.51, 0.9]
+    ctx = make_ctx(scene)
+    assert all_candidates(ctx, "ascii.describe_to_map") == []

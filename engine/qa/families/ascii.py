@@ -9,7 +9,8 @@
   at least ``min_angle_deg`` from a sector boundary and ``min_abs_diff`` metres apart.
 - ``map_nearest``: text only; which of several letters is nearest the camera arrow, by the
   smallest cell-centre distance from the arrow's cell (in cells); the winner must lead by
-  ``min_abs_diff`` cells and be the nearest by true camera-object distance as well.
+  ``params.min_cell_lead`` cells and be the nearest by true camera-object distance as well,
+  clearing the template's distance margins.
 - ``describe_to_map``: text only; a description with exact floor outlines
   (:func:`engine.qa.describe.describe_scene` with ``footprints``) and the answer map (no camera).
   Asked only when the map is unchanged with every outline grown and shrunk by 2 cm (so the
@@ -37,6 +38,9 @@ def validate_template(t: Template) -> None:
     r = t.param("resolution_m", 0.5)
     if not isinstance(r, (int, float)) or isinstance(r, bool) or r <= 0:
         raise t.error("params.resolution_m", f"must be a positive number of metres, got {r!r}")
+    lead = t.param("min_cell_lead", 1.0)
+    if not isinstance(lead, (int, float)) or isinstance(lead, bool) or lead < 0:
+        raise t.error("params.min_cell_lead", f"must be a non-negative number of cells, got {lead!r}")
     mc = t.param("max_cells", 400)
     if not isinstance(mc, int) or isinstance(mc, bool) or mc < 4:
         raise t.error("params.max_cells", f"must be an integer >= 4, got {mc!r}")
@@ -147,7 +151,7 @@ def _nearest(ctx, t, rng, m: AsciiMap):
         return []
     v = ctx.view
     n = int(t.constraints.get("num_options", 3))
-    lead = ctx.margin(t, "min_abs_diff")
+    lead = float(t.param("min_cell_lead", 1.0))
     r0, c0 = m.camera_cell
     cell_d = {oid: min(math.hypot(r - r0, c - c0) for r, c in cells) for oid, cells in m.cells.items()}
     out, asked = [], set()
