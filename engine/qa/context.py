@@ -96,9 +96,10 @@ class FamilyContext:
             allt = list(permutations(ids, k))
             order = rng.permutation(len(allt))[:limit]
             return [allt[int(i)] for i in order]
+        draws = np.argsort(rng.random((2 * limit, n)), axis=1)[:, :k]  # random k-permutations
         seen, out = set(), []
-        for _ in range(4 * limit):
-            pick = tuple(ids[int(i)] for i in rng.choice(n, size=k, replace=False))
+        for row in draws:
+            pick = tuple(ids[int(i)] for i in row)
             if pick not in seen:
                 seen.add(pick)
                 out.append(pick)

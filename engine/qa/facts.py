@@ -9,8 +9,9 @@ from __future__ import annotations
 from functools import cached_property
 
 import numpy as np
+from shapely.geometry import Polygon
 
-from engine.geometry.boxes import box_box_distance, interval_gap
+from engine.geometry.boxes import interval_gap
 from engine.geometry.projection import world_to_camera
 from engine.geometry.transforms import invert_pose
 from engine.scene.catalog import Catalog
@@ -55,7 +56,7 @@ class WorldFacts:
         """Shapely footprint polygon of object row ``i`` (world x, y metres), cached."""
         fp = self._footprints.get(i)
         if fp is None:
-            fp = self._footprints[i] = self.boxes[i].footprint()
+            fp = self._footprints[i] = Polygon(self.boxes[i].corners[[0, 4, 6, 2], :2])  # bottom ring, CCW
         return fp
 
     def distance(self, a: str, b: str) -> float:
@@ -63,11 +64,9 @@ class WorldFacts:
         i, j = sorted((self.index[a], self.index[b]))
         d = self._dist.get((i, j))
         if d is None:
-            if self.boxes[i].is_gravity_aligned and self.boxes[j].is_gravity_aligned:
-                dxy = self.horizontal_distance(a, b)
-                d = float(np.hypot(dxy, self.vertical_gap(a, b)))
-            else:
-                d = box_box_distance(self.boxes[i], self.boxes[j])
+            # Scene objects rotate about +Z only (rotation = Rz(yaw)), so boxes are prisms and the
+            # closest-point distance is hypot(footprint distance, z gap) (see box_box_distance).
+            d = float(np.hypot(self.horizontal_distance(a, b), self.vertical_gap(a, b)))
             self._dist[(i, j)] = d
         return d
 
