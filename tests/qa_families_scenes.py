@@ -70,8 +70,9 @@ def template(tid: str):
     return load_templates()[tid]
 
 
-def all_candidates(ctx, tid: str, seed: int = 0, **constraint_overrides) -> list:
-    """Every candidate of template ``tid`` on ``ctx`` (tuples uncapped)."""
+def all_candidates(ctx, tid: str, seed: int = 0, params: dict | None = None, **constraint_overrides) -> list:
+    """Every candidate of template ``tid`` on ``ctx`` (tuples uncapped), with optional overrides
+    of the template's params and constraints."""
     import dataclasses
 
     from engine.qa.families import get_family
@@ -79,6 +80,8 @@ def all_candidates(ctx, tid: str, seed: int = 0, **constraint_overrides) -> list
     t = template(tid)
     if constraint_overrides:
         t = dataclasses.replace(t, constraints={**t.constraints, **constraint_overrides})
+    if params:
+        t = dataclasses.replace(t, params={**t.params, **params})
     ctx.cfg["balancing"]["max_candidates"] = 100000
     return get_family(t.family).generate(ctx, t, np.random.default_rng(seed))
 

@@ -147,7 +147,8 @@ def test_aim_by_hand():
 
 def test_walk_closer_by_hand():
     ctx = make_ctx(perspective_scene())
-    got = {(c.objects[0], c.question): c.value for c in all_candidates(ctx, "motion.walk_closer", refer="expression")}
+    got = {(c.objects[0], c.question): c.value
+           for c in all_candidates(ctx, "motion.walk_closer", params={"moves_per_object": 12}, refer="expression")}
     def ask(obj_id, dist, words):
         hits = [v for (o, q), v in got.items() if o == obj_id and f"{dist} m {words}" in q]
         assert len(hits) <= 1
@@ -170,18 +171,19 @@ def test_turn_and_walk_in_view_agree_with_hand_projection():
     eye, pitch = (-2.5, 0.0, 1.6), -math.degrees(math.atan2(1.0, 4.5))
     boxes = {o.id: o.box for o in scene.objects}
     cands = all_candidates(ctx, "motion.turn_in_view", refer="expression")
-    assert cands
-    for c in cands:
+    thirty = all_candidates(ctx, "motion.turn_in_view", params={"angles": [30]}, refer="expression")
+    assert cands and thirty
+    for c in cands + thirty:
         oid = c.objects[0]
         assert _inside(eye, 0.0, pitch, boxes[oid])  # asked only about objects fully in view now
         angle = float(c.question.split(" degrees")[0].split()[-1])
         sign = 1 if "left" in c.question else -1
         assert c.value == _inside(eye, sign * angle, pitch, boxes[oid])
     # Turning left 30: the lamp moves from 26.6 deg left to 3.4 deg right; the chair goes to 59.7 right.
-    by = {(c.objects[0], c.question.split(" degrees")[0].split()[-1], "left" in c.question): c.value for c in cands}
-    assert by.get((LAMP, "30", True)) is True
-    assert by.get((CHAIR, "30", True)) in (False, None)
-    for c in all_candidates(ctx, "motion.walk_in_view", refer="expression"):
+    by = {(c.objects[0], "left" in c.question): c.value for c in thirty}
+    assert by[(LAMP, True)] is True
+    assert by.get((CHAIR, True)) in (False, None)
+    for c in all_candidates(ctx, "motion.walk_in_view", params={"moves_per_object": 12}, refer="expression"):
         oid = c.objects[0]
         step = {"forward": (1, 0), "backward": (-1, 0), "to the left": (0, 1), "to the right": (0, -1)}
         words = next(w for w in step if f" m {w}" in c.question)

@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 import numpy as np
-from shapely.geometry import LineString, Point
 
 from engine.scene.graph import SceneGraph, View
 
@@ -108,7 +107,7 @@ def build_ascii_map(scene: SceneGraph, view: View | None, resolution_m: float,
     ncols, nrows = int(math.ceil(sx / r - 1e-9)), int(math.ceil(sy / r - 1e-9))
     if ncols * nrows > 40000:
         raise ValueError(f"resolution_m: {r} m gives a {nrows}x{ncols} grid; fix: use a coarser resolution")
-    walls = [LineString([w.start, w.end]) for w in scene.room.walls]
+    walls = [(np.asarray(w.start, dtype=float), np.asarray(w.end, dtype=float)) for w in scene.room.walls]
     b = 1 if walls else 0
     x_west, y_north = -ncols * r / 2 - b * r, nrows * r / 2 + b * r
     H, W = nrows + 2 * b, ncols + 2 * b
@@ -116,13 +115,17 @@ def build_ascii_map(scene: SceneGraph, view: View | None, resolution_m: float,
     cy = y_north - (np.arange(H) + 0.5) * r
     grid = np.full((H, W), FLOOR, dtype="<U1")
     if b:
-        for i in range(H):
-            for j in range(W):
-                if 0 < i < H - 1 and 0 < j < W - 1:
-                    continue
-                # The room-rectangle point nearest the cell centre decides: '#' when it lies on a wall.
-                q = Point(min(max(cx[j], -sx / 2), sx / 2), min(max(cy[i], -sy / 2), sy / 2))
-                grid[i, j] = WALL if any(w.distance(q) <= 1e-6 for w in walls) else OUTSIDE
+        ring = np.ones((H, W), dtype=bool)
+        ring[1:-1, 1:-1] = False
+        ri, rj = np.nonzero(ring)
+        # The room-rectangle point nearest the cell centre decides: '#' when it lies on a wall.
+        q = np.stack([np.clip(cx[rj], -sx / 2, sx / 2), np.clip(cy[ri], -sy / 2, sy / 2)], axis=1)
+        on_wall = np.zeros(len(q), dtype=bool)
+        for p0, p1 in walls:
+            d = p1 - p0
+            t = np.clip((q - p0) @ d / (d @ d), 0.0, 1.0)
+            on_wall |= np.linalg.norm(q - (p0 + t[:, None] * d), axis=1) <= 1e-6
+        grid[ri, rj] = np.where(on_wall, WALL, OUTSIDE)
 
     ids = [o.id for o in scene.objects] if object_ids is None else list(object_ids)
     objs = [scene.object(i) for i in ids]

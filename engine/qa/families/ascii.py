@@ -85,8 +85,11 @@ def generate(ctx, t: Template, rng: np.random.Generator) -> list[Candidate]:
     if t.task == "draw_map":
         return _draw(ctx, t, rng, res)
     if t.task in ("map_direction", "map_nearest"):
-        names = {oid: ctx.referrer().expression(oid, "scene") or ctx.world.name[oid] for oid in ctx.world.ids}
-        m = build_ascii_map(ctx.scene, ctx.view.view, res, names)
+        cache = ctx.__dict__.setdefault("_ascii_family_cache", {})
+        if res not in cache:  # one map per view and resolution, shared by the map question templates
+            names = {oid: ctx.referrer().expression(oid, "scene") or ctx.world.name[oid] for oid in ctx.world.ids}
+            cache[res] = build_ascii_map(ctx.scene, ctx.view.view, res, names)
+        m = cache[res]
         if m.hidden:
             return []
         return _direction(ctx, t, rng, m) if t.task == "map_direction" else _nearest(ctx, t, rng, m)

@@ -5,7 +5,8 @@ place about world +Z (> 0 = left), walking is horizontal along the heading. "In 
 record's ``in_frustum`` definition (all 8 box corners in front and inside the image), judged
 by :func:`engine.qa.egomotion.frustum_status` with ``params.margin_px`` to spare; occlusion is
 ignored. A question about staying in view is asked only for an object fully in view now, and
-only when it ends up clearly inside or clearly outside. Walks that would leave the room or end
+only when it ends up clearly inside or clearly outside. Per object one turn angle per side and
+``params.moves_per_object`` walks are tried (drawn with the rng), which keeps generation cheap. Walks that would leave the room or end
 inside an object's box are not asked. Aiming: the signed turn from the heading to the object's
 centre on the floor plane. Object movement: the object's box slides ``distance`` metres along
 the floor toward the anchor's centre; distances are between closest box points.
@@ -42,6 +43,9 @@ def validate_template(t: Template) -> None:
     dirs = t.param("directions")
     if dirs is not None and (not isinstance(dirs, list) or not dirs or any(d not in em.WALK_DIRECTIONS for d in dirs)):
         raise t.error("params.directions", f"must be a non-empty list drawn from {sorted(em.WALK_DIRECTIONS)}")
+    mpo = t.param("moves_per_object", 2)
+    if not isinstance(mpo, int) or isinstance(mpo, bool) or mpo < 1:
+        raise t.error("params.moves_per_object", f"must be a positive integer, got {mpo!r}")
     mp = t.param("margin_px", 3)
     if not isinstance(mp, (int, float)) or isinstance(mp, bool) or mp < 0:
         raise t.error("params.margin_px", f"must be a non-negative number of pixels, got {mp!r}")
@@ -59,7 +63,21 @@ def standable(ctx, position: np.ndarray) -> bool:
     """True when a camera centre (3,) lies inside the room's floor rectangle and in no object's box."""
     if ctx.scene.room.walls and not bool(ctx.scene.room.contains_xy(position[None, :2])[0]):
         return False
-    return not any(bool(b.contains(position[None])[0]) for b in ctx.world.boxes)
+    w = ctx.world
+    if not w.ids:
+        return True
+    d = np.asarray(position, dtype=float) - w.centers
+    c, s = np.cos(w.yaws), np.sin(w.yaws)
+    local = np.stack([d[:, 0] * c + d[:, 1] * s, -d[:, 0] * s + d[:, 1] * c, d[:, 2]], axis=1)
+    return not bool(np.any(np.all(np.abs(local) <= w.sizes / 2 + 1e-9, axis=1)))
+
+
+def _limit(ctx) -> int:
+    return int(ctx.cfg["balancing"]["max_candidates"])
+
+
+def _shuffled(ids: list[str], rng: np.random.Generator) -> list[str]:
+    return [ids[int(i)] for i in rng.permutation(len(ids))]
 
 
 def generate(ctx, t: Template, rng: np.random.Generator) -> list[Candidate]:
@@ -80,12 +98,15 @@ def _turn_in_view(ctx, t, rng, ids):
     v, w = ctx.view, ctx.world
     mp = float(t.param("margin_px", 3))
     out = []
-    for a in ids:
+    for a in _shuffled(ids, rng):
+        if len(out) >= _limit(ctx):
+            break
         box = w.boxes[w.index[a]]
         if _status(v, box, v.pose, mp) != "inside":
             continue
-        for angle in t.param("angles", [90]):
-            for direction in ("left", "right"):
+        angles = t.param("angles", [90])
+        for direction in ("left", "right"):
+            for angle in (angles[int(rng.integers(len(angles)))],):  # one angle per object and side
                 sign = 1.0 if direction == "left" else -1.0
                 pose = em.turn(v.pose, sign * math.radians(angle))
                 st = _status(v, box, pose, mp)
@@ -109,23 +130,28 @@ def _turn_in_view(ctx, t, rng, ids):
 def _walk(ctx, t, rng, ids):
     v, w = ctx.view, ctx.world
     mp = float(t.param("margin_px", 3))
-    moves = [(d, s) for s in t.param("distances", [1.0]) for d in t.param("directions", ["forward"])]
-    out = []
-    for a in ids:
-        box = w.boxes[w.index[a]]
-        now = _status(v, box, v.pose, mp)
-        d0 = float(v.cam_dist[v.i(a)])
-        for direction, dist in moves:
+    moves = []
+    for dist in t.param("distances", [1.0]):
+        for direction in t.param("directions", ["forward"]):
             try:
                 pose = em.walk(v.pose, dist, direction)
-            except ValueError:
+            except ValueError:  # no heading: the camera looks straight down
                 return []
-            if not standable(ctx, pose[:3, 3]):
-                continue
+            if standable(ctx, pose[:3, 3]):
+                moves.append((direction, dist, pose))
+    out = []
+    for a in _shuffled(ids, rng):
+        if len(out) >= _limit(ctx):
+            break
+        box = w.boxes[w.index[a]]
+        d0 = float(v.cam_dist[v.i(a)])
+        if t.task == "walk_in_view" and _status(v, box, v.pose, mp) != "inside":
+            continue
+        per = min(len(moves), int(t.param("moves_per_object", 2)))
+        for k in rng.choice(len(moves), size=per, replace=False) if per else []:
+            direction, dist, pose = moves[int(k)]
             words = DIRECTION_WORDS[direction]
             if t.task == "walk_in_view":
-                if now != "inside":
-                    break
                 st = _status(v, box, pose, mp)
                 if st == "partial":
                     continue

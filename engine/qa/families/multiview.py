@@ -113,24 +113,26 @@ def _direction(ctx, t, rng, v1, v2):
     m = ctx.margin(t, "min_angle_deg")
     only2 = [o for o in ctx.referents(t, v2) if not v1.present(o)]
     in1 = ctx.referents(t, v1)
+    limit = int(ctx.cfg["balancing"]["max_candidates"])
+    pairs = [(a, b) for a in only2 for b in in1 if a != b]
     out = []
-    for a in only2:
-        for b in in1:
-            if a == b:
-                continue
-            ba, bb = v1.image_angle_deg(a), v1.image_angle_deg(b)
-            za, zb = v1.cam_xyz[v1.i(a), 2], v1.cam_xyz[v1.i(b), 2]
-            if za <= 0 or zb <= 0 or max(abs(ba), abs(bb)) > 90.0 - m or abs(ba - bb) < m:
-                continue
-            refs = ctx.refer(t, [a, b], rng, views=[v1, v2])
-            if refs is None:
-                continue
-            ans = "right" if ba > bb else "left"
-            rat = (f"In image 1's camera frame {refs[0]} is {abs(ba):.0f} degrees {'right' if ba > 0 else 'left'} of the "
-                   f"optical axis and {refs[1]} {abs(bb):.0f} degrees {'right' if bb > 0 else 'left'}, so {refs[0]} is "
-                   f"to the {ans}.")
-            c = choice_candidate(ctx, t, rng, {"a": refs[0], "b": refs[1]}, refs, ["left", "right"],
-                                 0 if ans == "left" else 1, rat)
-            c.view_ids = [v1.id, v2.id]
-            out.append(c)
+    for k in rng.permutation(len(pairs)):
+        a, b = pairs[int(k)]
+        if len(out) >= limit:
+            break
+        ba, bb = v1.image_angle_deg(a), v1.image_angle_deg(b)
+        za, zb = v1.cam_xyz[v1.i(a), 2], v1.cam_xyz[v1.i(b), 2]
+        if za <= 0 or zb <= 0 or max(abs(ba), abs(bb)) > 90.0 - m or abs(ba - bb) < m:
+            continue
+        refs = ctx.refer(t, [a, b], rng, views=[v1, v2])
+        if refs is None:
+            continue
+        ans = "right" if ba > bb else "left"
+        rat = (f"In image 1's camera frame {refs[0]} is {abs(ba):.0f} degrees {'right' if ba > 0 else 'left'} of the "
+               f"optical axis and {refs[1]} {abs(bb):.0f} degrees {'right' if bb > 0 else 'left'}, so {refs[0]} is "
+               f"to the {ans}.")
+        c = choice_candidate(ctx, t, rng, {"a": refs[0], "b": refs[1]}, refs, ["left", "right"],
+                             0 if ans == "left" else 1, rat)
+        c.view_ids = [v1.id, v2.id]
+        out.append(c)
     return out

@@ -27,7 +27,16 @@ TASKS = ("direction", "left_of", "distance", "support")
 
 
 def described(ctx, rng: np.random.Generator) -> tuple[SceneDescription, dict[str, str]]:
-    """The description of ``ctx.scene`` over objects with scene-unique expressions, and their names."""
+    """The description of ``ctx.scene`` over objects with scene-unique expressions, and their names.
+
+    Made once per context (view) and shared by the text templates asked on it."""
+    cache = ctx.__dict__.setdefault("_text_family_cache", {})
+    if "description" not in cache:
+        cache["description"] = _describe(ctx, rng)
+    return cache["description"]
+
+
+def _describe(ctx, rng):
     r = ctx.referrer()
     names = {oid: r.expression(oid, "scene") for oid in ctx.world.ids}
     names = {k: v for k, v in names.items() if v is not None}
