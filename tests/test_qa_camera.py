@@ -25,6 +25,8 @@ def test_single_view_tasks_by_hand():
     # 5..15 degree dead zone, so no pitch question; view 1 is level.
     assert values(v0, "camera.pitch") == []
     assert values(v1, "camera.pitch") == [(("view_1",), (), "level")]
+    assert values(v0, "camera.pitch_degrees") == [(("view_0",), (), 13.0)]  # 12.53 rounds to 13
+    assert values(v1, "camera.pitch_degrees") == [(("view_1",), (), 0.0)]
     # Closest-point distances from (-2.5, 0, 1.6): sofa 2.2006, table 5.1703, lamp 4.2048,
     # chair 3.7570 (hand-worked in test_qa_perspective), green box (1.85, 2.35, 0.3):
     # sqrt(4.35^2 + 2.35^2 + 1.3^2) = 5.1121.

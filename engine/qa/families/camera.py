@@ -3,7 +3,7 @@ camera's move (in view 1's floor-plane frame) and turn (heading change).
 
 Definitions: height = world z of the camera centre (m); pitch = elevation of the optical axis
 above the horizontal (deg; level when |pitch| <= ``params.level_max_deg``, up/down when
-|pitch| >= ``min_angle_deg``, not asked in between); camera-object distance = camera centre to
+|pitch| >= ``min_angle_deg``, not asked in between; ``pitch_degrees`` asks |pitch|); camera-object distance = camera centre to
 the closest box point. Motion between views comes from :func:`engine.qa.egomotion.relative_motion`:
 its floor-plane bearing in view 1's frame picks forward (|b| < 45), left (45..135), backward
 (|b| > 135) or right, at least ``min_angle_deg`` from those boundaries and at least
@@ -20,7 +20,7 @@ from engine.qa import egomotion as em
 from engine.qa.candidate import Candidate, choice_candidate, number_candidate
 from engine.qa.templates import Template
 
-TASKS = ("height", "pitch", "object_distance", "move", "turn_direction", "turn_degrees")
+TASKS = ("height", "pitch", "pitch_degrees", "object_distance", "move", "turn_direction", "turn_degrees")
 MOVES = ("forward", "left", "backward", "right")
 
 
@@ -72,6 +72,11 @@ def generate(ctx, t: Template, rng: np.random.Generator) -> list[Candidate]:
         options = ["looking up", "looking down", "level"]
         rat = f"The optical axis is {abs(p):.0f} degrees {'above' if p >= 0 else 'below'} the horizontal, so the camera is {ans}."
         return [choice_candidate(ctx, t, rng, {}, None, options, options.index(ans), rat)]
+    if t.task == "pitch_degrees":
+        p = math.degrees(em.pitch(v.pose))
+        rat = (f"The optical axis points {abs(p):.0f} degrees {'above' if p >= 0 else 'below'} the horizontal, "
+               f"so the camera is tilted {abs(p):.0f} degrees.")
+        return [number_candidate(ctx, t, rng, {}, None, abs(p), rat, decimals=0)]
     if t.task == "object_distance":
         out = []
         for a in ctx.referents(t):
