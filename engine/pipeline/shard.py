@@ -54,8 +54,9 @@ def shard_files(job: JobSpec, shard_index: int) -> dict[str, str]:
 class _Encoder:
     """Encodes a scene's frames once per view (and marked variants once per marks request)."""
 
-    def __init__(self, cfg: dict, out: SceneOutput, draw_marks):
+    def __init__(self, cfg: dict, out: SceneOutput, draw_marks, timer: StageTimer):
         self.o = cfg["output"]
+        self.timer = timer
         self.out = out
         self.draw_marks = draw_marks
         self.rgb: dict[str, bytes] = {}
@@ -65,7 +66,8 @@ class _Encoder:
         self.instance_ids = {o.id: o.instance_id for o in out.scene.objects}
 
     def _rgb(self, arr: np.ndarray) -> bytes:
-        return encode_rgb(np.ascontiguousarray(arr, dtype=np.uint8), self.o["image_format"], self.o["jpeg_quality"])
+        with self.timer("encode"):
+            return encode_rgb(np.ascontiguousarray(arr, dtype=np.uint8), self.o["image_format"], self.o["jpeg_quality"])
 
     def images(self, view_ids: list[str], marks: dict | None) -> tuple[list[bytes], dict | None]:
         """Encoded rgb per view id and the marks record.
@@ -88,8 +90,9 @@ class _Encoder:
                 key = (vid, tuple(per_view[vid]), str(style))
                 if key not in self.marked:
                     view = next(v for v in self.out.scene.views if v.id == vid)
-                    img, recs = self.draw_marks(frames[vid].rgb, view, list(per_view[vid]), style, ids=frames[vid].ids,
-                                                instance_ids=self.instance_ids)
+                    with self.timer("marks"):
+                        img, recs = self.draw_marks(frames[vid].rgb, view, list(per_view[vid]), style,
+                                                    ids=frames[vid].ids, instance_ids=self.instance_ids)
                     self.marked[key] = (self._rgb(np.asarray(img)), recs)
                 data, records[vid] = self.marked[key]
                 imgs.append(data)
@@ -105,7 +108,8 @@ class _Encoder:
             return None
         for vid in view_ids:
             if vid not in self.depth and vid in self.out.frames:
-                self.depth[vid] = encode_depth(self.out.frames[vid].depth)
+                with self.timer("encode"):
+                    self.depth[vid] = encode_depth(self.out.frames[vid].depth)
         return [self.depth[v] for v in view_ids if v in self.depth]
 
     def masks(self, view_ids: list[str]) -> list[bytes] | None:
@@ -113,7 +117,8 @@ class _Encoder:
             return None
         for vid in view_ids:
             if vid not in self.mask and vid in self.out.frames:
-                self.mask[vid] = encode_ids(self.out.frames[vid].ids)
+                with self.timer("encode"):
+                    self.mask[vid] = encode_ids(self.out.frames[vid].ids)
         return [self.mask[v] for v in view_ids if v in self.mask]
 
 
@@ -128,9 +133,9 @@ def _draw_marks_fn():
 def scene_rows(cfg: dict, out: SceneOutput, timer: StageTimer, draw_marks) -> list[dict]:
     """The dataset rows of one scene (QA rows, or one row per view when QA is off)."""
     scene_json = out.scene.to_json()
-    enc = _Encoder(cfg, out, draw_marks)
+    enc = _Encoder(cfg, out, draw_marks, timer)
     rows = []
-    with timer("encode"):
+    with timer("rows"):
         if qa_enabled(cfg):
             for qa in out.qa_rows:
                 marks = qa.get("marks")

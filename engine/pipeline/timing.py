@@ -5,22 +5,33 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 
-STAGES = ("layout", "camera", "appearance", "render", "qa", "encode", "write")
+STAGES = ("layout", "camera", "appearance", "render", "qa", "marks", "encode", "rows", "write")
 
 
 class StageTimer:
-    """Accumulates seconds per stage name: ``with timer("render"): ...``."""
+    """Accumulates seconds per stage name: ``with timer("render"): ...``.
+
+
+    Nested timers are exclusive: time spent in an inner stage is not counted in the outer one,
+    so the stage seconds add up to the wall time spent inside timers.
+    """
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        self._stack: list[list] = []  # [stage, start, child seconds]
 
     @contextmanager
     def __call__(self, stage: str):
-        t0 = time.perf_counter()
+        frame = [stage, time.perf_counter(), 0.0]
+        self._stack.append(frame)
         try:
             yield
         finally:
-            self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - t0
+            self._stack.pop()
+            total = time.perf_counter() - frame[1]
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + total - frame[2]
+            if self._stack:
+                self._stack[-1][2] += total
 
     def add(self, other: dict[str, float]) -> None:
         """Add another timer's ``seconds`` dict into this one."""
