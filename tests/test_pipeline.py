@@ -315,3 +315,15 @@ def test_images_rerender_from_scene_record(ref):
                     assert np.array_equal(rgb, frame.rgb)
                     checked += 1
     assert checked > 0
+
+
+def test_infeasible_layout_fails_before_any_shard(tmp_path):
+    """A scene config the layout cannot meet is reported (with the layout's message) by the dry
+    run of scene 0, before any shard is written."""
+    out = tmp_path / "infeasible"
+    job = _job(out, "scene.room.size_x=[2.0,2.0]", "scene.room.size_y=[2.0,2.0]", "scene.counts.furniture=[30,30]")
+    with pytest.raises(ConfigError, match="layout sampler cannot meet") as e:
+        generate(job)
+    assert "furniture" in str(e.value)  # the layout's own message says what to relax
+    assert read_manifest(out)["shards"] == {}
+    assert not list(out.rglob("*.parquet"))
