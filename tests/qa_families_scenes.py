@@ -63,11 +63,16 @@ def make_ctx(scene: SceneGraph, view_index: int = 0, qa_cfg: dict | None = None)
     return FamilyContext(scene, catalog, world, views[view_index], views, resolve_qa_cfg(qa_cfg or {}))
 
 
+_TEMPLATES: dict = {}
+
+
 def template(tid: str):
-    """The repository template with id ``tid``."""
+    """The repository template with id ``tid`` (the folder is loaded once per test session)."""
     from engine.qa.templates import load_templates
 
-    return load_templates()[tid]
+    if not _TEMPLATES:
+        _TEMPLATES.update(load_templates())
+    return _TEMPLATES[tid]
 
 
 def all_candidates(ctx, tid: str, seed: int = 0, params: dict | None = None, **constraint_overrides) -> list:
@@ -119,3 +124,31 @@ def two_view_scene() -> SceneGraph:
             "obj_04": seen(), "obj_05": seen(), "obj_06": seen(30, 0.1)}
     s.views.append(view_at("view_1", eye, (eye[0] + math.cos(h), eye[1] + math.sin(h), 1.4), vis1))
     return s
+
+
+_SAMPLED: list = []
+
+
+def sampled_scenes(n: int = 6) -> list[SceneGraph]:
+    """``n`` rooms from the default layout and camera samplers (no rendering): an object counts
+    as fully visible when the camera sampler put it in the frustum, else as unseen."""
+    if len(_SAMPLED) < n:
+        from engine.pipeline.config import load_job
+        from engine.pipeline.stages import SceneStages
+        from engine.pipeline.timing import StageTimer
+
+        job = load_job(["stages.qa=false", "stages.render=false"])
+        stages = SceneStages(job.cfg, "test")
+        i = len(_SAMPLED)
+        while len(_SAMPLED) < n:
+            out = stages.make_scene(i, None, StageTimer())
+            i += 1
+            if not hasattr(out, "scene"):
+                continue
+            for v in out.scene.views:
+                for oid, info in v.objects.items():
+                    box = info.get("bbox_amodal_geom")
+                    px = int((box[2] - box[0]) * (box[3] - box[1])) if info.get("in_frustum") and box else 0
+                    info.update(seen(px, 1.0) if px else seen(0, 0.0))
+            _SAMPLED.append(out.scene)
+    return _SAMPLED[:n]

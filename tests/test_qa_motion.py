@@ -212,3 +212,48 @@ def test_object_move_by_hand():
         before = a.box.footprint().distance(t.box.footprint())
         after = translate(a.box.footprint(), d[0], d[1]).distance(t.box.footprint())
         assert c.value == (after < before) and abs(after - before) >= 0.15
+
+
+def test_sampled_rooms_agree_with_independent_recomputation():
+    from qa_families_scenes import sampled_scenes
+
+    checked = 0
+    for scene in sampled_scenes(6):
+        for vi, view in enumerate(scene.views):
+            ctx = make_ctx(scene, vi)
+            T = np.asarray(view.cam_to_world)
+            eye, fwd = T[:3, 3], T[:3, 2]
+            heading = math.degrees(math.atan2(fwd[1], fwd[0]))
+            pitch = math.degrees(math.asin(fwd[2]))
+            K = np.asarray(view.K)
+            for c in all_candidates(ctx, "motion.aim_direction"):
+                o = scene.object(c.objects[0])
+                d = np.subtract(o.center[:2], eye[:2])
+                cross = fwd[0] * d[1] - fwd[1] * d[0]      # > 0: the object is to the left
+                assert c.value == ("left" if cross > 0 else "right")
+                checked += 1
+            for c in all_candidates(ctx, "motion.turn_in_view"):
+                o = scene.object(c.objects[0])
+                angle = float(c.question.split(" degrees")[0].split()[-1])
+                sign = 1 if " left" in c.question else -1
+                cam = _cam_frame_corners(eye, heading + sign * angle, pitch, o.box.corners)
+                inside = bool(np.all(cam[:, 2] > 0))
+                if inside:
+                    u = K[0, 0] * cam[:, 0] / cam[:, 2] + K[0, 2]
+                    v = K[1, 1] * cam[:, 1] / cam[:, 2] + K[1, 2]
+                    inside = bool(u.min() >= 2.5 and u.max() <= view.width - 3.5
+                                  and v.min() >= 2.5 and v.max() <= view.height - 3.5)
+                assert c.value == inside
+                checked += 1
+            for c in all_candidates(ctx, "motion.walk_closer"):
+                o = scene.object(c.objects[0])
+                dist = float(c.question.split(" m ")[0].split()[-1])
+                words = {"forward": 0, "backward": 180, "to the left": 90, "to the right": -90}
+                turn = next(a for w, a in words.items() if f" m {w}" in c.question)
+                h = math.radians(heading + turn)
+                new = eye + dist * np.array([math.cos(h), math.sin(h), 0.0])
+                before = np.linalg.norm(eye - o.box.closest_point(eye))
+                after = np.linalg.norm(new - o.box.closest_point(new))
+                assert c.value == (after < before) and abs(after - before) >= 0.15 - 1e-9
+                checked += 1
+    assert checked > 50

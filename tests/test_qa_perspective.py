@@ -191,3 +191,38 @@ def test_standing_agrees_with_cross_products(pa, pb, pc):
         # Independent margin check: the angle to both axes is at least 15 degrees.
         ang = math.degrees(math.acos(np.clip(dot / np.linalg.norm(f) / np.linalg.norm(d), -1, 1)))
         assert min(ang, 180 - ang, abs(90 - ang)) >= 15 - 1e-9
+
+
+def test_sampled_rooms_agree_with_rotation_columns_and_clipped_distances():
+    from qa_families_scenes import sampled_scenes
+
+    n_checked = 0
+    for scene in sampled_scenes(6):
+        for vi in range(len(scene.views)):
+            ctx = make_ctx(scene, vi)
+            for c in all_candidates(ctx, "perspective.object_view_fb") + all_candidates(ctx, "perspective.object_view_lr"):
+                a, t = (scene.object(o) for o in c.objects)
+                cy, sy = math.cos(a.yaw), math.sin(a.yaw)
+                d = np.subtract(t.center[:2], a.center[:2])
+                ahead, left = d @ [cy, sy], d @ [-sy, cy]   # local +X and +Y columns of Rz(yaw)
+                if c.template.task == "object_view_fb":
+                    assert c.value == ("in front" if ahead > 0 else "behind")
+                    assert abs(ahead) >= np.linalg.norm(d) * math.sin(math.radians(15)) - 1e-9
+                else:
+                    assert c.value == ("left" if left > 0 else "right")
+                    assert abs(left) >= np.linalg.norm(d) * math.sin(math.radians(15)) - 1e-9
+                n_checked += 1
+            cam = np.asarray(scene.views[vi].cam_to_world)[:3, 3]
+            for c in all_candidates(ctx, "perspective.depth_order"):
+                dist = []
+                for o in (scene.object(x) for x in c.objects):
+                    cy, sy = math.cos(o.yaw), math.sin(o.yaw)
+                    rel = cam - np.asarray(o.center)
+                    local = np.array([rel[0] * cy + rel[1] * sy, -rel[0] * sy + rel[1] * cy, rel[2]])
+                    excess = np.maximum(np.abs(local) - np.asarray(o.size) / 2, 0.0)
+                    dist.append(float(np.linalg.norm(excess)))
+                near = 0 if dist[0] < dist[1] else 1
+                assert c.value == c.options[near]
+                assert abs(dist[0] - dist[1]) >= max(0.15, 0.15 * max(dist)) - 1e-9
+                n_checked += 1
+    assert n_checked > 50
