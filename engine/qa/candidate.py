@@ -111,19 +111,25 @@ def bool_candidate(ctx, t: Template, rng, slots: dict, refs: Refs | None, value:
     return c
 
 
+_DEFAULT = object()
+
+
 def choice_candidate(ctx, t: Template, rng, slots: dict, refs: Refs | None, options: list[str], correct: int,
-                     rationale: str, answer_key: str | None = None, answer_space: tuple | None = None,
+                     rationale: str, answer_key: str | None = None, answer_space: Any = _DEFAULT,
                      **kw) -> Candidate:
     """A multiple-choice question; the generator places the right option at a balanced letter.
 
-    ``answer_key`` defaults to the right option's text and ``answer_space`` to all option texts.
+    ``answer_key`` defaults to the right option's text and ``answer_space`` to all option texts;
+    pass ``answer_space=None`` to balance only the letter.
     """
+    if answer_space is _DEFAULT:
+        answer_space = tuple(sorted(options))
     if len(set(options)) != len(options):
         raise ValueError(f"{t.id}: duplicate options {options}")
     c = Candidate(question=render_question(t, rng, slots), answer_type="choice", value=options[correct],
                   rationale=rationale, options=list(options), correct=int(correct),
                   answer_key=answer_key if answer_key is not None else options[correct],
-                  answer_space=answer_space if answer_space is not None else tuple(sorted(options)),
+                  answer_space=answer_space,
                   **_common(ctx, t, refs))
     for k, v in kw.items():
         setattr(c, k, v)
