@@ -111,7 +111,7 @@ def _draw(ctx, t, rng, res):
     m = build_ascii_map(ctx.scene, ctx.view.view, res, names, object_ids=ids)
     if m.hidden or m.camera_cell is None:
         return []
-    rat = (f"The room is {ctx.scene.room.size[0]:g} m by {ctx.scene.room.size[1]:g} m, so at {res:g} m per cell the map "
+    rat = (f"The room is {ctx.scene.room.size[0]:.2f} m by {ctx.scene.room.size[1]:.2f} m, so at {res:g} m per cell the map "
            f"has {len(m.grid)} rows and {len(m.grid[0])} columns including the wall ring; each object fills the cells "
            f"whose centres lie in its floor outline and the camera is the arrow '{m.camera_mark}'.")
     c = text_candidate(ctx, t, rng, _map_slots(m), None, m.text(), rat, answer_type="ascii", frame="world")

@@ -100,7 +100,7 @@ def _count(ctx, t, rng, v1, v2):
         n1 = sum(v1.visible(o, fr, px) for o in seen)
         n2 = sum(v2.visible(o, fr, px) for o in seen)
         name = w.name[seen[0]]
-        rat = (f"Image 1 shows {n1} and image 2 shows {n2} {plural(name)}; {len(both)} of them appear in both, "
+        rat = (f"{plural(name).capitalize()} visible: {n1} in image 1, {n2} in image 2, {len(both)} in both, "
                f"so there are {n1} + {n2} - {len(both)} = {len(seen)} distinct ones.")
         c = count_candidate(ctx, t, rng, {"category": plural(name)}, None, len(seen), rat,
                             meta={"shared": len(both)})

@@ -58,8 +58,9 @@ def generate(ctx, t: Template, rng: np.random.Generator) -> list[Candidate]:
             if o.support == "wall" or (o.supported_by and o.supported_by not in names):
                 continue
             right = names[o.supported_by] if o.supported_by else "the floor"
-            # distractors: the floor and every other described object not standing on ``a``
-            pool = ["the floor"] + [names[s] for s in ids if s != a and w.support.get(s) != a]
+            # distractors: the floor and other described furniture not standing on ``a``
+            pool = ["the floor"] + [names[s] for s in ids if s != a and w.support.get(s) != a
+                                    and (w.category[s] not in ctx.catalog or ctx.catalog[w.category[s]].kind == "furniture")]
             pool = [p for p in pool if p != right]
             if len(pool) < n - 1:
                 continue
