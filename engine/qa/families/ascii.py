@@ -186,17 +186,29 @@ def _resized(scene: SceneGraph, delta: float) -> SceneGraph:
     return s
 
 
+def _robust_scene_map(ctx, res: float) -> tuple[AsciiMap, dict[str, str]] | None:
+    """The camera-less map of the whole scene and its names, or None when it cannot be asked:
+    an object without a scene-unique expression, a hidden object, or a cell that a 2 cm change of
+    any outline would flip. View-independent, so cached on the scene's WorldFacts."""
+    cache = ctx.world.__dict__.setdefault("_ascii_family_scene_maps", {})
+    if res not in cache:
+        ids = list(ctx.world.ids)
+        names = scene_names(ctx, ids)
+        out = None
+        if ids and names is not None:
+            m = build_ascii_map(ctx.scene, None, res, names)
+            if not m.hidden and all(build_ascii_map(_resized(ctx.scene, d), None, res, names).grid == m.grid
+                                    for d in (ROBUST_M, -ROBUST_M)):
+                out = (m, names)
+        cache[res] = out
+    return cache[res]
+
+
 def _describe(ctx, t, rng, res):
-    ids = list(ctx.world.ids)
-    names = scene_names(ctx, ids)
-    if not ids or names is None:
+    got = _robust_scene_map(ctx, res)
+    if got is None:
         return []
-    m = build_ascii_map(ctx.scene, None, res, names)
-    if m.hidden:
-        return []
-    for delta in (ROBUST_M, -ROBUST_M):
-        if build_ascii_map(_resized(ctx.scene, delta), None, res, names).grid != m.grid:
-            return []
+    m, names = got
     desc = describe_scene(ctx.scene, names, rng, footprints=True)
     slots = dict(_map_slots(m), description=desc.text)
     rat = (f"Each object fills the {res:g} m cells whose centres lie inside its stated outline (the higher object wins "
