@@ -34,7 +34,9 @@ def scene_records(n: int, overrides: list[str], cache_dir: Path, seed: int = 0) 
     from engine.pipeline.timing import StageTimer
 
     job = load_job(list(overrides) + [f"seed={seed}", "stages.qa=false"])
-    key = hashlib.sha256(f"{job.config_hash}:{n}".encode()).hexdigest()[:16]
+    # Scenes do not depend on the qa group: leave it out of the cache key.
+    scene_cfg = {k: v for k, v in job.cfg.items() if k != "qa"}
+    key = hashlib.sha256(f"{json.dumps(scene_cfg, sort_keys=True, default=str)}:{n}".encode()).hexdigest()[:16]
     path = cache_dir / f"scenes_{key}.jsonl"
     if path.exists():
         return [SceneGraph.from_json(line, validate=False) for line in path.read_text().splitlines() if line]

@@ -8,9 +8,12 @@ the shard. Counts are kept at two levels for every template:
    referenced categories in naming order), so an answer cannot be predicted from the text.
 
 A candidate is rejected when accepting it would put its answer more than the allowed slack
-ahead of the least frequent answer of its space, at either level. Among the acceptable ones
-the generator takes the one whose answer is least used. Choice letters are placed at the
-least used position of the template (ties broken by the rng).
+ahead of the least frequent answer of its space, at either level. For choice questions a third
+check keeps, per template, each option key's (e.g. category's) number of wins within the slack
+of its expected wins (the sum of 1 / number of options over the questions showing it), so that
+"pick the option that is usually right" is no better than chance. Among the acceptable
+candidates the generator takes the one whose answer is least used. Choice letters are placed at
+the least used position of the template (ties broken by the rng).
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ class Balancer:
         self.totals: dict[tuple, int] = defaultdict(int)
         self.letters: dict[tuple[str, int], list[int]] = {}
         self.usage: dict[str, int] = defaultdict(int)
+        self.wins: dict[tuple[str, str], int] = defaultdict(int)
+        self.expected: dict[tuple[str, str], float] = defaultdict(float)
 
     def _keys(self, c: Candidate) -> list[tuple[tuple, int]]:
         base = (c.template.id, c.answer_space)
@@ -46,8 +51,19 @@ class Balancer:
             out.append(cnt[c.answer_key] - min(cnt[k] for k in c.answer_space))
         return tuple(out)
 
+    def option_excess(self, c: Candidate) -> float:
+        """Wins minus expected wins of the right option's key after accepting ``c`` (0 if no keys)."""
+        if not c.option_keys:
+            return 0.0
+        w = (c.template.id, c.option_keys[c.correct])
+        return self.wins[w] + 1 - self.expected[w] - 1.0 / len(c.option_keys)
+
     def acceptable(self, c: Candidate) -> bool:
-        """False when accepting ``c`` would exceed the slack at either level."""
+        """False when accepting ``c`` would exceed the slack at any level."""
+        if c.option_keys:
+            w = (c.template.id, c.option_keys[c.correct])
+            if self.option_excess(c) > max(self.min_slack, self.tolerance * self.expected[w]):
+                return False
         if c.answer_space is None:
             return True
         if c.answer_key not in c.answer_space:
@@ -68,7 +84,7 @@ class Balancer:
             c = cands[int(k)]
             if not self.acceptable(c):
                 continue
-            score = self.lead(c) if c.answer_space is not None else (0, 0)
+            score = (self.lead(c) if c.answer_space is not None else (0, 0)) + (self.option_excess(c),)
             if best is None or score < best_score:
                 best, best_score = c, score
         return best
@@ -76,6 +92,10 @@ class Balancer:
     def commit(self, c: Candidate) -> None:
         """Count the accepted candidate."""
         self.usage[c.template.id] += 1
+        if c.option_keys:
+            for k in c.option_keys:
+                self.expected[(c.template.id, k)] += 1.0 / len(c.option_keys)
+            self.wins[(c.template.id, c.option_keys[c.correct])] += 1
         if c.answer_space is None:
             return
         for key, _ in self._keys(c):

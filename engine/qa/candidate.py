@@ -41,6 +41,8 @@ class Candidate:
         answer_key / answer_space: the balancing bucket of this answer and all buckets it
             competes with (None: not balanced); context_key: what the question text reveals
             about the answer (e.g. referenced categories), balanced within as well.
+        option_keys: per option, what its text reveals (category or text); the balancer keeps
+            each key's win rate near 1 / number of options, so no option is a safe blind guess.
         degenerate: True when the question's answer would not change without one of its
             referenced objects / filters (the generator drops it).
         meta: extra labels for the row (e.g. {"depth_cue": "counter_heuristic"}).
@@ -66,6 +68,7 @@ class Candidate:
     context_key: tuple[str, ...] = ()
     degenerate: bool = False
     meta: dict = field(default_factory=dict)
+    option_keys: tuple[str, ...] | None = None
 
 
 def render_question(t: Template, rng: np.random.Generator, slots: dict[str, str]) -> str:
@@ -127,7 +130,7 @@ def choice_candidate(ctx, t: Template, rng, slots: dict, refs: Refs | None, opti
     if len(set(options)) != len(options):
         raise ValueError(f"{t.id}: duplicate options {options}")
     c = Candidate(question=render_question(t, rng, slots), answer_type="choice", value=options[correct],
-                  rationale=rationale, options=list(options), correct=int(correct),
+                  rationale=rationale, options=list(options), correct=int(correct), option_keys=tuple(options),
                   answer_key=answer_key if answer_key is not None else options[correct],
                   answer_space=answer_space,
                   **_common(ctx, t, refs))
@@ -206,5 +209,7 @@ def object_choice_candidate(ctx, t: Template, rng, slots: dict, refs: Refs, opti
     if len(set(keys)) != len(keys):
         keys = names
     k = list(option_ids).index(correct_id)
-    return choice_candidate(ctx, t, rng, slots, refs, names, k, rationale, answer_key=keys[k],
-                            answer_space=tuple(sorted(set(keys))), **kw)
+    c = choice_candidate(ctx, t, rng, slots, refs, names, k, rationale, answer_key=keys[k],
+                         answer_space=tuple(sorted(set(keys))), **kw)
+    c.option_keys = tuple(keys)
+    return c
