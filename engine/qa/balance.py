@@ -8,7 +8,8 @@ the shard. Counts are kept at two levels for every template:
    referenced categories in naming order), so an answer cannot be predicted from the text.
 
 A candidate is rejected when accepting it would put its answer more than the allowed slack
-ahead of the least frequent answer of its space, at either level. For choice questions a third
+ahead of the least frequent answer of its space (the median one for spaces of more than three
+answers), at either level. For choice questions a third
 check keeps, per template, each option key's (e.g. category's) number of wins within the slack
 of its expected wins (the sum of 1 / number of options over the questions showing it), so that
 "pick the option that is usually right" is no better than chance. Among the acceptable
@@ -44,11 +45,15 @@ class Balancer:
         return [(base, self.min_slack), (base + (c.context_key,), self.context_slack)]
 
     def lead(self, c: Candidate) -> tuple[int, int]:
-        """How far this candidate's answer leads the least used answer, per level (before accepting)."""
+        """How far this candidate's answer leads the reference answer count, per level (before
+        accepting). The reference is the least used answer for spaces of up to 3 answers and the
+        median one for larger spaces (bins, directions), so one rare bin cannot starve a template."""
         out = []
         for key, _ in self._keys(c):
             cnt = self.counts[key]
-            out.append(cnt[c.answer_key] - min(cnt[k] for k in c.answer_space))
+            vals = sorted(cnt[k] for k in c.answer_space)
+            ref = vals[0] if len(vals) <= 3 else vals[(len(vals) - 1) // 2]
+            out.append(cnt[c.answer_key] - ref)
         return tuple(out)
 
     def option_excess(self, c: Candidate) -> float:
