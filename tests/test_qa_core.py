@@ -209,7 +209,11 @@ def test_balance_over_a_large_run(tmp_path):
         if rs[0]["answer_type"] == "choice":
             n = Counter(len(r["choices"]) for r in rs).most_common(1)[0][0]
             pos = Counter(r["answer_index"] for r in rs if len(r["choices"]) == n)
-            assert max(pos.values()) - min(pos.get(i, 0) for i in range(n)) <= 1, (tid, pos)
+            # shuffled options: letters placed exactly evenly; ascending numeric ladders: the
+            # position is balanced as the answer, within the balancer's slack
+            ladder = rs[0]["task"] in ("object_distance", "camera_distance")
+            slack = max(2, 0.02 * len(rs)) if ladder else 1
+            assert max(pos.values()) - min(pos.get(i, 0) for i in range(n)) <= slack, (tid, pos)
     assert checked >= 5
     # dedup: no exact duplicate question per view
     keys = [(r["scene_id"], tuple(r["view_ids"]), r["question"]) for r in rows]

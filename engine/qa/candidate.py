@@ -43,6 +43,8 @@ class Candidate:
             about the answer (e.g. referenced categories), balanced within as well.
         option_keys: per option, what its text reveals (category or text); the balancer keeps
             each key's win rate near 1 / number of options, so no option is a safe blind guess.
+        ordered: options are shown in the given order (ascending numbers), the right one at
+            ``correct``; balance the position through answer_key/answer_space instead.
         degenerate: True when the question's answer would not change without one of its
             referenced objects / filters (the generator drops it).
         meta: extra labels for the row (e.g. {"depth_cue": "counter_heuristic"}).
@@ -69,6 +71,7 @@ class Candidate:
     degenerate: bool = False
     meta: dict = field(default_factory=dict)
     option_keys: tuple[str, ...] | None = None
+    ordered: bool = False
 
 
 def render_question(t: Template, rng: np.random.Generator, slots: dict[str, str]) -> str:
@@ -156,19 +159,22 @@ def number_candidate(ctx, t: Template, rng, slots: dict, refs: Refs | None, valu
 def numeric_choice_candidate(ctx, t: Template, rng, slots: dict, refs: Refs | None, value: float,
                              rationale: str, decimals: int = 2, **kw) -> Candidate:
     """A numeric multiple-choice question: options form a geometric ladder ``value * ratio**(k - p)``
-    shown in ascending order, with the right value at a balanced position p (params.ratio, default
-    1.5; constraints.num_options, default 4), so neither "the middle one" nor the letter helps.
+    shown in ascending order (params.ratio, default 1.5; constraints.num_options, default 4).
+
+    The right position p is drawn with the rng and balanced as the answer (``pos<p>``); each
+    option's ladder step (log-scale value bin of width ``ratio``) is its option key, so neither
+    "the middle one" nor "the value that is usually right" beats chance.
     """
     n = int(t.constraints.get("num_options", 4))
     ratio = float(t.param("ratio", 1.5))
     v = round(float(value), decimals)
-
-    def build(p: int) -> list[str]:
-        return [fmt_value(v * ratio ** (k - p), t.unit, decimals) for k in range(n)]
-
-    c = Candidate(question=render_question(t, rng, slots), answer_type="choice", value=fmt_value(v, t.unit, decimals),
-                  unit=None, rationale=rationale, option_builder=build, num_positions=n,
-                  answer_key="", answer_space=None, **_common(ctx, t, refs))
+    p = int(rng.integers(n))
+    vals = [v * ratio ** (k - p) for k in range(n)]
+    options = [fmt_value(x, t.unit, decimals) for x in vals]
+    keys = tuple(f"step{int(np.floor(np.log(max(x, 1e-9)) / np.log(ratio)))}" for x in vals)
+    c = Candidate(question=render_question(t, rng, slots), answer_type="choice", value=options[p],
+                  rationale=rationale, options=options, correct=p, ordered=True, option_keys=keys,
+                  answer_key=f"pos{p}", answer_space=tuple(f"pos{k}" for k in range(n)), **_common(ctx, t, refs))
     c.context_key = ()
     for k, v_ in kw.items():
         setattr(c, k, v_)

@@ -41,7 +41,9 @@ def finalize(c: Candidate, balancer: Balancer, rng: np.random.Generator, scene_i
     t = c.template
     question, choices, answer_index, answer = c.question, None, None, c.answer
     if c.answer_type == "choice":
-        if c.option_builder is not None:
+        if c.ordered:
+            p, choices = c.correct, list(c.options)
+        elif c.option_builder is not None:
             p = balancer.position(t.id, c.num_positions, rng)
             choices = c.option_builder(p)
         else:
