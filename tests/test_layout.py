@@ -395,3 +395,25 @@ def test_same_seed_same_bytes_different_seed_differs(name, catalog):
 def test_rng_must_be_a_generator(catalog):
     with pytest.raises(TypeError, match="numpy.random.Generator"):
         sample_layout(load_scene_cfg("open"), catalog, 0)
+
+
+def _support_caps_hold(scenes, catalog) -> int:
+    """Count capped (support, category) pairs checked; fail on any over the catalog's cap."""
+    checked = 0
+    for g in scenes:
+        per = {}
+        for o in g.objects:
+            if o.supported_by:
+                per.setdefault((o.supported_by, o.category), []).append(o.id)
+        for (sup, cat), ids in per.items():
+            cap = catalog[cat].extra.get("max_per_support")
+            if cap is not None:
+                checked += 1
+                assert len(ids) <= cap, f"{g.scene_id}: {len(ids)} {cat} on {sup}: {ids}"
+    return checked
+
+
+def test_max_per_support_caps_hold(room_scenes, tabletop_scenes, catalog):
+    # A desk carries at most one keyboard, one monitor, one laptop, ... (scenes/catalog.yaml).
+    assert _support_caps_hold(room_scenes, catalog) > 100
+    assert _support_caps_hold(tabletop_scenes, catalog) > 100

@@ -269,6 +269,7 @@ def _attempt(plan: RoomPlan, rng: np.random.Generator, stats: Stats) -> tuple[Ro
     # Only categories that can stand somewhere in this scene (a present holder or the floor).
     s_mask = np.array([("floor" in cat[k].stands_on) or any(h in present for h in cat[k].stands_on)
                        for k in plan.s_picker.keys])
+    on_count: dict[tuple[int, str], int] = {}  # (support index, category) -> objects on it
     for _ in range(n_s):
         key = plan.s_picker.pick(rng, s_mask)
         if key is None:
@@ -276,10 +277,15 @@ def _attempt(plan: RoomPlan, rng: np.random.Generator, stats: Stats) -> tuple[Ro
             continue
         c = cat[key]
         attrs = sample_attributes(c, rng)
-        holders = [i for i in range(n_furn) if drafts[i].category in c.stands_on]
+        cap = c.extra.get("max_per_support")
+        holders = [i for i in range(n_furn) if drafts[i].category in c.stands_on
+                   and (cap is None or on_count.get((i, key), 0) < cap)]
+        on_floor_ok = "floor" in c.stands_on
+        if not holders and not on_floor_ok:
+            stats.drop(key, "small", "support_full")
+            continue
         if holders:
             hpick = Picker({str(i): drafts[i].size[0] * drafts[i].size[1] for i in holders})
-        on_floor_ok = "floor" in c.stands_on
 
         def propose(c=c, attrs=attrs, holders=holders, on_floor_ok=on_floor_ok):
             d = Draft(c.key, sample_size(c, rng), (0.0, 0.0, 0.0), 0.0, has_front=c.has_front, attributes=attrs)
@@ -294,5 +300,7 @@ def _attempt(plan: RoomPlan, rng: np.random.Generator, stats: Stats) -> tuple[Ro
             continue
         drafts.append(d)
         placed["small"] += 1
+        if d.support == "on":
+            on_count[(d.support_index, key)] = on_count.get((d.support_index, key), 0) + 1
 
     return room, drafts, extra, placed

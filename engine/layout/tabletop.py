@@ -88,8 +88,13 @@ def sample_tabletop(cfg: Mapping, catalog: Catalog, rng: np.random.Generator) ->
                 drafts.append(d)
         n_s = int(rng.integers(cfg["counts"]["small"][0], cfg["counts"]["small"][1] + 1))
         placed_small = 0
+        on_table: dict[str, int] = {}
         for _ in range(n_s):
             c = catalog[small_picker.pick(rng)]
+            cap = c.extra.get("max_per_support")
+            if cap is not None and on_table.get(c.key, 0) >= cap:
+                stats.drop(c.key, "small", "support_full")
+                continue
             sattrs = sample_attributes(c, rng)
 
             def propose_small(c=c, sattrs=sattrs):
@@ -102,6 +107,7 @@ def sample_tabletop(cfg: Mapping, catalog: Catalog, rng: np.random.Generator) ->
             else:
                 drafts.append(d)
                 placed_small += 1
+                on_table[c.key] = on_table.get(c.key, 0) + 1
         if placed_small >= n_small_min:
             ids = object_ids(len(drafts))
             focus = [ids[0]] + [ids[i] for i, d in enumerate(drafts) if d.support == "on"]
