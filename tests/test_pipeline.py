@@ -57,6 +57,7 @@ RATIOS = {"train": 0.5, "validation": 0.25, "test": 0.25}
 BASE = [
     f"stages.render={str(RENDER).lower()}", f"stages.qa={str(QA).lower()}",
     "camera.width=64", "camera.height=64", f"num_scenes={NUM_SCENES}", f"output.scenes_per_shard={PER_SHARD}",
+    "output.image_format=png",  # lossless, so images can be compared with a fresh render exactly
     "output.row_group_size=4", "output.depth=true", "output.instance_mask=true", "output.webdataset=true",
     "output.llava=true", "progress=false", "seed=7",
 ] + [f"split.ratios.{k}={v}" for k, v in RATIOS.items()]
@@ -327,3 +328,34 @@ def test_infeasible_layout_fails_before_any_shard(tmp_path):
     assert "furniture" in str(e.value)  # the layout's own message says what to relax
     assert read_manifest(out)["shards"] == {}
     assert not list(out.rglob("*.parquet"))
+
+
+def test_jpeg_default_images_match_render_closely(tmp_path):
+    """The default image format is JPEG (quality 95, 4:4:4): images decode to the rendered frame
+    within JPEG's small error, so pixel-level labels (boxes, masks) still line up."""
+    import io
+
+    import numpy as np
+    from PIL import Image as PILImage
+
+    from engine.pipeline.config import compose_config
+    from engine.pipeline.demo import read_scenes, rerender
+
+    assert compose_config([])["output"]["image_format"] == "jpeg"
+    over = [o for o in BASE if not o.startswith("output.image_format")]
+    job = load_job(over + ["num_scenes=2", f"out={tmp_path / 'j'}", "executor.workers=1", "progress=false"])
+    generate(job)
+    frames, titles = rerender(job, read_scenes(tmp_path / "j"))
+    fresh = {tuple(t.split()): f for t, f in zip(titles, frames)}
+    checked = 0
+    for p in sorted((tmp_path / "j" / "data").glob("*.parquet")):
+        for row in pq.read_table(p, columns=["scene_id", "view_ids", "images", "marks"]).to_pylist():
+            if row["marks"]:
+                continue
+            for vid, img in zip(row["view_ids"], row["images"]):
+                pil = PILImage.open(io.BytesIO(img["bytes"]))
+                assert pil.format == "JPEG"
+                diff = np.abs(np.asarray(pil, dtype=np.int16) - fresh[(row["scene_id"], vid)].rgb.astype(np.int16))
+                assert diff.mean() < 2.0
+                checked += 1
+    assert checked > 0

@@ -121,9 +121,18 @@ def test_referring_expressions_minimal_and_unique():
     r2 = _referrer(objs[:4], {"obj_00", "obj_03"})
     assert r2.expression("obj_00", "view") == "the chair"
     assert r2.expression("obj_00", "scene") == "the red wooden chair"
-    refs = r.refs(["obj_02", "obj_03"], "mark")
-    assert refs.names == ("object 1", "object 2")
-    assert refs.marks == {"view_id": "view_0", "object_ids": ["obj_02", "obj_03"], "style": "number"}
+    with pytest.raises(ValueError, match="rng"):
+        r.refs(["obj_02", "obj_03"], "mark")
+    # Mark numbers are a random permutation: each object's name matches its place in the
+    # marks list the pipeline draws (mark k = object_ids[k - 1]), and both orders occur.
+    seen = set()
+    for seed in range(20):
+        refs = r.refs(["obj_02", "obj_03", "obj_04"], "mark", rng=np.random.default_rng(seed))
+        assert sorted(refs.names) == ["object 1", "object 2", "object 3"]
+        for oid, name in zip(refs.ids, refs.names):
+            assert refs.marks["object_ids"][int(name.split()[1]) - 1] == oid
+        seen.add(refs.names)
+    assert len(seen) > 1
 
 
 def test_plural():

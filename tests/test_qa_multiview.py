@@ -2,45 +2,38 @@
 
 from __future__ import annotations
 
-import math
 
-import numpy as np
 
-from engine.qa.families.multiview import plural
+from engine.qa.refer import plural
 from qa_families_scenes import all_candidates, make_ctx, two_view_scene
 
 SOFA, TABLE, LAMP, CHAIR, RED_BOX, GREEN_BOX, CHAIR2 = (f"obj_{i:02d}" for i in range(7))
 
 
-def _u(eye, target, p):
-    """Image column (fx 32, cx 31.5) of point p for a camera at eye looking at target, written out."""
-    f = np.subtract(target, eye) / np.linalg.norm(np.subtract(target, eye))
-    right = np.array([f[1], -f[0], 0.0]) / math.hypot(f[0], f[1])
-    d = np.subtract(p, eye)
-    return 32 * (d @ right) / (d @ f) + 31.5
-
-
 def test_mark_correspondence_by_hand():
     s = two_view_scene()
     ctx = make_ctx(s, 0)
-    eyes = {"view_0": ((-2.5, 0, 1.6), (2.0, 0, 0.6)),
-            "view_1": ((-1.0, 0.5, 1.4), (-1.0 + math.cos(math.radians(30)), 0.5 + math.sin(math.radians(30)), 1.4))}
     # Visible enough (>= 0.3 and 40 px): view 0 sofa, table, lamp, chair, green box; view 1 sofa, lamp, both boxes.
     vis = {"view_0": [SOFA, TABLE, LAMP, CHAIR, GREEN_BOX], "view_1": [SOFA, LAMP, RED_BOX, GREEN_BOX]}
-    order = {v: sorted(ids, key=lambda o: (_u(*eyes[v], s.object(o).center), o)) for v, ids in vis.items()}
     cands = all_candidates(ctx, "multiview.mark_correspondence")
     assert {c.objects[0] for c in cands} == {SOFA, LAMP, GREEN_BOX}  # seen in both
+    orders = set()
     for c in cands:
         oid = c.objects[0]
-        k1, k2 = order["view_0"].index(oid) + 1, order["view_1"].index(oid) + 1
+        per_view = c.marks["per_view"]
+        # each image marks exactly its hand-worked visible set, numbered in a random order
+        assert {v: sorted(ids) for v, ids in per_view.items()} == {v: sorted(ids) for v, ids in vis.items()}
+        assert c.marks["object_ids"] == per_view["view_0"]
+        k1, k2 = per_view["view_0"].index(oid) + 1, per_view["view_1"].index(oid) + 1
         assert c.question.startswith(("Mark " + str(k1) + " ", "The object labelled " + str(k1) + " "))
         assert c.value == f"mark {k2}" and len(c.options) == 3 and c.options[c.correct] == c.value
         assert c.view_ids == ["view_0", "view_1"]
-        assert c.marks["per_view"] == order and c.marks["object_ids"] == order["view_0"]
-    # By hand: in view 1 (heading 30 deg) the lamp (offset (2.5, 1.5)) is 0.96 deg left of the axis,
-    # the green box (3, 2) 3.7 deg left, the sofa (1, -0.5) 56.6 deg right, the red box (4.6, -0.2)
-    # 32.5 deg right: marks 1 green box, 2 lamp, 3 red box, 4 sofa.
-    assert order["view_1"] == [GREEN_BOX, LAMP, RED_BOX, SOFA]
+        orders.add(tuple(per_view["view_1"]))
+    # the numbering is not tied to image position: over a few seeds, view 1 is numbered differently
+    for seed in range(6):
+        for c in all_candidates(make_ctx(s, 0), "multiview.mark_correspondence", seed=seed):
+            orders.add(tuple(c.marks["per_view"]["view_1"]))
+    assert len(orders) > 1
 
 
 def test_count_across_views_by_hand():

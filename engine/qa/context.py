@@ -69,7 +69,7 @@ class FamilyContext:
         if mode == "any":
             mode = "mark" if rng.random() < self.cfg["refer"]["mark_fraction"] else "expression"
         scope = t.constraints.get("refer_scope", self.cfg["refer"]["scope"])
-        return self.referrer(views).refs(ids, mode, scope)
+        return self.referrer(views).refs(ids, mode, scope, rng)
 
     def margin(self, t: Template, key: str) -> float:
         """Margin ``key`` of ``t`` (template value, else the config default)."""

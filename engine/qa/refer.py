@@ -10,6 +10,8 @@ row's ``marks`` field tells the pipeline which objects to draw numbers on.
 
 from __future__ import annotations
 
+import numpy as np
+
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -112,18 +114,26 @@ class Referrer:
         words.append(self.world.name[oid])
         return " ".join(words)
 
-    def refs(self, ids: list[str], mode: str, scope: str = "view") -> Refs | None:
+    def refs(self, ids: list[str], mode: str, scope: str = "view",
+             rng: np.random.Generator | None = None) -> Refs | None:
         """Name ``ids`` by ``mode`` ("expression" or "mark"); None when an expression is not unique.
 
-        Marks are drawn in the first view of the question; expressions must also be pairwise
-        distinct (two objects never share a phrase, guaranteed by uniqueness).
+        Marks are drawn in the first view of the question. Mark numbers are a random
+        permutation of 1..n drawn from ``rng`` (required for marks): numbering in naming order
+        would leak roles (the answer of a choice question would always be "object 2").
+        ``marks.object_ids`` lists the objects in mark-number order. Expressions must also be
+        pairwise distinct (two objects never share a phrase, guaranteed by uniqueness).
         """
         ids = tuple(ids)
         if len(set(ids)) != len(ids):
             raise ValueError(f"refs: duplicate object ids {ids}")
         if mode == "mark":
-            names = tuple(f"object {k + 1}" for k in range(len(ids)))
-            marks = {"view_id": self.views[0].id, "object_ids": list(ids), "style": "number"}
+            if rng is None:
+                raise ValueError("refs: mode 'mark' needs an rng to number the marks")
+            numbers = rng.permutation(len(ids)) + 1
+            names = tuple(f"object {int(k)}" for k in numbers)
+            order = [ids[int(i)] for i in np.argsort(numbers)]
+            marks = {"view_id": self.views[0].id, "object_ids": order, "style": "number"}
             return Refs(ids, names, marks, tuple("mark" for _ in ids))
         names = []
         for oid in ids:
@@ -143,6 +153,8 @@ def plural(name: str, lexicon: Mapping | None = None) -> str:
     head, _, last = name.rpartition(" ")
     if last in table:
         p = table[last]
+    elif last.endswith("f"):  # bookshelf -> bookshelves
+        p = last[:-1] + "ves"
     elif last.endswith(("s", "x", "ch", "sh")):
         p = last + "es"
     elif last.endswith("y") and last[-2:-1] not in "aeiou":

@@ -3,7 +3,7 @@
 Every question pairs the context's view (image 1) with each other view of the scene (image 2).
 
 - Marks: in each image the objects visible enough (template thresholds) are numbered 1, 2, ...
-  from left to right by projected centre (ties by id). The candidate's ``marks`` holds the
+  in a random order drawn from the rng (a number reveals nothing about position). The candidate's ``marks`` holds the
   first image's numbering in the standard keys (``view_id``, ``object_ids``) and both images'
   in ``per_view`` ({view id: [object ids in mark order]}).
 - Counting: an object counts when it is visible enough in at least one image; a category is not
@@ -22,27 +22,18 @@ import math
 import numpy as np
 
 from engine.qa.candidate import Candidate, choice_candidate, count_candidate
+from engine.qa.refer import plural
 from engine.qa.templates import Template
 
 TASKS = ("mark_correspondence", "count_across_views", "cross_view_direction")
 
 
-def mark_order(ctx, t: Template, view) -> list[str]:
-    """Object ids visible enough in ``view``, in mark order (left to right by projected centre u)."""
+def mark_order(ctx, t: Template, view, rng: np.random.Generator) -> list[str]:
+    """Object ids visible enough in ``view``, in mark order: a random permutation, so a mark's
+    number says nothing about where the object is (left-to-right numbering would let the number
+    in image 1 predict the number in image 2)."""
     ids = ctx.referents(t, view)
-    return sorted(ids, key=lambda oid: (float(view.uv[view.i(oid), 0]), oid))
-
-
-def plural(name: str) -> str:
-    """English plural of a category display name (``bookshelf`` -> ``bookshelves``)."""
-    head, _, last = name.rpartition(" ")
-    if last.endswith("f"):
-        p = last[:-1] + "ves"
-    elif last.endswith(("s", "x", "sh", "ch")):
-        p = last + "es"
-    else:
-        p = last + "s"
-    return f"{head} {p}" if head else p
+    return [ids[int(i)] for i in rng.permutation(len(ids))]
 
 
 def generate(ctx, t: Template, rng: np.random.Generator) -> list[Candidate]:
@@ -63,7 +54,7 @@ def generate(ctx, t: Template, rng: np.random.Generator) -> list[Candidate]:
 
 
 def _marks(ctx, t, rng, v1, v2):
-    m1, m2 = mark_order(ctx, t, v1), mark_order(ctx, t, v2)
+    m1, m2 = mark_order(ctx, t, v1, rng), mark_order(ctx, t, v2, rng)
     n = int(t.constraints.get("num_options", 3))
     if len(m2) < n:
         return []
