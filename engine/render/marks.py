@@ -64,9 +64,18 @@ def _place(cands: np.ndarray, placed: list[np.ndarray], r: int, width: int, heig
     if not placed:
         return pts[0].astype(float)
     P = np.asarray(placed)
-    gap = np.min(np.linalg.norm(pts[:, None, :] - P[None], axis=2), axis=1)
-    ok = np.nonzero(gap >= 2 * r + 2)[0]
-    return pts[ok[0] if len(ok) else int(np.argmax(gap))].astype(float)
+    # Chunked so a large mask (thousands of candidates) stops at the first that clears; the
+    # result equals scanning all candidates at once.
+    best, best_gap = 0, -1.0
+    for s in range(0, len(pts), 512):
+        gap = np.min(np.linalg.norm(pts[s:s + 512, None, :] - P[None], axis=2), axis=1)
+        ok = np.nonzero(gap >= 2 * r + 2)[0]
+        if len(ok):
+            return pts[s + ok[0]].astype(float)
+        j = int(np.argmax(gap))
+        if gap[j] > best_gap:
+            best, best_gap = s + j, float(gap[j])
+    return pts[best].astype(float)
 
 
 def _text_color(rgb) -> tuple[int, int, int]:
@@ -139,10 +148,12 @@ def draw_marks(rgb: np.ndarray, view: View, object_ids: list[str], style: str = 
             if ids is not None:
                 if oid not in instance_ids:
                     raise ValueError(f"instance_ids: no entry for {oid!r}")
-                mask = np.asarray(ids) == int(instance_ids[oid])
+                # The object's pixels all lie in its visible box: search only there.
+                bu0, bv0, bu1, bv1 = (int(x) for x in bbox)
+                mask = np.asarray(ids)[bv0:bv1 + 1, bu0:bu1 + 1] == int(instance_ids[oid])
                 if not mask.any():
                     raise ValueError(f"ids: object {oid!r} (instance {instance_ids[oid]}) has no pixel in the id image")
-                cands = _candidates_from_mask(mask).astype(float)
+                cands = (_candidates_from_mask(mask) + [bu0, bv0]).astype(float)
             else:
                 cands = _candidates_from_bbox(bbox, max(2.0, r / 2))
         else:
