@@ -306,8 +306,8 @@ class _SceneBuffers:
         return " ".join(parts)
 
     def release(self):
-        for r in [self.vbo, self.ibo, *self.vaos.values(), *self.textures.values(),
-                  *(x for x in (self.shadow, self.shadow_fbo) if x is not None)]:
+        # the shadow map belongs to the renderer (shared by all scenes), not to this scene
+        for r in [self.vbo, self.ibo, *self.vaos.values(), *self.textures.values()]:
             r.release()
 
 
@@ -334,6 +334,7 @@ class ModernglRenderer:
             self.stats_buf = None
         self._targets: dict[tuple[int, int], _SizeTargets] = {}
         self._scene: _SceneBuffers | None = None
+        self._shadow = self._shadow_fbo = None  # one shadow map, reused by every scene
         self._moderngl = moderngl
 
     # -- caches -----------------------------------------------------------------------------
@@ -369,6 +370,10 @@ class ModernglRenderer:
             for t in self._targets.values():
                 t.release()
             self._targets.clear()
+            for r in (self._shadow_fbo, self._shadow):
+                if r is not None:
+                    r.release()
+            self._shadow = self._shadow_fbo = None
 
     # -- passes -----------------------------------------------------------------------------
     def _shadow_pass(self, sb: _SceneBuffers, lights: list[dict]) -> int:
@@ -384,12 +389,13 @@ class ModernglRenderer:
             return idx
         ctx, mgl = self.ctx, self._moderngl
         n = int(self.cfg["shadow_map_size"])
-        if sb.shadow is None:
-            sb.shadow = ctx.depth_texture((n, n))
-            sb.shadow.compare_func = "<="
-            sb.shadow.filter = (mgl.LINEAR, mgl.LINEAR)
-            sb.shadow.repeat_x = sb.shadow.repeat_y = False
-            sb.shadow_fbo = ctx.framebuffer(depth_attachment=sb.shadow)
+        if self._shadow is None:
+            self._shadow = ctx.depth_texture((n, n))
+            self._shadow.compare_func = "<="
+            self._shadow.filter = (mgl.LINEAR, mgl.LINEAR)
+            self._shadow.repeat_x = self._shadow.repeat_y = False
+            self._shadow_fbo = ctx.framebuffer(depth_attachment=self._shadow)
+        sb.shadow, sb.shadow_fbo = self._shadow, self._shadow_fbo
         sb.light_vp = light_view_projection(light, *sb.bounds)
         sb.shadow_fbo.use()
         sb.shadow_fbo.clear(depth=1.0)
