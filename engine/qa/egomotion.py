@@ -122,18 +122,20 @@ def relative_motion(pose_1: np.ndarray, pose_2: np.ndarray) -> dict[str, float]:
 
 
 def frustum_status(K: np.ndarray, cam_to_world: np.ndarray, box: OrientedBox, width: int, height: int,
-                   margin_px: float = 0.0) -> str:
+                   margin_px: float = 0.0, near: float = 1e-3) -> str:
     """Whether a box is in the camera's view, with a margin; occlusion is ignored.
 
     Same definition as the record's ``in_frustum``: all 8 corners in front of the camera and
     their projections inside the image. Returns ``"inside"`` when that holds with ``margin_px``
     pixels to spare on every side, ``"outside"`` when no part of the box projects into the image
     grown by ``margin_px`` on every side (or the box is entirely behind the camera), and
-    ``"partial"`` otherwise (a near case that questions must not ask about).
+    ``"partial"`` otherwise (a near case that questions must not ask about). ``near`` is the
+    near plane in metres (pass the camera sampler's ``view.params["near_m"]`` so the definition
+    matches the record's).
     """
     K = np.asarray(K, dtype=float)
     m = float(margin_px)
-    res = project_box(K, cam_to_world, box, width, height)
+    res = project_box(K, cam_to_world, box, width, height, near=near)
     if res is not None and res["in_front"]:
         u0, v0, u1, v1 = res["bbox_unclipped"]
         if u0 >= -0.5 + m and v0 >= -0.5 + m and u1 <= width - 0.5 - m and v1 <= height - 0.5 - m:
@@ -142,5 +144,6 @@ def frustum_status(K: np.ndarray, cam_to_world: np.ndarray, box: OrientedBox, wi
     Kg = K.copy()
     Kg[0, 2] += m
     Kg[1, 2] += m
-    grown = project_box(Kg, cam_to_world, box, int(math.ceil(width + 2 * m)), int(math.ceil(height + 2 * m)))
+    grown = project_box(Kg, cam_to_world, box, int(math.ceil(width + 2 * m)), int(math.ceil(height + 2 * m)),
+                        near=near)
     return "outside" if grown is None else "partial"

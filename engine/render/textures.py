@@ -14,7 +14,6 @@ from functools import lru_cache
 from typing import Any, Mapping
 
 import numpy as np
-from scipy.ndimage import gaussian_filter
 
 KINDS = ("wood", "tiles", "carpet", "plain", "plaster")
 DEFAULT_SIZE = 256
@@ -22,8 +21,16 @@ GAMMA = 2.2  # texel encoding: texel = 255 * linear ** (1 / GAMMA)
 
 
 def _periodic_noise(rng: np.random.Generator, size: int, sigma: tuple[float, float]) -> np.ndarray:
-    """(size, size) smooth noise with zero mean and unit std that tiles (wrap-mode blur)."""
-    n = gaussian_filter(rng.standard_normal((size, size)), sigma=sigma, mode="wrap")
+    """(size, size) smooth noise with zero mean and unit std that tiles.
+
+    White noise blurred by a Gaussian of std ``sigma`` (rows, columns) pixels as a circular
+    convolution, done in the Fourier domain (the Gaussian's transfer function
+    exp(-2 pi^2 sigma^2 f^2)); ~10x faster than a spatial wrap-mode filter for wide blurs."""
+    white = rng.standard_normal((size, size))
+    fv = np.fft.fftfreq(size)[:, None]
+    fu = np.fft.rfftfreq(size)[None, :]
+    gain = np.exp(-2.0 * np.pi**2 * ((sigma[0] * fv) ** 2 + (sigma[1] * fu) ** 2))
+    n = np.fft.irfft2(np.fft.rfft2(white) * gain, s=(size, size))
     return (n - n.mean()) / (n.std() + 1e-12)
 
 
@@ -88,8 +95,8 @@ _NON_PARAMS = {"texture", "color", "color2", "seed", "scale_m", "specular", "shi
 def _cached(kind: str, c1: tuple, c2: tuple, seed: int, size: int, params: tuple) -> np.ndarray:
     rng = np.random.Generator(np.random.PCG64(seed))
     img = _MAKERS[kind](rng, size, np.asarray(c1), np.asarray(c2), dict(params))
-    lin = np.clip(np.asarray(img), 0.0, 1.0)
-    out = np.round(lin ** (1.0 / GAMMA) * 255.0).astype(np.uint8)
+    lin = np.clip(np.asarray(img, dtype=np.float32), 0.0, 1.0)
+    out = np.round(np.power(lin, np.float32(1.0 / GAMMA)) * np.float32(255.0)).astype(np.uint8)
     out.setflags(write=False)
     return out
 

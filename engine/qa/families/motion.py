@@ -56,7 +56,8 @@ def _fmt(x: float) -> str:
 
 
 def _status(v, box, pose, margin_px) -> str:
-    return em.frustum_status(v.K, pose, box, v.width, v.height, margin_px)
+    return em.frustum_status(v.K, pose, box, v.width, v.height, margin_px,
+                             near=float(v.view.params.get("near_m", 1e-3)))
 
 
 def standable(ctx, position: np.ndarray) -> bool:
