@@ -34,9 +34,17 @@ def worker_stages(job: JobSpec) -> SceneStages:
     return st
 
 
-def _init_worker(q, parent_pid: int) -> None:
+def rasterizer_threads(n_workers: int) -> str:
+    """Mesa llvmpipe raster threads per worker: the worker's share of the cores. llvmpipe starts
+    one thread per core in every process by default, so n workers would run n x cores threads.
+    No effect on GPU drivers; the output does not depend on it (tested: 1 vs 2 workers)."""
+    return str(max(1, (os.cpu_count() or 1) // max(1, n_workers)))
+
+
+def _init_worker(q, parent_pid: int, n_workers: int) -> None:
     global _QUEUE, _PARENT
     _QUEUE, _PARENT = q, parent_pid
+    os.environ.setdefault("LP_NUM_THREADS", rasterizer_threads(n_workers))  # before any GL context
 
 
 def shard_task(cfg: dict, config_hash: str, shard_index: int) -> dict:
@@ -68,7 +76,7 @@ def run_local(job: JobSpec, shards: list[int], on_result: OnResult, on_progress:
         return 1
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
-    pool = ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_init_worker, initargs=(q, os.getpid()))
+    pool = ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_init_worker, initargs=(q, os.getpid(), n))
     try:
         pending = {pool.submit(shard_task, job.cfg, job.config_hash, k) for k in shards}
         while pending:
@@ -112,8 +120,9 @@ def run_ray(job: JobSpec, shards: list[int], on_result: OnResult, on_progress: O
             ray.init(num_cpus=ex.get("workers") or os.cpu_count(), **kw)
         started = True
     try:
-        task = ray.remote(num_cpus=1)(shard_task)
         limit = int(ex.get("workers") or max(1, int(ray.cluster_resources().get("CPU", 1))))
+        env = {"LP_NUM_THREADS": os.environ.get("LP_NUM_THREADS", "1")}  # one CPU per task
+        task = ray.remote(num_cpus=1, runtime_env={"env_vars": env})(shard_task)
         todo = list(shards)
         running: dict = {}
         while todo or running:
