@@ -75,3 +75,34 @@ def test_move_class_agrees_with_dominant_component(f, l, _):
         assert ans == ("left" if l > 0 else "right")
     big, small = max(abs(f), abs(l)), min(abs(f), abs(l))
     assert big >= math.sqrt(3) * small - 1e-9 and math.hypot(f, l) >= 0.3
+
+
+def test_pitch_classes_offered_match_the_template():
+    """camera.pitch offers only down/level (default cameras never look up: an option that is never
+    right would be a shortcut); camera.pitch3 offers all three and answers an upward view."""
+    from engine.geometry import look_at
+
+    s = two_view_scene()
+    eye = np.asarray(s.views[1].cam_to_world)[:3, 3]
+    # 20 degrees up: target 1 m ahead (+x) and tan(20 deg) m higher.
+    s.views[1].cam_to_world = look_at(eye, eye + [1.0, 0.0, math.tan(math.radians(20))]).tolist()
+    up = make_ctx(s, 1)
+    assert values(up, "camera.pitch") == []
+    assert values(up, "camera.pitch3") == [(("view_1",), (), "looking up")]
+    assert values(up, "camera.pitch_degrees") == [(("view_1",), (), 20.0)]
+    level = make_ctx(two_view_scene(), 1)
+    (c,) = all_candidates(level, "camera.pitch")
+    assert sorted(c.options) == ["level", "looking down"] and c.value == "level"
+    (c3,) = all_candidates(level, "camera.pitch3")
+    assert sorted(c3.options) == ["level", "looking down", "looking up"]
+
+
+def test_default_config_excludes_upward_only_template():
+    from engine.pipeline.config import compose_config
+    from engine.qa import QAGenerator
+    from engine.scene.catalog import load_catalog
+
+    ids = {t.id for t in QAGenerator(compose_config([])["qa"], load_catalog()).templates}
+    assert "camera.pitch" in ids and "camera.pitch3" not in ids
+    ids = {t.id for t in QAGenerator(compose_config(["qa.exclude_tags=[]"])["qa"], load_catalog()).templates}
+    assert "camera.pitch3" in ids

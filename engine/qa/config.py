@@ -78,6 +78,8 @@ def validate_qa_cfg(qa_cfg: Mapping) -> None:
                                  f"nor a template tag {sorted(tags)}")
     if not isinstance(cfg["tags"], list) or not all(isinstance(t, str) for t in cfg["tags"]):
         raise ValueError("qa.tags: must be a list of tag strings")
+    if not isinstance(cfg["exclude_tags"], list) or not all(isinstance(t, str) for t in cfg["exclude_tags"]):
+        raise ValueError("qa.exclude_tags: must be a list of tag strings, e.g. [needs_upward_cameras]")
     if cfg["templates"] is not None and not isinstance(cfg["templates"], str):
         raise ValueError("qa.templates: must be a path string or null")
     forms = cfg["answer_forms"]

@@ -20,12 +20,15 @@ LETTERS = "ABCDEFGH"
 
 
 def select_templates(templates: Mapping[str, Template], cfg: Mapping) -> list[Template]:
-    """Templates enabled by ``cfg``: families (names or tags), tags and answer forms; load order."""
+    """Templates enabled by ``cfg``: families (names or tags), tags, exclude_tags and answer forms; load order."""
     fams = cfg["families"]
     tags = set(cfg["tags"])
+    exclude = set(cfg["exclude_tags"])
     forms = set(cfg["answer_forms"])
     out = []
     for t in templates.values():
+        if set(t.tags) & exclude:
+            continue
         if fams != "all" and t.family not in fams and not set(t.tags) & set(fams):
             continue
         if tags and not set(t.tags) & tags:

@@ -26,11 +26,18 @@ MOVES = ("forward", "left", "backward", "right")
 
 def validate_template(t: Template) -> None:
     """``level_max_deg`` (pitch) must be a non-negative number below ``min_angle_deg``."""
+    classes = t.param("classes", list(PITCH_CLASSES))
+    if (not isinstance(classes, list) or len(classes) < 2 or len(set(classes)) != len(classes)
+            or any(c not in PITCH_CLASSES for c in classes)):
+        raise t.error("params.classes", f"must list 2 or 3 distinct pitch classes of {PITCH_CLASSES}, got {classes!r}")
     lv = t.param("level_max_deg", 5)
     if not isinstance(lv, (int, float)) or isinstance(lv, bool) or lv < 0:
         raise t.error("params.level_max_deg", f"must be a non-negative number of degrees, got {lv!r}")
     if "min_angle_deg" in t.margins and lv > t.margins["min_angle_deg"]:
         raise t.error("params.level_max_deg", "must not exceed margins.min_angle_deg (the classes would overlap)")
+
+
+PITCH_CLASSES = ("looking up", "looking down", "level")
 
 
 def pitch_class(pitch_deg: float, level_max_deg: float, min_tilt_deg: float) -> str | None:
@@ -67,9 +74,11 @@ def generate(ctx, t: Template, rng: np.random.Generator) -> list[Candidate]:
     if t.task == "pitch":
         p = math.degrees(em.pitch(v.pose))
         ans = pitch_class(p, float(t.param("level_max_deg", 5)), ctx.margin(t, "min_angle_deg"))
-        if ans is None:
+        # params.classes: the classes the cameras can produce (the default cameras never look up,
+        # and an option that is never right would be a text-only shortcut); others are not asked.
+        options = [c for c in PITCH_CLASSES if c in t.param("classes", list(PITCH_CLASSES))]
+        if ans is None or ans not in options:
             return []
-        options = ["looking up", "looking down", "level"]
         rat = f"The optical axis is {abs(p):.0f} degrees {'above' if p >= 0 else 'below'} the horizontal, so the camera is {ans}."
         return [choice_candidate(ctx, t, rng, {}, None, options, options.index(ans), rat)]
     if t.task == "pitch_degrees":
