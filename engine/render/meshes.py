@@ -32,7 +32,7 @@ DEFAULT_RECIPES = REPO_ROOT / "scenes" / "meshes.yaml"
 SHAPES = ("box", "cylinder", "sphere", "capsule", "torus", "lathe")
 _AXES = {"x": 0, "y": 1, "z": 2}
 _SMOOTH_ANGLE = np.radians(40.0)  # edges sharper than this keep split (flat) normals
-_SECTIONS = 24  # segments round a revolved part
+_SECTIONS = 16  # segments round a revolved part (16: smooth at 512 px, a third fewer triangles than 24)
 
 
 class MeshRecipeError(ValueError):
@@ -231,9 +231,9 @@ def _raw_shape(part: Mapping) -> trimesh.Trimesh:
     if shape == "box":
         return trimesh.creation.box(extents=(1.0, 1.0, 1.0))
     if shape == "sphere":
-        return trimesh.creation.uv_sphere(radius=1.0, count=[6, 8] if small else [12, 18])
+        return trimesh.creation.uv_sphere(radius=1.0, count=[6, 8] if small else [10, 14])
     if shape == "capsule":
-        return trimesh.creation.capsule(height=1.0, radius=0.5, count=[12, 12])
+        return trimesh.creation.capsule(height=1.0, radius=0.5, count=[10, 10])
     if shape == "torus":
         return _torus(part["arc"], part["arc_center"], part["minor"])
     if shape == "lathe":

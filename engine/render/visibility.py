@@ -37,12 +37,16 @@ def object_fields(scene: SceneGraph, view: View, stats: dict[int, dict], near: f
         vis, amo = int(s.get("visible", 0)), int(s.get("amodal", 0))
         ba = s.get("bbox_amodal")
         touches = ba is not None and (ba[0] <= 0 or ba[1] <= 0 or ba[2] >= view.width - 1 or ba[3] >= view.height - 1)
-        proj = project_box(K, pose, obj.box, view.width, view.height, near=near)
+        if touches:
+            truncated = True
+        else:  # only then is the projection needed
+            proj = project_box(K, pose, obj.box, view.width, view.height, near=near)
+            truncated = proj is not None and proj["truncated"]
         out[obj.id] = {
             "visible_pixels": vis,
             "amodal_pixels": amo,
             "visible_fraction": float(vis / amo) if amo > 0 else 0.0,
-            "truncated": bool(touches or (proj is not None and proj["truncated"])),
+            "truncated": bool(truncated),
             "bbox_visible": _bbox(s.get("bbox_visible")),
             "bbox_amodal": _bbox(ba),
         }
