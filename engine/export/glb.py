@@ -11,13 +11,13 @@ procedural texture (sRGB-like gamma 2.2, as glTF base colour textures expect) an
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import trimesh
 from PIL import Image
 
+from engine.atomic import atomic_write_bytes
 from engine.render.meshes import scene_meshes
 from engine.render.types import RenderMesh
 from engine.scene.catalog import Catalog
@@ -62,14 +62,5 @@ def export_glb(scene: SceneGraph, path: str | os.PathLike, catalog: Catalog) -> 
     for m in meshes:
         gl.add_geometry(_to_trimesh(m), node_name=m.name, geom_name=m.name, parent_node_name=ROOT_NODE,
                         transform=np.eye(4))
-    data = gl.export(file_type="glb")
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, out)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_bytes(out, gl.export(file_type="glb"))
     return out

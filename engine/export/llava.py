@@ -13,7 +13,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from engine.pipeline.atomic import atomic_write_bytes, commit, sha256_file, temp_path
+from engine.atomic import atomic_write_bytes, commit, sha256_file, temp_path
 
 
 class LlavaShardWriter:

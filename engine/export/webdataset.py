@@ -12,7 +12,7 @@ import json
 import tarfile
 from pathlib import Path
 
-from engine.pipeline.atomic import commit, sha256_file, temp_path
+from engine.atomic import commit, sha256_file, temp_path
 
 IMAGE_COLUMNS = ("images", "depths", "instance_masks")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from engine.pipeline.atomic import commit, sha256_file, temp_path
+from engine.atomic import commit, sha256_file, temp_path
 
 
 class ParquetShardWriter:

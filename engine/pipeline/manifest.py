@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from engine.export.llava import llava_digest
-from engine.pipeline.atomic import atomic_write_text, sha256_file
+from engine.atomic import atomic_write_text, sha256_file
 
 MANIFEST = "manifest.json"
 LOCK = ".lock"

@@ -16,7 +16,7 @@ import yaml
 
 import engine
 from engine.export.hf import dataset_card, dataset_features
-from engine.pipeline.atomic import atomic_write_text, remove_stale_temps
+from engine.atomic import atomic_write_text, remove_stale_temps
 from engine.pipeline.config import ConfigError, JobSpec
 from engine.pipeline.executors import EXECUTORS, worker_stages
 from engine.pipeline.manifest import (

@@ -20,7 +20,7 @@ from engine.export.hf import dataset_features, qa_record, view_record
 from engine.export.llava import LlavaShardWriter
 from engine.export.webdataset import WebDatasetShardWriter
 from engine.export.writer import ParquetShardWriter
-from engine.pipeline.atomic import commit, sha256_file, temp_path
+from engine.atomic import commit, sha256_file, temp_path
 from engine.pipeline.config import JobSpec
 from engine.pipeline.encode import encode_depth, encode_ids, encode_rgb
 from engine.pipeline.splits import split_of

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-import tempfile
+import io
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
 
+from engine.atomic import atomic_write_bytes
 from engine.render.types import Frame
 
 # Fixed id palette: a seeded permutation of well-spread hues, so an id gets the same colour in
@@ -92,13 +93,7 @@ def contact_sheet(frames: Sequence[Frame], path: str | os.PathLike, titles: Sequ
         y += r.height + 4
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".png", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            sheet.save(f, format="PNG")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    buf = io.BytesIO()
+    sheet.save(buf, format="PNG")
+    atomic_write_bytes(path, buf.getvalue())
     return path

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
+import io
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Polygon as PolygonPatch
 from matplotlib.patches import Rectangle
 
+from engine.atomic import atomic_write_bytes
 from engine.scene.catalog import load_catalog
 from engine.scene.graph import SceneGraph, SceneObject, View
 
@@ -170,14 +171,7 @@ def plot_topdown(scenes: list[SceneGraph], path: str | Path, cols: int = 3) -> P
         else:
             ax.set_axis_off()
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format="png", dpi=DPI, metadata={"Software": None})
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
+    atomic_write_bytes(path, buf.getvalue())
     return path

@@ -1,4 +1,8 @@
-"""Atomic file writes: write a temporary file in the same folder, fsync, then os.replace."""
+"""Atomic file writes: write a temporary file in the same folder, fsync, then os.replace.
+
+Used by every stage that writes files (pipeline shards and manifest, exporters, plots), so a
+crash never leaves a half-written file under a final name.
+"""
 
 from __future__ import annotations
 
@@ -20,11 +24,16 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path(p)
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, p)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        if tmp.exists():
+            tmp.unlink()
+        raise
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
