@@ -15,13 +15,20 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 
+# pyrender pins PyOpenGL 3.1.0, whose OSMesa support is broken; 3.1.10 works for EGL and OSMesa
+# (tests/test_render_osmesa.py). pip re-applies the pin on every install, so the override runs
+# after each one (pip prints a dependency-conflict notice; it is expected).
+PYOPENGL := PyOpenGL==3.1.10
+
 # Re-install when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
 	$(PIP) install -q -e .
+	$(PIP) install -q "$(PYOPENGL)"
 	@touch $@
 
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
 	$(PIP) install -q -e '.[dev]'
+	$(PIP) install -q "$(PYOPENGL)"
 	@touch $@
 
 setup: system $(VENV)/.installed
