@@ -32,7 +32,9 @@ def one_run(workers: int, scenes: int, res: int, extra: list[str]) -> dict:
 
     with tempfile.TemporaryDirectory() as tmp:
         over = [f"num_scenes={scenes}", f"out={tmp}/ds", f"executor.workers={workers}", "progress=false",
-                f"camera.width={res}", f"camera.height={res}", "output.scenes_per_shard=5", *extra]
+                f"camera.width={res}", f"camera.height={res}",
+                # enough shards to keep every worker busy on short runs; 100 (the default) on long ones
+                f"output.scenes_per_shard={min(100, max(5, scenes // 8))}", *extra]
         job = load_job(over)
         t0 = time.perf_counter()
         s = generate(job)
