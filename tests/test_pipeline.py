@@ -1,12 +1,11 @@
 """The dataset pipeline end to end on a tiny job: load_dataset round trip with every column type,
 determinism across worker counts and executors, kill-and-resume, the lock, config errors.
 
-The stages the engine has are used (render / QA switch on by themselves once they exist).
+Every stage runs (layout, camera, appearance, render, QA, marks), at 64x64 to stay fast.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import signal
@@ -28,46 +27,16 @@ from engine.scene.graph import SceneGraph
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _has(module: str, name: str) -> bool:
-    try:
-        return hasattr(importlib.import_module(module), name)
-    except ImportError:
-        return False
-
-
-def _qa_ready() -> bool:
-    """QA is on once the generator builds from the default config (its families all import)."""
-    if not _has("engine.qa", "QAGenerator"):
-        return False
-    from engine.pipeline.config import compose_config
-    from engine.qa import QAGenerator
-    from engine.scene.catalog import load_catalog
-
-    try:
-        QAGenerator(compose_config([])["qa"], load_catalog())
-    except ValueError:
-        return False
-    return True
-
-
-RENDER = _has("engine.render.appearance", "sample_appearance") and _has("engine.render.meshes", "scene_meshes")
-QA = _qa_ready()
 NUM_SCENES, PER_SHARD = 8, 2
 RATIOS = {"train": 0.5, "validation": 0.25, "test": 0.25}
 BASE = [
-    f"stages.render={str(RENDER).lower()}", f"stages.qa={str(QA).lower()}",
+    "stages.render=true", "stages.qa=true",
     "camera.width=64", "camera.height=64", f"num_scenes={NUM_SCENES}", f"output.scenes_per_shard={PER_SHARD}",
     "output.image_format=png",  # lossless, so images can be compared with a fresh render exactly
     "output.row_group_size=4", "output.depth=true", "output.instance_mask=true", "output.webdataset=true",
     "output.llava=true", "progress=false", "seed=7",
+    "render.shadow_map_size=256", "render.msaa_samples=1", "qa.questions_per_view=4",
 ] + [f"split.ratios.{k}={v}" for k, v in RATIOS.items()]
-if RENDER:
-    BASE += ["render.shadow_map_size=256", "render.msaa_samples=1"]
-MARKS = _has("engine.render.marks", "draw_marks")
-if QA:
-    BASE += ["qa.questions_per_view=4"]
-    if not MARKS:  # until marked images can be drawn: no family that needs them
-        BASE += ["qa.refer.mark_fraction=0", "qa.families=[measurement,relations,occlusion,counting,camera]"]
 
 
 def _job(out: Path, *extra: str):
@@ -133,15 +102,14 @@ def test_load_dataset_round_trip_types(ref):
             assert split == split_of(7, scene.scene_index, RATIOS)
             view_ids = {v.id for v in scene.views}
             assert set(row["view_ids"]) <= view_ids
-            n = len(row["view_ids"]) if RENDER else 0
+            n = len(row["view_ids"])
             assert len(row["images"]) == len(row["depths"]) == len(row["instance_masks"]) == n
             for img in row["images"]:
                 assert img.size == (64, 64) and img.mode == "RGB"
             for img in row["depths"] + row["instance_masks"]:
                 assert img.size == (64, 64) and img.mode.startswith("I")
-            if QA:
-                assert row["question"] and row["answer"] is not None
-                json.loads(row["value"])
+            assert row["question"] and row["answer"] is not None
+            json.loads(row["value"])
     assert len(scenes) + sum(e["stats"].get("camera_failed", 0) + e["stats"].get("layout_failed", 0)
                              for e in manifest["shards"].values()) == NUM_SCENES
 
@@ -284,7 +252,6 @@ def test_split_of_is_pure_and_follows_ratios():
     assert abs(share - 0.2) < 0.025  # binomial sd is 0.0063
 
 
-@pytest.mark.skipif(not RENDER, reason="render stage not available")
 def test_images_rerender_from_scene_record(ref):
     """Every unmarked image in the dataset equals a fresh render of its view from the scene
     record alone (a second path to the same pixels); marked images differ from the plain one."""

@@ -149,13 +149,15 @@ def compose_config(overrides: list[str] | None = None, config_dir: str | Path | 
                           f"(add a new key with +key=value only if a stage reads it)") from None
 
 
-def _check_section(section: dict, schema: dict, prefix: str, errors: list[str]) -> None:
+def _check_section(section: dict, schema: dict, prefix: str, errors: list[str], also_known: tuple = ()) -> None:
+    """Append an error per unknown key (not in ``schema`` or ``also_known``), missing key and bad value."""
     if not isinstance(section, dict):
         errors.append(f"{prefix.rstrip('.')}: must be a mapping, got {section!r}")
         return
+    valid = [*schema, *also_known]
     for k in section:
-        if k not in schema:
-            errors.append(f"{prefix}{k}: unknown key; fix: remove it (valid keys: {', '.join(schema)})")
+        if k not in valid:
+            errors.append(f"{prefix}{k}: unknown key; fix: remove it (valid keys: {', '.join(sorted(valid))})")
     for k, (check, what) in schema.items():
         if k not in section:
             errors.append(f"{prefix}{k}: missing; fix: set it to {what}")
@@ -164,29 +166,17 @@ def _check_section(section: dict, schema: dict, prefix: str, errors: list[str]) 
 
 
 def _stage_validator(group: str):
-    """The stage's validate_<group>_cfg if that stage exists, else None."""
+    """The stage's validate_<group>_cfg (an import error surfaces: never skip validation)."""
     import importlib
 
     mod = {"scene": "engine.layout", "camera": "engine.camera", "render": "engine.render", "qa": "engine.qa"}[group]
-    try:
-        m = importlib.import_module(mod)
-    except ImportError:
-        return None
-    return getattr(m, f"validate_{group}_cfg", None)
+    return getattr(importlib.import_module(mod), f"validate_{group}_cfg")
 
 
 def validate_config(cfg: dict) -> list[str]:
     """All errors of a resolved config, each ``dotted.key: problem; fix: ...`` (empty when valid)."""
     errors: list[str] = []
-    known = set(TOP_SCHEMA) | {"output", "executor", "split", "stages", *STAGE_GROUPS, "preset"}
-    for k in cfg:
-        if k not in known:
-            errors.append(f"{k}: unknown top-level key; fix: remove it (valid keys: {', '.join(sorted(known))})")
-    for k, (check, what) in TOP_SCHEMA.items():
-        if k not in cfg:
-            errors.append(f"{k}: missing; fix: set it to {what}")
-        elif not check(cfg[k]):
-            errors.append(f"{k}: got {cfg[k]!r}; fix: set it to {what}")
+    _check_section(cfg, TOP_SCHEMA, "", errors, also_known=("output", "executor", "split", "stages", *STAGE_GROUPS, "preset"))
     _check_section(cfg.get("output"), OUTPUT_SCHEMA, "output.", errors)
     _check_section(cfg.get("executor"), EXECUTOR_SCHEMA, "executor.", errors)
     _check_section(cfg.get("stages"), STAGES_SCHEMA, "stages.", errors)
@@ -210,15 +200,13 @@ def validate_config(cfg: dict) -> list[str]:
         if group not in cfg or not isinstance(cfg[group], dict):
             errors.append(f"{group}: missing config group; fix: pick one with {group}=<name> (see conf/{group}/)")
             continue
-        validator = _stage_validator(group)
-        if validator is not None:
-            try:
-                found = validator(cfg[group])
-                if isinstance(found, (list, tuple)):  # validators that return their errors
-                    errors.extend(x if str(x).startswith(f"{group}.") else f"{group}.{x}" for x in found)
-            except (ValueError, TypeError, KeyError) as e:
-                text = str(e)
-                errors.append(text if text.startswith(f"{group}.") else f"{group}: {text}")
+        try:
+            found = _stage_validator(group)(cfg[group])
+            if isinstance(found, (list, tuple)):  # validators that return their errors
+                errors.extend(x if str(x).startswith(f"{group}.") else f"{group}.{x}" for x in found)
+        except (ValueError, TypeError, KeyError) as e:
+            text = str(e)
+            errors.append(text if text.startswith(f"{group}.") else f"{group}: {text}")
     return errors
 
 
