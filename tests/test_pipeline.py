@@ -139,7 +139,6 @@ def test_two_workers_identical(ref, tmp_path):
 
 
 def test_ray_identical(ref, tmp_path):
-    pytest.importorskip("ray")
     generate(_job(tmp_path / "ray", "executor=ray", "executor.workers=2"))
     _assert_same(ref, tmp_path / "ray")
 

@@ -14,7 +14,7 @@ from render_scenes import hand_room, room_views, simple_meshes  # noqa: E402
 
 from engine.render import get_renderer, load_default_render_cfg  # noqa: E402
 
-ray_pyembree = pytest.importorskip("trimesh.ray.ray_pyembree")
+from trimesh.ray import ray_pyembree  # noqa: E402  (embreex, a dev dependency)
 
 
 @pytest.fixture(scope="module")

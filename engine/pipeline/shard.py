@@ -26,6 +26,7 @@ from engine.pipeline.encode import encode_depth, encode_ids, encode_rgb
 from engine.pipeline.splits import split_of
 from engine.pipeline.stages import SceneOutput, SceneSkipped, SceneStages, qa_enabled
 from engine.pipeline.timing import StageTimer
+from engine.render.marks import draw_marks
 
 
 def shard_tag(job: JobSpec, shard_index: int) -> str:
@@ -122,14 +123,6 @@ class _Encoder:
         return [self.mask[v] for v in view_ids if v in self.mask]
 
 
-def _draw_marks_fn():
-    try:
-        from engine.render.marks import draw_marks
-    except ImportError:
-        return None
-    return draw_marks
-
-
 def scene_rows(cfg: dict, out: SceneOutput, timer: StageTimer, draw_marks) -> list[dict]:
     """The dataset rows of one scene (QA rows, or one row per view when QA is off)."""
     scene_json = out.scene.to_json()
@@ -138,10 +131,7 @@ def scene_rows(cfg: dict, out: SceneOutput, timer: StageTimer, draw_marks) -> li
     with timer("rows"):
         if qa_enabled(cfg):
             for qa in out.qa_rows:
-                marks = qa.get("marks")
-                if marks and draw_marks is None:
-                    raise RuntimeError("a QA row asks for marks but engine.render.marks.draw_marks is unavailable")
-                imgs, marks_rec = enc.images(list(qa["view_ids"]), marks)
+                imgs, marks_rec = enc.images(list(qa["view_ids"]), qa.get("marks"))
                 rows.append(qa_record(qa, scene_json, imgs, enc.depths(qa["view_ids"]), enc.masks(qa["view_ids"]),
                                       marks_rec))
         else:
@@ -180,7 +170,6 @@ def run_shard(job: JobSpec, shard_index: int, stages: SceneStages,
         scenes_tmp = temp_path(root / files["scenes"])
         scenes_tmp.parent.mkdir(parents=True, exist_ok=True)
         scenes_f = open(scenes_tmp, "w", encoding="utf-8")
-    draw_marks = _draw_marks_fn()
     qa_gen = stages.new_qa_generator()
     stats: dict[str, int] = {"scenes": 0}
     rows_per_split = {s: 0 for s in job.split_names()}

@@ -51,13 +51,11 @@ def qa_enabled(cfg: dict) -> bool:
 def appearance_cfg(cfg: dict) -> dict | None:
     """The appearance config the render stage samples from: ``render.appearance`` when it is a
     mapping, else the YAML it names (default ``conf/render/appearance.yaml``); None when the
-    render stage is off or does not exist."""
+    render stage is off."""
     if not render_enabled(cfg):
         return None
-    try:
-        from engine.render.appearance import load_appearance_config
-    except ImportError:
-        return None
+    from engine.render.appearance import load_appearance_config
+
     a = cfg["render"].get("appearance")
     return dict(a) if isinstance(a, dict) else load_appearance_config(a)
 

@@ -141,14 +141,11 @@ def validate_render_cfg(render_cfg: Mapping) -> None:
         for i, light in enumerate(render_cfg["default_lights"]):
             errors += validate_light(_plain(light), f"render.default_lights[{i}]")
     if "appearance" in render_cfg:
-        try:
-            from engine.render import appearance as _appearance
-        except ImportError:
-            _appearance = None
-        check = getattr(_appearance, "validate_appearance_cfg", None)
+        from engine.render.appearance import validate_appearance_cfg
+
         a = _plain(render_cfg["appearance"])
-        if check is not None and isinstance(a, Mapping):  # else a YAML path (or null: the default file)
-            check(a)
+        if isinstance(a, Mapping):  # else a YAML path (or null: the default file)
+            validate_appearance_cfg(a)
         elif not (a is None or isinstance(a, (str, Mapping))):
             errors.append(f"render.appearance: got {a!r}; fix: a mapping, a YAML path, or null for conf/render/appearance.yaml")
     if errors:
