@@ -134,23 +134,28 @@ def build_ascii_map(scene: SceneGraph, view: View | None, resolution_m: float,
             raise KeyError(f"names: no referring expression for object {i!r}; fix: pass names for every drawn object")
     # Owner per interior cell: index into objs, -1 = empty. Priority = (top z, base z, -order).
     owner = np.full((H, W), -1, dtype=int)
-    best = np.full((H, W, 2), -np.inf)
     X, Y = np.meshgrid(cx[b:W - b], cy[b:H - b])
     pts = np.stack([X.ravel(), Y.ravel()], axis=1)
-    tops, bases = [], []
-    for k, o in enumerate(objs):
-        z0, z1 = o.box.z_range
-        tops.append(z1)
-        bases.append(z0)
-        c, s = math.cos(o.yaw), math.sin(o.yaw)
-        d = pts - np.asarray(o.center[:2], dtype=float)
-        lx, ly = d[:, 0] * c + d[:, 1] * s, -d[:, 0] * s + d[:, 1] * c
-        inside = (np.abs(lx) <= o.size[0] / 2 + 1e-9) & (np.abs(ly) <= o.size[1] / 2 + 1e-9)
-        mask = np.zeros((H, W), dtype=bool)
-        mask[b:H - b, b:W - b] = inside.reshape(nrows, ncols)
-        better = mask & ((z1 > best[..., 0]) | ((z1 == best[..., 0]) & (z0 > best[..., 1])))
-        owner[better] = k
-        best[better] = (z1, z0)
+    # Gravity-aligned boxes: z range = centre z -/+ half height (as OrientedBox.z_range).
+    ctr = np.array([o.center for o in objs], dtype=float).reshape(-1, 3)
+    size = np.array([o.size for o in objs], dtype=float).reshape(-1, 3)
+    yaw = np.array([o.yaw for o in objs], dtype=float)
+    bases_a, tops_a = ctr[:, 2] - size[:, 2] / 2, ctr[:, 2] + size[:, 2] / 2
+    tops, bases = tops_a.tolist(), bases_a.tolist()
+    if objs:
+        # All objects at once: cell centres in each object's frame, (N objects, P cells).
+        c, s = np.cos(yaw)[:, None], np.sin(yaw)[:, None]
+        dx, dy = pts[None, :, 0] - ctr[:, 0, None], pts[None, :, 1] - ctr[:, 1, None]
+        inside = ((np.abs(dx * c + dy * s) <= size[:, 0, None] / 2 + 1e-9)
+                  & (np.abs(-dx * s + dy * c) <= size[:, 1, None] / 2 + 1e-9))
+        # A cell goes to the highest top, then the highest base, then the earliest object:
+        # rank objects by (top, base, -order) and take the best-ranked object inside.
+        rank = np.empty(len(objs), dtype=int)
+        rank[np.lexsort((-np.arange(len(objs)), bases_a, tops_a))] = np.arange(len(objs))
+        scored = np.where(inside, rank[:, None], -1)
+        best = scored.argmax(axis=0)
+        cell_owner = np.where(scored.max(axis=0) >= 0, best, -1)
+        owner[b:H - b, b:W - b] = cell_owner.reshape(nrows, ncols)
     # Objects smaller than a cell: claim the cell containing their centre.
     for k, o in enumerate(objs):
         if np.any(owner == k):
