@@ -29,8 +29,10 @@ TASKS = ("direction", "left_of", "distance", "support")
 def described(ctx, rng: np.random.Generator) -> tuple[SceneDescription, dict[str, str]]:
     """The description of ``ctx.scene`` over objects with scene-unique expressions, and their names.
 
-    Made once per context (view) and shared by the text templates asked on it."""
-    cache = ctx.__dict__.setdefault("_text_family_cache", {})
+    Made once per scene (text questions show no image, so every view shares it; the same
+    question from two views is then an exact duplicate and is dropped) and shared by the text
+    templates."""
+    cache = ctx.world.__dict__.setdefault("_text_family_cache", {})
     if "description" not in cache:
         cache["description"] = _describe(ctx, rng)
     return cache["description"]
