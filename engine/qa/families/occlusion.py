@@ -179,8 +179,12 @@ def _amodal_count(ctx, t, rng):
             continue
         noun = plural(w.name[inst[0]], ctx.cfg["lexicon"])
         n = len(inst)
-        why = (f"{n} {noun if n != 1 else w.name[inst[0]]} appear in the image; {len(hidden)} of them "
-               f"{'is' if len(hidden) == 1 else 'are'} partly hidden but still counts, so the answer is {n}.")
+        if n == 1:
+            why = f"1 {w.name[inst[0]]} appears in the image; it is partly hidden but still counts, so the answer is 1."
+        else:
+            k = len(hidden)
+            why = (f"{n} {noun} appear in the image; {k} of them {'is' if k == 1 else 'are'} partly hidden but "
+                   f"still count{'s' if k == 1 else ''}, so the answer is {n}.")
         cand = count_candidate(ctx, t, rng, {"C": noun}, None, n, why)
         cand.objects = list(inst)
         cand.context_key = (c,)
