@@ -50,7 +50,7 @@ def qa_enabled(cfg: dict) -> bool:
 
 def appearance_cfg(cfg: dict) -> dict | None:
     """The appearance config the render stage samples from: ``render.appearance`` when it is a
-    mapping, else the YAML it names (default ``conf/render/appearance.yaml``); None when the
+    mapping, else the YAML it names (default ``scenes/appearance.yaml``); None when the
     render stage is off."""
     if not render_enabled(cfg):
         return None

@@ -2,7 +2,7 @@
 
 :func:`sample_appearance` writes ``scene.materials`` and ``scene.lights`` (plain JSON-able
 dicts/lists), so a scene renders identically from its record alone. Defaults live in
-``conf/render/appearance.yaml``. Colours are linear RGB in [0, 1]; angles in radians;
+``scenes/appearance.yaml``. Colours are linear RGB in [0, 1]; angles in radians;
 positions in world metres (+Z up); light ``direction`` is the unit vector the light travels
 along (from the sun towards the scene, so its z is negative).
 
@@ -28,7 +28,7 @@ from engine.render.meshes import dominant_material
 from engine.scene.catalog import REPO_ROOT, Catalog
 from engine.scene.graph import SceneGraph
 
-DEFAULT_APPEARANCE = REPO_ROOT / "conf" / "render" / "appearance.yaml"
+DEFAULT_APPEARANCE = REPO_ROOT / "scenes" / "appearance.yaml"
 _DIGITS = 6  # stored floats are rounded so records stay short and readable
 
 
@@ -39,7 +39,7 @@ def _load(path: str) -> dict:
 
 
 def load_appearance_config(path: str | Path | None = None) -> dict:
-    """The appearance defaults (``conf/render/appearance.yaml`` or ``path``) as a plain dict copy."""
+    """The appearance defaults (``scenes/appearance.yaml`` or ``path``) as a plain dict copy."""
     p = Path(path) if path else DEFAULT_APPEARANCE
     if not p.exists():
         raise FileNotFoundError(f"appearance config {p} does not exist; fix: pass render.appearance a YAML path")
@@ -57,7 +57,7 @@ def _need(cfg: Mapping, dotted: str) -> Any:
     cur: Any = cfg
     for part in dotted.split("."):
         if not isinstance(cur, Mapping) or part not in cur:
-            raise KeyError(f"appearance config: {dotted} missing; fix: add it (see conf/render/appearance.yaml)")
+            raise KeyError(f"appearance config: {dotted} missing; fix: add it (see scenes/appearance.yaml)")
         cur = cur[part]
     return cur
 
@@ -234,7 +234,7 @@ def validate_appearance_cfg(cfg: Any) -> None:
         try:
             return _need(cfg, dotted)
         except KeyError:
-            errs.append(f"{p}.{dotted}: missing; fix: copy it from conf/render/appearance.yaml")
+            errs.append(f"{p}.{dotted}: missing; fix: copy it from scenes/appearance.yaml")
             return None
 
     def rng_pair(dotted: str) -> None:

@@ -147,7 +147,7 @@ def validate_render_cfg(render_cfg: Mapping) -> None:
         if isinstance(a, Mapping):  # else a YAML path (or null: the default file)
             validate_appearance_cfg(a)
         elif not (a is None or isinstance(a, (str, Mapping))):
-            errors.append(f"render.appearance: got {a!r}; fix: a mapping, a YAML path, or null for conf/render/appearance.yaml")
+            errors.append(f"render.appearance: got {a!r}; fix: a mapping, a YAML path, or null for scenes/appearance.yaml")
     if errors:
         raise RenderConfigError("invalid render config:\n  " + "\n  ".join(errors))
 
