@@ -163,3 +163,21 @@ def test_describe_to_map_skips_outlines_near_cell_centres():
     scene.objects[3].size = [0.6, 1.51, 0.9]
     ctx = make_ctx(scene)
     assert all_candidates(ctx, "ascii.describe_to_map") == []
+
+
+def test_map_questions_leave_a_hidden_object_off_the_text_map():
+    """At 1 m cells the mug has no cell (it sits in the table's only cell, see
+    test_coarse_map_open_room_and_missing_wall). The map questions show no image, so the mug is
+    left off the map and its legend instead of the question being dropped; the grid is the
+    full map's grid, since the mug owned no cell."""
+    ctx = _ctx_with_visibility()
+    full = build_ascii_map(ctx.scene, ctx.view.view, 1.0, NAMES)
+    assert full.hidden == [MUG]
+    kept = build_ascii_map(ctx.scene, ctx.view.view, 1.0, NAMES, object_ids=[BED, TABLE, CHAIR])
+    assert kept.grid == full.grid and kept.hidden == [] and "the mug" not in kept.legend.values()
+    cands = [c for tid in ("ascii.map_direction", "ascii.map_nearest")
+             for c in all_candidates(ctx, tid, params={"resolution_m": 1.0})]
+    assert cands  # asked, where a hidden object used to drop every map question of the view
+    for c in cands:
+        assert MUG not in c.objects and "the mug" not in c.question
+        assert "\n".join(kept.grid) in c.question and c.view_ids == []

@@ -88,7 +88,15 @@ def generate(ctx, t: Template, rng: np.random.Generator) -> list[Candidate]:
         cache = ctx.__dict__.setdefault("_ascii_family_cache", {})
         if res not in cache:  # one map per view and resolution, shared by the map question templates
             names = {oid: ctx.referrer().expression(oid, "scene") or ctx.world.name[oid] for oid in ctx.world.ids}
-            cache[res] = build_ascii_map(ctx.scene, ctx.view.view, res, names)
+            m = build_ascii_map(ctx.scene, ctx.view.view, res, names)
+            if m.hidden:
+                # These questions show the map as text and no image, so an object that gets no cell
+                # at this resolution (under a taller one) is left off the map and its legend; the
+                # other cells do not change, since a hidden object owned none.
+                drop = set(m.hidden)
+                m = build_ascii_map(ctx.scene, ctx.view.view, res, names,
+                                    object_ids=[o for o in ctx.world.ids if o not in drop])
+            cache[res] = m
         m = cache[res]
         if m.hidden:
             return []
