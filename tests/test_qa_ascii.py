@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
 
 from engine.qa.ascii_map import ascii_map, build_ascii_map, heading_mark
 from engine.scene.graph import Room, SceneGraph
-from qa_families_scenes import map_scene, obj, view_at, walls_for
+from qa_families_scenes import map_scene, obj, walls_for
 
 NAMES = {"obj_00": "the bed", "obj_01": "the table", "obj_02": "the mug", "obj_03": "the chair"}
 

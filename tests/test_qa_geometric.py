@@ -11,7 +11,7 @@ import pytest
 
 from engine.qa import QAGenerator
 from engine.scene.catalog import load_catalog
-from tests.qa_core_scenes import (CAM_DIST, CENTER_XY, DIST, HEIGHT, NAMES, U, VOLUME, ZRANGE, core_templates,
+from tests.qa_core_scenes import (CAM_DIST, CENTER_XY, DIST, HEIGHT, NAMES, U, VOLUME, core_templates,
                                   living_room, occlusion_scene)
 
 DIRS = ["farther away", "farther away and to the right", "to the right", "closer and to the right",

@@ -8,12 +8,13 @@ fix. The keys are documented in ``conf/camera/default.yaml`` and ``docs/camera.m
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from engine.plain import to_plain
 from engine.scene.catalog import REPO_ROOT, SCENE_TYPES
 
 DEFAULT_CAMERA_CFG = REPO_ROOT / "conf" / "camera" / "default.yaml"
@@ -24,15 +25,6 @@ _NONNEG_KEYS = ("min_rotation_deg", "min_translation_m", "wall_margin_m", "objec
 _PROFILE_RANGES = ("height_m", "pitch_deg", "distance_m")
 _PROFILE_BOOLS = ("clear_footprints", "inside_room")
 TOP_KEYS = tuple(_INT_KEYS) + ("fov_deg",) + _NONNEG_KEYS + ("near_m", "profiles")
-
-
-def to_plain(cfg: Any) -> Any:
-    """Nested dicts/lists/scalars from a mapping (dict or OmegaConf DictConfig), keys in order."""
-    if isinstance(cfg, Mapping):
-        return {str(k): to_plain(cfg[k]) for k in cfg}
-    if isinstance(cfg, Sequence) and not isinstance(cfg, (str, bytes)):
-        return [to_plain(v) for v in cfg]
-    return cfg
 
 
 def load_camera_cfg(path: str | Path | None = None, overrides: Mapping | None = None) -> dict:

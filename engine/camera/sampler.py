@@ -17,7 +17,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from engine.camera.annotate import object_geometry
-from engine.camera.config import to_plain, validate_camera_cfg
+from engine.camera.config import validate_camera_cfg
+from engine.plain import to_plain
 from engine.camera.intrinsics import make_intrinsics, vertical_fov_deg
 from engine.geometry import look_at
 from engine.scene.graph import SceneGraph, SceneObject, View

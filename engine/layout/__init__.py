@@ -11,7 +11,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from engine.layout.config import config_hash, plain, validate_scene_cfg
+from engine.layout.config import config_hash, validate_scene_cfg
+from engine.plain import to_plain
 from engine.layout.drafts import to_scene_graph
 from engine.layout.errors import LayoutInfeasibleError
 from engine.layout.open_plane import sample_open
@@ -46,7 +47,7 @@ def sample_layout(scene_cfg: Mapping, catalog: Catalog, rng: np.random.Generator
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng: expected numpy.random.Generator, got {type(rng).__name__}; "
                         f"fix: pass engine.rng.stage_rng(seed, scene_index, 'layout')")
-    cfg = plain(scene_cfg)
+    cfg = to_plain(scene_cfg)
     validate_scene_cfg(cfg)
     room, drafts, stats, extra = _SAMPLERS[cfg["type"]](cfg, catalog, rng)
     return to_scene_graph(room, drafts, catalog, stats, extra, cfg, config_hash(cfg), scene_id, seed, scene_index)

@@ -12,23 +12,16 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from engine.plain import to_plain
+
 SCENE_TYPES = ("room", "tabletop", "open")
 
 _RANGE = "[min, max] with 0 <= min <= max"
 
 
-def plain(cfg: Any) -> Any:
-    """Deep copy of a (possibly OmegaConf) mapping/sequence as plain dicts, lists and scalars."""
-    if isinstance(cfg, Mapping):
-        return {str(k): plain(v) for k, v in cfg.items()}
-    if isinstance(cfg, (list, tuple)) or (hasattr(cfg, "__iter__") and not isinstance(cfg, (str, bytes))):
-        return [plain(v) for v in cfg]
-    return cfg
-
-
 def config_hash(cfg: Mapping) -> str:
     """First 16 hex digits of the SHA-256 of the config's canonical JSON (sorted keys)."""
-    text = json.dumps(plain(cfg), sort_keys=True, separators=(",", ":"))
+    text = json.dumps(to_plain(cfg), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
@@ -137,7 +130,7 @@ def validate_scene_cfg(scene_cfg: Mapping) -> None:
     """
     if not isinstance(scene_cfg, Mapping):
         raise ValueError(f"scene: must be a mapping (conf/scene/<name>.yaml), got {type(scene_cfg).__name__}")
-    scene_cfg = plain(scene_cfg)  # OmegaConf containers -> dicts and lists
+    scene_cfg = to_plain(scene_cfg)  # OmegaConf containers -> dicts and lists
     c = _Checker(scene_cfg)
     typ = scene_cfg.get("type")
     if typ not in SCENE_TYPES:

@@ -141,7 +141,7 @@ def build_ascii_map(scene: SceneGraph, view: View | None, resolution_m: float,
     size = np.array([o.size for o in objs], dtype=float).reshape(-1, 3)
     yaw = np.array([o.yaw for o in objs], dtype=float)
     bases_a, tops_a = ctr[:, 2] - size[:, 2] / 2, ctr[:, 2] + size[:, 2] / 2
-    tops, bases = tops_a.tolist(), bases_a.tolist()
+    tops = tops_a.tolist()
     if objs:
         # All objects at once: cell centres in each object's frame, (N objects, P cells).
         c, s = np.cos(yaw)[:, None], np.sin(yaw)[:, None]

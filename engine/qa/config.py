@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Mapping
 
 import yaml
 
+from engine.plain import to_plain
 from engine.qa.templates import ANSWER_TYPES, MARGIN_KEYS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -18,19 +19,6 @@ def default_qa_cfg() -> dict:
     """The defaults from ``conf/qa/default.yaml`` as a plain dict (a fresh copy)."""
     with open(DEFAULT_QA_CFG) as f:
         return yaml.safe_load(f)
-
-
-def _plain(x: Any) -> Any:
-    """OmegaConf / Mapping -> plain dicts and lists."""
-    if hasattr(x, "_metadata") and hasattr(x, "keys"):  # DictConfig without importing omegaconf
-        from omegaconf import OmegaConf
-
-        return OmegaConf.to_container(x, resolve=True)
-    if isinstance(x, Mapping):
-        return {k: _plain(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)) or (hasattr(x, "_metadata") and hasattr(x, "__iter__")):
-        return [_plain(v) for v in x]
-    return x
 
 
 def _merge(base: dict, over: Mapping) -> dict:
@@ -58,9 +46,9 @@ def validate_qa_cfg(qa_cfg: Mapping) -> None:
     """Check a QA config (after merging over the defaults); ValueError names the field and the fix."""
     from engine.qa.families import FAMILIES
 
-    cfg = _merge(default_qa_cfg(), _plain(qa_cfg))
+    cfg = _merge(default_qa_cfg(), to_plain(qa_cfg))
     known = set(default_qa_cfg())
-    for k in _plain(qa_cfg):
+    for k in to_plain(qa_cfg):
         if k not in known:
             raise ValueError(f"qa.{k}: unknown key; known keys: {sorted(known)}")
     fams = cfg["families"]
@@ -109,6 +97,6 @@ def validate_qa_cfg(qa_cfg: Mapping) -> None:
 
 def resolve_qa_cfg(qa_cfg: Mapping | None) -> dict:
     """Defaults merged with ``qa_cfg`` (plain dict), validated."""
-    over = _plain(qa_cfg or {})
+    over = to_plain(qa_cfg or {})
     validate_qa_cfg(over)
     return _merge(default_qa_cfg(), over)

@@ -24,6 +24,7 @@ from typing import Any, Mapping
 import numpy as np
 import yaml
 
+from engine.plain import to_plain
 from engine.render.meshes import dominant_material
 from engine.scene.catalog import REPO_ROOT, Catalog
 from engine.scene.graph import SceneGraph
@@ -221,10 +222,7 @@ def validate_appearance_cfg(cfg: Any) -> None:
     """
     if cfg is None or isinstance(cfg, (str, Path)):
         cfg = load_appearance_config(cfg)
-    if hasattr(cfg, "_metadata"):  # an omegaconf node
-        from omegaconf import OmegaConf
-
-        cfg = OmegaConf.to_container(cfg, resolve=True)
+    cfg = to_plain(cfg)
     errs: list[str] = []
     p = "render.appearance"
     if not isinstance(cfg, Mapping):

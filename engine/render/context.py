@@ -10,7 +10,8 @@ import logging
 import os
 from collections.abc import Mapping
 
-from engine.render.protocol import Renderer, _plain, validate_render_cfg
+from engine.plain import to_plain
+from engine.render.protocol import Renderer, validate_render_cfg
 
 log = logging.getLogger("engine.render")
 
@@ -82,7 +83,7 @@ def get_renderer(render_cfg: Mapping) -> Renderer:
     Cached per (backend, platform, device_index) and per the settings that change pixels; one GL
     context per process. Image sizes come from each View; framebuffers are kept per size.
     """
-    cfg = {k: _plain(v) for k, v in dict(render_cfg).items()}
+    cfg = {k: to_plain(v) for k, v in dict(render_cfg).items()}
     validate_render_cfg(cfg)
     key = (cfg["backend"], cfg["platform"], cfg["device_index"], repr(sorted((k, repr(v)) for k, v in cfg.items())))
     r = _RENDERERS.get(key)

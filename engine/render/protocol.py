@@ -13,6 +13,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import yaml
 
+from engine.plain import to_plain
 from engine.render.types import Frame, RenderMesh
 from engine.scene.graph import SceneGraph, View
 
@@ -131,7 +132,7 @@ def validate_render_cfg(render_cfg: Mapping) -> None:
     for k, (check, what) in RENDER_SCHEMA.items():
         if k not in render_cfg:
             errors.append(f"render.{k}: missing; fix: set it to {what} (see conf/render/default.yaml)")
-        elif not check(_plain(render_cfg[k])):
+        elif not check(to_plain(render_cfg[k])):
             errors.append(f"render.{k}: got {render_cfg[k]!r}; fix: set it to {what}")
     if not errors and render_cfg["near_m"] >= render_cfg["far_m"]:
         errors.append(f"render.near_m: {render_cfg['near_m']} must be below render.far_m {render_cfg['far_m']}")
@@ -139,26 +140,17 @@ def validate_render_cfg(render_cfg: Mapping) -> None:
         errors.append("render.platform: the moderngl backend runs on EGL only; fix: platform=egl, or backend=pyrender for osmesa")
     if isinstance(render_cfg.get("default_lights"), list):
         for i, light in enumerate(render_cfg["default_lights"]):
-            errors += validate_light(_plain(light), f"render.default_lights[{i}]")
+            errors += validate_light(to_plain(light), f"render.default_lights[{i}]")
     if "appearance" in render_cfg:
         from engine.render.appearance import validate_appearance_cfg
 
-        a = _plain(render_cfg["appearance"])
+        a = to_plain(render_cfg["appearance"])
         if isinstance(a, Mapping):  # else a YAML path (or null: the default file)
             validate_appearance_cfg(a)
         elif not (a is None or isinstance(a, (str, Mapping))):
             errors.append(f"render.appearance: got {a!r}; fix: a mapping, a YAML path, or null for scenes/appearance.yaml")
     if errors:
         raise RenderConfigError("invalid render config:\n  " + "\n  ".join(errors))
-
-
-def _plain(v):
-    """OmegaConf containers to plain Python (lists/dicts); other values unchanged."""
-    if hasattr(v, "_metadata"):  # an omegaconf node
-        from omegaconf import OmegaConf
-
-        return OmegaConf.to_container(v, resolve=True)
-    return v
 
 
 def scene_lights(scene: SceneGraph, render_cfg: Mapping) -> tuple[list[dict], np.ndarray]:
@@ -170,7 +162,7 @@ def scene_lights(scene: SceneGraph, render_cfg: Mapping) -> tuple[list[dict], np
             intensity, and ``cast_shadows`` (default True; the first such light casts shadows).
         ambient: (3,) linear RGB ambient term (sum of ``ambient`` lights, else render.ambient grey).
     """
-    raw = [_plain(l) for l in (scene.lights or _plain(render_cfg["default_lights"]))]
+    raw = [to_plain(l) for l in (scene.lights or to_plain(render_cfg["default_lights"]))]
     lights, ambient, has_ambient = [], np.zeros(3), False
     for i, light in enumerate(raw):
         errs = validate_light(light, f"scene.lights[{i}]")

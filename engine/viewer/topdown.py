@@ -6,7 +6,6 @@ World frame: metres, +Z up; the plot shows the floor plane (x right, y up) seen 
 from __future__ import annotations
 
 import math
-import os
 import io
 from pathlib import Path
 

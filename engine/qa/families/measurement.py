@@ -10,7 +10,6 @@ between the floor footprints.
 
 from __future__ import annotations
 
-import numpy as np
 
 from engine.qa.candidate import fmt_value, number_candidate, numeric_choice_candidate
 

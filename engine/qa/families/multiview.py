@@ -17,7 +17,6 @@ Every question pairs the context's view (image 1) with each other view of the sc
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 

@@ -15,7 +15,6 @@ margin by far more than the centimetre rounding of the text, so the text determi
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
