@@ -32,6 +32,7 @@ class FamilyContext:
     views: list[ViewFacts]
     cfg: dict
     _referrers: dict = field(default_factory=dict)
+    cache: dict = field(default_factory=dict)  # per-view values a family computes once (key by family)
 
     @property
     def view_ids(self) -> list[str]:

@@ -51,6 +51,7 @@ class WorldFacts:
         self._dist: dict[tuple[int, int], float] = {}
         self._dxy: dict[tuple[int, int], float] = {}
         self._footprints: dict[int, object] = {}
+        self.cache: dict = {}  # per-scene values a family computes once (key by family)
 
     def footprint(self, i: int):
         """Shapely footprint polygon of object row ``i`` (world x, y metres), cached."""

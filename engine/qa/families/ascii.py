@@ -85,7 +85,7 @@ def generate(ctx, t: Template, rng: np.random.Generator) -> list[Candidate]:
     if t.task == "draw_map":
         return _draw(ctx, t, rng, res)
     if t.task in ("map_direction", "map_nearest"):
-        cache = ctx.__dict__.setdefault("_ascii_family_cache", {})
+        cache = ctx.cache.setdefault("ascii", {})
         if res not in cache:  # one map per view and resolution, shared by the map question templates
             names = {oid: ctx.referrer().expression(oid, "scene") or ctx.world.name[oid] for oid in ctx.world.ids}
             m = build_ascii_map(ctx.scene, ctx.view.view, res, names)
@@ -198,7 +198,7 @@ def _robust_scene_map(ctx, res: float) -> tuple[AsciiMap, dict[str, str]] | None
     """The camera-less map of the whole scene and its names, or None when it cannot be asked:
     an object without a scene-unique expression, a hidden object, or a cell that a 2 cm change of
     any outline would flip. View-independent, so cached on the scene's WorldFacts."""
-    cache = ctx.world.__dict__.setdefault("_ascii_family_scene_maps", {})
+    cache = ctx.world.cache.setdefault("ascii_scene_maps", {})
     if res not in cache:
         ids = list(ctx.world.ids)
         names = scene_names(ctx, ids)

@@ -31,7 +31,7 @@ def described(ctx, rng: np.random.Generator) -> tuple[SceneDescription, dict[str
     Made once per scene (text questions show no image, so every view shares it; the same
     question from two views is then an exact duplicate and is dropped) and shared by the text
     templates."""
-    cache = ctx.world.__dict__.setdefault("_text_family_cache", {})
+    cache = ctx.world.cache.setdefault("text", {})
     if "description" not in cache:
         cache["description"] = _describe(ctx, rng)
     return cache["description"]
