@@ -11,42 +11,12 @@ import numpy as np
 
 from engine.camera.intrinsics import make_intrinsics
 from engine.geometry import look_at
+from engine.render.meshes import box_meshes
 from engine.render.types import RenderMesh
 from engine.scene.graph import Room, SceneGraph, SceneObject, View, Wall
 
-# Face quads of a unit box in local coordinates: (normal axis, sign) -> 4 corners CCW from outside.
-_FACES = []
-for axis in range(3):
-    for sign in (-1.0, 1.0):
-        u, v = [a for a in range(3) if a != axis]
-        quad = []
-        for a, b in ((-1, -1), (1, -1), (1, 1), (-1, 1)):
-            p = np.zeros(3)
-            p[axis], p[u], p[v] = sign, a, b
-            quad.append(p)
-        quad = np.array(quad)
-        n = np.zeros(3)
-        n[axis] = sign
-        if np.dot(np.cross(quad[1] - quad[0], quad[2] - quad[0]), n) < 0:
-            quad = quad[::-1]
-        _FACES.append((n, quad))
-
 PALETTE = np.array([[0.8, 0.2, 0.2], [0.2, 0.6, 0.25], [0.2, 0.35, 0.8], [0.9, 0.75, 0.2], [0.6, 0.3, 0.7],
                     [0.2, 0.7, 0.75], [0.9, 0.5, 0.15], [0.5, 0.5, 0.5]], dtype=np.float32)
-
-
-def box_mesh(obj: SceneObject, color) -> RenderMesh:
-    """A flat-shaded box RenderMesh for ``obj`` (world metres)."""
-    box = obj.box
-    verts, norms, faces = [], [], []
-    for n, quad in _FACES:
-        base = len(verts)
-        verts.extend(box.center + (quad * box.half) @ box.rotation.T)
-        norms.extend([box.rotation @ n] * 4)
-        faces.extend([[base, base + 1, base + 2], [base, base + 2, base + 3]])
-    nv = len(verts)
-    return RenderMesh(int(obj.instance_id), obj.id, np.asarray(verts, np.float32), np.asarray(norms, np.float32),
-                      np.asarray(faces, np.uint32), np.tile(np.asarray(color, np.float32), (nv, 1)))
 
 
 def quad_mesh(name: str, corners: np.ndarray, normal, color) -> RenderMesh:
@@ -60,7 +30,9 @@ def quad_mesh(name: str, corners: np.ndarray, normal, color) -> RenderMesh:
 
 def simple_meshes(scene: SceneGraph) -> list[RenderMesh]:
     """Box meshes for every object plus the floor and wall quads of the room."""
-    meshes = [box_mesh(o, PALETTE[(o.instance_id - 1) % len(PALETTE)]) for o in scene.objects]
+    meshes = box_meshes(scene)  # each object's exact box, from the engine
+    for m, o in zip(meshes, scene.objects):  # a distinct colour per object, for the contact sheet
+        m.colors[:] = PALETTE[(o.instance_id - 1) % len(PALETTE)]
     sx, sy, _ = scene.room.size
     meshes.append(quad_mesh("floor", [[-sx / 2, -sy / 2, 0], [sx / 2, -sy / 2, 0], [sx / 2, sy / 2, 0], [-sx / 2, sy / 2, 0]],
                             [0, 0, 1], [0.75, 0.72, 0.68]))
