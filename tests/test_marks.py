@@ -77,6 +77,13 @@ def test_mask_placement_is_inside_the_visible_mask():
         u, v = rec["xy"]
         assert ids[v, u] == iid
         _check_disc(out, rec)
+    # a memo shared by calls on the same view gives the same marks as no memo, in any order
+    memo = {}
+    for order in (["obj_b"], ["obj_a", "obj_b"], ["obj_b", "obj_a"]):
+        plain = draw_marks(img, view, order, ids=ids, instance_ids={"obj_a": 5, "obj_b": 6})
+        memoed = draw_marks(img, view, order, ids=ids, instance_ids={"obj_a": 5, "obj_b": 6}, candidates=memo)
+        assert plain[1] == memoed[1] and np.array_equal(plain[0], memoed[0])
+    assert sorted(memo) == ["obj_a", "obj_b"]
     with pytest.raises(ValueError, match="instance_ids"):
         draw_marks(img, view, ["obj_a"], ids=ids)
 

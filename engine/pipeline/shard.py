@@ -64,6 +64,7 @@ class _Encoder:
         self.depth: dict[str, bytes] = {}
         self.mask: dict[str, bytes] = {}
         self.marked: dict[tuple, tuple[bytes, list]] = {}
+        self.mark_candidates: dict[str, dict] = {}  # view id -> draw_marks' per-object memo
         self.instance_ids = {o.id: o.instance_id for o in out.scene.objects}
 
     def _rgb(self, arr: np.ndarray) -> bytes:
@@ -93,7 +94,8 @@ class _Encoder:
                     view = next(v for v in self.out.scene.views if v.id == vid)
                     with self.timer("marks"):
                         img, recs = self.draw_marks(frames[vid].rgb, view, list(per_view[vid]), style,
-                                                    ids=frames[vid].ids, instance_ids=self.instance_ids)
+                                                    ids=frames[vid].ids, instance_ids=self.instance_ids,
+                                                    candidates=self.mark_candidates.setdefault(vid, {}))
                     self.marked[key] = (self._rgb(np.asarray(img)), recs)
                 data, records[vid] = self.marked[key]
                 imgs.append(data)

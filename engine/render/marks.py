@@ -39,8 +39,18 @@ def _candidates_from_mask(mask: np.ndarray) -> np.ndarray:
     v0, v1, u0, u1 = vs.min(), vs.max(), us.min(), us.max()
     crop = np.pad(mask[v0:v1 + 1, u0:u1 + 1], 1)
     dist = distance_transform_edt(crop)[1:-1, 1:-1][vs - v0, us - u0]
-    order = np.lexsort((us, vs, -dist))
+    order = np.argsort(-dist, kind="stable")  # np.nonzero lists pixels by (v, u): ties stay in that order
     return np.stack([us[order], vs[order]], 1)
+
+
+def _candidates_in_ids(ids: np.ndarray, bbox, oid: str, instance_id: int) -> np.ndarray:
+    """(K, 2) float (u, v) candidate mark centres on the pixels of ``instance_id`` in the (H, W)
+    id image, most interior first; the object's pixels all lie in its visible ``bbox``."""
+    bu0, bv0, bu1, bv1 = (int(x) for x in bbox)
+    mask = ids[bv0:bv1 + 1, bu0:bu1 + 1] == instance_id
+    if not mask.any():
+        raise ValueError(f"ids: object {oid!r} (instance {instance_id}) has no pixel in the id image")
+    return (_candidates_from_mask(mask) + [bu0, bv0]).astype(float)
 
 
 def _candidates_from_bbox(bbox, step: float) -> np.ndarray:
@@ -85,7 +95,8 @@ def _text_color(rgb) -> tuple[int, int, int]:
 
 def draw_marks(rgb: np.ndarray, view: View, object_ids: list[str], style: str = "number",
                rng: np.random.Generator | None = None, ids: np.ndarray | None = None,
-               instance_ids: Mapping[str, int] | None = None) -> tuple[np.ndarray, list[dict]]:
+               instance_ids: Mapping[str, int] | None = None,
+               candidates: dict | None = None) -> tuple[np.ndarray, list[dict]]:
     """Draw set-of-mark prompts for ``object_ids`` on a copy of ``rgb``.
 
     Args:
@@ -99,6 +110,9 @@ def draw_marks(rgb: np.ndarray, view: View, object_ids: list[str], style: str = 
         ids: optional (H, W) int instance-id image of the view: numbered marks are then placed
             on the object's most interior visible pixel instead of its box centre.
         instance_ids: object id -> instance id; required with ``ids``.
+        candidates: optional memo owned by the caller, object id -> (K, 2) candidate mark
+            centres found in ``ids``; pass one dict per (view, ids image) to reuse the search
+            across calls on the same view (it depends on nothing else).
 
     Returns:
         (image, records): the marked (H, W, 3) uint8 copy and, sorted by mark number,
@@ -148,12 +162,11 @@ def draw_marks(rgb: np.ndarray, view: View, object_ids: list[str], style: str = 
             if ids is not None:
                 if oid not in instance_ids:
                     raise ValueError(f"instance_ids: no entry for {oid!r}")
-                # The object's pixels all lie in its visible box: search only there.
-                bu0, bv0, bu1, bv1 = (int(x) for x in bbox)
-                mask = np.asarray(ids)[bv0:bv1 + 1, bu0:bu1 + 1] == int(instance_ids[oid])
-                if not mask.any():
-                    raise ValueError(f"ids: object {oid!r} (instance {instance_ids[oid]}) has no pixel in the id image")
-                cands = (_candidates_from_mask(mask) + [bu0, bv0]).astype(float)
+                cands = None if candidates is None else candidates.get(oid)
+                if cands is None:
+                    cands = _candidates_in_ids(np.asarray(ids), bbox, oid, int(instance_ids[oid]))
+                    if candidates is not None:
+                        candidates[oid] = cands
             else:
                 cands = _candidates_from_bbox(bbox, max(2.0, r / 2))
         else:
