@@ -121,3 +121,42 @@ def test_invisible_or_bad_input_is_an_error():
         draw_marks(_image().astype(np.float32), view, ["a"])
     with pytest.raises(ValueError, match="duplicates"):
         draw_marks(_image(), view, ["a", "a"])
+
+
+def _reference_place(mask, placed, r, width, height):
+    """Brute force: rank every pixel by its distance to the nearest non-object pixel (image border
+    outside), ties by (v, u); keep those whose disc fits; first clearing the placed marks, else
+    the first farthest from them."""
+    from scipy.ndimage import distance_transform_edt
+
+    dist = distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
+    vs, us = np.nonzero(mask)
+    order = np.lexsort((us, vs, -dist[vs, us]))
+    pts = np.stack([us[order], vs[order]], 1).astype(float)
+    fits = (pts[:, 0] >= r) & (pts[:, 0] <= width - 1 - r) & (pts[:, 1] >= r) & (pts[:, 1] <= height - 1 - r)
+    pts = pts[fits] if fits.any() else np.clip(pts, r, [width - 1 - r, height - 1 - r])
+    if not placed:
+        return pts[0]
+    gaps = [min(np.hypot(*(p - q)) for q in placed) for p in pts]
+    ok = [i for i, g in enumerate(gaps) if g >= 2 * r + 2]
+    return pts[ok[0]] if ok else pts[int(np.argmax(gaps))]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_ranked_placement_equals_brute_force(seed):
+    from engine.render.marks import _RankedPixels, _place
+
+    rng = np.random.default_rng(seed)
+    mask = np.zeros((H, W), bool)
+    for _ in range(3):  # a blobby object, sometimes touching the border
+        u0, v0 = rng.integers(0, W - 20), rng.integers(0, H - 20)
+        mask[v0:v0 + rng.integers(5, 60), u0:u0 + rng.integers(5, 90)] = True
+    r = mark_radius(W, H)
+    # marks already placed on the object's most interior pixels, so the head chunk is exhausted
+    vs, us = np.nonzero(mask)
+    placed = [np.array([us[i], vs[i]], float) for i in rng.choice(len(us), 3, replace=False)]
+    for head in (1, 7, 10_000):
+        ranked = _RankedPixels(mask, 0, 0, r, W, H, head=head)
+        for k in range(4):
+            got = _place(ranked.chunks(), placed[:k], r)
+            assert np.array_equal(got, _reference_place(mask, placed[:k], r, W, H)), (head, k)

@@ -33,24 +33,63 @@ def mark_radius(width: int, height: int) -> int:
     return max(7, int(round(0.028 * min(width, height))))
 
 
-def _candidates_from_mask(mask: np.ndarray) -> np.ndarray:
-    """(K, 2) integer (u, v) pixels of ``mask`` (H, W bool), most interior first (ties by v, u)."""
-    vs, us = np.nonzero(mask)
-    v0, v1, u0, u1 = vs.min(), vs.max(), us.min(), us.max()
-    crop = np.pad(mask[v0:v1 + 1, u0:u1 + 1], 1)
-    dist = distance_transform_edt(crop)[1:-1, 1:-1][vs - v0, us - u0]
-    order = np.argsort(-dist, kind="stable")  # np.nonzero lists pixels by (v, u): ties stay in that order
-    return np.stack([us[order], vs[order]], 1)
+def _in_image(cands: np.ndarray, r: int, width: int, height: int) -> np.ndarray:
+    """The (K, 2) candidates whose mark of radius ``r`` stays inside the image, in order; when
+    there are none, every candidate clamped into the image."""
+    lo, hi = np.array([r, r], float), np.array([width - 1 - r, height - 1 - r], float)
+    inside = np.all((cands >= lo) & (cands <= hi), axis=1)
+    return cands[inside] if inside.any() else np.clip(cands, lo, hi)
 
 
-def _candidates_in_ids(ids: np.ndarray, bbox, oid: str, instance_id: int) -> np.ndarray:
-    """(K, 2) float (u, v) candidate mark centres on the pixels of ``instance_id`` in the (H, W)
-    id image, most interior first; the object's pixels all lie in its visible ``bbox``."""
+class _RankedPixels:
+    """An object's candidate mark centres in the id image: its pixels whose mark stays inside
+    the image (all of them clamped when none does), most interior first (largest Euclidean
+    distance to a pixel outside the object, the image border counting as outside; ties by v,
+    then u). Ordered lazily: the first ``head`` exactly, the rest only when asked for."""
+
+    def __init__(self, mask: np.ndarray, u0: int, v0: int, r: int, width: int, height: int, head: int = 256):
+        vs, us = np.nonzero(mask)  # (v, u) order
+        dist = distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1][vs, us]
+        pts = np.stack([us + u0, vs + v0], 1).astype(float)
+        lo, hi = np.array([r, r], float), np.array([width - 1 - r, height - 1 - r], float)
+        inside = np.all((pts >= lo) & (pts <= hi), axis=1)
+        if inside.any():
+            pts, dist = pts[inside], dist[inside]
+        else:
+            pts = np.clip(pts, lo, hi)
+        self.pts = pts
+        self.neg = -dist
+        self.head = head
+        self._chunks: list[np.ndarray] = []
+
+    def chunks(self):
+        """Yield (k, 2) float (u, v) arrays: the candidates in rank order, head first."""
+        n = len(self.neg)
+        if not self._chunks:
+            if n <= self.head:
+                self._chunks.append(self.pts[np.argsort(self.neg, kind="stable")])
+            else:  # everything at or above the head-th largest distance, ties in (v, u) order
+                kth = np.partition(self.neg, self.head - 1)[self.head - 1]
+                top = np.flatnonzero(self.neg <= kth)
+                self._top = top[np.argsort(self.neg[top], kind="stable")]
+                self._chunks.append(self.pts[self._top])
+        yield self._chunks[0]
+        if len(self._chunks) == 1 and n > len(self._chunks[0]):
+            rest = np.ones(n, bool)
+            rest[self._top] = False
+            idx = np.flatnonzero(rest)
+            self._chunks.append(self.pts[idx[np.argsort(self.neg[idx], kind="stable")]])
+        yield from self._chunks[1:]
+
+
+def _ranked_in_ids(ids: np.ndarray, bbox, oid: str, instance_id: int, r: int) -> _RankedPixels:
+    """The ranked candidate mark centres of ``instance_id`` in the (H, W) id image; the
+    object's pixels all lie in its visible ``bbox``."""
     bu0, bv0, bu1, bv1 = (int(x) for x in bbox)
     mask = ids[bv0:bv1 + 1, bu0:bu1 + 1] == instance_id
     if not mask.any():
         raise ValueError(f"ids: object {oid!r} (instance {instance_id}) has no pixel in the id image")
-    return (_candidates_from_mask(mask) + [bu0, bv0]).astype(float)
+    return _RankedPixels(mask, bu0, bv0, r, ids.shape[1], ids.shape[0])
 
 
 def _candidates_from_bbox(bbox, step: float) -> np.ndarray:
@@ -65,27 +104,25 @@ def _candidates_from_bbox(bbox, step: float) -> np.ndarray:
     return np.vstack([[cu, cv], G])
 
 
-def _place(cands: np.ndarray, placed: list[np.ndarray], r: int, width: int, height: int) -> np.ndarray:
-    """The first candidate whose mark stays inside the image and clears the placed marks;
-    else the in-image candidate farthest from them."""
-    lo, hi = np.array([r, r], float), np.array([width - 1 - r, height - 1 - r], float)
-    inside = np.all((cands >= lo) & (cands <= hi), axis=1)
-    pts = cands[inside] if inside.any() else np.clip(cands, lo, hi)
+def _place(chunks, placed: list[np.ndarray], r: int) -> np.ndarray:
+    """The first candidate (over ``chunks``, ordered (k, 2) arrays of in-image candidates) that
+    clears the placed marks; else the first of those farthest from them."""
     if not placed:
-        return pts[0].astype(float)
+        return next(iter(chunks))[0].astype(float)
     P = np.asarray(placed)
     # Chunked so a large mask (thousands of candidates) stops at the first that clears; the
     # result equals scanning all candidates at once.
-    best, best_gap = 0, -1.0
-    for s in range(0, len(pts), 512):
-        gap = np.min(np.linalg.norm(pts[s:s + 512, None, :] - P[None], axis=2), axis=1)
-        ok = np.nonzero(gap >= 2 * r + 2)[0]
-        if len(ok):
-            return pts[s + ok[0]].astype(float)
-        j = int(np.argmax(gap))
-        if gap[j] > best_gap:
-            best, best_gap = s + j, float(gap[j])
-    return pts[best].astype(float)
+    best, best_gap = None, -1.0
+    for pts in chunks:
+        for s in range(0, len(pts), 512):
+            gap = np.min(np.linalg.norm(pts[s:s + 512, None, :] - P[None], axis=2), axis=1)
+            ok = np.nonzero(gap >= 2 * r + 2)[0]
+            if len(ok):
+                return pts[s + ok[0]].astype(float)
+            j = int(np.argmax(gap))
+            if gap[j] > best_gap:
+                best, best_gap = pts[s + j], float(gap[j])
+    return best.astype(float)
 
 
 def _text_color(rgb) -> tuple[int, int, int]:
@@ -110,9 +147,9 @@ def draw_marks(rgb: np.ndarray, view: View, object_ids: list[str], style: str = 
         ids: optional (H, W) int instance-id image of the view: numbered marks are then placed
             on the object's most interior visible pixel instead of its box centre.
         instance_ids: object id -> instance id; required with ``ids``.
-        candidates: optional memo owned by the caller, object id -> (K, 2) candidate mark
-            centres found in ``ids``; pass one dict per (view, ids image) to reuse the search
-            across calls on the same view (it depends on nothing else).
+        candidates: optional memo owned by the caller, object id -> that object's ranked
+            candidate mark centres in ``ids``; pass one dict per (view, ids image) to reuse the
+            search across calls on the same view (it depends on nothing else).
 
     Returns:
         (image, records): the marked (H, W, 3) uint8 copy and, sorted by mark number,
@@ -162,18 +199,19 @@ def draw_marks(rgb: np.ndarray, view: View, object_ids: list[str], style: str = 
             if ids is not None:
                 if oid not in instance_ids:
                     raise ValueError(f"instance_ids: no entry for {oid!r}")
-                cands = None if candidates is None else candidates.get(oid)
-                if cands is None:
-                    cands = _candidates_in_ids(np.asarray(ids), bbox, oid, int(instance_ids[oid]))
+                ranked = None if candidates is None else candidates.get(oid)
+                if ranked is None:
+                    ranked = _ranked_in_ids(np.asarray(ids), bbox, oid, int(instance_ids[oid]), r)
                     if candidates is not None:
-                        candidates[oid] = cands
+                        candidates[oid] = ranked
+                chunks = ranked.chunks()
             else:
-                cands = _candidates_from_bbox(bbox, max(2.0, r / 2))
+                chunks = [_in_image(_candidates_from_bbox(bbox, max(2.0, r / 2)), r, W, H)]
         else:
             u0, v0, u1, v1 = (float(x) for x in bbox)
-            cands = np.array([[u0 + r, v0 + r], [u1 - r, v0 + r], [u0 + r, v1 - r], [u1 - r, v1 - r],
-                              [u0 - r - 1, v0 - r - 1], [u1 + r + 1, v0 - r - 1]])
-        xy = np.round(_place(cands, placed, r, W, H))
+            chunks = [_in_image(np.array([[u0 + r, v0 + r], [u1 - r, v0 + r], [u0 + r, v1 - r], [u1 - r, v1 - r],
+                                          [u0 - r - 1, v0 - r - 1], [u1 + r + 1, v0 - r - 1]]), r, W, H)]
+        xy = np.round(_place(chunks, placed, r))
         placed.append(xy)
         u, v = float(xy[0]), float(xy[1])
         draw.ellipse([u - r, v - r, u + r, v + r], fill=color, outline=(255, 255, 255), width=max(1, r // 6))
