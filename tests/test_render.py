@@ -141,6 +141,29 @@ def test_contact_shadow_darkens_the_floor_on_the_far_side_of_the_light(renderer)
     assert abs(px[1] - px[2]) < 0.1 * px[1]
 
 
+def test_long_shadow_beyond_the_casters_frustum_is_still_dark(renderer):
+    # A 2 m pole under a low sun (travelling towards +X, 20 degrees up): its shadow reaches
+    # 2 / tan(20 deg) = 5.5 m along +X, far beyond the light frustum fitted around the pole.
+    pole = obj(0, "pole", [0.0, 0.0, 1.0], [0.3, 0.3, 2.0])
+    d = [np.cos(np.radians(20)), 0.0, -np.sin(np.radians(20))]
+    scene = SceneGraph("s", 0, Room("open", [16.0, 16.0, 0.0], []), [pole],
+                       lights=[{"type": "directional", "direction": d, "color": [1, 1, 1], "intensity": 1.0},
+                               {"type": "ambient", "color": [1, 1, 1], "intensity": 0.2}])
+    view = make_view([3.0, -6.0, 4.0], [3.0, 0.0, 0.0], 320, 240, 80.0)
+    frame = renderer.render(scene, view, simple_meshes(scene))
+    K, pose = np.asarray(view.K), np.asarray(view.cam_to_world)
+    from engine.geometry import project_points
+
+    # on the shadow's axis at 1, 3 and 5 m (shadowed), and 1 m beside it at 3 m (lit)
+    pts = np.array([[1.0, 0.0, 0.0], [3.0, 0.0, 0.0], [5.0, 0.0, 0.0], [3.0, -1.0, 0.0], [3.0, 1.0, 0.0]])
+    uv, _ = project_points(K, pose, pts)
+    assert all(0 <= u < 320 and 0 <= v < 240 for u, v in uv)
+    assert all(frame.ids[int(round(v)), int(round(u))] == 0 for u, v in uv)
+    px = [frame.rgb[int(round(v)), int(round(u))].astype(float).mean() for u, v in uv]
+    lit = min(px[3], px[4])
+    assert max(px[:3]) < 0.75 * lit, px
+
+
 def test_texture_modulates_colour(renderer):
     scene = open_scene([])
     tex = np.zeros((8, 8, 3), np.uint8)

@@ -68,7 +68,10 @@ float shadow_factor(vec3 p, vec3 n) {
     if (dot(n, l) <= 0.0) return 1.0;   // unlit side: the light term is 0 anyway
     vec4 c = u_light_vp * vec4(p + n * u_shadow_offset, 1.0);
     vec3 s = c.xyz / c.w * 0.5 + 0.5;
-    if (any(lessThan(s, vec3(0.0))) || any(greaterThan(s, vec3(1.0)))) return 1.0;
+    // outside the casters' footprint or nearer the light than every caster: lit; beyond the
+    // frustum's far plane: behind every caster, so compare at the far plane
+    if (any(lessThan(s, vec3(0.0))) || any(greaterThan(s.xy, vec2(1.0)))) return 1.0;
+    s.z = min(s.z, 1.0);
     // (2r)^2 hardware-filtered (bilinear 2x2) taps on a half-texel-offset grid; r = 0: one tap.
     if (u_pcf == 0) return texture(u_shadow, vec3(s.xy, s.z - 0.0005));
     float sum = 0.0; float cnt = 0.0;
@@ -288,7 +291,8 @@ class _SceneBuffers:
                     tex.repeat_x = tex.repeat_y = True
                     self.textures[tk] = tex
             self.runs.append((first, count, tex))
-        self.bounds = mesh_bounds(meshes)
+        casters = [m for m in meshes if m.instance_id >= 1]  # the shadow pass draws objects only
+        self.bounds = mesh_bounds(casters) if casters else None
         self.shadow = None
         self.shadow_fbo = None
         self.shadow_key = None
@@ -442,7 +446,11 @@ class ModernglRenderer:
                 pi["u_pcf"].value = int(self.cfg["shadow_pcf_radius"])
                 pi["u_light_vp"].write(sb.light_vp.T.astype("f4").tobytes())
                 pi["u_shadow_texel"].value = 1.0 / self.cfg["shadow_map_size"]
-                texel_m = 2.0 * float(np.linalg.norm(sb.bounds[1] - sb.bounds[0])) / self.cfg["shadow_map_size"]
+                if light["type"] == "directional":  # the map's larger side (2 / scale), m
+                    side_m = 2.0 / float(min(np.linalg.norm(sb.light_vp[0, :3]), np.linalg.norm(sb.light_vp[1, :3])))
+                else:  # perspective texels grow with distance: the casters' diameter as a scale
+                    side_m = float(np.linalg.norm(sb.bounds[1] - sb.bounds[0]))
+                texel_m = 2.0 * side_m / self.cfg["shadow_map_size"]
                 pi["u_shadow_offset"].value = 1.5 * texel_m
                 sb.shadow.use(location=1)
             pi["u_shadow"].value = 1  # own unit: samplers of different types may not share one

@@ -213,16 +213,21 @@ def mesh_bounds(meshes: list[RenderMesh]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def light_view_projection(light: dict, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """(4, 4) world -> GL clip matrix of a shadow-casting light covering the box [lo, hi].
+    """(4, 4) world -> GL clip matrix of a shadow-casting light covering the box [lo, hi] (m).
 
-    Directional lights get an orthographic frustum around the bounds' sphere; point lights a
-    perspective one from their position towards the bounds' centre (field of view covering the
-    bounds' corners, at most 150 degrees; what lies outside is left unshadowed).
+    [lo, hi] should bound the shadow casters: a point in shadow has a caster between it and the
+    light, so it projects inside the casters' footprint, and points outside the map are lit.
+    Directional lights get the tightest orthographic frustum around the box's 8 corners (in the
+    light's view); point lights a perspective one from their position towards the box's centre
+    (field of view covering its corners, at most 150 degrees). Receivers beyond the far plane
+    are handled by the shader (their depth is clamped to it).
     """
     center = (lo + hi) / 2
     radius = max(float(np.linalg.norm(hi - lo)) / 2, 1e-3)
+    corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
     if light["type"] == "directional":
-        fwd = light["direction"]
+        fwd = np.asarray(light["direction"], float)
+        fwd = fwd / np.linalg.norm(fwd)
         eye = center - fwd * (radius * 2)
     else:
         eye = light["position"]
@@ -237,11 +242,14 @@ def light_view_projection(light: dict, lo: np.ndarray, hi: np.ndarray) -> np.nda
     V[0, :3], V[1, :3], V[2, :3] = right, upv, -fwd
     V[:3, 3] = -V[:3, :3] @ eye
     if light["type"] == "directional":
-        near, far = 0.0, radius * 4
-        P = np.diag([1 / radius, 1 / radius, -2 / (far - near), 1.0])
-        P[2, 3] = -(far + near) / (far - near)
+        c = corners @ V[:3, :3].T + V[:3, 3]
+        pad = 1e-3 + 1e-3 * radius
+        x0, y0 = c[:, :2].min(axis=0) - pad
+        x1, y1 = c[:, :2].max(axis=0) + pad
+        near, far = max(float(-c[:, 2].max()) - pad, 0.0), float(-c[:, 2].min()) + pad
+        P = np.diag([2 / (x1 - x0), 2 / (y1 - y0), -2 / (far - near), 1.0])
+        P[0, 3], P[1, 3], P[2, 3] = -(x1 + x0) / (x1 - x0), -(y1 + y0) / (y1 - y0), -(far + near) / (far - near)
     else:
-        corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
         rel = corners - eye
         dist = np.linalg.norm(rel, axis=1)
         cosang = np.clip((rel @ fwd) / np.maximum(dist, 1e-9), -1, 1)
