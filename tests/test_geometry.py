@@ -212,3 +212,21 @@ def test_invert_pose_roundtrip():
     assert np.allclose(T @ invert_pose(T), np.eye(4))
     R = yaw_rotation(0.3)
     assert np.allclose(R @ R.T, np.eye(3))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(box_st, min_size=1, max_size=12), angle, st.floats(-0.6, 0.6), st.floats(0.01, 0.3))
+def test_boxes_truncated_equals_project_box_per_box(boxes, yaw, pitch, near):
+    """The batched truncation flag equals project_box's, box by box (None counts as False),
+    for boxes in front of, crossing and behind a camera at the origin."""
+    from engine.geometry.projection import boxes_truncated
+    from engine.geometry import look_at
+
+    T = look_at(np.zeros(3), np.array([math.cos(yaw) * math.cos(pitch), math.sin(yaw) * math.cos(pitch), math.sin(pitch)]))
+    K = np.array([[120.0, 0, 63.5], [0, 120.0, 47.5], [0, 0, 1]])
+    got = boxes_truncated(K, T, np.array([b.corners for b in boxes]), 128, 96, near=near)
+    want = []
+    for b in boxes:
+        p = project_box(K, T, b, 128, 96, near=near)
+        want.append(p is not None and p["truncated"])
+    assert got.tolist() == want

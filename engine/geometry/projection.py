@@ -89,7 +89,11 @@ def project_box(
         when the box crosses the image border or the near plane) and ``in_front`` (True when
         all 8 corners have z >= near).
     """
-    pc = world_to_camera(cam_to_world, box.corners)
+    return _project_camera_box(K, world_to_camera(cam_to_world, box.corners), width, height, near)
+
+
+def _project_camera_box(K, pc: np.ndarray, width: int, height: int, near: float) -> dict | None:
+    """project_box for a box given by its (8, 3) corners in the camera frame."""
     in_front = bool(np.all(pc[:, 2] >= near))
     verts = clip_box_to_near(pc, near)
     if len(verts) == 0:
@@ -109,3 +113,33 @@ def project_box(
         "truncated": truncated,
         "in_front": in_front,
     }
+
+
+def boxes_truncated(K: np.ndarray, cam_to_world: np.ndarray, corners: np.ndarray, width: int, height: int,
+                    near: float = 1e-3) -> np.ndarray:
+    """(N,) bool: :func:`project_box`'s ``truncated`` for N boxes at once, False where it returns None.
+
+    Args:
+        corners: (N, 8, 3) world corners of the boxes (``OrientedBox.corners``), metres.
+
+    Boxes with every corner in front of the near plane are projected together; the others go
+    through the same clipping as :func:`project_box`.
+    """
+    K = np.asarray(K, dtype=float)
+    corners = np.asarray(corners, dtype=float).reshape(-1, 8, 3)
+    n = len(corners)
+    pc = world_to_camera(cam_to_world, corners.reshape(-1, 3)).reshape(n, 8, 3)
+    out = np.zeros(n, dtype=bool)
+    front = np.all(pc[:, :, 2] >= near, axis=1)
+    if front.any():
+        f = pc[front]
+        u = K[0, 0] * f[:, :, 0] / f[:, :, 2] + K[0, 2]
+        v = K[1, 1] * f[:, :, 1] / f[:, :, 2] + K[1, 2]
+        u0, v0, u1, v1 = u.min(axis=1), v.min(axis=1), u.max(axis=1), v.max(axis=1)
+        lo_u, lo_v, hi_u, hi_v = -0.5, -0.5, width - 0.5, height - 0.5
+        miss = (u1 < lo_u) | (u0 > hi_u) | (v1 < lo_v) | (v0 > hi_v)
+        out[front] = ~miss & ((u0 < lo_u) | (v0 < lo_v) | (u1 > hi_u) | (v1 > hi_v))
+    for i in np.flatnonzero(~front):
+        proj = _project_camera_box(K, pc[i], width, height, near)
+        out[i] = proj is not None and proj["truncated"]
+    return out

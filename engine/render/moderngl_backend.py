@@ -511,8 +511,8 @@ class ModernglRenderer:
                 ctx.memory_barrier()
                 stats = np.frombuffer(self.stats_buf.read(size=init.nbytes), dtype=np.uint32).reshape(n_obj, STAT_WORDS)
 
-            rgba = np.empty((H, W, 4), dtype=np.uint8)
-            t.fbo_rgb.read_into(rgba, components=4)
+            rgb = np.empty((H, W, 3), dtype=np.uint8)
+            t.fbo_rgb.read_into(rgb, components=3, alignment=1)
             ids = np.empty((H, W), dtype=np.int32)
             t.fbo_ids.read_into(ids, components=1, attachment=0, dtype="i4")
             depth = np.empty((H, W), dtype=np.float32)
@@ -525,5 +525,4 @@ class ModernglRenderer:
                 "amodal": int(s[0]), "bbox_amodal": [int(x) for x in s[1:5]] if s[0] else None,
                 "visible": int(s[5]), "bbox_visible": [int(x) for x in s[6:10]] if s[5] else None,
             }
-        rgb = np.ascontiguousarray(rgba[:, :, :3])
         return Frame(rgb=rgb, depth=depth, ids=ids, objects=object_fields(scene, view, per_id, near))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.geometry import project_box
+from engine.geometry.projection import boxes_truncated
 from engine.render.protocol import RENDER_FIELDS
 from engine.render.types import Frame
 from engine.scene.graph import SceneGraph, View
@@ -29,19 +29,15 @@ def object_fields(scene: SceneGraph, view: View, stats: dict[int, dict], near: f
     ``truncated`` is True when the amodal mask touches the image border or the projected box
     (engine.geometry.project_box) crosses the border or the near plane.
     """
-    K = np.asarray(view.K, dtype=float)
-    pose = np.asarray(view.cam_to_world, dtype=float)
+    geometric = boxes_truncated(view.K, view.cam_to_world, np.array([o.box.corners for o in scene.objects]),
+                                view.width, view.height, near=near) if scene.objects else []
     out = {}
-    for obj in scene.objects:
+    for obj, geo in zip(scene.objects, geometric):
         s = stats.get(obj.instance_id, {})
         vis, amo = int(s.get("visible", 0)), int(s.get("amodal", 0))
         ba = s.get("bbox_amodal")
         touches = ba is not None and (ba[0] <= 0 or ba[1] <= 0 or ba[2] >= view.width - 1 or ba[3] >= view.height - 1)
-        if touches:
-            truncated = True
-        else:  # only then is the projection needed
-            proj = project_box(K, pose, obj.box, view.width, view.height, near=near)
-            truncated = proj is not None and proj["truncated"]
+        truncated = touches or bool(geo)
         out[obj.id] = {
             "visible_pixels": vis,
             "amodal_pixels": amo,
