@@ -114,6 +114,26 @@ def test_visible_and_amodal_statistics_match_a_numpy_recount(renderer):
             assert frame.objects[o.id]["truncated"]
 
 
+def test_amodal_counts_stay_exact_when_the_bit_mask_grows_and_shrinks(renderer):
+    # 40 objects need two 32-bit mask layers; the 20-object scene after it reuses the larger mask.
+    rng = np.random.default_rng(9)
+    many = [obj(i, "box", [-2.45 + (i % 8) * 0.7, -2.0 + (i // 8) * 1.0, 0.2], [0.3, 0.3, 0.4], rng.uniform(-0.5, 0.5))
+            for i in range(40)]
+    big = SceneGraph("big", 0, hand_room(1).room, many)
+    small = hand_room(20, seed=2)
+    view = room_views(200, 150, n=3)[1]
+    for scene in (small, big, small):
+        meshes = simple_meshes(scene)
+        frame = renderer.render(scene, view, meshes)
+        counts = np.bincount(frame.ids.ravel(), minlength=len(scene.objects) + 2)
+        for o in scene.objects[::3]:
+            rec = frame.objects[o.id]
+            assert rec["visible_pixels"] == counts[o.instance_id]
+            solo = renderer.render(SceneGraph("alone", 0, scene.room, [o]), view,
+                                   [m for m in meshes if m.instance_id == o.instance_id])
+            assert rec["amodal_pixels"] == np.count_nonzero(solo.ids == o.instance_id)
+
+
 def test_object_crossing_the_image_border_is_truncated(renderer):
     scene = open_scene([obj(0, "box", [3.0, 1.2, 0.5], [1.0, 1.0, 1.0])])
     view = make_view([0.0, 0.0, 0.5], [3.0, 0.0, 0.5], 160, 120, 50.0)

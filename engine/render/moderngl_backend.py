@@ -173,17 +173,6 @@ void main() {
 }
 """ % {"SW": STAT_WORDS}
 
-_CS_CLEAR = """
-#version 430
-layout(local_size_x = 16, local_size_y = 16) in;
-layout(r32ui, binding = 0) uniform writeonly uimage2DArray u_mask;
-uniform ivec3 u_size;
-void main() {
-    ivec3 p = ivec3(gl_GlobalInvocationID.xy, gl_GlobalInvocationID.z);
-    if (p.x < u_size.x && p.y < u_size.y) imageStore(u_mask, p, uvec4(0u));
-}
-"""
-
 VERTEX_FORMAT = "3f 3f 3f 2f 2f 1i 1i"
 VERTEX_ATTRS = ("in_pos", "in_normal", "in_color", "in_uv", "in_mat", "in_inst", "in_obj")
 _VDTYPE = np.dtype([("pos", "<f4", 3), ("normal", "<f4", 3), ("color", "<f4", 3), ("uv", "<f4", 2),
@@ -217,8 +206,16 @@ class _SizeTargets:
         self.fbo_stats.color_mask = (False, False, False, False)
         self.mask = None
         self.mask_layers = 0
+        self._zeros = b""
         self.resources = [self.ids_tex, self.depth_tex, self.shadow_tex, self.zbuf, self.fbo_ids, self.ms_color, self.ms_depth,
                           self.fbo_ms, self.rgb, self.fbo_rgb, self.fbo_stats]
+
+    def zeros(self, layers: int) -> bytes:
+        """Zero bytes for ``layers`` layers of the bit mask (kept: allocating them costs too)."""
+        n = self.ids_tex.size[0] * self.ids_tex.size[1] * 4 * layers
+        if len(self._zeros) < n:
+            self._zeros = bytes(n)
+        return memoryview(self._zeros)[:n]
 
     def bit_mask(self, ctx, layers: int):
         """The (W, H, layers) r32ui bit-mask array, grown when more objects come."""
@@ -334,7 +331,6 @@ class ModernglRenderer:
                 "stats": self.ctx.program(vertex_shader=_VS, fragment_shader=_FS_STATS),
                 "shadow": self.ctx.program(vertex_shader=_VS_SHADOW, fragment_shader=_FS_EMPTY),
             }
-            self.clear_cs = self.ctx.compute_shader(_CS_CLEAR)
             self.stats_buf = None
         self._targets: dict[tuple[int, int], _SizeTargets] = {}
         self._scene: _SceneBuffers | None = None
@@ -492,8 +488,7 @@ class ModernglRenderer:
                 layers = (n_obj + 31) // 32
                 mask = t.bit_mask(ctx, layers)
                 mask.bind_to_image(0, read=True, write=True)
-                self.clear_cs["u_size"].value = (W, H, layers)
-                self.clear_cs.run((W + 15) // 16, (H + 15) // 16, layers)
+                mask.write(t.zeros(layers), viewport=(0, 0, 0, W, H, layers))  # an upload beats a clear shader on llvmpipe
                 init = stats.copy()
                 init[:, [1, 2, 6, 7]] = _BIG
                 if self.stats_buf is None or self.stats_buf.size < init.nbytes:
