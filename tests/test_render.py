@@ -121,8 +121,8 @@ def test_amodal_counts_stay_exact_when_the_bit_mask_grows_and_shrinks(renderer):
             for i in range(40)]
     big = SceneGraph("big", 0, hand_room(1).room, many)
     small = hand_room(20, seed=2)
-    view = room_views(200, 150, n=3)[1]
-    for scene in (small, big, small):
+    view = room_views(200, 150, n=3)[2]  # sees objects of both mask layers
+    for scene in (small, small, big, big, small):  # the same pixels and bits again: the mask must be cleared
         meshes = simple_meshes(scene)
         frame = renderer.render(scene, view, meshes)
         counts = np.bincount(frame.ids.ravel(), minlength=len(scene.objects) + 2)
@@ -132,6 +132,8 @@ def test_amodal_counts_stay_exact_when_the_bit_mask_grows_and_shrinks(renderer):
             solo = renderer.render(SceneGraph("alone", 0, scene.room, [o]), view,
                                    [m for m in meshes if m.instance_id == o.instance_id])
             assert rec["amodal_pixels"] == np.count_nonzero(solo.ids == o.instance_id)
+        if scene is big:  # the check above covers objects of the second layer
+            assert sum(frame.objects[o.id]["visible_pixels"] > 0 for o in many[33::3]) >= 2
 
 
 def test_object_crossing_the_image_border_is_truncated(renderer):
