@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import Any, Mapping
 
 import numpy as np
+import scipy.fft
 
 KINDS = ("wood", "tiles", "carpet", "plain", "plaster")
 DEFAULT_SIZE = 256
@@ -27,11 +28,18 @@ def _periodic_noise(rng: np.random.Generator, size: int, sigma: tuple[float, flo
     convolution, done in the Fourier domain (the Gaussian's transfer function
     exp(-2 pi^2 sigma^2 f^2)); ~10x faster than a spatial wrap-mode filter for wide blurs."""
     white = rng.standard_normal((size, size))
+    n = scipy.fft.irfft2(scipy.fft.rfft2(white) * _gaussian_gain(size, *sigma), s=(size, size))
+    return (n - n.mean()) / (n.std() + 1e-12)
+
+
+@lru_cache(maxsize=32)
+def _gaussian_gain(size: int, sigma_v: float, sigma_u: float) -> np.ndarray:
+    """(size, size // 2 + 1) transfer function of a Gaussian blur on the rfft2 grid (read-only)."""
     fv = np.fft.fftfreq(size)[:, None]
     fu = np.fft.rfftfreq(size)[None, :]
-    gain = np.exp(-2.0 * np.pi**2 * ((sigma[0] * fv) ** 2 + (sigma[1] * fu) ** 2))
-    n = np.fft.irfft2(np.fft.rfft2(white) * gain, s=(size, size))
-    return (n - n.mean()) / (n.std() + 1e-12)
+    gain = np.exp(-2.0 * np.pi**2 * ((sigma_v * fv) ** 2 + (sigma_u * fu) ** 2))
+    gain.setflags(write=False)
+    return gain
 
 
 def _wood(rng, size, c1, c2, p) -> np.ndarray:
