@@ -125,9 +125,9 @@ class _Encoder:
         return [self.mask[v] for v in view_ids if v in self.mask]
 
 
-def scene_rows(cfg: dict, out: SceneOutput, timer: StageTimer, draw_marks) -> list[dict]:
-    """The dataset rows of one scene (QA rows, or one row per view when QA is off)."""
-    scene_json = out.scene.to_json()
+def scene_rows(cfg: dict, out: SceneOutput, timer: StageTimer, draw_marks, scene_json: str) -> list[dict]:
+    """The dataset rows of one scene (QA rows, or one row per view when QA is off);
+    ``scene_json`` is ``out.scene.to_json()``."""
     enc = _Encoder(cfg, out, draw_marks, timer)
     rows = []
     with timer("rows"):
@@ -187,7 +187,9 @@ def run_shard(job: JobSpec, shard_index: int, stages: SceneStages,
                     stats[k] = stats.get(k, 0) + v
                 stats["scenes"] += 1
                 stats["views"] = stats.get("views", 0) + len(result.scene.views)
-                rows = scene_rows(cfg, result, timer, draw_marks)
+                with timer("rows"):
+                    scene_json = result.scene.to_json()  # once: every row and the scenes file carry it
+                rows = scene_rows(cfg, result, timer, draw_marks, scene_json)
                 with timer("write"):
                     for row in rows:
                         for prefix in ("parquet", "wds", "llava"):
@@ -195,7 +197,7 @@ def run_shard(job: JobSpec, shard_index: int, stages: SceneStages,
                             if w is not None:
                                 w.write(row)
                     if scenes_f is not None:
-                        scenes_f.write(result.scene.to_json() + "\n")
+                        scenes_f.write(scene_json + "\n")
                 rows_per_split[split] += len(rows)
             if progress is not None:
                 progress(1)
