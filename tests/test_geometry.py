@@ -215,18 +215,30 @@ def test_invert_pose_roundtrip():
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(box_st, min_size=1, max_size=12), angle, st.floats(-0.6, 0.6), st.floats(0.01, 0.3))
-def test_boxes_truncated_equals_project_box_per_box(boxes, yaw, pitch, near):
-    """The batched truncation flag equals project_box's, box by box (None counts as False),
-    for boxes in front of, crossing and behind a camera at the origin."""
-    from engine.geometry.projection import boxes_truncated
+@given(st.lists(box_st, min_size=1, max_size=12), angle, st.floats(-0.6, 0.6), st.floats(0.01, 0.3),
+       st.tuples(coord, coord, coord))
+def test_batched_projection_and_point_distance_equal_the_per_box_functions(boxes, yaw, pitch, near, eye):
+    """project_boxes equals project_box box by box (None = not hit), for boxes in front of,
+    crossing and behind the camera; boxes_corners and boxes_point_distance equal the per-box
+    corners and box_point_distance."""
+    from engine.geometry.boxes import boxes_corners, boxes_point_distance
+    from engine.geometry.projection import project_boxes
     from engine.geometry import look_at
 
-    T = look_at(np.zeros(3), np.array([math.cos(yaw) * math.cos(pitch), math.sin(yaw) * math.cos(pitch), math.sin(pitch)]))
+    fwd = np.array([math.cos(yaw) * math.cos(pitch), math.sin(yaw) * math.cos(pitch), math.sin(pitch)])
+    T = look_at(np.asarray(eye), np.asarray(eye) + fwd)
     K = np.array([[120.0, 0, 63.5], [0, 120.0, 47.5], [0, 0, 1]])
-    got = boxes_truncated(K, T, np.array([b.corners for b in boxes]), 128, 96, near=near)
-    want = []
-    for b in boxes:
+    centers, sizes, rots = (np.array([getattr(b, k) for b in boxes]) for k in ("center", "size", "rotation"))
+    corners = boxes_corners(centers, sizes, rots)
+    assert np.allclose(corners, [b.corners for b in boxes], rtol=0, atol=1e-12)
+    got = project_boxes(K, T, corners, 128, 96, near=near)
+    for i, b in enumerate(boxes):
         p = project_box(K, T, b, 128, 96, near=near)
-        want.append(p is not None and p["truncated"])
-    assert got.tolist() == want
+        assert got["hit"][i] == (p is not None)
+        if p is None:
+            assert np.isnan(got["bbox"][i]).all() and not got["truncated"][i] and not got["in_front"][i]
+        else:
+            assert np.allclose(got["bbox"][i], p["bbox"], rtol=0, atol=1e-9)
+            assert got["truncated"][i] == p["truncated"] and got["in_front"][i] == p["in_front"]
+    d = boxes_point_distance(centers, sizes, rots, np.asarray(eye))
+    assert np.allclose(d, [box_point_distance(b, np.asarray(eye)) for b in boxes], rtol=0, atol=1e-12)

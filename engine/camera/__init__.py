@@ -9,7 +9,7 @@ Public API (the pipeline codes against these names)::
     validate_camera_cfg(camera_cfg) -> None
 """
 
-from engine.camera.annotate import GEOMETRY_FIELDS, annotate_geometry, object_geometry
+from engine.camera.annotate import GEOMETRY_FIELDS, annotate_geometry, object_geometry, objects_geometry
 from engine.camera.config import DEFAULT_CAMERA_CFG, load_camera_cfg, validate_camera_cfg
 from engine.camera.intrinsics import make_intrinsics, vertical_fov_deg
 from engine.camera.sampler import CameraSamplingError, find_table, sample_views, target_pool
@@ -24,6 +24,7 @@ __all__ = [
     "DEFAULT_CAMERA_CFG",
     "GEOMETRY_FIELDS",
     "object_geometry",
+    "objects_geometry",
     "vertical_fov_deg",
     "find_table",
     "target_pool",

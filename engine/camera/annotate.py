@@ -4,24 +4,24 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.geometry import box_point_distance, project_box
-from engine.geometry.projection import world_to_camera
+from engine.geometry.boxes import boxes_corners, boxes_point_distance
+from engine.geometry.projection import project_boxes, world_to_camera
 from engine.scene.graph import SceneGraph, SceneObject, View
 
 GEOMETRY_FIELDS = ("in_frustum", "bbox_amodal_geom", "truncated_geom", "distance", "depth")
 DEFAULT_NEAR_M = 1e-3  # used when a view does not record the sampler's ``near_m``
 
 
-def object_geometry(obj: SceneObject, K: np.ndarray, cam_to_world: np.ndarray, width: int, height: int,
-                    near: float = 1e-3) -> dict:
-    """Geometric fields of one object seen by a pinhole camera.
+def objects_geometry(objects: list[SceneObject], K: np.ndarray, cam_to_world: np.ndarray, width: int, height: int,
+                     near: float = 1e-3) -> dict[str, dict]:
+    """Geometric fields of every object seen by a pinhole camera, by object id.
 
     Args:
-        obj: the object (its oriented box in world metres).
+        objects: the objects (oriented boxes in world metres).
         K: (3, 3) intrinsics, pixels. cam_to_world: (4, 4) OpenCV pose. width, height: pixels.
         near: plane (camera-frame z, m) in front of which corners count as "in front".
 
-    Returns:
+    Returns, per object id:
         ``in_frustum``: all 8 box corners have z >= near and project inside the image
         (u in [-0.5, width - 0.5], v in [-0.5, height - 0.5]);
         ``bbox_amodal_geom``: [u0, v0, u1, v1] pixels of the projected (near-clipped) box,
@@ -31,17 +31,26 @@ def object_geometry(obj: SceneObject, K: np.ndarray, cam_to_world: np.ndarray, w
         ``distance``: camera centre to the closest point of the box, m;
         ``depth``: camera-frame z of the box centre, m (negative behind the camera).
     """
-    box = obj.box
+    if not objects:
+        return {}
     pose = np.asarray(cam_to_world, dtype=float)
-    proj = project_box(K, pose, box, width, height, near=near)
-    depth = float(world_to_camera(pose, box.center[None])[0, 2])
-    return {
-        "in_frustum": bool(proj is not None and proj["in_front"] and not proj["truncated"]),
-        "bbox_amodal_geom": None if proj is None else [float(x) for x in proj["bbox"]],
-        "truncated_geom": bool(proj is not None and proj["truncated"]),
-        "distance": box_point_distance(box, pose[:3, 3]),
-        "depth": depth,
-    }
+    centers, sizes, rots = (np.array([getattr(o, k) for o in objects], dtype=float) for k in ("center", "size", "rotation"))
+    proj = project_boxes(K, pose, boxes_corners(centers, sizes, rots), width, height, near=near)
+    depth = world_to_camera(pose, centers)[:, 2]
+    dist = boxes_point_distance(centers, sizes, rots, pose[:3, 3])
+    return {o.id: {
+        "in_frustum": bool(proj["in_front"][i] and not proj["truncated"][i]),
+        "bbox_amodal_geom": [float(x) for x in proj["bbox"][i]] if proj["hit"][i] else None,
+        "truncated_geom": bool(proj["truncated"][i]),
+        "distance": float(dist[i]),
+        "depth": float(depth[i]),
+    } for i, o in enumerate(objects)}
+
+
+def object_geometry(obj: SceneObject, K: np.ndarray, cam_to_world: np.ndarray, width: int, height: int,
+                    near: float = 1e-3) -> dict:
+    """The geometric fields of one object (see :func:`objects_geometry`)."""
+    return objects_geometry([obj], K, cam_to_world, width, height, near)[obj.id]
 
 
 def annotate_geometry(scene: SceneGraph, view: View) -> None:
@@ -49,11 +58,11 @@ def annotate_geometry(scene: SceneGraph, view: View) -> None:
 
     The near plane is ``view.params["near_m"]`` (written by the sampler), else 1 mm.
     Existing per-object entries (e.g. renderer pixel counts) are kept; only the keys in
-    :data:`GEOMETRY_FIELDS` are (re)written. See :func:`object_geometry` for their meaning.
+    :data:`GEOMETRY_FIELDS` are (re)written. See :func:`objects_geometry` for their meaning.
     Occlusion is not known here: ``in_frustum`` is purely geometric.
     """
     near = float(view.params.get("near_m", DEFAULT_NEAR_M))
     K = np.asarray(view.K, dtype=float)
     pose = np.asarray(view.cam_to_world, dtype=float)
-    for obj in scene.objects:
-        view.objects.setdefault(obj.id, {}).update(object_geometry(obj, K, pose, view.width, view.height, near))
+    for oid, fields in objects_geometry(scene.objects, K, pose, view.width, view.height, near).items():
+        view.objects.setdefault(oid, {}).update(fields)

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from engine.camera.annotate import object_geometry
+from engine.camera.annotate import objects_geometry
 from engine.camera.config import validate_camera_cfg
 from engine.plain import to_plain
 from engine.camera.intrinsics import make_intrinsics, vertical_fov_deg
@@ -145,7 +145,7 @@ def sample_views(scene: SceneGraph, camera_cfg: Mapping, rng: np.random.Generato
         ``fov_deg`` horizontal and ``fov_v_deg``, ``distance_m`` horizontal eye-to-target,
         ``target`` [x,y,z] look-at point, ``target_objects`` ids, ``profile``, ``near_m``,
         ``attempts``, ``in_frustum_count``) and per-object geometric fields (see
-        :func:`engine.camera.annotate.object_geometry`). Every view has at least k objects
+        :func:`engine.camera.annotate.objects_geometry`). Every view has at least k objects
         in_frustum, and every pair of views differs by >= min_rotation_deg between optical axes
         and >= min_translation_m between centres.
 
@@ -218,7 +218,7 @@ def sample_views(scene: SceneGraph, camera_cfg: Mapping, rng: np.random.Generato
         if obstacles.in_frustum_upper_bound(K, pose, width, height, near) < k:
             reasons["too_few_in_frustum"] += 1
             continue
-        geom = {o.id: object_geometry(o, K, pose, width, height, near) for o in scene.objects}
+        geom = objects_geometry(scene.objects, K, pose, width, height, near)
         count = sum(g["in_frustum"] for g in geom.values())
         if count < k:
             reasons["too_few_in_frustum"] += 1

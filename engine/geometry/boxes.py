@@ -97,6 +97,25 @@ class OrientedBox:
         return MultiPoint(self.corners[:, :2]).convex_hull
 
 
+def boxes_corners(centers: np.ndarray, sizes: np.ndarray, rotations: np.ndarray) -> np.ndarray:
+    """(N, 8, 3) world corners of N boxes, ordered as :attr:`OrientedBox.corners`.
+
+    Args:
+        centers: (N, 3) world metres. sizes: (N, 3) full extents, metres.
+        rotations: (N, 3, 3) local-to-world rotations.
+    """
+    c, h, R = (np.asarray(a, dtype=float) for a in (centers, sizes, rotations))
+    return c[:, None, :] + (_CORNER_SIGNS[None] * (h / 2.0)[:, None, :]) @ np.swapaxes(R, 1, 2)
+
+
+def boxes_point_distance(centers: np.ndarray, sizes: np.ndarray, rotations: np.ndarray, point: np.ndarray) -> np.ndarray:
+    """(N,) distances (m) from a world point (3,) to the closest points of N solid boxes (0 inside);
+    arrays as in :func:`boxes_corners`. The batched form of :func:`box_point_distance`."""
+    c, h, R = (np.asarray(a, dtype=float) for a in (centers, sizes, rotations))
+    local = np.einsum("nij,ni->nj", R, np.asarray(point, dtype=float)[None] - c)  # (p - c) @ R per box
+    return np.linalg.norm(np.maximum(np.abs(local) - h / 2.0, 0.0), axis=1)
+
+
 def box_point_distance(box: OrientedBox, point: np.ndarray) -> float:
     """Distance (m) from a world point (3,) to the closest point of the solid box; 0 inside."""
     return float(np.linalg.norm(np.asarray(point, dtype=float) - box.closest_point(point)))

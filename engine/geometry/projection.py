@@ -115,31 +115,43 @@ def _project_camera_box(K, pc: np.ndarray, width: int, height: int, near: float)
     }
 
 
-def boxes_truncated(K: np.ndarray, cam_to_world: np.ndarray, corners: np.ndarray, width: int, height: int,
-                    near: float = 1e-3) -> np.ndarray:
-    """(N,) bool: :func:`project_box`'s ``truncated`` for N boxes at once, False where it returns None.
+def project_boxes(K: np.ndarray, cam_to_world: np.ndarray, corners: np.ndarray, width: int, height: int,
+                  near: float = 1e-3) -> dict[str, np.ndarray]:
+    """:func:`project_box` for N boxes at once.
 
     Args:
         corners: (N, 8, 3) world corners of the boxes (``OrientedBox.corners``), metres.
 
-    Boxes with every corner in front of the near plane are projected together; the others go
-    through the same clipping as :func:`project_box`.
+    Returns:
+        ``hit`` (N,) bool: project_box would not return None; ``bbox`` (N, 4) [u0, v0, u1, v1]
+        clipped to the image, pixels (NaN where not hit); ``truncated`` and ``in_front`` (N,)
+        bool as in project_box (False where not hit). Boxes with every corner in front of the
+        near plane are projected together; the others go through project_box's clipping.
     """
     K = np.asarray(K, dtype=float)
     corners = np.asarray(corners, dtype=float).reshape(-1, 8, 3)
     n = len(corners)
     pc = world_to_camera(cam_to_world, corners.reshape(-1, 3)).reshape(n, 8, 3)
-    out = np.zeros(n, dtype=bool)
+    out = {"hit": np.zeros(n, dtype=bool), "bbox": np.full((n, 4), np.nan),
+           "truncated": np.zeros(n, dtype=bool), "in_front": np.zeros(n, dtype=bool)}
     front = np.all(pc[:, :, 2] >= near, axis=1)
+    lo_u, lo_v, hi_u, hi_v = -0.5, -0.5, width - 0.5, height - 0.5
     if front.any():
         f = pc[front]
         u = K[0, 0] * f[:, :, 0] / f[:, :, 2] + K[0, 2]
         v = K[1, 1] * f[:, :, 1] / f[:, :, 2] + K[1, 2]
-        u0, v0, u1, v1 = u.min(axis=1), v.min(axis=1), u.max(axis=1), v.max(axis=1)
-        lo_u, lo_v, hi_u, hi_v = -0.5, -0.5, width - 0.5, height - 0.5
-        miss = (u1 < lo_u) | (u0 > hi_u) | (v1 < lo_v) | (v0 > hi_v)
-        out[front] = ~miss & ((u0 < lo_u) | (v0 < lo_v) | (u1 > hi_u) | (v1 > hi_v))
+        raw = np.stack([u.min(axis=1), v.min(axis=1), u.max(axis=1), v.max(axis=1)], axis=1)
+        hit = ~((raw[:, 2] < lo_u) | (raw[:, 0] > hi_u) | (raw[:, 3] < lo_v) | (raw[:, 1] > hi_v))
+        clipped = np.stack([np.maximum(raw[:, 0], lo_u), np.maximum(raw[:, 1], lo_v),
+                            np.minimum(raw[:, 2], hi_u), np.minimum(raw[:, 3], hi_v)], axis=1)
+        idx = np.flatnonzero(front)[hit]
+        out["hit"][idx] = True
+        out["in_front"][idx] = True
+        out["bbox"][idx] = clipped[hit]
+        out["truncated"][idx] = np.any(clipped[hit] != raw[hit], axis=1)
     for i in np.flatnonzero(~front):
         proj = _project_camera_box(K, pc[i], width, height, near)
-        out[i] = proj is not None and proj["truncated"]
+        if proj is not None:
+            out["hit"][i], out["bbox"][i] = True, proj["bbox"]
+            out["truncated"][i], out["in_front"][i] = proj["truncated"], proj["in_front"]
     return out

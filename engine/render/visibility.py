@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.geometry.projection import boxes_truncated
+from engine.geometry.projection import project_boxes
 from engine.render.protocol import RENDER_FIELDS
 from engine.render.types import Frame
 from engine.scene.graph import SceneGraph, View
@@ -29,8 +29,8 @@ def object_fields(scene: SceneGraph, view: View, stats: dict[int, dict], near: f
     ``truncated`` is True when the amodal mask touches the image border or the projected box
     (engine.geometry.project_box) crosses the border or the near plane.
     """
-    geometric = boxes_truncated(view.K, view.cam_to_world, np.array([o.box.corners for o in scene.objects]),
-                                view.width, view.height, near=near) if scene.objects else []
+    geometric = project_boxes(view.K, view.cam_to_world, np.array([o.box.corners for o in scene.objects]),
+                              view.width, view.height, near=near)["truncated"] if scene.objects else []
     out = {}
     for obj, geo in zip(scene.objects, geometric):
         s = stats.get(obj.instance_id, {})
