@@ -36,7 +36,7 @@ def objects_geometry(objects: list[SceneObject], K: np.ndarray, cam_to_world: np
     pose = np.asarray(cam_to_world, dtype=float)
     centers, sizes, rots = (np.array([getattr(o, k) for o in objects], dtype=float) for k in ("center", "size", "rotation"))
     proj = project_boxes(K, pose, boxes_corners(centers, sizes, rots), width, height, near=near)
-    depth = world_to_camera(pose, centers)[:, 2]
+    depth = world_to_camera(pose, centers[:, None, :])[:, 0, 2]  # (1, 3) products per object, as for one
     dist = boxes_point_distance(centers, sizes, rots, pose[:3, 3])
     return {o.id: {
         "in_frustum": bool(proj["in_front"][i] and not proj["truncated"][i]),
