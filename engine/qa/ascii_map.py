@@ -26,6 +26,7 @@ object left with no cell (possible only when cells are coarse) gets no letter an
 
 from __future__ import annotations
 
+import functools
 import math
 import string
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from typing import Mapping
 
 import numpy as np
 
+from engine.qa.egomotion import heading
 from engine.scene.graph import SceneGraph, View
 
 WALL, FLOOR, OUTSIDE = "#", ".", " "
@@ -89,6 +91,35 @@ def heading_mark(heading_rad: float) -> str:
     return HEADING_MARKS[k]
 
 
+@functools.lru_cache(maxsize=8)  # the maps of one scene share a room; scenes rarely do
+def _wall_ring(sx: float, sy: float, r: float, ncols: int, nrows: int,
+               walls: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The one-cell ring around a room's ``nrows`` x ``ncols`` interior grid of ``r`` m cells:
+    (row indices, column indices, characters) of the ring cells, ``#`` where the point of the
+    ``sx`` x ``sy`` m room rectangle nearest the cell centre lies on one of ``walls``
+    (((x0, y0), (x1, y1)) world metres), a space elsewhere. Pure, so cached: the maps of one
+    room share it. The returned arrays are read-only."""
+    x_west, y_north = -ncols * r / 2 - r, nrows * r / 2 + r
+    H, W = nrows + 2, ncols + 2
+    cx = x_west + (np.arange(W) + 0.5) * r
+    cy = y_north - (np.arange(H) + 0.5) * r
+    ring = np.ones((H, W), dtype=bool)
+    ring[1:-1, 1:-1] = False
+    ri, rj = np.nonzero(ring)
+    # The room-rectangle point nearest the cell centre decides: '#' when it lies on a wall.
+    q = np.stack([np.clip(cx[rj], -sx / 2, sx / 2), np.clip(cy[ri], -sy / 2, sy / 2)], axis=1)
+    on_wall = np.zeros(len(q), dtype=bool)
+    for start, end in walls:
+        p0, p1 = np.asarray(start, dtype=float), np.asarray(end, dtype=float)
+        d = p1 - p0
+        t = np.clip((q - p0) @ d / (d @ d), 0.0, 1.0)
+        on_wall |= np.linalg.norm(q - (p0 + t[:, None] * d), axis=1) <= 1e-6
+    chars = np.where(on_wall, WALL, OUTSIDE)
+    for a in (ri, rj, chars):
+        a.flags.writeable = False
+    return ri, rj, chars
+
+
 def build_ascii_map(scene: SceneGraph, view: View | None, resolution_m: float,
                     names: Mapping[str, str], object_ids: list[str] | None = None) -> AsciiMap:
     """Draw the top-down map of ``scene`` (see the module docstring for every rule).
@@ -107,7 +138,7 @@ def build_ascii_map(scene: SceneGraph, view: View | None, resolution_m: float,
     ncols, nrows = int(math.ceil(sx / r - 1e-9)), int(math.ceil(sy / r - 1e-9))
     if ncols * nrows > 40000:
         raise ValueError(f"resolution_m: {r} m gives a {nrows}x{ncols} grid; fix: use a coarser resolution")
-    walls = [(np.asarray(w.start, dtype=float), np.asarray(w.end, dtype=float)) for w in scene.room.walls]
+    walls = tuple((tuple(w.start), tuple(w.end)) for w in scene.room.walls)
     b = 1 if walls else 0
     x_west, y_north = -ncols * r / 2 - b * r, nrows * r / 2 + b * r
     H, W = nrows + 2 * b, ncols + 2 * b
@@ -115,27 +146,21 @@ def build_ascii_map(scene: SceneGraph, view: View | None, resolution_m: float,
     cy = y_north - (np.arange(H) + 0.5) * r
     grid = np.full((H, W), FLOOR, dtype="<U1")
     if b:
-        ring = np.ones((H, W), dtype=bool)
-        ring[1:-1, 1:-1] = False
-        ri, rj = np.nonzero(ring)
-        # The room-rectangle point nearest the cell centre decides: '#' when it lies on a wall.
-        q = np.stack([np.clip(cx[rj], -sx / 2, sx / 2), np.clip(cy[ri], -sy / 2, sy / 2)], axis=1)
-        on_wall = np.zeros(len(q), dtype=bool)
-        for p0, p1 in walls:
-            d = p1 - p0
-            t = np.clip((q - p0) @ d / (d @ d), 0.0, 1.0)
-            on_wall |= np.linalg.norm(q - (p0 + t[:, None] * d), axis=1) <= 1e-6
-        grid[ri, rj] = np.where(on_wall, WALL, OUTSIDE)
+        ri, rj, ring_chars = _wall_ring(sx, sy, r, ncols, nrows, walls)
+        grid[ri, rj] = ring_chars
 
     ids = [o.id for o in scene.objects] if object_ids is None else list(object_ids)
-    objs = [scene.object(i) for i in ids]
+    by_id = {o.id: o for o in scene.objects}
+    objs = [by_id[i] if i in by_id else scene.object(i) for i in ids]  # scene.object raises the KeyError
     for i in ids:
         if i not in names:
             raise KeyError(f"names: no referring expression for object {i!r}; fix: pass names for every drawn object")
     # Owner per interior cell: index into objs, -1 = empty. Priority = (top z, base z, -order).
     owner = np.full((H, W), -1, dtype=int)
-    X, Y = np.meshgrid(cx[b:W - b], cy[b:H - b])
-    pts = np.stack([X.ravel(), Y.ravel()], axis=1)
+    # Interior cell centres in row-major order (the raveled meshgrid of cx, cy).
+    pts = np.empty((nrows * ncols, 2))
+    pts[:, 0] = np.broadcast_to(cx[b:W - b], (nrows, ncols)).reshape(-1)
+    pts[:, 1] = np.repeat(cy[b:H - b], ncols)
     # Gravity-aligned boxes: z range = centre z -/+ half height (as OrientedBox.z_range).
     ctr = np.array([o.center for o in objs], dtype=float).reshape(-1, 3)
     size = np.array([o.size for o in objs], dtype=float).reshape(-1, 3)
@@ -156,44 +181,54 @@ def build_ascii_map(scene: SceneGraph, view: View | None, resolution_m: float,
         best = scored.argmax(axis=0)
         cell_owner = np.where(scored.max(axis=0) >= 0, best, -1)
         owner[b:H - b, b:W - b] = cell_owner.reshape(nrows, ncols)
-    # Objects smaller than a cell: claim the cell containing their centre.
+    # Objects smaller than a cell: claim the cell containing their centre. ``count[k]``: cells owned by k.
+    count = np.bincount(owner[owner >= 0], minlength=len(objs)).tolist()
     for k, o in enumerate(objs):
-        if np.any(owner == k):
+        if count[k]:
             continue
-        j = int(np.clip(math.floor((o.center[0] - x_west) / r), b, W - 1 - b))
-        i = int(np.clip(math.floor((y_north - o.center[1]) / r), b, H - 1 - b))
-        cur = owner[i, j]
-        if cur == -1 or (tops[cur] < tops[k] and np.count_nonzero(owner == cur) > 1):
+        j = max(b, min(W - 1 - b, math.floor((o.center[0] - x_west) / r)))
+        i = max(b, min(H - 1 - b, math.floor((y_north - o.center[1]) / r)))
+        cur = int(owner[i, j])
+        if cur == -1 or (tops[cur] < tops[k] and count[cur] > 1):
             owner[i, j] = k
+            count[k] += 1
+            if cur >= 0:
+                count[cur] -= 1
 
     camera_cell, mark = None, None
     if view is not None:
-        from engine.qa.egomotion import heading
-
         p = view.position
         j, i = math.floor((p[0] - x_west) / r), math.floor((y_north - p[1]) / r)
         if b <= i < H - b and b <= j < W - b:
             camera_cell, mark = (i, j), heading_mark(heading(view.cam_to_world))
             owner[i, j] = -2
 
+    # Cells of each object in row-major order: a stable sort of the flat owner array groups them.
+    flat = owner.ravel()
+    order = np.argsort(flat, kind="stable")
+    bounds = np.searchsorted(flat[order], np.arange(len(objs) + 1)).tolist()
+    order = order.tolist()
     letters: dict[str, str] = {}
     cells: dict[str, list[tuple[int, int]]] = {}
     hidden: list[str] = []
+    lut = np.full(max(len(objs), 1), FLOOR, dtype="<U1")  # owner index -> letter
     for k, o in enumerate(objs):
-        where = np.argwhere(owner == k)
-        if len(where) == 0:
+        where = order[bounds[k]:bounds[k + 1]]
+        if not where:
             hidden.append(o.id)
             continue
         if len(letters) >= len(LETTERS):
             raise ValueError(f"scene {scene.scene_id}: more than {len(LETTERS)} objects to draw; fix: pass object_ids")
         letter = LETTERS[len(letters)]
         letters[o.id] = letter
-        cells[o.id] = [(int(a), int(c)) for a, c in where]
-        grid[owner == k] = letter
+        cells[o.id] = [divmod(q, W) for q in where]
+        lut[k] = letter
+    drawn = owner >= 0
+    grid[drawn] = lut[owner[drawn]]
     if camera_cell is not None:
         grid[camera_cell] = mark
     legend = {letters[i]: names[i] for i in ids if i in letters}
-    return AsciiMap(["".join(row) for row in grid], legend, letters, cells, hidden, camera_cell, mark,
+    return AsciiMap(["".join(row) for row in grid.tolist()], legend, letters, cells, hidden, camera_cell, mark,
                     r, x_west, y_north, border=b)
 
 

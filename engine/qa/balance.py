@@ -79,17 +79,50 @@ class Balancer:
                 return False
         return True
 
+    def score(self, c: Candidate) -> tuple | None:
+        """None when ``c`` is not :meth:`acceptable`, else its rank key for :meth:`choose`:
+        ``lead(c)`` (``(0, 0)`` when unbalanced) + ``(option_excess(c),)``, lower is better.
+
+        The same arithmetic as those methods in one pass (each count is looked up once and
+        no empty count is inserted), since it runs for every candidate of every pick."""
+        excess = 0.0
+        if c.option_keys:
+            w = (c.template.id, c.option_keys[c.correct])
+            expected = self.expected.get(w, 0.0)
+            excess = self.wins.get(w, 0) + 1 - expected - 1.0 / len(c.option_keys)
+            if excess > max(self.min_slack, self.tolerance * expected):
+                return None
+        space = c.answer_space
+        if space is None:
+            return (0, 0, excess)
+        if c.answer_key not in space:
+            raise ValueError(f"{c.template.id}: answer_key {c.answer_key!r} not in answer_space {space}")
+        base = (c.template.id, space)
+        leads = []
+        for key, slack in ((base, self.min_slack), (base + (c.context_key,), self.context_slack)):
+            cnt = self.counts.get(key)
+            if cnt is None:
+                lead = 0
+            else:
+                vals = [cnt.get(k, 0) for k in space]
+                ref = min(vals) if len(vals) <= 3 else sorted(vals)[(len(vals) - 1) // 2]
+                lead = cnt.get(c.answer_key, 0) - ref
+            if lead + 1 > max(slack, self.tolerance * self.totals.get(key, 0)):
+                return None
+            leads.append(lead)
+        return (leads[0], leads[1], excess)
+
     def choose(self, cands: list[Candidate], rng: np.random.Generator) -> Candidate | None:
         """The acceptable candidate whose answer is least used (ties: rng order), or None."""
         if not cands:
             return None
         order = rng.permutation(len(cands))
         best, best_score = None, None
-        for k in order:
-            c = cands[int(k)]
-            if not self.acceptable(c):
+        for k in order.tolist():
+            c = cands[k]
+            score = self.score(c)
+            if score is None:
                 continue
-            score = (self.lead(c) if c.answer_space is not None else (0, 0)) + (self.option_excess(c),)
             if best is None or score < best_score:
                 best, best_score = c, score
         return best

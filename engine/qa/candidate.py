@@ -8,6 +8,8 @@ rng state).
 
 from __future__ import annotations
 
+import bisect
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -88,11 +90,17 @@ def fmt_value(x: float, unit: str | None, decimals: int = 2) -> str:
 
 
 def bin_key(x: float, edges: Sequence[float] | None) -> tuple[str, tuple[str, ...] | None]:
-    """Balancing bucket of a number for bin ``edges`` (k edges -> k+1 bins); (key, space)."""
+    """Balancing bucket of a number for increasing bin ``edges`` (k edges -> k+1 bins); (key, space).
+
+    Bin k holds edges[k-1] <= x < edges[k] (``np.searchsorted(edges, x, side="right")``)."""
     if not edges:
         return "", None
-    k = int(np.searchsorted(np.asarray(edges), x, side="right"))
-    return f"bin{k}", tuple(f"bin{j}" for j in range(len(edges) + 1))
+    return f"bin{bisect.bisect_right(edges, x)}", _bin_space(len(edges))
+
+
+@functools.lru_cache(maxsize=None)
+def _bin_space(n_edges: int) -> tuple[str, ...]:
+    return tuple(f"bin{j}" for j in range(n_edges + 1))
 
 
 def _common(ctx, t: Template, refs: Refs | None) -> dict:
@@ -171,7 +179,8 @@ def numeric_choice_candidate(ctx, t: Template, rng, slots: dict, refs: Refs | No
     p = int(rng.integers(n))
     vals = [v * ratio ** (k - p) for k in range(n)]
     options = [fmt_value(x, t.unit, decimals) for x in vals]
-    keys = tuple(f"step{int(np.floor(np.log(max(x, 1e-9)) / np.log(ratio)))}" for x in vals)
+    log_ratio = np.log(ratio)
+    keys = tuple(f"step{int(np.floor(np.log(max(x, 1e-9)) / log_ratio))}" for x in vals)
     c = Candidate(question=render_question(t, rng, slots), answer_type="choice", value=options[p],
                   rationale=rationale, options=options, correct=p, ordered=True, option_keys=keys,
                   answer_key=f"pos{p}", answer_space=tuple(f"pos{k}" for k in range(n)), **_common(ctx, t, refs))

@@ -41,11 +41,11 @@ class FamilyContext:
 
     def referrer(self, views: list[ViewFacts] | None = None) -> Referrer:
         """The Referrer for the given views (default: this view), cached."""
-        views = views or [self.view]
-        key = tuple(v.id for v in views)
+        key = (self.view.id,) if not views else tuple(v.id for v in views)
         r = self._referrers.get(key)
         if r is None:
-            r = self._referrers[key] = Referrer(self.world, views, self.cfg["lexicon"], self.cfg["refer"]["size_ratio"])
+            r = self._referrers[key] = Referrer(self.world, views or [self.view], self.cfg["lexicon"],
+                                                self.cfg["refer"]["size_ratio"])
         return r
 
     def min_fraction(self, t: Template) -> float:
@@ -58,9 +58,7 @@ class FamilyContext:
 
     def referents(self, t: Template, view: ViewFacts | None = None) -> list[str]:
         """Objects visible enough in ``view`` (default this view) to be asked about, scene order."""
-        v = view or self.view
-        fr, px = self.min_fraction(t), self.min_pixels(t)
-        return [oid for oid in self.world.ids if v.visible(oid, fr, px)]
+        return (view or self.view).visible_ids(self.min_fraction(t), self.min_pixels(t))
 
     def refer(self, t: Template, ids: list[str], rng: np.random.Generator,
               views: list[ViewFacts] | None = None) -> Refs | None:
@@ -96,11 +94,11 @@ class FamilyContext:
         if total <= 4 * limit:
             allt = list(permutations(ids, k))
             order = rng.permutation(len(allt))[:limit]
-            return [allt[int(i)] for i in order]
+            return [allt[i] for i in order.tolist()]
         draws = np.argsort(rng.random((2 * limit, n)), axis=1)[:, :k]  # random k-permutations
         seen, out = set(), []
-        for row in draws:
-            pick = tuple(ids[int(i)] for i in row)
+        for row in draws.tolist():
+            pick = tuple([ids[i] for i in row])
             if pick not in seen:
                 seen.add(pick)
                 out.append(pick)

@@ -16,6 +16,7 @@ from typing import Mapping
 
 import numpy as np
 
+from engine.geometry.boxes import OrientedBox
 from engine.scene.graph import SceneGraph
 
 COMPASS_8 = ("east", "north-east", "north", "north-west", "west", "south-west", "south", "south-east")
@@ -43,22 +44,26 @@ def _offset_words(v: float, pos: str, neg: str) -> str:
     return f"{abs(v):.2f} m {pos if v >= 0 else neg}"
 
 
-def near_walls(scene: SceneGraph, object_id: str) -> list[str]:
-    """Sides (``north``/``south``/``east``/``west``) of walls the object's footprint is within NEAR_WALL_M of."""
+def near_walls(scene: SceneGraph, object_id: str, box: OrientedBox | None = None) -> list[str]:
+    """Sides (``north``/``south``/``east``/``west``) of walls the object's footprint is within NEAR_WALL_M of.
+
+    ``box``: the object's OrientedBox (world metres) when the caller has it, else ``o.box``."""
     if not scene.room.walls:
         return []
-    o = scene.object(object_id)
-    xs, ys = o.box.corners[:, 0], o.box.corners[:, 1]
+    corners = (box if box is not None else scene.object(object_id).box).corners
+    xs, ys = corners[:, 0].tolist(), corners[:, 1].tolist()
     hx, hy = scene.room.size[0] / 2, scene.room.size[1] / 2
-    gaps = {"north": hy - ys.max(), "south": ys.min() + hy, "east": hx - xs.max(), "west": xs.min() + hx}
+    gaps = {"north": hy - max(ys), "south": min(ys) + hy, "east": hx - max(xs), "west": min(xs) + hx}
     return [s for s in WALL_SIDES if gaps[s] <= NEAR_WALL_M]
 
 
-def outline_sentence(o) -> str:
-    """One sentence giving the exact floor outline of object ``o`` (a SceneObject)."""
+def outline_sentence(o, box: OrientedBox | None = None) -> str:
+    """One sentence giving the exact floor outline of object ``o`` (a SceneObject; ``box``: its
+    OrientedBox in world metres when the caller has it, else ``o.box``)."""
     q = math.degrees(o.yaw) / 90.0
     if abs(q - round(q)) < 1e-9:
-        xs, ys = o.box.corners[:, 0], o.box.corners[:, 1]
+        corners = (box if box is not None else o.box).corners
+        xs, ys = corners[:, 0], corners[:, 1]
         return (f"Its floor outline spans x = {xs.min():.2f} to {xs.max():.2f} m and y = {ys.min():.2f} to "
                 f"{ys.max():.2f} m (x east, y north of the room centre).")
     deg = math.degrees(o.yaw) % 360.0
@@ -89,7 +94,7 @@ class SceneDescription:
 
 def describe_scene(scene: SceneGraph, names: Mapping[str, str], rng: np.random.Generator,
                    object_ids: list[str] | None = None, min_relation_margin_deg: float = 10.0,
-                   footprints: bool = False) -> SceneDescription:
+                   footprints: bool = False, boxes: Mapping[str, OrientedBox] | None = None) -> SceneDescription:
     """Describe ``scene`` in English from its graph.
 
     Args:
@@ -101,6 +106,8 @@ def describe_scene(scene: SceneGraph, names: Mapping[str, str], rng: np.random.G
             is at least this many degrees from a sector boundary.
         footprints: also state each object's floor outline exactly (x east, y north, metres from
             the room centre), enough to draw the ASCII map from the text.
+        boxes: object id -> OrientedBox (world metres) to reuse (e.g. ``WorldFacts.boxes``);
+            by default each object's ``box`` is built.
     """
     ids = [o.id for o in scene.objects] if object_ids is None else list(object_ids)
     for i in ids:
@@ -116,8 +123,10 @@ def describe_scene(scene: SceneGraph, names: Mapping[str, str], rng: np.random.G
     positions: dict[str, tuple[float, float]] = {}
     supports: dict[str, str] = {}
     relations: list[tuple[str, str, str]] = []
+    by_id = {o.id: o for o in scene.objects}
     for n, oid in enumerate(order):
-        o = scene.object(oid)
+        o = by_id[oid] if oid in by_id else scene.object(oid)  # scene.object raises the KeyError
+        box = boxes[oid] if boxes is not None else None
         e, no = round(float(o.center[0]), 2), round(float(o.center[1]), 2)
         positions[oid] = (e, no)
         where = f"{_offset_words(e, 'east', 'west')} and {_offset_words(no, 'north', 'south')} of the room centre"
@@ -136,13 +145,13 @@ def describe_scene(scene: SceneGraph, names: Mapping[str, str], rng: np.random.G
             sents.append(f"The centre of {name} is {where}, and it {stand}.")
         sents.append(f"It is {o.size[2]:.2f} m tall.")
         if footprints:
-            sents.append(outline_sentence(o))
-        walls = near_walls(scene, oid)
+            sents.append(outline_sentence(o, box))
+        walls = near_walls(scene, oid, box)
         if walls:
             sents.append(f"It is near the {' and '.join(walls)} wall{'s' if len(walls) > 1 else ''}.")
         if n > 0:
             anchor = order[int(rng.integers(0, n))]
-            a = scene.object(anchor)
+            a = by_id[anchor]
             d, margin = compass_8(o.center[0] - a.center[0], o.center[1] - a.center[1])
             stacked = o.supported_by == anchor or a.supported_by == oid
             if not stacked and margin >= min_relation_margin_deg and math.hypot(o.center[0] - a.center[0], o.center[1] - a.center[1]) > 0.3:

@@ -16,8 +16,8 @@ import math
 import numpy as np
 
 from engine.geometry.boxes import OrientedBox
-from engine.geometry.projection import project_box
-from engine.geometry.transforms import yaw_rotation
+from engine.geometry.projection import clip_box_to_near
+from engine.geometry.transforms import invert_pose, transform_points, yaw_rotation
 
 WALK_DIRECTIONS = {"forward": 0.0, "left": math.pi / 2, "back": math.pi, "right": -math.pi / 2}
 
@@ -122,7 +122,7 @@ def relative_motion(pose_1: np.ndarray, pose_2: np.ndarray) -> dict[str, float]:
 
 
 def frustum_status(K: np.ndarray, cam_to_world: np.ndarray, box: OrientedBox, width: int, height: int,
-                   margin_px: float = 0.0, near: float = 1e-3) -> str:
+                   margin_px: float = 0.0, near: float = 1e-3, world_to_cam: np.ndarray | None = None) -> str:
     """Whether a box is in the camera's view, with a margin; occlusion is ignored.
 
     Same definition as the record's ``in_frustum``: all 8 corners in front of the camera and
@@ -131,19 +131,72 @@ def frustum_status(K: np.ndarray, cam_to_world: np.ndarray, box: OrientedBox, wi
     grown by ``margin_px`` on every side (or the box is entirely behind the camera), and
     ``"partial"`` otherwise (a near case that questions must not ask about). ``near`` is the
     near plane in metres (pass the camera sampler's ``view.params["near_m"]`` so the definition
-    matches the record's).
+    matches the record's). ``world_to_cam`` (4, 4) may pass ``invert_pose(cam_to_world)`` when
+    many boxes are judged from one pose.
     """
     K = np.asarray(K, dtype=float)
     m = float(margin_px)
-    res = project_box(K, cam_to_world, box, width, height, near=near)
-    if res is not None and res["in_front"]:
-        u0, v0, u1, v1 = res["bbox_unclipped"]
-        if u0 >= -0.5 + m and v0 >= -0.5 + m and u1 <= width - 0.5 - m and v1 <= height - 0.5 - m:
-            return "inside"
-    # Grow the image by m pixels on each side: shift the principal point, enlarge the size.
-    Kg = K.copy()
-    Kg[0, 2] += m
-    Kg[1, 2] += m
-    grown = project_box(Kg, cam_to_world, box, int(math.ceil(width + 2 * m)), int(math.ceil(height + 2 * m)),
-                        near=near)
-    return "outside" if grown is None else "partial"
+    if world_to_cam is None:
+        world_to_cam = invert_pose(cam_to_world)
+    pc = transform_points(world_to_cam, box.corners)  # = world_to_camera(cam_to_world, corners)
+    z = pc[:, 2]
+    if not z.min() >= near:  # a corner behind the near plane (as not np.all(z >= near))
+        return _status_clipped(K, pc, width, height, m, near)
+    # The per-box arithmetic of frustum_statuses.
+    fx_x, fy_y = K[0, 0] * pc[:, 0], K[1, 1] * pc[:, 1]
+    u, v = fx_x / z + K[0, 2], fy_y / z + K[1, 2]
+    u0, v0, u1, v1 = u.min(), v.min(), u.max(), v.max()
+    if (not (u1 < -0.5 or u0 > width - 0.5 or v1 < -0.5 or v0 > height - 0.5)
+            and u0 >= -0.5 + m and v0 >= -0.5 + m and u1 <= width - 0.5 - m and v1 <= height - 0.5 - m):
+        return "inside"
+    u, v = fx_x / z + (K[0, 2] + m), fy_y / z + (K[1, 2] + m)
+    gw, gh = int(math.ceil(width + 2 * m)), int(math.ceil(height + 2 * m))
+    if u.max() < -0.5 or u.min() > gw - 0.5 or v.max() < -0.5 or v.min() > gh - 0.5:
+        return "outside"
+    return "partial"
+
+
+def frustum_statuses(K: np.ndarray, cam_to_world: np.ndarray, corners: np.ndarray, width: int, height: int,
+                     margin_px: float = 0.0, near: float = 1e-3, world_to_cam: np.ndarray | None = None) -> list[str]:
+    """:func:`frustum_status` of N boxes given by their world corners (N, 8, 3) (metres, as
+    ``OrientedBox.corners``), all at once; a list of N statuses.
+
+    The result is that of :func:`engine.geometry.projection.project_box` on ``K`` and on ``K``
+    with the principal point shifted by ``margin_px`` (the grown image), with the same
+    arithmetic per box, but each box is moved to the camera frame once for both.
+    """
+    K = np.asarray(K, dtype=float)
+    m = float(margin_px)
+    if world_to_cam is None:
+        world_to_cam = invert_pose(cam_to_world)
+    pc = transform_points(world_to_cam, corners)  # (N, 8, 3) = world_to_camera(cam_to_world, corners)
+    front = np.all(pc[:, :, 2] >= near, axis=1)
+    x, y, z = pc[:, :, 0], pc[:, :, 1], pc[:, :, 2]
+    with np.errstate(divide="ignore", invalid="ignore"):  # boxes not in front are redone below
+        fx_x, fy_y = K[0, 0] * x, K[1, 1] * y
+        u, v = fx_x / z + K[0, 2], fy_y / z + K[1, 2]
+        u0, v0, u1, v1 = u.min(axis=1), v.min(axis=1), u.max(axis=1), v.max(axis=1)
+        inside = (front & ~((u1 < -0.5) | (u0 > width - 0.5) | (v1 < -0.5) | (v0 > height - 0.5))
+                  & (u0 >= -0.5 + m) & (v0 >= -0.5 + m) & (u1 <= width - 0.5 - m) & (v1 <= height - 0.5 - m))
+        # Grow the image by m pixels on each side: shift the principal point, enlarge the size.
+        gw, gh = int(math.ceil(width + 2 * m)), int(math.ceil(height + 2 * m))
+        u, v = fx_x / z + (K[0, 2] + m), fy_y / z + (K[1, 2] + m)
+        outside = (u.max(axis=1) < -0.5) | (u.min(axis=1) > gw - 0.5) | (v.max(axis=1) < -0.5) | (v.min(axis=1) > gh - 0.5)
+    out = ["inside" if i else "outside" if o else "partial" for i, o in zip(inside.tolist(), outside.tolist())]
+    for k in np.flatnonzero(~front).tolist():
+        out[k] = _status_clipped(K, pc[k], width, height, m, near)
+    return out
+
+
+def _status_clipped(K: np.ndarray, pc: np.ndarray, width: int, height: int, m: float, near: float) -> str:
+    """Status of a box with corners ``pc`` (8, 3) in the camera frame, some behind ``near``: never
+    inside; outside unless a part in front projects into the grown image."""
+    verts = clip_box_to_near(pc, near)
+    if len(verts) == 0:
+        return "outside"
+    u = K[0, 0] * verts[:, 0] / verts[:, 2] + (K[0, 2] + m)
+    v = K[1, 1] * verts[:, 1] / verts[:, 2] + (K[1, 2] + m)
+    gw, gh = int(math.ceil(width + 2 * m)), int(math.ceil(height + 2 * m))
+    if u.max() < -0.5 or u.min() > gw - 0.5 or v.max() < -0.5 or v.min() > gh - 0.5:
+        return "outside"
+    return "partial"

@@ -9,9 +9,9 @@ from __future__ import annotations
 from functools import cached_property
 
 import numpy as np
-from shapely.geometry import Polygon
+import shapely
 
-from engine.geometry.boxes import interval_gap
+from engine.geometry.boxes import boxes_point_distance, interval_gap
 from engine.geometry.projection import world_to_camera
 from engine.geometry.transforms import invert_pose
 from engine.scene.catalog import Catalog
@@ -27,6 +27,9 @@ class WorldFacts:
         zmin, zmax: (N,) world z range of each box (m). volume: (N,) m^3.
         category: ids -> catalog key; name: id -> display name ("coffee table").
         support: id -> supporting object id or None ("floor"/"wall" give None).
+        boxes: (N,) OrientedBox; rotations: (N, 3, 3) their local-to-world rotations;
+            footprints: (N,) shapely floor polygons (made on first use).
+        by_category: category -> ids (scene order), made on first use.
     """
 
     def __init__(self, scene: SceneGraph, catalog: Catalog):
@@ -44,21 +47,28 @@ class WorldFacts:
         self.zmax = self.centers[:, 2] + self.sizes[:, 2] / 2
         self.volume = np.prod(self.sizes, axis=1) if n else np.zeros(0)
         self.boxes = [o.box for o in self.objects]
+        self.rotations = np.array([b.rotation for b in self.boxes]).reshape(n, 3, 3)
         self.category = {o.id: o.category for o in self.objects}
         self.name = {o.id: (catalog[o.category].name if o.category in catalog else o.category.replace("_", " "))
                      for o in self.objects}
         self.support = {o.id: o.supported_by for o in self.objects}
         self._dist: dict[tuple[int, int], float] = {}
         self._dxy: dict[tuple[int, int], float] = {}
-        self._footprints: dict[int, object] = {}
+        self._footprints: np.ndarray | None = None  # (N,) shapely polygons, made at first use
         self.cache: dict = {}  # per-scene values a family computes once (key by family)
 
     def footprint(self, i: int):
         """Shapely footprint polygon of object row ``i`` (world x, y metres), cached."""
-        fp = self._footprints.get(i)
-        if fp is None:
-            fp = self._footprints[i] = Polygon(self.boxes[i].corners[[0, 4, 6, 2], :2])  # bottom ring, CCW
-        return fp
+        return self.footprints[i]
+
+    @property
+    def footprints(self) -> np.ndarray:
+        """(N,) shapely footprint polygons (world x, y metres): each box's bottom ring, CCW, as
+        ``Polygon(box.corners[[0, 4, 6, 2], :2])``; made at first use, all at once."""
+        if self._footprints is None:
+            rings = np.array([b.corners[[0, 4, 6, 2], :2] for b in self.boxes]).reshape(-1, 4, 2)
+            self._footprints = shapely.polygons(rings)
+        return self._footprints
 
     def distance(self, a: str, b: str) -> float:
         """Closest-point distance (m) between objects ``a`` and ``b`` (0 when touching), cached."""
@@ -76,13 +86,23 @@ class WorldFacts:
         i, j = sorted((self.index[a], self.index[b]))
         d = self._dxy.get((i, j))
         if d is None:
-            d = self._dxy[(i, j)] = float(self.footprint(i).distance(self.footprint(j)))
+            fp = self.footprints
+            d = self._dxy[(i, j)] = float(shapely.distance(fp[i], fp[j]))  # = fp[i].distance(fp[j])
         return d
 
     def vertical_gap(self, a: str, b: str) -> float:
         """Gap (m) between the z ranges of ``a`` and ``b``; 0 when they overlap."""
         i, j = self.index[a], self.index[b]
         return interval_gap((self.zmin[i], self.zmax[i]), (self.zmin[j], self.zmax[j]))
+
+    @cached_property
+    def by_category(self) -> dict[str, list[str]]:
+        """Category -> ids of its objects (scene order); categories in order of first appearance.
+        Shared: do not modify."""
+        out: dict[str, list[str]] = {}
+        for oid in self.ids:
+            out.setdefault(self.category[oid], []).append(oid)
+        return out
 
     def same_category(self, oid: str) -> list[str]:
         """Other objects of ``oid``'s category, scene order."""
@@ -117,12 +137,11 @@ class ViewFacts:
         self.vis_px = np.array([int(p.get("visible_pixels") or 0) for p in per])
         self.amodal_px = np.array([int(p.get("amodal_pixels") or 0) for p in per])
         self.truncated = np.array([bool(p.get("truncated", p.get("truncated_geom", False))) for p in per])
+        self._visible_ids: dict[tuple[float, int], list[str]] = {}
         n = len(ids)
         if n:
             self.cam_xyz = world_to_camera(self.pose, world.centers)
-            # Closest box point to the camera: clip the camera position in each box's local frame.
-            self.cam_dist = np.array([float(np.linalg.norm(self.cam_pos - b.closest_point(self.cam_pos)))
-                                      for b in world.boxes])
+            self.cam_dist = boxes_point_distance(world.centers, world.sizes, world.rotations, self.cam_pos)
             z = self.cam_xyz[:, 2]
             self.uv = np.full((n, 2), np.nan)
             front = z > 1e-9
@@ -153,6 +172,16 @@ class ViewFacts:
         """True when ``oid`` is visible enough: fraction >= min_fraction and pixels >= min_pixels."""
         i = self.world.index[oid]
         return bool(self.vis_frac[i] >= min_fraction and self.vis_px[i] >= max(1, min_pixels))
+
+    def visible_ids(self, min_fraction: float, min_pixels: int) -> list[str]:
+        """Ids (scene order) of the objects :meth:`visible` with these thresholds; a new list
+        each call (the answer is computed once per view and threshold pair)."""
+        key = (min_fraction, min_pixels)
+        ids = self._visible_ids.get(key)
+        if ids is None:
+            ok = (self.vis_frac >= min_fraction) & (self.vis_px >= max(1, min_pixels))
+            ids = self._visible_ids[key] = [oid for oid, k in zip(self.world.ids, ok.tolist()) if k]
+        return list(ids)
 
     def present(self, oid: str) -> bool:
         """True when any pixel of ``oid`` shows in this view (it could be confused with others)."""

@@ -50,7 +50,12 @@ class Referrer:
         self.material_adj = dict((lexicon or {}).get("material", {}))
         self.color_adj = dict((lexicon or {}).get("color", {}))
         self.size_ratio = float(size_ratio)
-        self._cache: dict[tuple[str, str], str | None] = {}
+        self._groups: dict[str, dict[str, list[str]]] = {}  # scope -> category -> pool ids
+        # scope -> {object id -> expression or None}. Scene-scope expressions do not depend on
+        # the views: every Referrer of the scene with the same wording settings shares them.
+        key = ("refer_scene", self.size_ratio, tuple(sorted(self.material_adj.items())),
+               tuple(sorted(self.color_adj.items())))
+        self._cache: dict[str, dict[str, str | None]] = {"view": {}, "scene": world.cache.setdefault(key, {})}
 
     def pool(self, scope: str) -> list[str]:
         """Distractor pool (ids, scene order) for ``scope`` = view | scene."""
@@ -60,19 +65,22 @@ class Referrer:
 
     def expression(self, oid: str, scope: str = "view") -> str | None:
         """Unique phrase with article for ``oid`` ("the blue metal chair"), or None if none is unique."""
-        key = (oid, scope)
-        if key not in self._cache:
-            self._cache[key] = self._build(oid, scope)
-        return self._cache[key]
+        cache = self._cache.setdefault(scope, {})
+        if oid not in cache:
+            cache[oid] = self._build(oid, scope)
+        return cache[oid]
 
     def _attr(self, oid: str, a: str):
         return self.world.by_id[oid].attributes.get(a)
 
     def _build(self, oid: str, scope: str) -> str | None:
         w = self.world
-        cat = w.category[oid]
-        pool = self.pool(scope)
-        others = [o for o in pool if o != oid and w.category[o] == cat]
+        groups = self._groups.get(scope)
+        if groups is None:  # the distractor pool by category, pool order kept; once per scope
+            groups = self._groups[scope] = {}
+            for o in self.pool(scope):
+                groups.setdefault(w.category[o], []).append(o)
+        others = [o for o in groups.get(w.category[oid], ()) if o != oid]
         for use_size in (False, True):
             for subset in _ATTR_SUBSETS:
                 if any(self._attr(oid, a) is None for a in subset):
@@ -130,18 +138,22 @@ class Referrer:
         if mode == "mark":
             if rng is None:
                 raise ValueError("refs: mode 'mark' needs an rng to number the marks")
-            numbers = rng.permutation(len(ids)) + 1
-            names = tuple(f"object {int(k)}" for k in numbers)
-            order = [ids[int(i)] for i in np.argsort(numbers)]
+            numbers = (rng.permutation(len(ids)) + 1).tolist()
+            names = tuple([f"object {k}" for k in numbers])
+            order = [None] * len(ids)  # ids by mark number (the inverse permutation)
+            for oid, k in zip(ids, numbers):
+                order[k - 1] = oid
             marks = {"view_id": self.views[0].id, "object_ids": order, "style": "number"}
             return Refs(ids, names, marks, tuple("mark" for _ in ids))
         names = []
+        cache = self._cache.get(scope, {})
         for oid in ids:
-            e = self.expression(oid, scope)
+            e = cache[oid] if oid in cache else self.expression(oid, scope)
             if e is None:
                 return None
             names.append(e)
-        return Refs(ids, tuple(names), None, tuple(self.world.category[o] for o in ids))
+        category = self.world.category
+        return Refs(ids, tuple(names), None, tuple([category[o] for o in ids]))
 
 
 

@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -68,6 +69,14 @@ def letter_centroid(m: AsciiMap, oid: str) -> np.ndarray:
     return np.mean([m.cell_center(r, c) for r, c in m.cells[oid]], axis=0)
 
 
+def _memo(derived: dict, key: str, make):
+    """``derived[key]``, computed by ``make()`` on first use: a view's map is shared by the map
+    templates, and its text, centroids and cell distances serve all their candidates."""
+    if key not in derived:
+        derived[key] = make()
+    return derived[key]
+
+
 def _fits(ctx, t) -> bool:
     room = ctx.scene.room
     if room.type not in t.constraints.get("room_types", [room.type]):
@@ -100,7 +109,8 @@ def generate(ctx, t: Template, rng: np.random.Generator) -> list[Candidate]:
         m = cache[res]
         if m.hidden:
             return []
-        return _direction(ctx, t, rng, m) if t.task == "map_direction" else _nearest(ctx, t, rng, m)
+        derived = ctx.cache.setdefault("ascii_derived", {}).setdefault(res, {})  # values of the map m
+        return (_direction if t.task == "map_direction" else _nearest)(ctx, t, rng, m, derived)
     if t.task == "describe_to_map":
         return _describe(ctx, t, rng, res)
     raise t.error("task", f"unknown ascii task {t.task!r}")
@@ -131,13 +141,15 @@ def _map_text(m: AsciiMap) -> str:
     return m.text() + "\nLegend: " + legend_line(m)
 
 
-def _direction(ctx, t, rng, m: AsciiMap):
+def _direction(ctx, t, rng, m: AsciiMap, derived: dict):
     w = ctx.world
     mg, dmin = ctx.margin(t, "min_angle_deg"), ctx.margin(t, "min_abs_diff")
     n = int(t.constraints.get("num_options", 4))
     out = []
+    map_text = _memo(derived, "text", lambda: _map_text(m))
+    centroid = _memo(derived, "centroids", lambda: {oid: letter_centroid(m, oid) for oid in m.letters})
     for a, b in ctx.tuples(list(m.letters), 2, rng):
-        ca, cb = letter_centroid(m, a), letter_centroid(m, b)
+        ca, cb = centroid[a], centroid[b]
         pa, pb = w.centers[w.index[a], :2], w.centers[w.index[b], :2]
         if np.linalg.norm(ca - cb) < dmin or np.linalg.norm(pa - pb) < dmin:
             continue
@@ -150,21 +162,23 @@ def _direction(ctx, t, rng, m: AsciiMap):
         la, lb = m.letters[a], m.letters[b]
         rat = (f"On the map (north up) {la}'s cells centre at ({ca[0]:.2f}, {ca[1]:.2f}) m and {lb}'s at "
                f"({cb[0]:.2f}, {cb[1]:.2f}) m, so {la} is {d_map} of {lb}.")
-        c = choice_candidate(ctx, t, rng, {"map": _map_text(m), "a": la, "b": lb}, None, options, n - 1, rat,
+        c = choice_candidate(ctx, t, rng, {"map": map_text, "a": la, "b": lb}, None, options, n - 1, rat,
                              answer_space=COMPASS_8, frame="world")
         c.objects, c.view_ids = [a, b], []
         out.append(c)
     return out
 
 
-def _nearest(ctx, t, rng, m: AsciiMap):
+def _nearest(ctx, t, rng, m: AsciiMap, derived: dict):
     if m.camera_cell is None:
         return []
     v = ctx.view
     n = int(t.constraints.get("num_options", 3))
     lead = float(t.param("min_cell_lead", 1.0))
     r0, c0 = m.camera_cell
-    cell_d = {oid: min(math.hypot(r - r0, c - c0) for r, c in cells) for oid, cells in m.cells.items()}
+    cell_d = _memo(derived, "cell_d", lambda: {oid: min(math.hypot(r - r0, c - c0) for r, c in cells)
+                                         for oid, cells in m.cells.items()})
+    map_text = _memo(derived, "text", lambda: _map_text(m))
     out, asked = [], set()
     for group in ctx.tuples(list(m.letters), n, rng):
         if frozenset(group) in asked:
@@ -180,7 +194,7 @@ def _nearest(ctx, t, rng, m: AsciiMap):
         options = [m.letters[o] for o in group]
         rat = ("Cell distances from the camera arrow: " + ", ".join(f"{m.letters[o]} {cell_d[o]:.1f}" for o in ds)
                + f"; {m.letters[best]} is nearest (true distance {v.cam_dist[v.i(best)]:.2f} m).")
-        c = choice_candidate(ctx, t, rng, {"map": _map_text(m)}, None, options, list(group).index(best), rat,
+        c = choice_candidate(ctx, t, rng, {"map": map_text}, None, options, list(group).index(best), rat,
                              answer_key="nearest", answer_space=None, frame="world")
         c.objects, c.view_ids = list(group), []
         out.append(c)
@@ -188,10 +202,10 @@ def _nearest(ctx, t, rng, m: AsciiMap):
 
 
 def _resized(scene: SceneGraph, delta: float) -> SceneGraph:
-    s = SceneGraph.from_dict(scene.to_dict(), validate=False)
-    for o in s.objects:
-        o.size = [max(1e-3, o.size[0] + 2 * delta), max(1e-3, o.size[1] + 2 * delta), o.size[2]]
-    return s
+    """A shallow copy of ``scene`` whose objects' footprints are grown by ``delta`` m on every side."""
+    return dataclasses.replace(scene, objects=[
+        dataclasses.replace(o, size=[max(1e-3, o.size[0] + 2 * delta), max(1e-3, o.size[1] + 2 * delta), o.size[2]])
+        for o in scene.objects])
 
 
 def _robust_scene_map(ctx, res: float) -> tuple[AsciiMap, dict[str, str]] | None:

@@ -15,9 +15,17 @@ TASKS = {"count", "count_color", "count_compare"}
 
 
 def _clean_counts(ctx, t) -> dict[str, list[str]]:
-    """category -> visible instance ids, for categories whose instances are all clear-cut; scene order."""
-    w, v = ctx.world, ctx.view
+    """category -> visible instance ids, for categories whose instances are all clear-cut; scene order.
+    Cached per view and thresholds (read-only: callers must not change the lists)."""
     fr, px = ctx.min_fraction(t), ctx.min_pixels(t)
+    cache = ctx.cache.setdefault("counting", {})
+    if (fr, px) not in cache:
+        cache[(fr, px)] = _count_visible(ctx, fr, px)
+    return cache[(fr, px)]
+
+
+def _count_visible(ctx, fr: float, px: int) -> dict[str, list[str]]:
+    w, v = ctx.world, ctx.view
     out: dict[str, list[str]] = {}
     bad = set()
     for o in w.ids:
@@ -32,8 +40,13 @@ def _clean_counts(ctx, t) -> dict[str, list[str]]:
 
 
 def _noun(ctx, c: str, n: int) -> str:
-    name = ctx.catalog[c].name if c in ctx.catalog else c.replace("_", " ")
-    return name if n == 1 else plural(name, ctx.cfg["lexicon"])
+    """Display name of category ``c`` for a count of ``n`` (plural unless 1), cached per scene."""
+    cache = ctx.world.cache.setdefault("counting_nouns", {})
+    key = (c, n == 1)
+    if key not in cache:
+        name = ctx.catalog[c].name if c in ctx.catalog else c.replace("_", " ")
+        cache[key] = name if n == 1 else plural(name, ctx.cfg["lexicon"])
+    return cache[key]
 
 
 def generate(ctx, t, rng) -> list:
@@ -51,7 +64,7 @@ def generate(ctx, t, rng) -> list:
             out.append(cand)
     elif t.task == "count_color":
         for c in cats:
-            all_c = [o for o in w.ids if w.category[o] == c]
+            all_c = w.by_category[c]
             colors = sorted({w.by_id[o].attributes.get("color") for o in all_c} - {None})
             for col in colors:
                 n = sum(1 for o in counts[c] if w.by_id[o].attributes.get("color") == col)

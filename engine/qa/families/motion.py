@@ -17,8 +17,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from shapely.geometry import Polygon
 
-from engine.geometry.boxes import OrientedBox, box_box_distance, box_point_distance
+from engine.geometry.boxes import OrientedBox, box_point_distance, interval_gap
+from engine.geometry.transforms import invert_pose
 from engine.qa import egomotion as em
 from engine.qa.candidate import Candidate, bool_candidate, choice_candidate, number_candidate
 from engine.qa.templates import Template
@@ -55,22 +57,43 @@ def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
-def _status(v, box, pose, margin_px) -> str:
+def _status(v, box, pose, margin_px, world_to_cam=None) -> str:
     return em.frustum_status(v.K, pose, box, v.width, v.height, margin_px,
-                             near=float(v.view.params.get("near_m", 1e-3)))
+                             near=float(v.view.params.get("near_m", 1e-3)), world_to_cam=world_to_cam)
+
+
+def _status_now(ctx, a: str, margin_px: float) -> str:
+    """:func:`frustum_status` of object ``a`` from the view's own pose (every object's at once,
+    cached per view)."""
+    cache = ctx.cache.setdefault("motion", {})
+    if margin_px not in cache:
+        v, w = ctx.view, ctx.world
+        corners = np.array([b.corners for b in w.boxes]).reshape(-1, 8, 3)
+        cache[margin_px] = em.frustum_statuses(v.K, v.pose, corners, v.width, v.height, margin_px,
+                                               near=float(v.view.params.get("near_m", 1e-3)),
+                                               world_to_cam=v.world_to_cam)
+    return cache[margin_px][ctx.view.i(a)]
 
 
 def standable(ctx, position: np.ndarray) -> bool:
     """True when a camera centre (3,) lies inside the room's floor rectangle and in no object's box."""
-    if ctx.scene.room.walls and not bool(ctx.scene.room.contains_xy(position[None, :2])[0]):
-        return False
+    return bool(standable_many(ctx, np.asarray(position, dtype=float)[None])[0])
+
+
+def standable_many(ctx, positions: np.ndarray) -> np.ndarray:
+    """(M,) bool: :func:`standable` for each of M camera centres (M, 3), world metres (the same
+    elementwise arithmetic for all at once)."""
+    p = np.asarray(positions, dtype=float).reshape(-1, 3)
+    ok = np.ones(len(p), dtype=bool)
+    if ctx.scene.room.walls:
+        ok &= ctx.scene.room.contains_xy(p[:, :2])
     w = ctx.world
     if not w.ids:
-        return True
-    d = np.asarray(position, dtype=float) - w.centers
+        return ok
+    d = p[:, None, :] - w.centers[None]  # (M, N, 3)
     c, s = np.cos(w.yaws), np.sin(w.yaws)
-    local = np.stack([d[:, 0] * c + d[:, 1] * s, -d[:, 0] * s + d[:, 1] * c, d[:, 2]], axis=1)
-    return not bool(np.any(np.all(np.abs(local) <= w.sizes / 2 + 1e-9, axis=1)))
+    local = np.stack([d[..., 0] * c + d[..., 1] * s, -d[..., 0] * s + d[..., 1] * c, d[..., 2]], axis=-1)
+    return ok & ~np.any(np.all(np.abs(local) <= w.sizes / 2 + 1e-9, axis=-1), axis=1)
 
 
 def _limit(ctx) -> int:
@@ -99,24 +122,28 @@ def _turn_in_view(ctx, t, rng, ids):
     v, w = ctx.view, ctx.world
     mp = float(t.param("margin_px", 3))
     out = []
+    turned = {}  # (sign, angle) -> turned pose and its inverse
     for a in _shuffled(ids, rng):
         if len(out) >= _limit(ctx):
             break
         box = w.boxes[w.index[a]]
-        if _status(v, box, v.pose, mp) != "inside":
+        if _status_now(ctx, a, mp) != "inside":
             continue
         angles = t.param("angles", [90])
         for direction in ("left", "right"):
             for angle in (angles[int(rng.integers(len(angles)))],):  # one angle per object and side
                 sign = 1.0 if direction == "left" else -1.0
-                pose = em.turn(v.pose, sign * math.radians(angle))
-                st = _status(v, box, pose, mp)
+                if (sign, angle) not in turned:
+                    pose = em.turn(v.pose, sign * math.radians(angle))
+                    turned[(sign, angle)] = pose, invert_pose(pose), np.linalg.inv(pose)
+                pose, w2c, inv = turned[(sign, angle)]
+                st = _status(v, box, pose, mp, w2c)
                 if st == "partial":
                     continue
                 refs = ctx.refer(t, [a], rng)
                 if refs is None:
                     continue
-                x, _, z = (np.linalg.inv(pose) @ np.append(w.centers[w.index[a]], 1.0))[:3]
+                x, _, z = (inv @ np.append(w.centers[w.index[a]], 1.0))[:3]
                 bear = math.degrees(math.atan2(x, z))
                 rat = (f"After turning {direction} {_fmt(angle)} degrees, the centre of {refs[0]} is "
                        f"{abs(bear):.0f} degrees to the {'right' if bear > 0 else 'left'} of the view direction"
@@ -131,29 +158,23 @@ def _turn_in_view(ctx, t, rng, ids):
 def _walk(ctx, t, rng, ids):
     v, w = ctx.view, ctx.world
     mp = float(t.param("margin_px", 3))
-    moves = []
-    for dist in t.param("distances", [1.0]):
-        for direction in t.param("directions", ["forward"]):
-            try:
-                pose = em.walk(v.pose, dist, direction)
-            except ValueError:  # no heading: the camera looks straight down
-                return []
-            if standable(ctx, pose[:3, 3]):
-                moves.append((direction, dist, pose))
+    moves = _walk_moves(ctx, tuple(t.param("distances", [1.0])), tuple(t.param("directions", ["forward"])))
+    if moves is None:  # no heading: the camera looks straight down
+        return []
     out = []
     for a in _shuffled(ids, rng):
         if len(out) >= _limit(ctx):
             break
         box = w.boxes[w.index[a]]
         d0 = float(v.cam_dist[v.i(a)])
-        if t.task == "walk_in_view" and _status(v, box, v.pose, mp) != "inside":
+        if t.task == "walk_in_view" and _status_now(ctx, a, mp) != "inside":
             continue
         per = min(len(moves), int(t.param("moves_per_object", 2)))
         for k in rng.choice(len(moves), size=per, replace=False) if per else []:
-            direction, dist, pose = moves[int(k)]
+            direction, dist, pose, w2c = moves[int(k)]
             words = DIRECTION_WORDS[direction]
             if t.task == "walk_in_view":
-                st = _status(v, box, pose, mp)
+                st = _status(v, box, pose, mp, w2c)
                 if st == "partial":
                     continue
                 value = st == "inside"
@@ -172,6 +193,25 @@ def _walk(ctx, t, rng, ids):
             slots = {"a": refs[0], "distance": _fmt(dist), "direction": words}
             out.append(bool_candidate(ctx, t, rng, slots, refs, value, rat.format(a=refs[0])))
     return out
+
+
+def _walk_moves(ctx, dists: tuple, directions: tuple) -> list | None:
+    """The standable walks of the view's camera: (direction, distance, pose after the walk, its
+    inverse) for each distance (m) and direction in that order, cached per view (the walk
+    templates share them); None when the camera has no heading."""
+    cache = ctx.cache.setdefault("motion_walks", {})
+    key = (dists, directions)
+    if key not in cache:
+        try:
+            walks = [(direction, dist, em.walk(ctx.view.pose, dist, direction))
+                     for dist in dists for direction in directions]
+        except ValueError:
+            cache[key] = None
+        else:
+            ok = standable_many(ctx, np.array([pose[:3, 3] for _, _, pose in walks]).reshape(-1, 3))
+            cache[key] = [(direction, dist, pose, invert_pose(pose))
+                          for (direction, dist, pose), keep in zip(walks, ok.tolist()) if keep]
+    return cache[key]
 
 
 def _aim(ctx, t, rng, ids):
@@ -225,7 +265,7 @@ def _object_move(ctx, t, rng, ids):
         if room.walls and not bool(np.all(room.contains_xy(moved.corners[:, :2]))):
             continue
         d0 = w.distance(a, c)
-        d1 = box_box_distance(moved, w.boxes[w.index[c]])
+        d1 = _moved_distance(w, moved, w.index[c])
         if not ctx.clears(t, d0, d1):
             continue
         refs = ctx.refer(t, [a, b, c], rng)
@@ -237,3 +277,13 @@ def _object_move(ctx, t, rng, ids):
         slots = {"a": refs[0], "b": refs[1], "c": refs[2], "distance": _fmt(dist)}
         out.append(bool_candidate(ctx, t, rng, slots, refs, value, rat, frame="world"))
     return out
+
+
+def _moved_distance(w, moved: OrientedBox, j: int) -> float:
+    """``box_box_distance(moved, w.boxes[j])`` (m) for ``moved``, a scene object's box slid along
+    the floor. Scene boxes are built from a yaw (rotation about +Z only) and sliding keeps the
+    rotation, so both boxes are gravity-aligned and box_box_distance takes its prism path:
+    the same arithmetic, reusing row ``j``'s cached footprint polygon."""
+    dxy = Polygon(moved.corners[[0, 4, 6, 2], :2]).distance(w.footprint(j))  # = moved.footprint()
+    dz = interval_gap(moved.z_range, w.boxes[j].z_range)
+    return float(np.hypot(dxy, dz))

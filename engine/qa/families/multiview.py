@@ -81,7 +81,7 @@ def _count(ctx, t, rng, v1, v2):
     out = []
     cats = sorted({w.category[o] for o in w.ids})
     for cat in cats:
-        members = [o for o in w.ids if w.category[o] == cat]
+        members = w.by_category[cat]
         seen = [o for o in members if v1.visible(o, fr, px) or v2.visible(o, fr, px)]
         unclear = [o for o in members if o not in seen and (v1.present(o) or v2.present(o))]
         if not seen or unclear:

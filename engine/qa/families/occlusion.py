@@ -168,10 +168,9 @@ def _amodal_count(ctx, t, rng):
     w, v = ctx.world, ctx.view
     px = ctx.min_pixels(t)
     hid = float(t.param("hidden_max", 0.8))
-    cats = sorted({w.category[o] for o in w.ids}, key=lambda c: min(w.index[o] for o in w.ids if w.category[o] == c))
     out = []
-    for c in cats:
-        inst = [o for o in w.ids if w.category[o] == c and (v.amodal_px[v.i(o)] > 0 or v.present(o))]
+    for c, members in w.by_category.items():  # categories in order of first appearance
+        inst = [o for o in members if v.amodal_px[v.i(o)] > 0 or v.present(o)]
         if not inst or any(v.vis_px[v.i(o)] < px for o in inst):
             continue
         hidden = [o for o in inst if v.vis_frac[v.i(o)] <= hid]

@@ -157,7 +157,7 @@ def _extreme(ctx, t, rng, anchor: bool):
         else:
             x, opts = None, list(tup)
             d = [v.cam_dist[v.i(o)] for o in opts]
-        order = np.argsort(d, kind="stable")
+        order = sorted(range(len(d)), key=d.__getitem__)  # = np.argsort(d, kind="stable")
         if t.param("extreme", "min") == "max":
             order = order[::-1]
         best, second = d[order[0]], d[order[1]]
@@ -168,7 +168,7 @@ def _extreme(ctx, t, rng, anchor: bool):
             continue
         opts = list(refs.ids[1:] if anchor else refs.ids)
         d = [w.distance(x, o) if anchor else v.cam_dist[v.i(o)] for o in opts]
-        win = opts[int(np.argmin(d) if t.param("extreme", "min") == "min" else np.argmax(d))]
+        win = opts[d.index(min(d) if t.param("extreme", "min") == "min" else max(d))]  # first, as np.argmin/argmax
         target = f"{refs[0]}" if anchor else "the camera"
         parts = ", ".join(f"{refs.names[refs.ids.index(o)]} {_m(di)}" for o, di in zip(opts, d))
         word = "closest to" if t.param("extreme", "min") == "min" else "farthest from"

@@ -42,7 +42,21 @@ def _describe(ctx, rng):
     names = {oid: r.expression(oid, "scene") for oid in ctx.world.ids}
     names = {k: v for k, v in names.items() if v is not None}
     ids = [oid for oid in ctx.world.ids if oid in names]
-    return describe_scene(ctx.scene, names, rng, object_ids=ids), names
+    boxes = dict(zip(ctx.world.ids, ctx.world.boxes))
+    return describe_scene(ctx.scene, names, rng, object_ids=ids, boxes=boxes), names
+
+
+def _support_pool(ctx, ids: list[str], names: dict[str, str], a: str, right: str) -> list[str]:
+    """Distractor options for "what does ``a`` stand on": the floor and the other described
+    furniture not standing on ``a``, without the right answer ``right`` (the furniture list is
+    cached per scene)."""
+    cache = ctx.world.cache.setdefault("text", {})
+    if "furniture" not in cache:
+        w, cat = ctx.world, ctx.catalog
+        cache["furniture"] = [s for s in ids if w.category[s] not in cat or cat[w.category[s]].kind == "furniture"]
+    support = ctx.world.support
+    pool = ["the floor"] + [names[s] for s in cache["furniture"] if s != a and support.get(s) != a]
+    return [p for p in pool if p != right]
 
 
 def generate(ctx, t: Template, rng: np.random.Generator) -> list[Candidate]:
@@ -59,10 +73,7 @@ def generate(ctx, t: Template, rng: np.random.Generator) -> list[Candidate]:
             if o.support == "wall" or (o.supported_by and o.supported_by not in names):
                 continue
             right = names[o.supported_by] if o.supported_by else "the floor"
-            # distractors: the floor and other described furniture not standing on ``a``
-            pool = ["the floor"] + [names[s] for s in ids if s != a and w.support.get(s) != a
-                                    and (w.category[s] not in ctx.catalog or ctx.catalog[w.category[s]].kind == "furniture")]
-            pool = [p for p in pool if p != right]
+            pool = _support_pool(ctx, ids, names, a, right)
             if len(pool) < n - 1:
                 continue
             options = [pool[int(i)] for i in rng.choice(len(pool), size=n - 1, replace=False)] + [right]
