@@ -160,3 +160,26 @@ def test_ranked_placement_equals_brute_force(seed):
         for k in range(4):
             got = _place(ranked.chunks(), placed[:k], r)
             assert np.array_equal(got, _reference_place(mask, placed[:k], r, W, H)), (head, k)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_subsampled_search_finds_a_pixel_within_a_pixel_of_the_most_interior(seed):
+    """Large objects are searched on every other row and column: the first mark still lies on
+    the object, at most 1.5 px less interior than the most interior pixel whose mark fits."""
+    from scipy.ndimage import distance_transform_edt
+
+    from engine.render.marks import _RankedPixels, _place
+
+    rng = np.random.default_rng(100 + seed)
+    mask = np.zeros((H, W), bool)
+    for _ in range(3):
+        u0, v0 = rng.integers(0, W - 30), rng.integers(0, H - 30)
+        mask[v0:v0 + rng.integers(20, 80), u0:u0 + rng.integers(20, 110)] = True
+    r = mark_radius(W, H)
+    dist = distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
+    fits = np.zeros_like(mask)
+    fits[r:H - r, r:W - r] = True
+    best = dist[mask & fits].max()
+    u, v = _place(_RankedPixels(mask, 0, 0, r, W, H, step=2).chunks(), [], r).astype(int)
+    assert mask[v, u] and fits[v, u]
+    assert dist[v, u] >= best - 1.5

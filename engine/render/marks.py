@@ -41,16 +41,23 @@ def _in_image(cands: np.ndarray, r: int, width: int, height: int) -> np.ndarray:
     return cands[inside] if inside.any() else np.clip(cands, lo, hi)
 
 
+# Objects whose visible box holds more pixels than this are searched on every other row and
+# column: the most interior pixel is then found to within a pixel, at a quarter of the cost.
+SUBSAMPLE_ABOVE_PX = 4096
+
+
 class _RankedPixels:
     """An object's candidate mark centres in the id image: its pixels whose mark stays inside
     the image (all of them clamped when none does), most interior first (largest Euclidean
     distance to a pixel outside the object, the image border counting as outside; ties by v,
-    then u). Ordered lazily: the first ``head`` exactly, the rest only when asked for."""
+    then u). Ordered lazily: the first ``head`` exactly, the rest only when asked for.
+    ``step`` > 1 takes every step-th row and column of ``mask`` (pixels (u0, v0) + step * k)."""
 
-    def __init__(self, mask: np.ndarray, u0: int, v0: int, r: int, width: int, height: int, head: int = 256):
-        vs, us = np.nonzero(mask)  # (v, u) order
-        dist = distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1][vs, us]
-        pts = np.stack([us + u0, vs + v0], 1).astype(float)
+    def __init__(self, mask: np.ndarray, u0: int, v0: int, r: int, width: int, height: int, head: int = 256,
+                 step: int = 1):
+        vs, us = np.nonzero(mask[::step, ::step])  # (v, u) order
+        dist = distance_transform_edt(np.pad(mask[::step, ::step], 1))[1:-1, 1:-1][vs, us]
+        pts = np.stack([us * step + u0, vs * step + v0], 1).astype(float)
         lo, hi = np.array([r, r], float), np.array([width - 1 - r, height - 1 - r], float)
         inside = np.all((pts >= lo) & (pts <= hi), axis=1)
         if inside.any():
@@ -89,7 +96,8 @@ def _ranked_in_ids(ids: np.ndarray, bbox, oid: str, instance_id: int, r: int) ->
     mask = ids[bv0:bv1 + 1, bu0:bu1 + 1] == instance_id
     if not mask.any():
         raise ValueError(f"ids: object {oid!r} (instance {instance_id}) has no pixel in the id image")
-    return _RankedPixels(mask, bu0, bv0, r, ids.shape[1], ids.shape[0])
+    step = 2 if mask.size > SUBSAMPLE_ABOVE_PX and mask[::2, ::2].any() else 1
+    return _RankedPixels(mask, bu0, bv0, r, ids.shape[1], ids.shape[0], step=step)
 
 
 def _candidates_from_bbox(bbox, step: float) -> np.ndarray:
