@@ -105,7 +105,7 @@ class Occupancy:
         if not near.any():
             return None
         idx = np.flatnonzero(near)
-        dist = shapely.distance(shapely.Polygon(corners), self.polys[idx])
+        dist = shapely.distance(shapely.polygons(corners), self.polys[idx])  # polygons(): no per-call wrapper overhead
         bad = dist < gaps[idx]
         if not bad.any():
             return None
@@ -124,6 +124,6 @@ class Occupancy:
         self.z[i] = (z_lo, z_hi)
         self.cls[i] = cls
         self.group[i] = group
-        self.polys[i] = shapely.Polygon(corners)
+        self.polys[i] = shapely.polygons(corners)
         self.n += 1
         return i
