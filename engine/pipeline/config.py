@@ -21,6 +21,7 @@ CONF_DIR = REPO_ROOT / "conf"
 RUN_CONTROL_KEYS = ("out", "executor", "resume", "overwrite", "progress", "dry_run")
 STAGE_GROUPS = ("scene", "camera", "render", "qa")
 IMAGE_FORMATS = ("png", "jpeg")
+JPEG_SUBSAMPLING = ("4:2:0", "4:4:4")
 COMPRESSIONS = ("zstd", "snappy", "gzip", "none")
 
 
@@ -67,6 +68,7 @@ OUTPUT_SCHEMA: dict[str, tuple[Any, str]] = {
     "compression": (_one_of(COMPRESSIONS), f"one of {list(COMPRESSIONS)}"),
     "image_format": (_one_of(IMAGE_FORMATS), f"one of {list(IMAGE_FORMATS)}"),
     "jpeg_quality": (_int(1, 100), "an integer in [1, 100]"),
+    "jpeg_subsampling": (_one_of(JPEG_SUBSAMPLING), f"one of {list(JPEG_SUBSAMPLING)} (chroma resolution)"),
     "depth": (_bool, "true or false (add a `depths` column: 16-bit PNG, millimetres)"),
     "instance_mask": (_bool, "true or false (add an `instance_masks` column: 16-bit PNG ids)"),
     "scenes": (_bool, "true or false (write scenes/scenes-XXXXX.jsonl)"),

@@ -8,10 +8,12 @@ import numpy as np
 from PIL import Image
 
 DEPTH_MAX_MM = 65535
+_SUBSAMPLING = {"4:4:4": 0, "4:2:0": 2}  # Pillow's codes
 
 
-def encode_rgb(rgb: np.ndarray, fmt: str, jpeg_quality: int = 95) -> bytes:
-    """Encode an (H, W, 3) uint8 image as ``png`` or ``jpeg`` bytes (deterministic)."""
+def encode_rgb(rgb: np.ndarray, fmt: str, jpeg_quality: int = 95, jpeg_subsampling: str = "4:2:0") -> bytes:
+    """Encode an (H, W, 3) uint8 image as ``png`` or ``jpeg`` bytes (deterministic); JPEG chroma
+    at half resolution (``4:2:0``, the common photo setting) or full (``4:4:4``)."""
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"rgb must be (H, W, 3) uint8, got {rgb.shape} {rgb.dtype}")
     buf = io.BytesIO()
@@ -19,7 +21,9 @@ def encode_rgb(rgb: np.ndarray, fmt: str, jpeg_quality: int = 95) -> bytes:
     if fmt == "png":
         img.save(buf, format="PNG", compress_level=1)
     elif fmt == "jpeg":
-        img.save(buf, format="JPEG", quality=int(jpeg_quality), subsampling=0)
+        if jpeg_subsampling not in _SUBSAMPLING:
+            raise ValueError(f"output.jpeg_subsampling: {jpeg_subsampling!r}; fix: one of {list(_SUBSAMPLING)}")
+        img.save(buf, format="JPEG", quality=int(jpeg_quality), subsampling=_SUBSAMPLING[jpeg_subsampling])
     else:
         raise ValueError(f"output.image_format: {fmt!r}; fix: png or jpeg")
     return buf.getvalue()

@@ -69,7 +69,8 @@ class _Encoder:
 
     def _rgb(self, arr: np.ndarray) -> bytes:
         with self.timer("encode"):
-            return encode_rgb(np.ascontiguousarray(arr, dtype=np.uint8), self.o["image_format"], self.o["jpeg_quality"])
+            return encode_rgb(np.ascontiguousarray(arr, dtype=np.uint8), self.o["image_format"], self.o["jpeg_quality"],
+                              self.o["jpeg_subsampling"])
 
     def images(self, view_ids: list[str], marks: dict | None) -> tuple[list[bytes], dict | None]:
         """Encoded rgb per view id and the marks record.
