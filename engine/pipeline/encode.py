@@ -11,13 +11,19 @@ DEPTH_MAX_MM = 65535
 _SUBSAMPLING = {"4:4:4": 0, "4:2:0": 2}  # Pillow's codes
 
 
-def encode_rgb(rgb: np.ndarray, fmt: str, jpeg_quality: int = 95, jpeg_subsampling: str = "4:2:0") -> bytes:
-    """Encode an (H, W, 3) uint8 image as ``png`` or ``jpeg`` bytes (deterministic); JPEG chroma
-    at half resolution (``4:2:0``, the common photo setting) or full (``4:4:4``)."""
-    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise ValueError(f"rgb must be (H, W, 3) uint8, got {rgb.shape} {rgb.dtype}")
+def encode_rgb(rgb: np.ndarray | Image.Image, fmt: str, jpeg_quality: int = 95, jpeg_subsampling: str = "4:2:0") -> bytes:
+    """Encode an (H, W, 3) uint8 image (or a PIL RGB image) as ``png`` or ``jpeg`` bytes
+    (deterministic); JPEG chroma at half resolution (``4:2:0``, the common photo setting) or
+    full (``4:4:4``)."""
+    if isinstance(rgb, Image.Image):
+        if rgb.mode != "RGB":
+            raise ValueError(f"rgb must be an RGB image, got mode {rgb.mode}")
+        img = rgb
+    else:
+        if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+            raise ValueError(f"rgb must be (H, W, 3) uint8, got {rgb.shape} {rgb.dtype}")
+        img = Image.fromarray(np.ascontiguousarray(rgb), "RGB")
     buf = io.BytesIO()
-    img = Image.fromarray(rgb, "RGB")
     if fmt == "png":
         img.save(buf, format="PNG", compress_level=1)
     elif fmt == "jpeg":

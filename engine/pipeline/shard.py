@@ -26,7 +26,7 @@ from engine.pipeline.encode import encode_depth, encode_ids, encode_rgb
 from engine.pipeline.splits import split_of
 from engine.pipeline.stages import SceneOutput, SceneSkipped, SceneStages, qa_enabled
 from engine.pipeline.timing import StageTimer
-from engine.render.marks import draw_marks
+from engine.render.marks import draw_marks_image
 
 
 def shard_tag(job: JobSpec, shard_index: int) -> str:
@@ -67,17 +67,17 @@ class _Encoder:
         self.mark_candidates: dict[str, dict] = {}  # view id -> draw_marks' per-object memo
         self.instance_ids = {o.id: o.instance_id for o in out.scene.objects}
 
-    def _rgb(self, arr: np.ndarray) -> bytes:
+    def _rgb(self, img) -> bytes:
+        """Encoded bytes of an (H, W, 3) uint8 array or a PIL RGB image."""
         with self.timer("encode"):
-            return encode_rgb(np.ascontiguousarray(arr, dtype=np.uint8), self.o["image_format"], self.o["jpeg_quality"],
-                              self.o["jpeg_subsampling"])
+            return encode_rgb(img, self.o["image_format"], self.o["jpeg_quality"], self.o["jpeg_subsampling"])
 
     def images(self, view_ids: list[str], marks: dict | None) -> tuple[list[bytes], dict | None]:
         """Encoded rgb per view id and the marks record.
 
         ``marks`` = {view_id, object_ids, style[, per_view: {view_id: object_ids}]}: the views it
         names get their objects' marks drawn (``per_view`` when given, else ``object_ids`` on
-        ``view_id``); the record adds what draw_marks returned per view under ``records``."""
+        ``view_id``); the record adds the mark records ``draw_marks`` returned per view under ``records``."""
         frames = self.out.frames
         if not frames:
             return [], None
@@ -97,7 +97,7 @@ class _Encoder:
                         img, recs = self.draw_marks(frames[vid].rgb, view, list(per_view[vid]), style,
                                                     ids=frames[vid].ids, instance_ids=self.instance_ids,
                                                     candidates=self.mark_candidates.setdefault(vid, {}))
-                    self.marked[key] = (self._rgb(np.asarray(img)), recs)
+                    self.marked[key] = (self._rgb(img), recs)
                 data, records[vid] = self.marked[key]
                 imgs.append(data)
             else:
@@ -190,7 +190,7 @@ def run_shard(job: JobSpec, shard_index: int, stages: SceneStages,
                 stats["views"] = stats.get("views", 0) + len(result.scene.views)
                 with timer("rows"):
                     scene_json = result.scene.to_json()  # once: every row and the scenes file carry it
-                rows = scene_rows(cfg, result, timer, draw_marks, scene_json)
+                rows = scene_rows(cfg, result, timer, draw_marks_image, scene_json)
                 with timer("write"):
                     for row in rows:
                         for prefix in ("parquet", "wds", "llava"):

@@ -142,7 +142,18 @@ def draw_marks(rgb: np.ndarray, view: View, object_ids: list[str], style: str = 
                rng: np.random.Generator | None = None, ids: np.ndarray | None = None,
                instance_ids: Mapping[str, int] | None = None,
                candidates: dict | None = None) -> tuple[np.ndarray, list[dict]]:
-    """Draw set-of-mark prompts for ``object_ids`` on a copy of ``rgb``.
+    """Draw set-of-mark prompts for ``object_ids`` on a copy of ``rgb``: :func:`draw_marks_image`
+    with the image as an (H, W, 3) uint8 array."""
+    out, records = draw_marks_image(rgb, view, object_ids, style, rng, ids, instance_ids, candidates)
+    return np.asarray(out), records
+
+
+def draw_marks_image(rgb: np.ndarray, view: View, object_ids: list[str], style: str = "number",
+                     rng: np.random.Generator | None = None, ids: np.ndarray | None = None,
+                     instance_ids: Mapping[str, int] | None = None,
+                     candidates: dict | None = None) -> tuple[Image.Image, list[dict]]:
+    """Draw set-of-mark prompts for ``object_ids`` on a copy of ``rgb``; the copy is a PIL image
+    (encoders take it as it is).
 
     Args:
         rgb: (H, W, 3) uint8 image of ``view`` (left unchanged).
@@ -160,7 +171,7 @@ def draw_marks(rgb: np.ndarray, view: View, object_ids: list[str], style: str = 
             search across calls on the same view (it depends on nothing else).
 
     Returns:
-        (image, records): the marked (H, W, 3) uint8 copy and, sorted by mark number,
+        (image, records): the marked copy (PIL RGB image, H x W) and, sorted by mark number,
         ``{"mark", "object_id", "xy": [u, v] (mark centre, pixels), "bbox": [u0, v0, u1, v1],
         "color": [r, g, b] (sRGB 0-255), "radius": px}``. Marks stay inside the image and do
         not overlap each other unless there is no room.
@@ -227,4 +238,4 @@ def draw_marks(rgb: np.ndarray, view: View, object_ids: list[str], style: str = 
         records.append({"mark": int(num), "object_id": oid, "xy": [int(xy[0]), int(xy[1])],
                         "bbox": [int(x) for x in bbox], "color": list(color), "radius": r})
     records.sort(key=lambda rec: rec["mark"])
-    return np.asarray(out), records
+    return out, records
