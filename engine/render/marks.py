@@ -33,10 +33,15 @@ def mark_radius(width: int, height: int) -> int:
     return max(7, int(round(0.028 * min(width, height))))
 
 
+def _mark_bounds(r: int, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """(lo, hi) (u, v) limits of a mark centre whose disc of radius ``r`` stays inside the image."""
+    return np.array([r, r], float), np.array([width - 1 - r, height - 1 - r], float)
+
+
 def _in_image(cands: np.ndarray, r: int, width: int, height: int) -> np.ndarray:
     """The (K, 2) candidates whose mark of radius ``r`` stays inside the image, in order; when
     there are none, every candidate clamped into the image."""
-    lo, hi = np.array([r, r], float), np.array([width - 1 - r, height - 1 - r], float)
+    lo, hi = _mark_bounds(r, width, height)
     inside = np.all((cands >= lo) & (cands <= hi), axis=1)
     return cands[inside] if inside.any() else np.clip(cands, lo, hi)
 
@@ -58,7 +63,7 @@ class _RankedPixels:
         vs, us = np.nonzero(mask[::step, ::step])  # (v, u) order
         dist = distance_transform_edt(np.pad(mask[::step, ::step], 1))[1:-1, 1:-1][vs, us]
         pts = np.stack([us * step + u0, vs * step + v0], 1).astype(float)
-        lo, hi = np.array([r, r], float), np.array([width - 1 - r, height - 1 - r], float)
+        lo, hi = _mark_bounds(r, width, height)  # as _in_image, keeping the distances in step
         inside = np.all((pts >= lo) & (pts <= hi), axis=1)
         if inside.any():
             pts, dist = pts[inside], dist[inside]
