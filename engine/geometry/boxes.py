@@ -54,7 +54,7 @@ class OrientedBox:
     @cached_property
     def corners(self) -> np.ndarray:
         """(8, 3) world corners; corner i has local sign bits (x, y, z) = bits 2, 1, 0 of i."""
-        return self.center + (_CORNER_SIGNS * self.half) @ self.rotation.T
+        return boxes_corners(self.center[None], self.size[None], self.rotation[None])[0]
 
     @property
     def is_gravity_aligned(self) -> bool:

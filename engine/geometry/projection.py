@@ -89,11 +89,11 @@ def project_box(
         when the box crosses the image border or the near plane) and ``in_front`` (True when
         all 8 corners have z >= near).
     """
-    return _project_camera_box(K, world_to_camera(cam_to_world, box.corners), width, height, near)
+    return project_camera_box(K, world_to_camera(cam_to_world, box.corners), width, height, near)
 
 
-def _project_camera_box(K, pc: np.ndarray, width: int, height: int, near: float) -> dict | None:
-    """project_box for a box given by its (8, 3) corners in the camera frame."""
+def project_camera_box(K, pc: np.ndarray, width: int, height: int, near: float) -> dict | None:
+    """:func:`project_box` for a box given by its (8, 3) corners in the camera frame (metres)."""
     in_front = bool(np.all(pc[:, 2] >= near))
     verts = clip_box_to_near(pc, near)
     if len(verts) == 0:
@@ -150,7 +150,7 @@ def project_boxes(K: np.ndarray, cam_to_world: np.ndarray, corners: np.ndarray, 
         out["bbox"][idx] = clipped[hit]
         out["truncated"][idx] = np.any(clipped[hit] != raw[hit], axis=1)
     for i in np.flatnonzero(~front):
-        proj = _project_camera_box(K, pc[i], width, height, near)
+        proj = project_camera_box(K, pc[i], width, height, near)
         if proj is not None:
             out["hit"][i], out["bbox"][i] = True, proj["bbox"]
             out["truncated"][i], out["in_front"][i] = proj["truncated"], proj["in_front"]

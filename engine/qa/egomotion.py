@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 from engine.geometry.boxes import OrientedBox
-from engine.geometry.projection import clip_box_to_near
+from engine.geometry.projection import project_camera_box
 from engine.geometry.transforms import invert_pose, transform_points, yaw_rotation
 
 WALK_DIRECTIONS = {"forward": 0.0, "left": math.pi / 2, "back": math.pi, "right": -math.pi / 2}
@@ -190,13 +190,9 @@ def frustum_statuses(K: np.ndarray, cam_to_world: np.ndarray, corners: np.ndarra
 
 def _status_clipped(K: np.ndarray, pc: np.ndarray, width: int, height: int, m: float, near: float) -> str:
     """Status of a box with corners ``pc`` (8, 3) in the camera frame, some behind ``near``: never
-    inside; outside unless a part in front projects into the grown image."""
-    verts = clip_box_to_near(pc, near)
-    if len(verts) == 0:
-        return "outside"
-    u = K[0, 0] * verts[:, 0] / verts[:, 2] + (K[0, 2] + m)
-    v = K[1, 1] * verts[:, 1] / verts[:, 2] + (K[1, 2] + m)
-    gw, gh = int(math.ceil(width + 2 * m)), int(math.ceil(height + 2 * m))
-    if u.max() < -0.5 or u.min() > gw - 0.5 or v.max() < -0.5 or v.min() > gh - 0.5:
-        return "outside"
-    return "partial"
+    inside; outside unless a part in front projects into the image grown by ``m`` pixels."""
+    Kg = K.copy()
+    Kg[0, 2] += m
+    Kg[1, 2] += m
+    grown = project_camera_box(Kg, pc, int(math.ceil(width + 2 * m)), int(math.ceil(height + 2 * m)), near)
+    return "outside" if grown is None else "partial"
