@@ -139,8 +139,41 @@ def test_two_workers_identical(ref, tmp_path):
 
 
 def test_ray_identical(ref, tmp_path):
-    generate(_job(tmp_path / "ray", "executor=ray", "executor.workers=2"))
+    # two CPUs per task: llvmpipe rasterises on two threads there, one in the local workers above
+    generate(_job(tmp_path / "ray", "executor=ray", "executor.workers=2", "executor.cpus_per_worker=2"))
     _assert_same(ref, tmp_path / "ray")
+
+
+def test_worker_count_from_cpus_per_worker(monkeypatch):
+    from engine.pipeline import executors
+
+    monkeypatch.setattr(executors, "available_cpus", lambda: 8)
+    assert executors.local_workers(load_job([])) == 8
+    assert executors.local_workers(load_job(["executor.cpus_per_worker=3"])) == 2   # 8 // 3
+    assert executors.local_workers(load_job(["executor.cpus_per_worker=16"])) == 1  # at least one
+    assert executors.local_workers(load_job(["executor.workers=5", "executor.cpus_per_worker=3"])) == 5
+    monkeypatch.setattr(executors, "available_cpus", lambda: 1)
+    assert executors.local_workers(load_job([])) == 1
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts threads through /proc")
+def test_cpus_per_worker_sets_the_rasterizer_threads():
+    """A renderer made for one CPU starts no llvmpipe raster threads; for two it does. The
+    environment is left as it was."""
+    code = ("import os, sys; from engine.pipeline.config import load_job; from engine.render import get_renderer; "
+            "r = get_renderer(load_job([]).cfg['render'], cpus=int(sys.argv[1])); "
+            "print(r.ctx.info['GL_RENDERER'], '|', len(os.listdir('/proc/self/task')), '|', os.environ.get('LP_NUM_THREADS'))")
+    env = {k: v for k, v in os.environ.items() if k != "LP_NUM_THREADS"}
+    runs = {}
+    for cpus in (1, 2):
+        out = subprocess.run([sys.executable, "-c", code, str(cpus)], cwd=REPO, env=env, capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr[-2000:]
+        gl, threads, lp = (x.strip() for x in out.stdout.strip().splitlines()[-1].split("|"))
+        if "llvmpipe" not in gl:
+            pytest.skip(f"not rendering on llvmpipe ({gl})")
+        assert lp == "None"
+        runs[cpus] = int(threads)
+    assert runs[2] >= runs[1] + 2, runs
 
 
 def test_kill_and_resume(ref, tmp_path):
@@ -243,6 +276,7 @@ def test_jpeg_chroma_subsampling_is_the_configured_one():
     ("output.image_format=gif", "output.image_format"),  # impossible value
     ("output.jpeg_subsampling=4:1:1", "output.jpeg_subsampling"),
     ("output.scenes_per_shard=0", "output.scenes_per_shard"),
+    ("executor.cpus_per_worker=0", "executor.cpus_per_worker"),
     ("split.ratios.train=0.7", "split.ratios"),         # ratios no longer sum to 1
     ("executor=spark", "executor"),                     # unknown group option
     ("camera.width=-3", "camera.width"),                # a stage's own validator

@@ -1,11 +1,11 @@
 """End-to-end pipeline benchmark: layout, rendering, visibility, QA, image encoding, Parquet.
 
 Runs the default config at 512x512 for 1 and 2 workers (each run in a fresh subprocess, into a
-temporary folder) and prints views/s, QAs/s, per-stage time shares, peak memory per worker and
-the extrapolated time for 1,000,000 QAs, then the scaling 1 -> 2 workers twice: against the
-1-worker run (whose llvmpipe rasterises on every core) and against one worker pinned to one CPU
-(the per-core reference). A last run with more scenes on 1 worker shows whether peak memory
-stays flat with dataset size.
+temporary folder; each worker gets one CPU, ``executor.cpus_per_worker=1``, the default) and prints
+views/s, QAs/s, per-stage time shares, peak memory per worker and the extrapolated time for
+1,000,000 QAs, then the scaling 1 -> 2 workers. For comparison it also runs one worker given every
+CPU (``executor.cpus_per_worker=<all>``: llvmpipe rasterises on all of them). A last run with more
+scenes on 1 worker shows whether peak memory stays flat with dataset size.
 
     .venv/bin/python tools/bench_pipeline.py [--scenes 40] [--big 120] [--res 512] [extra overrides...]
 
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -50,13 +49,11 @@ def one_run(workers: int, scenes: int, res: int, extra: list[str]) -> dict:
             "peak_worker_mb": (self_kb if workers == 1 else child_kb) / 1024, "bytes": size}
 
 
-def run_child(workers: int, scenes: int, res: int, extra: list[str], pin: bool = False) -> dict:
-    """One benchmark run in a fresh subprocess; ``pin``: one worker confined to one CPU, rasterising
-    in its own thread (the per-core reference for scaling)."""
+def run_child(workers: int, scenes: int, res: int, extra: list[str]) -> dict:
+    """One benchmark run in a fresh subprocess."""
     cmd = [sys.executable, __file__, "--child", "--workers", str(workers), "--scenes", str(scenes),
-           "--res", str(res), *(["--pin"] if pin else []), *extra]
-    env = dict(os.environ, LP_NUM_THREADS="0") if pin else None
-    out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=env)
+           "--res", str(res), *extra]
+    out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
     if out.returncode != 0:
         raise SystemExit(f"benchmark run failed:\n{out.stderr[-4000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -76,28 +73,28 @@ def report(r: dict) -> None:
 
 
 def main() -> None:
+    from engine.pipeline.executors import available_cpus
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scenes", type=int, default=40)
     ap.add_argument("--big", type=int, default=120, help="scenes of the memory-flatness run (0: skip)")
     ap.add_argument("--res", type=int, default=512)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--pin", action="store_true", help=argparse.SUPPRESS)
     args, extra = ap.parse_known_args()
     if args.child:
-        if args.pin:  # before any GL context: llvmpipe sizes itself from the CPUs it may use
-            os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
         print(json.dumps(one_run(args.workers, args.scenes, args.res, extra)))
         return
     r1 = run_child(1, args.scenes, args.res, extra)
     report(r1)
     r2 = run_child(2, args.scenes, args.res, extra)
     report(r2)
-    print(f"\nscaling 1 -> 2 workers: {r1['wall_s'] / r2['wall_s']:.2f}x (the 1-worker run rasterises on every core)")
-    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) >= 2:
-        rp = run_child(1, args.scenes, args.res, extra, pin=True)
-        print(f"1 worker pinned to one CPU: {rp['views'] / rp['wall_s']:.2f} views/s; "
-              f"scaling per core (2 workers vs 1 pinned worker): {rp['wall_s'] / r2['wall_s']:.2f}x")
+    print(f"\nscaling 1 -> 2 workers (one CPU each): {r1['wall_s'] / r2['wall_s']:.2f}x")
+    cpus = available_cpus()
+    if cpus >= 2:
+        ra = run_child(1, args.scenes, args.res, [*extra, f"executor.cpus_per_worker={cpus}"])
+        print(f"1 worker given all {cpus} CPUs: {ra['views'] / ra['wall_s']:.2f} views/s "
+              f"(the {r2['workers']} workers make {ra['wall_s'] / r2['wall_s']:.2f}x its rate)")
     if args.big:
         rb = run_child(1, args.big, args.res, extra)
         report(rb)

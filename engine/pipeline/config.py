@@ -81,9 +81,15 @@ STAGES_SCHEMA: dict[str, tuple[Any, str]] = {
 }
 EXECUTOR_SCHEMA: dict[str, tuple[Any, str]] = {
     "name": (_one_of(("local", "ray")), "local or ray"),
-    "workers": (_opt(_int(1)), "null (one per CPU core) or an integer >= 1"),
+    "workers": (_opt(_int(1)), "null (as many as the CPUs hold at cpus_per_worker each) or an integer >= 1"),
+    "cpus_per_worker": (_int(1), "an integer >= 1 (CPUs each worker rasterises on; 1 = one core per worker)"),
     "address": (_opt(_str), "null (start a local Ray cluster) or a Ray address such as ray://host:10001"),
 }
+
+
+def worker_cpus(cfg: dict) -> int:
+    """CPUs each worker (local process or Ray task) is given: ``executor.cpus_per_worker`` (1)."""
+    return int((cfg.get("executor") or {}).get("cpus_per_worker") or 1)
 
 
 @dataclass(frozen=True)

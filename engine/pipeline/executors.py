@@ -13,7 +13,7 @@ import queue as queue_mod
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-from engine.pipeline.config import JobSpec
+from engine.pipeline.config import JobSpec, worker_cpus
 from engine.pipeline.shard import run_shard
 from engine.pipeline.stages import SceneStages
 
@@ -34,21 +34,16 @@ def worker_stages(job: JobSpec) -> SceneStages:
     return st
 
 
-def rasterizer_threads(n_workers: int) -> str:
-    """Mesa llvmpipe raster threads per worker (``LP_NUM_THREADS``): the worker's share of the
-    cores, and ``0`` (rasterise in the worker's own thread) when that share is one core or less:
-    a separate raster thread then only adds hand-offs (about 8% more CPU per 512x512 frame).
-    llvmpipe starts one thread per core in every process by default, so n workers would run
-    n x cores threads. No effect on GPU drivers; the output does not depend on it (tested:
-    1 vs 2 workers)."""
-    share = (os.cpu_count() or 1) // max(1, n_workers)
-    return str(share if share > 1 else 0)
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one, else the CPU count)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
 
 
-def _init_worker(q, parent_pid: int, n_workers: int) -> None:
+def _init_worker(q, parent_pid: int) -> None:
     global _QUEUE, _PARENT
     _QUEUE, _PARENT = q, parent_pid
-    os.environ.setdefault("LP_NUM_THREADS", rasterizer_threads(n_workers))  # before any GL context
 
 
 def shard_task(cfg: dict, config_hash: str, shard_index: int) -> dict:
@@ -65,12 +60,14 @@ def shard_task(cfg: dict, config_hash: str, shard_index: int) -> dict:
 
 
 def local_workers(job: JobSpec) -> int:
-    """Worker processes for the local executor: ``executor.workers`` or the CPU count."""
-    return int(job.cfg["executor"].get("workers") or os.cpu_count() or 1)
+    """Worker processes for the local executor: ``executor.workers``, or as many as the
+    available CPUs hold at ``executor.cpus_per_worker`` each (at least one)."""
+    return int(job.cfg["executor"].get("workers") or max(1, available_cpus() // worker_cpus(job.cfg)))
 
 
 def run_local(job: JobSpec, shards: list[int], on_result: OnResult, on_progress: OnProgress) -> int:
-    """Run ``shards`` on a spawn-context process pool (in this process when one worker suffices).
+    """Run ``shards`` on a spawn-context process pool (in this process when one worker suffices);
+    each worker renders on ``executor.cpus_per_worker`` CPUs (see :class:`SceneStages`).
 
     Returns the number of worker processes used."""
     n = min(local_workers(job), len(shards))
@@ -80,7 +77,7 @@ def run_local(job: JobSpec, shards: list[int], on_result: OnResult, on_progress:
         return 1
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
-    pool = ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_init_worker, initargs=(q, os.getpid(), n))
+    pool = ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_init_worker, initargs=(q, os.getpid()))
     try:
         pending = {pool.submit(shard_task, job.cfg, job.config_hash, k) for k in shards}
         while pending:
@@ -106,8 +103,10 @@ def _drain(q, on_progress: OnProgress) -> None:
 
 
 def run_ray(job: JobSpec, shards: list[int], on_result: OnResult, on_progress: OnProgress) -> int:
-    """Run ``shards`` as Ray tasks (one CPU each). ``executor.address`` null starts a local
-    cluster (``executor.workers`` CPUs, default all); otherwise joins that cluster.
+    """Run ``shards`` as Ray tasks of ``executor.cpus_per_worker`` CPUs each, at most
+    ``executor.workers`` at once (default: as many as the cluster's CPUs hold).
+    ``executor.address`` null starts a local cluster (CPUs for ``workers`` tasks, default all
+    available); otherwise joins that cluster.
 
     Progress is reported per completed shard. Returns the number of concurrent tasks allowed."""
     try:
@@ -115,18 +114,19 @@ def run_ray(job: JobSpec, shards: list[int], on_result: OnResult, on_progress: O
     except ImportError:
         raise RuntimeError("executor=ray needs the ray package; fix: pip install 'spatialforge[ray]'") from None
     ex = job.cfg["executor"]
+    cpus = worker_cpus(job.cfg)
     started = False
     if not ray.is_initialized():
         kw = {"include_dashboard": False, "log_to_driver": True}
         if ex.get("address"):
             ray.init(address=ex["address"], **kw)
         else:
-            ray.init(num_cpus=ex.get("workers") or os.cpu_count(), **kw)
+            ray.init(num_cpus=ex["workers"] * cpus if ex.get("workers") else available_cpus(), **kw)
         started = True
     try:
-        limit = int(ex.get("workers") or max(1, int(ray.cluster_resources().get("CPU", 1))))
-        env = {"LP_NUM_THREADS": os.environ.get("LP_NUM_THREADS", "0")}  # one CPU per task: no raster thread
-        task = ray.remote(num_cpus=1, runtime_env={"env_vars": env})(shard_task)
+        limit = int(ex.get("workers") or max(1, int(ray.cluster_resources().get("CPU", 1)) // cpus))
+        env = {"LP_NUM_THREADS": os.environ["LP_NUM_THREADS"]} if "LP_NUM_THREADS" in os.environ else {}
+        task = ray.remote(num_cpus=cpus, runtime_env={"env_vars": env})(shard_task)
         todo = list(shards)
         running: dict = {}
         while todo or running:

@@ -15,6 +15,7 @@ import engine
 from engine.rng import stage_rng
 from engine.scene.catalog import load_catalog
 from engine.scene.graph import SceneGraph
+from engine.pipeline.config import worker_cpus
 from engine.pipeline.timing import StageTimer
 
 
@@ -112,9 +113,10 @@ class SceneStages:
 
     @property
     def renderer(self):
-        """The worker's renderer, created on first use and reused (one GL context per process)."""
+        """The worker's renderer, created on first use and reused (one GL context per process),
+        rasterising on ``executor.cpus_per_worker`` CPUs."""
         if self._renderer is None:
-            self._renderer = self.get_renderer(self.cfg["render"])
+            self._renderer = self.get_renderer(self.cfg["render"], cpus=worker_cpus(self.cfg))
         return self._renderer
 
     def new_qa_generator(self):
