@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-
 from engine.export.hf import dataset_features, qa_record, view_record
 from engine.export.llava import LlavaShardWriter
 from engine.export.webdataset import WebDatasetShardWriter

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import engine
+from engine.pipeline.config import worker_cpus
 from engine.rng import stage_rng
 from engine.scene.catalog import load_catalog
 from engine.scene.graph import SceneGraph
-from engine.pipeline.config import worker_cpus
 from engine.pipeline.timing import StageTimer
 
 
