@@ -1,0 +1,123 @@
+"""The blind meter (engine/eval/blind.py) must be able to fail: planted shortcuts are flagged,
+clean templates are not."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+pytest.importorskip("sklearn")
+
+from engine.eval.blind import mra, report, score_rows, score_template, stem, tokens  # noqa: E402
+
+CATS = ["chair", "lamp", "table", "mug", "sofa", "plant", "book", "vase"]
+LETTERS = "ABCD"
+
+
+def _row(scene: int, tid: str, question: str, answer_type: str, value, choices=None, index=None, cats=()):
+    q = question
+    if choices is not None:
+        q = question + "\n" + "\n".join(f"{LETTERS[k]}. {c}" for k, c in enumerate(choices))
+    return {"scene_id": f"s{scene:09d}", "template_id": tid, "family": tid.split(".")[0], "task": tid.split(".")[1],
+            "answer_type": answer_type, "question": q, "value": value, "choices": choices, "answer_index": index,
+            "answer": ("yes" if value else "no") if answer_type == "bool" else str(value),
+            "objects": [f"obj_{k}" for k in range(len(cats))], "object_categories": list(cats), "marks": None}
+
+
+def _bool_rows(rng, tid, leak: float, n_scenes=600):
+    """Walk-like questions: with probability ``leak`` the answer follows the slot word
+    (forward -> yes, backward -> no), else it is a fair coin."""
+    rows = []
+    for s in range(n_scenes):
+        for _ in range(2):
+            word = ["forward", "backward", "left", "right"][int(rng.integers(4))]
+            cat = CATS[int(rng.integers(len(CATS)))]
+            d = [0.5, 1.0, 1.5][int(rng.integers(3))]
+            if word in ("forward", "backward") and rng.random() < leak:
+                ans = word == "forward"
+            else:
+                ans = bool(rng.random() < 0.5)
+            rows.append(_row(s, tid, f"If you walk {d} m {word}, will you be closer to the {cat}?", "bool", ans,
+                             cats=[cat]))
+    return rows
+
+
+def test_tokens_keep_numbers_and_stem_drops_options():
+    assert tokens("Walk 1.5 m forward, turn 30 degrees") == ["walk", "1.5", "m", "forward", "turn", "30", "degrees"]
+    assert stem("Which one?\nA. the lamp\nB. the mug") == "Which one?"
+
+
+def test_mra_matches_hand_computation():
+    # |1.2 - 1| / 1 = 0.2 < 1 - t for t in 0.50..0.75 (6 of 10 thresholds); exact: 10 of 10
+    assert mra(np.array([1.2, 2.0]), np.array([1.0, 2.0])) == pytest.approx((0.6 + 1.0) / 2)
+
+
+def test_planted_slot_leak_is_flagged_and_clean_template_is_not():
+    rng = np.random.default_rng(0)
+    rows = _bool_rows(rng, "motion.leaky", leak=0.95) + _bool_rows(rng, "motion.clean", leak=0.0)
+    scores = {s.template_id: s for s in score_rows(rows)}
+    leaky, clean = scores["motion.leaky"], scores["motion.clean"]
+    # half the rows are forward/backward, 95% of those follow the word: about 0.5 * 0.975 + 0.5 * 0.5
+    assert leaky.excess > 0.15, leaky
+    assert "forward" in leaky.cue or "backward" in leaky.cue, leaky.cue
+    assert abs(clean.excess) < 0.05, clean
+    text, ok = report(list(scores.values()))
+    assert not ok and "motion.leaky" in text and "<-- over" in text
+
+
+def test_planted_category_prior_in_choices_is_flagged():
+    """'Which object hides the X?': the key is a sofa far more often than chance."""
+    rng = np.random.default_rng(1)
+    rows = []
+    for s in range(300):
+        for _ in range(2):
+            target, *opts = [CATS[int(i)] for i in rng.permutation(len(CATS))[:4]]
+            if "sofa" not in opts and rng.random() < 0.6:
+                opts[0] = "sofa"
+            right = opts.index("sofa") if "sofa" in opts and rng.random() < 0.9 else int(rng.integers(3))
+            order = rng.permutation(3)
+            choices = [f"the {opts[k]}" for k in order]
+            rows.append(_row(s, "occlusion.occluder", f"Which object hides part of the {target}?", "choice",
+                             f"the {opts[right]}", choices, int(np.where(order == right)[0][0]), cats=[target]))
+    sc = score_template(rows)
+    assert sc.excess > 0.2, sc
+    assert "sofa" in sc.cue, sc.cue
+
+
+def test_planted_numeric_ladder_is_flagged_and_a_fair_ladder_is_not():
+    """Options built around the truth (truth in the middle of the ladder, values near a common
+    median) are caught by the median probe; a ladder whose options are drawn from the prior
+    independently of which one is right is not."""
+    rng = np.random.default_rng(2)
+    leaky, fair = [], []
+    for s in range(300):
+        for _ in range(2):
+            v = float(np.exp(rng.normal(0.0, 0.4)))
+            p = int(rng.integers(4))
+            ladder = [v * 1.5 ** (k - p) for k in range(4)]
+            ch = [f"{x:.2f} m" for x in ladder]
+            leaky.append(_row(s, "measurement.distance", "How far apart are the lamp and the mug?", "choice",
+                              ch[p], ch, p, cats=["lamp", "mug"]))
+            vals = sorted(float(np.exp(rng.normal(0.0, 0.4))) * (1 + 0.01 * k) for k in range(4))
+            k = int(rng.integers(4))
+            ch = [f"{x:.2f} m" for x in vals]
+            fair.append(_row(s, "measurement.fair", "How far apart are the lamp and the mug?", "choice",
+                             ch[k], ch, k, cats=["lamp", "mug"]))
+    sl, sf = score_template(leaky), score_template(fair)
+    assert sl.excess > 0.15 and "median" in sl.cue, sl
+    assert abs(sf.excess) < 0.06, sf
+
+
+def test_numeric_regressor_beats_constant_only_when_the_text_tells():
+    rng = np.random.default_rng(3)
+    rows = []
+    for s in range(300):
+        for _ in range(2):
+            cat = CATS[int(rng.integers(len(CATS)))]
+            h = (1 + CATS.index(cat)) * 0.2 * float(np.exp(rng.normal(0, 0.05)))  # height set by category
+            rows.append(_row(s, "measurement.height", f"How tall is the {cat}?", "number", round(h, 2), cats=[cat]))
+    sc = score_template(rows)
+    assert sc.blind > sc.chance + 0.3, sc
+    assert not math.isnan(sc.chance)
