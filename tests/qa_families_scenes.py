@@ -152,3 +152,39 @@ def sampled_scenes(n: int = 6) -> list[SceneGraph]:
                     info.update(seen(px, 1.0) if px else seen(0, 0.0))
             _SAMPLED.append(out.scene)
     return _SAMPLED[:n]
+
+
+def tabletop_walk_scene() -> SceneGraph:
+    """A 4 m x 4 m tabletop room: a table (x -0.6..0.6, y -0.4..0.4, top at 0.75 m) with a lamp on
+    it (x, y -0.15..0.15, z 0.75..1.35), a mug (x 0.35..0.45, y 0.2..0.3) and a book
+    (x -0.5..-0.3, y -0.325..-0.175). The camera stands beside the table at (-1.2, 0, 1.2),
+    heading east (+x), looking down at (0.3, 0, 0.75). Walking forward 1.5 m ends at (0.3, 0, 1.2),
+    above the table and 0.15 m clear of every box, but the straight path crosses the lamp."""
+    objects = [
+        obj(0, "table", (0.0, 0.0, 0.375), (1.2, 0.8, 0.75), color="brown"),
+        obj(1, "lamp", (0.0, 0.0, 1.05), (0.3, 0.3, 0.6), support="on:obj_00", color="white"),
+        obj(2, "mug", (0.4, 0.25, 0.8), (0.1, 0.1, 0.1), support="on:obj_00", color="red"),
+        obj(3, "book", (-0.4, -0.25, 0.77), (0.2, 0.15, 0.04), support="on:obj_00", color="blue"),
+    ]
+    vis = {o.id: seen() for o in objects}
+    v = view_at("view_0", (-1.2, 0.0, 1.2), (0.3, 0.0, 0.75), vis)
+    return SceneGraph("s_walk", 0, Room("tabletop", [4.0, 4.0, 2.5], walls_for(4.0, 4.0)), objects, [v])
+
+
+def move_scene() -> SceneGraph:
+    """A 6 m x 6 m room for object moves: a cabinet A (x, y -0.25..0.25, 0.8 m tall) with a vase
+    on it, a bookshelf B (x 2.3..2.7, y -0.5..0.5), a trash can T (x 0.4..0.6, y -0.1..0.1,
+    0.4 m tall) between A and B, an armchair (x 2.1..2.9, y 1.8..2.6) and a sofa (x -2.45..-1.55,
+    y 1..3). Sliding A 1 m toward B ends clear of T (x 0.75..1.25) but sweeps through it; sliding
+    A toward the sofa (north-west) sweeps clear floor."""
+    objects = [
+        obj(0, "cabinet", (0.0, 0.0, 0.4), (0.5, 0.5, 0.8), color="white"),
+        obj(1, "vase", (0.0, 0.0, 0.9), (0.15, 0.15, 0.2), support="on:obj_00", color="blue"),
+        obj(2, "bookshelf", (2.5, 0.0, 0.9), (0.4, 1.0, 1.8), color="brown"),
+        obj(3, "trash_can", (0.5, 0.0, 0.2), (0.2, 0.2, 0.4), color="gray"),
+        obj(4, "armchair", (2.5, 2.2, 0.45), (0.8, 0.8, 0.9), color="red"),
+        obj(5, "sofa", (-2.0, 2.0, 0.4), (0.9, 2.0, 0.8), color="green"),
+    ]
+    vis = {o.id: seen() for o in objects}
+    v = view_at("view_0", (-2.5, -2.5, 1.6), (0.5, 0.5, 0.4), vis)
+    return SceneGraph("s_move", 0, Room("room", [6.0, 6.0, 2.5], walls_for(6.0, 6.0)), objects, [v])

@@ -144,7 +144,7 @@ def test_annotate_geometry_hand_worked():
     assert math.isclose(o["b_left_edge"]["depth"], 2.0)
     # c: entirely behind the camera.
     assert o["c_behind"] == {"in_frustum": False, "bbox_amodal_geom": None, "truncated_geom": False,
-                             "distance": 2.5, "depth": -3.0}
+                             "in_frame_fraction": 0.0, "distance": 2.5, "depth": -3.0}
     # d: x in [-1, 1] straddles the camera plane; y in [0.5, 1.5]. Clipped at the near plane the
     # box reaches u -> -inf and v -> +-inf; its right edge is the corner (1, 0.5): u = 255.5 - 128.
     assert o["d_straddle"]["in_frustum"] is False and o["d_straddle"]["truncated_geom"] is True

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.render.marks import PALETTE, draw_marks, mark_radius
+from engine.render.marks import LEADER_MIN_PX, PALETTE, draw_marks, mark_radius
 from engine.scene.graph import View
 
 W, H = 160, 120
@@ -44,10 +44,15 @@ def test_numbered_marks_records_and_copy():
         assert rec["bbox"] == boxes[rec["object_id"]]
         assert rec["color"] == list(PALETTE[rec["mark"] - 1])
         _check_disc(out, rec)
-    # the box-centre placement for a box away from the border, and clamping for one at the corner
-    assert recs[1]["xy"] == [35, 30]
+    # the box-centre placement for a box away from the border; the 6 x 10 px box in the corner is
+    # too small to hold a mark (a disc clamped onto it hid more than half of it before): beside it
+    assert recs[1]["xy"] == [35, 30] and recs[1]["placement"] == "inside" and recs[1]["leader"] is None
     r = mark_radius(W, H)
-    assert recs[2]["xy"][0] == r and recs[2]["xy"][1] == H - 1 - r
+    u, v = recs[2]["xy"]
+    assert recs[2]["placement"] == "beside" and recs[2]["radius"] == r
+    assert min(np.hypot(u - x, v - y) for x in range(0, 6) for y in range(110, 120)) >= r + 1
+    changed = np.any(out != img, axis=2)
+    assert changed[110:120, 0:6].sum() <= 0.5 * 60  # without an id image the box stands in for the object
     assert np.any(out != img)
 
 
@@ -95,9 +100,11 @@ def test_box_style_draws_outline_in_mark_colour():
     for rec in recs:
         u0, v0, u1, v1 = rec["bbox"]
         col = rec["color"]
-        # the bottom edge of each box is drawn in the mark colour (a quarter along, clear of the other box)
+        # the bottom edge of each box is drawn in the mark colour just outside the box (a quarter
+        # along, clear of the other box), so the outline hides none of the box's pixels
         uq = u0 + (u1 - u0) // 4
-        assert np.array_equal(out[v1, uq], col) or np.array_equal(out[v1 - 1, uq], col)
+        assert np.array_equal(out[v1 + 1, uq], col) and np.array_equal(out[v1 + 2, uq], col)
+        assert not np.array_equal(out[v1, uq], col)
         _check_disc(out, rec)
 
 
@@ -183,3 +190,159 @@ def test_subsampled_search_finds_a_pixel_within_a_pixel_of_the_most_interior(see
     u, v = _place(_RankedPixels(mask, 0, 0, r, W, H, step=2).chunks(), [], r).astype(int)
     assert mask[v, u] and fits[v, u]
     assert dist[v, u] >= best - 1.5
+
+
+# ----------------------------------------------------------------------------- marks never hide their object
+# A 512 x 512 image (marks of radius 14, as in the pipeline): a 250 x 120 px dresser and, on it, a
+# 15 x 9 px bowl (135 px). A radius-14 disc on the bowl would hide all of it (the old placement).
+
+W5 = H5 = 512
+DRESSER = (150, 300, 399, 419)  # inclusive [u0, v0, u1, v1]
+BOWL = (250, 291, 264, 299)
+
+
+def _bowl_scene():
+    ids = np.zeros((H5, W5), np.int32)
+    for iid, (u0, v0, u1, v1) in ((1, DRESSER), (2, BOWL)):
+        ids[v0:v1 + 1, u0:u1 + 1] = iid
+    objs = {"dresser": {"bbox_visible": list(DRESSER)}, "bowl": {"bbox_visible": list(BOWL)}}
+    view = View("view_0", [[400.0, 0, 255.5], [0, 400.0, 255.5], [0, 0, 1]], W5, H5, np.eye(4).tolist(), objs)
+    img = (np.random.default_rng(1).uniform(0, 60, (H5, W5, 3))).astype(np.uint8)
+    img[ids == 1] = (90, 70, 50)
+    img[ids == 2] = (200, 200, 220)
+    return ids, view, img, {"dresser": 1, "bowl": 2}
+
+
+def _rect_most_interior(box) -> tuple[int, int]:
+    """The most interior pixel of an axis-aligned rectangle of pixels, by hand: the distance to
+    the nearest pixel outside is min(u - u0, u1 - u, v - v0, v1 - v) + 1; ties by v, then u."""
+    u0, v0, u1, v1 = box
+    best = max((min(u - u0, u1 - u, v - v0, v1 - v) + 1, -v, -u) for u in range(u0, u1 + 1) for v in range(v0, v1 + 1))
+    return -best[2], -best[1]
+
+
+@pytest.mark.parametrize("marked", [["bowl"], ["dresser", "bowl"], ["bowl", "dresser"]])
+def test_a_tiny_object_gets_its_mark_beside_it_with_a_leader(marked):
+    from engine.render.marks import DEFAULT_MAX_COVER
+
+    ids, view, img, inst = _bowl_scene()
+    out, recs = draw_marks(img, view, marked, ids=ids, instance_ids=inst)
+    changed = np.any(out != img, axis=2)
+    bowl = ids == 2
+    # measured on the drawn image: the marks (disc, digit, leader) hide at most half the bowl
+    assert DEFAULT_MAX_COVER == 0.5
+    assert changed[bowl].sum() <= 0.5 * bowl.sum()
+    assert changed[ids == 1].sum() <= 0.5 * (ids == 1).sum()
+    rec = next(r for r in recs if r["object_id"] == "bowl")
+    r = mark_radius(W5, H5)
+    u, v = rec["xy"]
+    assert rec["placement"] == "beside" and rec["radius"] == r
+    assert r <= u <= W5 - 1 - r and r <= v <= H5 - 1 - r  # inside the image
+    vs, us = np.nonzero(bowl)
+    gap = np.hypot(us - u, vs - v).min()
+    assert gap >= r + 1 + LEADER_MIN_PX  # the disc is clear of the bowl, a visible leader between
+    assert gap <= r + 3 + LEADER_MIN_PX  # ... and no farther than that
+    # the leader ends on the bowl's most interior pixel and is drawn in the mark colour
+    assert tuple(rec["leader"]) == _rect_most_interior(BOWL) == (254, 295)
+    lu, lv = rec["leader"]
+    assert np.array_equal(out[lv, lu], rec["color"])
+    _check_disc_512(out, rec)
+    if "dresser" in marked:  # a large object keeps its mark inside, at full size
+        big = next(r_ for r_ in recs if r_["object_id"] == "dresser")
+        assert big["placement"] == "inside" and big["radius"] == r and big["leader"] is None
+        assert ids[big["xy"][1], big["xy"][0]] == 1
+
+
+def _check_disc_512(img, rec):
+    u, v, r = rec["xy"][0], rec["xy"][1], rec["radius"]
+    ring = [(int(round(u + 0.7 * r * np.cos(a))), int(round(v + 0.7 * r * np.sin(a))))
+            for a in np.linspace(0, 2 * np.pi, 12, endpoint=False)]
+    assert sum(np.array_equal(img[y, x], rec["color"]) for x, y in ring) >= 8
+
+
+def test_a_small_object_gets_a_smaller_mark_inside():
+    """A 34 x 34 px box (1156 px): a radius-14 disc would hide more than half of it, so the mark
+    shrinks to the largest radius that hides at most half, and stays on the box."""
+    from engine.render.marks import min_mark_radius
+
+    ids = np.zeros((H5, W5), np.int32)
+    ids[100:134, 60:94] = 3
+    view = View("view_0", [[400.0, 0, 255.5], [0, 400.0, 255.5], [0, 0, 1]], W5, H5, np.eye(4).tolist(),
+                {"box": {"bbox_visible": [60, 100, 93, 133]}})
+    img = (np.random.default_rng(2).uniform(0, 60, (H5, W5, 3))).astype(np.uint8)
+    out, (rec,) = draw_marks(img, view, ["box"], ids=ids, instance_ids={"box": 3})
+    mask = ids == 3
+    changed = np.any(out != img, axis=2)
+    r = mark_radius(W5, H5)
+    assert rec["placement"] == "inside" and min_mark_radius(W5, H5) <= rec["radius"] < r
+    assert mask[rec["xy"][1], rec["xy"][0]]
+    assert changed[mask].sum() <= 0.5 * mask.sum()
+
+    def hidden(rad):  # pixels of the box a mark of radius rad at the same place would change
+        from PIL import Image, ImageDraw
+
+        from engine.render.marks import _font, _font_size
+
+        canvas = Image.new("L", (W5, H5), 0)
+        d = ImageDraw.Draw(canvas)
+        u, v = rec["xy"]
+        d.ellipse([u - rad, v - rad, u + rad, v + rad], fill=255, outline=255, width=max(1, rad // 6))
+        d.text((u, v), "1", fill=255, font=_font(_font_size(rad)), anchor="mm")
+        return int((np.asarray(canvas)[mask] > 0).sum())
+
+    assert hidden(rec["radius"]) <= 0.5 * mask.sum() < hidden(rec["radius"] + 1)  # the largest that fits
+
+
+def test_marks_stay_deterministic_and_the_memo_changes_nothing():
+    ids, view, img, inst = _bowl_scene()
+    a = draw_marks(img, view, ["dresser", "bowl"], ids=ids, instance_ids=inst, rng=np.random.default_rng(4))
+    memo = {}
+    for order in (["bowl"], ["dresser", "bowl"]):
+        draw_marks(img, view, order, ids=ids, instance_ids=inst, candidates=memo)
+    b = draw_marks(img, view, ["dresser", "bowl"], ids=ids, instance_ids=inst, rng=np.random.default_rng(4),
+                   candidates=memo)
+    assert a[1] == b[1] and np.array_equal(a[0], b[0])
+
+
+def test_without_an_id_image_the_box_is_what_a_mark_may_cover():
+    _, view, img, _ = _bowl_scene()
+    out, recs = draw_marks(img, view, ["bowl", "dresser"])
+    changed = np.any(out != img, axis=2)
+    u0, v0, u1, v1 = BOWL
+    assert changed[v0:v1 + 1, u0:u1 + 1].sum() <= 0.5 * 135
+    assert recs[0]["placement"] == "beside" and tuple(recs[0]["leader"]) == ((u0 + u1) // 2, (v0 + v1) // 2)
+    assert recs[1]["placement"] == "inside" and recs[1]["xy"] == [274, 360]  # the dresser box's centre (rounded)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_with_max_cover_one_every_mark_is_where_it_was(seed):
+    """max_cover = 1 lifts the rule: every mark is inside at full radius, at the brute-force
+    reference position (the most interior pixel clearing the marks placed before)."""
+    rng = np.random.default_rng(200 + seed)
+    ids = np.zeros((H, W), np.int32)
+    for i in range(1, 4):
+        u0, v0 = rng.integers(0, W - 30), rng.integers(0, H - 30)
+        ids[v0:v0 + rng.integers(4, 40), u0:u0 + rng.integers(4, 90)] = i  # boxes <= 4096 px: no subsampling
+    names = [f"o{i}" for i in range(1, 4) if (ids == i).any()]
+    boxes = {}
+    for n_ in names:
+        vs, us = np.nonzero(ids == int(n_[1:]))
+        boxes[n_] = [int(us.min()), int(vs.min()), int(us.max()), int(vs.max())]
+    view = _view(boxes)
+    _, recs = draw_marks(_image(), view, names, ids=ids, instance_ids={n_: int(n_[1:]) for n_ in names}, max_cover=1.0)
+    r = mark_radius(W, H)
+    placed = []
+    for rec in recs:
+        assert rec["placement"] == "inside" and rec["radius"] == r
+        want = _reference_place(ids == int(rec["object_id"][1:]), placed, r, W, H)
+        assert rec["xy"] == [int(want[0]), int(want[1])]
+        placed.append(want)
+
+
+def test_max_cover_is_checked_and_matches_the_config_default():
+    from engine.qa.config import default_qa_cfg
+    from engine.render.marks import DEFAULT_MAX_COVER
+
+    assert default_qa_cfg()["refer"]["mark_max_cover"] == DEFAULT_MAX_COVER
+    with pytest.raises(ValueError, match="max_cover"):
+        draw_marks(_image(), _view({"a": [10, 10, 20, 20]}), ["a"], max_cover=1.5)

@@ -150,6 +150,8 @@ def test_balancer_rejects_beyond_slack_and_prefers_least_used():
     t = Template(id="x", family="relations", task="left_right", answer_type="bool", paraphrases=("a", "b"), slots={})
     b = Balancer(tolerance=0.0, min_slack=2, context_slack=5)
     rng = np.random.default_rng(0)
+    assert b.choose([_cand(t, "yes")], rng) is None  # no candidate has shown another answer yet
+    b.observe([_cand(t, "yes"), _cand(t, "no")])
     for _ in range(2):
         c = b.choose([_cand(t, "yes")], rng)
         assert c is not None
@@ -159,6 +161,7 @@ def test_balancer_rejects_beyond_slack_and_prefers_least_used():
     assert pick.answer_key == "no"
     # context level: the same (template, context) may not lead by more than context_slack
     b2 = Balancer(tolerance=0.0, min_slack=100, context_slack=1)
+    b2.observe([_cand(t, a, c) for a in ("yes", "no") for c in (("mug", "table"), ("table", "mug"))])
     b2.commit(b2.choose([_cand(t, "yes", ("mug", "table"))], rng))
     assert b2.choose([_cand(t, "yes", ("mug", "table"))], rng) is None
     assert b2.choose([_cand(t, "yes", ("table", "mug"))], rng) is not None

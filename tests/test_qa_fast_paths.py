@@ -140,8 +140,9 @@ def test_footprints_and_horizontal_distance_match_shapely(seed):
 def test_visible_ids_match_visible(seed):
     ctx = make_ctx(_walled(seed))
     v = ctx.view
-    for fr, px in ((0.0, 0), (0.3, 60), (1.0, 500), (0.5, 1000)):
-        assert v.visible_ids(fr, px) == [o for o in ctx.world.ids if v.visible(o, fr, px)]
+    v.in_frame = np.random.default_rng(seed).choice([0.0, 0.3, 0.5, 1.0], len(v.in_frame))  # hand-set shares
+    for fr, px, inf in ((0.0, 0, 0.0), (0.3, 60, 0.5), (1.0, 500, 0.5), (0.5, 1000, 1.0), (0.3, 60, 0.0)):
+        assert v.visible_ids(fr, px, inf) == [o for o in ctx.world.ids if v.visible(o, fr, px, inf)]
 
 
 @settings(max_examples=60, deadline=None)
@@ -173,7 +174,8 @@ def test_balancer_score_matches_acceptable_lead_and_option_excess(seed):
         c = Candidate(template=templates[int(rng.integers(2))], question="q", answer_type="choice", value="x",
                       rationale="r", objects=[], view_ids=[], answer_space=space,
                       answer_key=space[int(rng.integers(len(space)))] if space else "",
-                      context_key=(str(rng.integers(2)),))
+                      context_key=(str(rng.integers(2)),),
+                      features=tuple(f"s{k}={rng.integers(2)}" for k in range(int(rng.integers(0, 3)))))
         if rng.random() < 0.5:
             c.option_keys = tuple(str(k) for k in rng.choice(5, size=int(rng.integers(2, 4)), replace=False))
             c.correct = int(rng.integers(len(c.option_keys)))
@@ -186,7 +188,7 @@ def test_balancer_score_matches_acceptable_lead_and_option_excess(seed):
             assert got is None
         else:
             lead = b.lead(c) if c.answer_space is not None else (0, 0)
-            assert got == lead + (b.option_excess(c),)
+            assert got == (lead[0], max(lead[1:]), b.option_excess(c))
         if rng.random() < 0.7:
             b.commit(c)  # states where answers lead, including unacceptable commits
 

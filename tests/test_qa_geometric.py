@@ -19,8 +19,10 @@ DIRS = ["farther away", "farther away and to the right", "to the right", "closer
 
 
 def _gen(tmp_path, **over):
+    # one hand-worked scene asked again and again: its answers cannot vary, so the balancer is
+    # told not to wait for two answers per counter (qa.balancing.varied)
     cfg = {"templates": core_templates(tmp_path), "questions_per_view": 400, "max_per_template_per_view": 40,
-           "refer": {"mark_fraction": 0.3}}
+           "refer": {"mark_fraction": 0.3}, "balancing": {"varied": False}}
     cfg.update(over)
     return QAGenerator(cfg, load_catalog())
 
@@ -200,7 +202,7 @@ def test_living_room_every_answer_matches_hand_work(tmp_path):
     tasks = {(r["family"], r["task"]) for r in rows}
     for need in [("measurement", "object_distance"), ("measurement", "camera_distance"), ("measurement", "floor_area"),
                  ("measurement", "elevation"), ("relations", "left_right"), ("relations", "front_behind"),
-                 ("relations", "above_below"), ("relations", "closest_to_anchor"), ("relations", "on_top"),
+                 ("relations", "closest_to_anchor"), ("relations", "on_top"),  # above_below: mug/table only (priors.py)
                  ("relations", "direction8"), ("relations", "clock"), ("relations", "next_to"),
                  ("counting", "count"), ("counting", "count_compare"), ("grounding", "box2d"),
                  ("grounding", "box3d"), ("occlusion", "unanswerable")]:

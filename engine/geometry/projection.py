@@ -155,3 +155,50 @@ def project_boxes(K: np.ndarray, cam_to_world: np.ndarray, corners: np.ndarray, 
             out["hit"][i], out["bbox"][i] = True, proj["bbox"]
             out["truncated"][i], out["in_front"][i] = proj["truncated"], proj["in_front"]
     return out
+
+
+def pixel_ray_box_depths(K: np.ndarray, cam_corners: np.ndarray, uv: np.ndarray, near: float = 1e-3) -> np.ndarray:
+    """Where the rays through pixels enter and leave boxes, as camera-frame depths.
+
+    The ray through pixel (u, v) is t * ((u - cx) / fx, (v - cy) / fy, 1), t > 0, so its
+    parameter t is the camera-frame z (the renderer's depth) of the point it reaches. Each box
+    is cut to z >= ``near``. Slab test per local axis.
+
+    Args:
+        K: (3, 3) intrinsics (OpenCV, no skew).
+        cam_corners: (M, 8, 3) corners of M boxes in the camera frame (metres), or (8, 3) for one,
+            ordered as :attr:`engine.geometry.boxes.OrientedBox.corners` (corner i has local sign
+            bits x, y, z = bits 2, 1, 0 of i).
+        uv: (P, 2) pixel coordinates (pixel centres sit at integers), shared by the boxes, or
+            (M, P, 2), one set per box.
+        near: near plane (m, > 0).
+
+    Returns:
+        (M, P, 2) [z_in, z_out] metres ((P, 2) for one box); z_in > z_out where a ray misses.
+    """
+    K = np.asarray(K, dtype=float)
+    pc = np.asarray(cam_corners, dtype=float)
+    one = pc.ndim == 2
+    pc = pc.reshape(-1, 8, 3)
+    uv = np.asarray(uv, dtype=float)
+    per_box = uv.ndim == 3
+    d = np.empty(uv.shape[:-1] + (3,))
+    d[..., 0] = (uv[..., 0] - K[0, 2]) / K[0, 0]
+    d[..., 1] = (uv[..., 1] - K[1, 2]) / K[1, 1]
+    d[..., 2] = 1.0
+    center = pc.mean(axis=1)  # (M, 3)
+    axes = np.stack([pc[:, 4] - pc[:, 0], pc[:, 2] - pc[:, 0], pc[:, 1] - pc[:, 0]], axis=1) / 2  # (M, 3, 3) rows
+    half = np.linalg.norm(axes, axis=2)  # (M, 3)
+    n = axes / half[:, :, None]  # unit local axes in the camera frame
+    nc = np.einsum("mkj,mj->mk", n, center)[:, None, :]  # (M, 1, 3)
+    nd = np.einsum("mpj,mkj->mpk" if per_box else "pj,mkj->mpk", d, n)  # (M, P, 3)
+    par = np.abs(nd) < 1e-12  # ray parallel to a slab: inside it for every t, or never
+    safe = np.where(par, 1.0, nd)
+    h = half[:, None, :]
+    t1, t2 = (nc - h) / safe, (nc + h) / safe
+    lo, hi = np.minimum(t1, t2), np.maximum(t1, t2)
+    inside = np.abs(nc) <= h  # per axis, for parallel rays
+    lo = np.where(par, np.where(inside, -np.inf, np.inf), lo)
+    hi = np.where(par, np.where(inside, np.inf, -np.inf), hi)
+    out = np.stack([np.maximum(lo.max(axis=2), near), hi.min(axis=2)], axis=2)
+    return out[0] if one else out

@@ -24,7 +24,7 @@ from engine.pipeline.encode import encode_depth, encode_ids, encode_rgb
 from engine.pipeline.splits import split_of
 from engine.pipeline.stages import SceneOutput, SceneSkipped, SceneStages, qa_enabled
 from engine.pipeline.timing import StageTimer
-from engine.render.marks import draw_marks_image
+from engine.render.marks import DEFAULT_MAX_COVER, draw_marks_image
 
 
 def shard_tag(job: JobSpec, shard_index: int) -> str:
@@ -63,6 +63,9 @@ class _Encoder:
         self.mask: dict[str, bytes] = {}
         self.marked: dict[tuple, tuple[bytes, list]] = {}
         self.mark_candidates: dict[str, dict] = {}  # view id -> draw_marks' per-object memo
+        # qa.refer.mark_max_cover (a hand-made config without it: the default)
+        refer = (cfg.get("qa") or {}).get("refer") or {}
+        self.mark_max_cover = float(refer.get("mark_max_cover", DEFAULT_MAX_COVER))
         self.instance_ids = {o.id: o.instance_id for o in out.scene.objects}
 
     def _rgb(self, img) -> bytes:
@@ -94,7 +97,8 @@ class _Encoder:
                     with self.timer("marks"):
                         img, recs = self.draw_marks(frames[vid].rgb, view, list(per_view[vid]), style,
                                                     ids=frames[vid].ids, instance_ids=self.instance_ids,
-                                                    candidates=self.mark_candidates.setdefault(vid, {}))
+                                                    candidates=self.mark_candidates.setdefault(vid, {}),
+                                                    max_cover=self.mark_max_cover)
                     self.marked[key] = (self._rgb(img), recs)
                 data, records[vid] = self.marked[key]
                 imgs.append(data)

@@ -29,8 +29,9 @@ from engine.qa.candidate import Candidate
 class Balancer:
     """Answer and letter counts for one shard."""
 
-    def __init__(self, tolerance: float, min_slack: int, context_slack: int):
+    def __init__(self, tolerance: float, min_slack: int, context_slack: int, varied: bool = True):
         self.tolerance = float(tolerance)
+        self.require_varied = bool(varied)
         self.min_slack = int(min_slack)
         self.context_slack = int(context_slack)
         self.counts: dict[tuple, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -39,10 +40,45 @@ class Balancer:
         self.usage: dict[str, int] = defaultdict(int)
         self.wins: dict[tuple[str, str], int] = defaultdict(int)
         self.expected: dict[tuple[str, str], float] = defaultdict(float)
+        self.seen: dict[tuple, set] = defaultdict(set)  # counter -> answers (or won/lost) seen among candidates
 
     def _keys(self, c: Candidate) -> list[tuple[tuple, int]]:
+        """Answer counters of ``c`` with their slack: the template's, one per text feature
+        (``c.features``) and, for questions about a pair, one for the pair's categories in
+        naming order (``c.context_key``; the categories of three or more objects are too many
+        combinations to meet twice in a shard)."""
         base = (c.template.id, c.answer_space)
-        return [(base, self.min_slack), (base + (c.context_key,), self.context_slack)]
+        out = [(base, self.min_slack)]
+        out += [(base + ("feature", f), self.context_slack) for f in c.features]
+        if len(c.context_key) == 2:  # a pair's categories (which is taller, above, nearer...)
+            out.append((base + ("context",) + tuple(c.context_key), self.context_slack))
+        return out
+
+    def _option_keys(self, c: Candidate, key: str) -> list[tuple]:
+        """Win/expected counters of option key ``key``: per template and per template and text feature."""
+        t = c.template.id
+        return [(t, key)] + [(t, "feature", f, key) for f in c.features]
+
+    def observe(self, cands: list[Candidate]) -> None:
+        """Record the answers the shard's candidates show in each counter (accepted or not).
+
+        A counter takes rows only once its candidates have shown two different answers (an
+        option key, per template: once it has been seen both right and wrong), so a context
+        whose answer never varies, such as "walk forward, get closer", is never asked: its
+        answer would follow from the words."""
+        for c in cands:
+            if c.answer_space is not None:
+                for key, _ in self._keys(c):
+                    self.seen[key].add(c.answer_key)
+            if c.option_keys:
+                t = c.template.id
+                for k, ok in enumerate(c.option_keys):
+                    self.seen[(t, ok)].add(k == c.correct)
+
+    def varied(self, key: tuple) -> bool:
+        """True when counter ``key`` has been seen with two or more answers (see :meth:`observe`),
+        or when the balancer does not require it (``varied=False``)."""
+        return not self.require_varied or len(self.seen.get(key, ())) >= 2
 
     def lead(self, c: Candidate) -> tuple[int, int]:
         """How far this candidate's answer leads the reference answer count, per level (before
@@ -57,49 +93,62 @@ class Balancer:
         return tuple(out)
 
     def option_excess(self, c: Candidate) -> float:
-        """Wins minus expected wins of the right option's key after accepting ``c`` (0 if no keys)."""
+        """Largest wins-minus-expected-wins of the right option's key after accepting ``c``, over
+        the template and each (template, text feature) counter (at least 0; 0 if no keys)."""
         if not c.option_keys:
             return 0.0
-        w = (c.template.id, c.option_keys[c.correct])
-        return self.wins[w] + 1 - self.expected[w] - 1.0 / len(c.option_keys)
+        inc = 1.0 - 1.0 / len(c.option_keys)
+        return max([0.0] + [self.wins.get(w, 0) + inc - self.expected.get(w, 0.0)
+                            for w in self._option_keys(c, c.option_keys[c.correct])])
+
+    def _option_slack(self, c: Candidate, w: tuple) -> int:
+        return self.min_slack if len(w) == 2 else self.context_slack
 
     def acceptable(self, c: Candidate) -> bool:
-        """False when accepting ``c`` would exceed the slack at any level."""
+        """False when accepting ``c`` would exceed the slack at any level (the plain form of
+        :meth:`score`, which must agree with it)."""
         if c.option_keys:
-            w = (c.template.id, c.option_keys[c.correct])
-            if self.option_excess(c) > max(self.min_slack, self.tolerance * self.expected[w]):
-                return False
+            for w in self._option_keys(c, c.option_keys[c.correct]):
+                if len(w) == 2 and not self.varied(w):
+                    return False
+                e = self.wins[w] + (1.0 - 1.0 / len(c.option_keys)) - self.expected[w]
+                if e > max(self._option_slack(c, w), self.tolerance * self.expected[w]):
+                    return False
         if c.answer_space is None:
             return True
         if c.answer_key not in c.answer_space:
             raise ValueError(f"{c.template.id}: answer_key {c.answer_key!r} not in answer_space {c.answer_space}")
         for (key, slack), lead in zip(self._keys(c), self.lead(c)):
-            allowed = max(slack, self.tolerance * self.totals[key])
-            if lead + 1 > allowed:
+            if not self.varied(key) or lead + 1 > max(slack, self.tolerance * self.totals[key]):
                 return False
         return True
 
     def score(self, c: Candidate) -> tuple | None:
-        """None when ``c`` is not :meth:`acceptable`, else its rank key for :meth:`choose`:
-        ``lead(c)`` (``(0, 0)`` when unbalanced) + ``(option_excess(c),)``, lower is better.
-
-        The same arithmetic as those methods in one pass (each count is looked up once and
-        no empty count is inserted), since it runs for every candidate of every pick."""
+        """None when accepting ``c`` would exceed the slack at any level, else its rank key for
+        :meth:`choose` (lower is better): (template-level lead, largest lead over the context and
+        feature levels, largest option excess). Leads are counted before accepting ``c``; each
+        count is looked up once and no empty count is inserted, since this runs for every
+        candidate of every pick."""
         excess = 0.0
         if c.option_keys:
-            w = (c.template.id, c.option_keys[c.correct])
-            expected = self.expected.get(w, 0.0)
-            excess = self.wins.get(w, 0) + 1 - expected - 1.0 / len(c.option_keys)
-            if excess > max(self.min_slack, self.tolerance * expected):
-                return None
+            inc = 1.0 - 1.0 / len(c.option_keys)
+            for w in self._option_keys(c, c.option_keys[c.correct]):
+                if len(w) == 2 and self.require_varied and len(self.seen.get(w, ())) < 2:  # varied()
+                    return None
+                expected = self.expected.get(w, 0.0)
+                e = self.wins.get(w, 0) + inc - expected
+                if e > max(self._option_slack(c, w), self.tolerance * expected):
+                    return None
+                excess = max(excess, e)
         space = c.answer_space
         if space is None:
             return (0, 0, excess)
         if c.answer_key not in space:
             raise ValueError(f"{c.template.id}: answer_key {c.answer_key!r} not in answer_space {space}")
-        base = (c.template.id, space)
         leads = []
-        for key, slack in ((base, self.min_slack), (base + (c.context_key,), self.context_slack)):
+        for key, slack in self._keys(c):
+            if self.require_varied and len(self.seen.get(key, ())) < 2:  # varied(), inlined
+                return None
             cnt = self.counts.get(key)
             if cnt is None:
                 lead = 0
@@ -110,7 +159,7 @@ class Balancer:
             if lead + 1 > max(slack, self.tolerance * self.totals.get(key, 0)):
                 return None
             leads.append(lead)
-        return (leads[0], leads[1], excess)
+        return (leads[0], max(leads[1:], default=0), excess)
 
     def choose(self, cands: list[Candidate], rng: np.random.Generator) -> Candidate | None:
         """The acceptable candidate whose answer is least used (ties: rng order), or None."""
@@ -131,9 +180,12 @@ class Balancer:
         """Count the accepted candidate."""
         self.usage[c.template.id] += 1
         if c.option_keys:
+            share = 1.0 / len(c.option_keys)
             for k in c.option_keys:
-                self.expected[(c.template.id, k)] += 1.0 / len(c.option_keys)
-            self.wins[(c.template.id, c.option_keys[c.correct])] += 1
+                for w in self._option_keys(c, k):
+                    self.expected[w] += share
+            for w in self._option_keys(c, c.option_keys[c.correct]):
+                self.wins[w] += 1
         if c.answer_space is None:
             return
         for key, _ in self._keys(c):

@@ -50,6 +50,10 @@ class Candidate:
         degenerate: True when the question's answer would not change without one of its
             referenced objects / filters (the generator drops it).
         meta: extra labels for the row (e.g. {"depth_cue": "counter_heuristic"}).
+        features: everything else the question text reveals, one string each (``slot=value``
+            for every slot: an object slot gives its referent's category or "mark", other slots
+            their text; plus the joint value of the non-object slots); the balancer keeps the
+            answer balanced within each, so no word of the question predicts the answer.
     """
 
     template: Template
@@ -74,6 +78,7 @@ class Candidate:
     meta: dict = field(default_factory=dict)
     option_keys: tuple[str, ...] | None = None
     ordered: bool = False
+    features: tuple[str, ...] = ()
 
 
 def render_question(t: Template, rng: np.random.Generator, slots: dict[str, str]) -> str:
@@ -103,6 +108,30 @@ def _bin_space(n_edges: int) -> tuple[str, ...]:
     return tuple(f"bin{j}" for j in range(n_edges + 1))
 
 
+MAX_FEATURE_CHARS = 60  # longer slot texts (descriptions, legends) are not balancing features
+
+
+def text_features(t: Template, slots: dict, refs: Refs | None) -> tuple[str, ...]:
+    """What the question text reveals, as balancing features: ``<slot>=<category>`` (or
+    ``=mark``) for a slot naming a referent, ``<slot>=<text>`` for any other slot (except maps
+    and texts longer than ``MAX_FEATURE_CHARS``), and ``slots=<a>|<b>`` joining the
+    non-object slots when there are two or more."""
+    feats, plain = [], []
+    names = refs.names if refs else ()
+    for name in sorted(slots):
+        val = str(slots[name])
+        if t.slots.get(name) == "map" or len(val) > MAX_FEATURE_CHARS:
+            continue  # a map or a scene description: unique per question, it predicts nothing
+        if val in names:
+            feats.append(f"{name}={refs.keys[names.index(val)]}")
+        else:
+            feats.append(f"{name}={val}")
+            plain.append(val)
+    if len(plain) >= 2:
+        feats.append("slots=" + "|".join(plain))
+    return tuple(feats)
+
+
 def _common(ctx, t: Template, refs: Refs | None) -> dict:
     return {
         "template": t,
@@ -120,6 +149,7 @@ def bool_candidate(ctx, t: Template, rng, slots: dict, refs: Refs | None, value:
     c = Candidate(question=render_question(t, rng, slots), answer_type="bool", value=bool(value),
                   rationale=rationale, answer="yes" if value else "no", answer_key="yes" if value else "no",
                   answer_space=("no", "yes"), **_common(ctx, t, refs))
+    c.features = text_features(t, slots, refs)
     for k, v in kw.items():
         setattr(c, k, v)
     return c
@@ -145,6 +175,7 @@ def choice_candidate(ctx, t: Template, rng, slots: dict, refs: Refs | None, opti
                   answer_key=answer_key if answer_key is not None else options[correct],
                   answer_space=answer_space,
                   **_common(ctx, t, refs))
+    c.features = text_features(t, slots, refs)
     for k, v in kw.items():
         setattr(c, k, v)
     return c
@@ -158,33 +189,57 @@ def number_candidate(ctx, t: Template, rng, slots: dict, refs: Refs | None, valu
     c = Candidate(question=render_question(t, rng, slots), answer_type="number", value=v, unit=t.unit,
                   rationale=rationale, answer=fmt_value(v, t.unit, decimals), answer_key=key,
                   answer_space=space, **_common(ctx, t, refs))
-    c.context_key = ()  # numbers are balanced over bins only
+    c.context_key = ()  # open numbers are balanced over bins only (the blind meter reports their MRA)
     for k, v_ in kw.items():
         setattr(c, k, v_)
     return c
 
 
+PRIOR_SIZE = 256  # truths a numeric template remembers per shard to draw distractors from
+PRIOR_MIN = 24  # fewer remembered truths than this: distractors from a geometric ladder instead
+
+
 def numeric_choice_candidate(ctx, t: Template, rng, slots: dict, refs: Refs | None, value: float,
                              rationale: str, decimals: int = 2, **kw) -> Candidate:
-    """A numeric multiple-choice question: options form a geometric ladder ``value * ratio**(k - p)``
-    shown in ascending order (params.ratio, default 1.5; constraints.num_options, default 4).
+    """A numeric multiple-choice question whose options are exchangeable with the truth, or
+    None when this draw is not askable.
 
-    The right position p is drawn with the rng and balanced as the answer (``pos<p>``); each
-    option's ladder step (log-scale value bin of width ``ratio``) is its option key, so neither
-    "the middle one" nor "the value that is usually right" beats chance.
+    The distractors are earlier true values of the same template in this shard (the last
+    ``PRIOR_SIZE`` candidates' truths, ``ctx.state``), drawn once with the rng; the question is
+    asked only when every two options differ by the factor ``params.ratio`` (default 1.5) or
+    more, so the right one is never inside a margin of another. Drawn once and dropped (never
+    redrawn) when too close, the truth and the distractors are exchangeable: the chance of an
+    option set does not depend on which of its values is the truth, so neither "the option
+    nearest the usual value" nor "the middle option" beats chance. Until ``PRIOR_MIN`` truths
+    are remembered (a shard's first questions) the options form the geometric ladder
+    ``value * ratio**(k - p)`` with p drawn by the rng. Options are shown in ascending order
+    (``constraints.num_options``, default 4); the right position is balanced as the answer
+    (``pos<p>``) and each option's log step is its option key.
     """
     n = int(t.constraints.get("num_options", 4))
     ratio = float(t.param("ratio", 1.5))
     v = round(float(value), decimals)
-    p = int(rng.integers(n))
-    vals = [v * ratio ** (k - p) for k in range(n)]
-    options = [fmt_value(x, t.unit, decimals) for x in vals]
+    prior = ctx.state.setdefault(("numeric_prior", t.id), [])
+    enough = len(prior) >= PRIOR_MIN
+    if enough:  # one draw, never redrawn: a redraw would favour truths that leave more room
+        vals = sorted([v] + [prior[int(k)] for k in rng.integers(0, len(prior), n - 1)])
+    else:
+        p = int(rng.integers(n))
+        vals = [v * ratio ** (k - p) for k in range(n)]
+    prior.append(v)
+    if len(prior) > PRIOR_SIZE:
+        del prior[0]
+    if enough and (min(vals) <= 0 or float(np.min(np.diff(np.log(vals)))) < np.log(ratio) - 1e-9):
+        return None  # two options closer than the ratio: not asked (the caller skips it)
+    p = vals.index(v)
+    options = [fmt_value(x, t.unit, decimals) for x in vals]  # callers drop tiny values whose texts collide
     log_ratio = np.log(ratio)
     keys = tuple(f"step{int(np.floor(np.log(max(x, 1e-9)) / log_ratio))}" for x in vals)
     c = Candidate(question=render_question(t, rng, slots), answer_type="choice", value=options[p],
                   rationale=rationale, options=options, correct=p, ordered=True, option_keys=keys,
                   answer_key=f"pos{p}", answer_space=tuple(f"pos{k}" for k in range(n)), **_common(ctx, t, refs))
     c.context_key = ()
+    c.features = text_features(t, slots, refs)
     for k, v_ in kw.items():
         setattr(c, k, v_)
     return c
@@ -197,6 +252,7 @@ def count_candidate(ctx, t: Template, rng, slots: dict, refs: Refs | None, value
     c = Candidate(question=render_question(t, rng, slots), answer_type="count", value=int(value),
                   rationale=rationale, answer=str(int(value)), answer_key=key, answer_space=space,
                   **_common(ctx, t, refs))
+    c.features = text_features(t, slots, refs)
     for k, v in kw.items():
         setattr(c, k, v)
     return c
@@ -207,6 +263,7 @@ def text_candidate(ctx, t: Template, rng, slots: dict, refs: Refs | None, value:
     """A free-text (or json/ascii) answer; ``value`` is the answer text. Not balanced unless kw says so."""
     c = Candidate(question=render_question(t, rng, slots), answer_type=answer_type, value=value,
                   rationale=rationale, answer=value, **_common(ctx, t, refs))
+    c.features = text_features(t, slots, refs)
     for k, v in kw.items():
         setattr(c, k, v)
     return c
@@ -216,15 +273,28 @@ def object_choice_candidate(ctx, t: Template, rng, slots: dict, refs: Refs, opti
                             correct_id: str, rationale: str, **kw) -> Candidate:
     """A choice among objects named in ``refs``: options are their phrases.
 
-    Balanced over the options' categories (or phrases, when two options share a category),
-    within the context of the referenced categories, so the text does not reveal the answer.
+    When the question names every option in its slots ("Which is taller, {A} or {B}?") the
+    answer is balanced as its position among ``option_ids`` (``opt<k>``: A against B) within
+    every text feature, so "the lamp is usually the taller one" does not follow from the words.
+    In every case each option's category (or phrase, when two options share a category) keeps
+    its wins near its expected wins, so no category is a safe blind guess.
     """
     names = [refs.names[refs.ids.index(o)] for o in option_ids]
     keys = [refs.keys[refs.ids.index(o)] for o in option_ids]
     if len(set(keys)) != len(keys):
         keys = names
     k = list(option_ids).index(correct_id)
-    c = choice_candidate(ctx, t, rng, slots, refs, names, k, rationale, answer_key=keys[k],
-                         answer_space=tuple(sorted(set(keys))), **kw)
+    named = set(map(str, slots.values()))
+    if all(n in named for n in names):  # the question names every option: balance their roles
+        c = choice_candidate(ctx, t, rng, slots, refs, names, k, rationale, answer_key=f"opt{k}",
+                             answer_space=_opt_space(len(names)), **kw)
+    else:  # options only listed: their keys' wins are balanced, and the letter
+        c = choice_candidate(ctx, t, rng, slots, refs, names, k, rationale, answer_key=keys[k],
+                             answer_space=None, **kw)
     c.option_keys = tuple(keys)
     return c
+
+
+@functools.lru_cache(maxsize=None)
+def _opt_space(n: int) -> tuple[str, ...]:
+    return tuple(f"opt{j}" for j in range(n))

@@ -78,7 +78,9 @@ def validate_qa_cfg(qa_cfg: Mapping) -> None:
     _num(cfg, "decimals", 0, 4, integer=True)
     _num(cfg, "visibility.min_fraction", 0.0, 1.0)
     _num(cfg, "visibility.min_pixels", 1, integer=True)
+    _num(cfg, "visibility.min_in_frame", 0.0, 1.0)
     _num(cfg, "refer.mark_fraction", 0.0, 1.0)
+    _num(cfg, "refer.mark_max_cover", 0.0, 1.0)
     _num(cfg, "refer.size_ratio", 1.0)
     if cfg["refer"]["scope"] not in ("view", "scene"):
         raise ValueError(f"qa.refer.scope: must be 'view' or 'scene', got {cfg['refer']['scope']!r}")
@@ -90,6 +92,8 @@ def validate_qa_cfg(qa_cfg: Mapping) -> None:
     _num(cfg, "balancing.min_slack", 1, integer=True)
     _num(cfg, "balancing.context_slack", 1, integer=True)
     _num(cfg, "balancing.max_candidates", 1, integer=True)
+    if not isinstance(cfg["balancing"]["varied"], bool):
+        raise ValueError(f"qa.balancing.varied: must be true or false, got {cfg['balancing']['varied']!r}")
     lex = cfg["lexicon"]
     if not isinstance(lex, dict) or not all(isinstance(v, dict) for v in lex.values()):
         raise ValueError("qa.lexicon: must map attribute -> {value: adjective}")

@@ -23,6 +23,8 @@ class FamilyContext:
         world: WorldFacts (cached per scene); view: ViewFacts of the question's view.
         views: ViewFacts of every view of the scene, in scene order (multi-view families).
         cfg: the resolved QA config (dict).
+        state: values kept across the scenes of one QAGenerator (one shard), keyed by template
+            or family; the generator passes the same dict for every view.
     """
 
     scene: SceneGraph
@@ -33,6 +35,7 @@ class FamilyContext:
     cfg: dict
     _referrers: dict = field(default_factory=dict)
     cache: dict = field(default_factory=dict)  # per-view values a family computes once (key by family)
+    state: dict = field(default_factory=dict)  # per-generator (shard) state, e.g. numeric option priors
 
     @property
     def view_ids(self) -> list[str]:
@@ -56,9 +59,20 @@ class FamilyContext:
         """Visible-pixel threshold of ``t``."""
         return int(t.constraints.get("min_visible_pixels", self.cfg["visibility"]["min_pixels"]))
 
+    def min_in_frame(self, t: Template) -> float:
+        """In-frame threshold of ``t``: the share of an object's projected box that must lie inside
+        the image (template constraint ``min_in_frame``, else ``visibility.min_in_frame``)."""
+        return float(t.constraints.get("min_in_frame", self.cfg["visibility"]["min_in_frame"]))
+
+    def visible(self, t: Template, oid: str, view: ViewFacts | None = None) -> bool:
+        """True when ``oid`` is visible enough in ``view`` (default this view) for ``t``: visible
+        fraction, visible pixels and in-frame fraction all clear the template's thresholds."""
+        return (view or self.view).visible(oid, self.min_fraction(t), self.min_pixels(t), self.min_in_frame(t))
+
     def referents(self, t: Template, view: ViewFacts | None = None) -> list[str]:
-        """Objects visible enough in ``view`` (default this view) to be asked about, scene order."""
-        return (view or self.view).visible_ids(self.min_fraction(t), self.min_pixels(t))
+        """Objects visible enough in ``view`` (default this view) to be asked about, scene order:
+        visible fraction, visible pixels and in-frame fraction clear the template's thresholds."""
+        return (view or self.view).visible_ids(self.min_fraction(t), self.min_pixels(t), self.min_in_frame(t))
 
     def refer(self, t: Template, ids: list[str], rng: np.random.Generator,
               views: list[ViewFacts] | None = None) -> Refs | None:

@@ -4,8 +4,11 @@ Frame: the top-down plan with north = +y and east = +x (the same as the ASCII ma
 are given for object centres in metres relative to the room centre, to the centimetre, so a
 reader can answer direction, left/right-on-the-plan and distance questions from the text
 alone. Support ("the mug stands on the table"), wall proximity and compass relations between
-pairs of objects are stated in words. The rng only chooses the sentence order, the anchor of
-each relation sentence and the paraphrase; the facts are fixed by the scene.
+pairs of objects are stated in words; a compass relation is worked from the stated (rounded)
+centres, the numbers a reader sees. :attr:`SceneDescription.positions_cm` holds those numbers
+as integer centimetres, so questions about the text can be answered with exact arithmetic on
+exactly what the text says. The rng only chooses the sentence order, the anchor of each
+relation sentence and the paraphrase; the facts are fixed by the scene.
 """
 
 from __future__ import annotations
@@ -44,6 +47,12 @@ def _offset_words(v: float, pos: str, neg: str) -> str:
     return f"{abs(v):.2f} m {pos if v >= 0 else neg}"
 
 
+def stated_cm(v: float) -> int:
+    """A coordinate ``v`` (m) as the description prints it (``round(v, 2)`` with two decimals),
+    in exact integer centimetres (``round(v, 2) * 100`` is within a rounding error of them)."""
+    return int(round(round(float(v), 2) * 100))
+
+
 def near_walls(scene: SceneGraph, object_id: str, box: OrientedBox | None = None) -> list[str]:
     """Sides (``north``/``south``/``east``/``west``) of walls the object's footprint is within NEAR_WALL_M of.
 
@@ -79,6 +88,8 @@ class SceneDescription:
         text: the paragraph.
         sentences: its sentences, in order.
         positions: object id -> (east, north) centre offset in metres as stated (rounded to 0.01).
+        positions_cm: object id -> (east, north) as stated, in integer centimetres
+            (``positions`` times 100, exact): answers worked on these match the text exactly.
         supports: object id -> id of the object it stands on (only objects on other objects).
         relations: (a, direction, b) compass statements made: "a is <direction> of b".
         object_ids: the objects described, in the order they are introduced.
@@ -90,6 +101,7 @@ class SceneDescription:
     supports: dict[str, str]
     relations: list[tuple[str, str, str]] = field(default_factory=list)
     object_ids: list[str] = field(default_factory=list)
+    positions_cm: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 def describe_scene(scene: SceneGraph, names: Mapping[str, str], rng: np.random.Generator,
@@ -103,7 +115,8 @@ def describe_scene(scene: SceneGraph, names: Mapping[str, str], rng: np.random.G
         rng: chooses the object order, relation anchors and phrasing (deterministic given it).
         object_ids: objects to describe (default all, scene order before shuffling).
         min_relation_margin_deg: a compass relation sentence is only written when the direction
-            is at least this many degrees from a sector boundary.
+            between the stated centres is at least this many degrees from a sector boundary
+            (and they are more than 0.3 m apart).
         footprints: also state each object's floor outline exactly (x east, y north, metres from
             the room centre), enough to draw the ASCII map from the text.
         boxes: object id -> OrientedBox (world metres) to reuse (e.g. ``WorldFacts.boxes``);
@@ -121,6 +134,7 @@ def describe_scene(scene: SceneGraph, names: Mapping[str, str], rng: np.random.G
         sents.append(f"The scene is a {scene.room.type} area {sx:.2f} m from west to east and {sy:.2f} m from south to north.")
     order = [ids[k] for k in rng.permutation(len(ids))]
     positions: dict[str, tuple[float, float]] = {}
+    cm: dict[str, tuple[int, int]] = {}
     supports: dict[str, str] = {}
     relations: list[tuple[str, str, str]] = []
     by_id = {o.id: o for o in scene.objects}
@@ -129,6 +143,7 @@ def describe_scene(scene: SceneGraph, names: Mapping[str, str], rng: np.random.G
         box = boxes[oid] if boxes is not None else None
         e, no = round(float(o.center[0]), 2), round(float(o.center[1]), 2)
         positions[oid] = (e, no)
+        cm[oid] = (stated_cm(e), stated_cm(no))
         where = f"{_offset_words(e, 'east', 'west')} and {_offset_words(no, 'north', 'south')} of the room centre"
         name = names[oid]
         if o.supported_by and o.supported_by in names:
@@ -152,9 +167,10 @@ def describe_scene(scene: SceneGraph, names: Mapping[str, str], rng: np.random.G
         if n > 0:
             anchor = order[int(rng.integers(0, n))]
             a = by_id[anchor]
-            d, margin = compass_8(o.center[0] - a.center[0], o.center[1] - a.center[1])
+            dx, dy = cm[oid][0] - cm[anchor][0], cm[oid][1] - cm[anchor][1]  # stated, integer cm
+            d, margin = compass_8(dx, dy)
             stacked = o.supported_by == anchor or a.supported_by == oid
-            if not stacked and margin >= min_relation_margin_deg and math.hypot(o.center[0] - a.center[0], o.center[1] - a.center[1]) > 0.3:
+            if not stacked and margin >= min_relation_margin_deg and dx * dx + dy * dy > 30 * 30:
                 relations.append((oid, d, anchor))
                 sents.append(f"{_cap(name)} is {d} of {names[anchor]}.")
-    return SceneDescription(" ".join(sents), sents, positions, supports, relations, order)
+    return SceneDescription(" ".join(sents), sents, positions, supports, relations, order, cm)

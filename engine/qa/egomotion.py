@@ -1,4 +1,5 @@
-"""Pure pose arithmetic for ego-motion questions: turn, walk, aim, relative motion, frustum.
+"""Pure pose arithmetic for ego-motion questions: turn, walk, aim, relative motion, frustum, and
+the clearance of a walk's straight path from object boxes.
 
 Frames: world right-handed, metres, +Z up. A camera pose is a 4x4 ``cam_to_world`` in the
 OpenCV convention (camera +X right, +Y down, +Z forward). Angles are radians; a positive yaw
@@ -20,6 +21,8 @@ from engine.geometry.projection import project_camera_box
 from engine.geometry.transforms import invert_pose, transform_points, yaw_rotation
 
 WALK_DIRECTIONS = {"forward": 0.0, "left": math.pi / 2, "back": math.pi, "right": -math.pi / 2}
+_CORNER_X = np.array([1.0, 1.0, -1.0, -1.0]).reshape(4, 1, 1)  # rectangle corner signs (segment_prism_distances)
+_CORNER_Y = np.array([1.0, -1.0, 1.0, -1.0]).reshape(4, 1, 1)
 
 
 def wrap_angle(angle: float) -> float:
@@ -73,6 +76,51 @@ def walk(cam_to_world: np.ndarray, distance: float, direction: str = "forward") 
     pose = np.array(cam_to_world, dtype=float)
     pose[:3, 3] += float(distance) * horizontal_direction(pose, direction)
     return pose
+
+
+def segment_prism_distances(start: np.ndarray, ends: np.ndarray, centers: np.ndarray, sizes: np.ndarray,
+                            yaws: np.ndarray) -> np.ndarray:
+    """(M, N) closest distances (m) between M horizontal segments and N gravity-aligned boxes.
+
+    Segment m runs from ``start`` (3,) to ``ends[m]`` (M, 3), world metres, at the constant
+    height ``start[2]`` (a walk, :func:`walk`, keeps the camera height; ValueError otherwise).
+    Box n has centre ``centers[n]`` (N, 3), full extents ``sizes[n]`` (N, 3) along its local
+    axes and rotation ``yaws[n]`` (N,) radians about +Z, so it is a prism: floor rectangle x
+    z interval. Hence the distance is exact: ``hypot(d_xy, d_z)`` with ``d_z`` the gap between
+    the segment's height and the box's z interval, and ``d_xy`` the 2D distance between the
+    segment and the rectangle, worked in the box's local frame: 0 when the segment meets the
+    rectangle (separating-axis test on the rectangle's two axes and the segment's normal, a slab
+    test), else the least of the two end-to-rectangle distances and the four corner-to-segment
+    distances (the closest pair of two disjoint convex polygons has a vertex of one of them). 0
+    when the segment touches or enters the box.
+    """
+    p0 = np.asarray(start, dtype=float).reshape(3)
+    p1 = np.asarray(ends, dtype=float).reshape(-1, 3)
+    c = np.asarray(centers, dtype=float).reshape(-1, 3)
+    h = np.asarray(sizes, dtype=float).reshape(-1, 3) / 2.0
+    yaw = np.asarray(yaws, dtype=float).reshape(-1)
+    if np.any(np.abs(p1[:, 2] - p0[2]) > 1e-9):
+        raise ValueError("segment_prism_distances: every segment must be horizontal (ends at the start's height)")
+    cos, sin = np.cos(yaw), np.sin(yaw)
+    hx, hy = h[:, 0], h[:, 1]
+    ux, uy = p0[0] - c[:, 0], p0[1] - c[:, 1]
+    ax, ay = ux * cos + uy * sin, uy * cos - ux * sin  # (N,) start in each box's floor frame
+    ux, uy = p1[:, 0, None] - c[:, 0], p1[:, 1, None] - c[:, 1]
+    bx, by = ux * cos + uy * sin, uy * cos - ux * sin  # (M, N) ends
+    dx, dy = bx - ax, by - ay
+    meets = ((np.minimum(ax, bx) <= hx) & (np.maximum(ax, bx) >= -hx) & (np.minimum(ay, by) <= hy)
+             & (np.maximum(ay, by) >= -hy) & (np.abs(ax * dy - ay * dx) <= hx * np.abs(dy) + hy * np.abs(dx)))
+    ga = np.maximum(np.abs(ax) - hx, 0.0) ** 2 + np.maximum(np.abs(ay) - hy, 0.0) ** 2  # squared, end to rectangle
+    gb = np.maximum(np.abs(bx) - hx, 0.0) ** 2 + np.maximum(np.abs(by) - hy, 0.0) ** 2
+    best = np.minimum(ga, gb)
+    dd = dx * dx + dy * dy
+    inv = np.where(dd > 0, 1.0 / np.where(dd > 0, dd, 1.0), 0.0)
+    qx = _CORNER_X * hx - ax  # (4, 1, N) the four corners, from the start
+    qy = _CORNER_Y * hy - ay
+    t = np.minimum(np.maximum((qx * dx + qy * dy) * inv, 0.0), 1.0)  # (4, M, N) np.clip, cheaper on small arrays
+    best = np.minimum(best, ((t * dx - qx) ** 2 + (t * dy - qy) ** 2).min(axis=0))  # squared, corner to segment
+    dz = np.maximum(0.0, np.maximum((c[:, 2] - h[:, 2]) - p0[2], p0[2] - (c[:, 2] + h[:, 2])))  # (N,)
+    return np.sqrt(np.where(meets, 0.0, best) + dz * dz)
 
 
 def aim_angle(cam_to_world: np.ndarray, point: np.ndarray) -> float:

@@ -116,6 +116,10 @@ class ViewFacts:
     Attributes:
         view: the View; K (3, 3); pose: cam_to_world (4, 4); cam_pos (3,) world m.
         vis_frac, vis_px, amodal_px: (N,) renderer visibility (0 where the renderer gave none).
+        in_frame: (N,) the camera sampler's ``in_frame_fraction`` (share of the box's projected
+            area inside the image, 0..1). A view none of whose objects carries the field (a
+            record written before it existed) counts every object as 1.0, so old records load
+            and ask as before; in a view that has it, an object without it counts 0.0.
         truncated: (N,) bool (renderer field, else the camera sampler's ``truncated_geom``).
         cam_dist: (N,) camera centre to the closest box point (m).
         cam_xyz: (N, 3) box centres in the camera frame (m); depth = cam_xyz[:, 2].
@@ -137,7 +141,9 @@ class ViewFacts:
         self.vis_px = np.array([int(p.get("visible_pixels") or 0) for p in per])
         self.amodal_px = np.array([int(p.get("amodal_pixels") or 0) for p in per])
         self.truncated = np.array([bool(p.get("truncated", p.get("truncated_geom", False))) for p in per])
-        self._visible_ids: dict[tuple[float, int], list[str]] = {}
+        missing = 0.0 if any("in_frame_fraction" in p for p in per) else 1.0
+        self.in_frame = np.array([float(p.get("in_frame_fraction", missing) or 0.0) for p in per])
+        self._visible_ids: dict[tuple[float, int, float], list[str]] = {}
         n = len(ids)
         if n:
             self.cam_xyz = world_to_camera(self.pose, world.centers)
@@ -168,23 +174,28 @@ class ViewFacts:
         """Row of object ``oid``."""
         return self.world.index[oid]
 
-    def visible(self, oid: str, min_fraction: float, min_pixels: int) -> bool:
-        """True when ``oid`` is visible enough: fraction >= min_fraction and pixels >= min_pixels."""
+    def visible(self, oid: str, min_fraction: float, min_pixels: int, min_in_frame: float) -> bool:
+        """True when ``oid`` is visible enough: visible fraction >= min_fraction, visible pixels
+        >= min_pixels (at least 1) and in-frame fraction (:attr:`in_frame`) >= min_in_frame.
+        Families take the thresholds from the template (``FamilyContext.min_fraction``,
+        ``min_pixels``, ``min_in_frame``)."""
         i = self.world.index[oid]
-        return bool(self.vis_frac[i] >= min_fraction and self.vis_px[i] >= max(1, min_pixels))
+        return bool(self.vis_frac[i] >= min_fraction and self.vis_px[i] >= max(1, min_pixels)
+                    and self.in_frame[i] >= min_in_frame)
 
-    def visible_ids(self, min_fraction: float, min_pixels: int) -> list[str]:
+    def visible_ids(self, min_fraction: float, min_pixels: int, min_in_frame: float) -> list[str]:
         """Ids (scene order) of the objects :meth:`visible` with these thresholds; a new list
-        each call (the answer is computed once per view and threshold pair)."""
-        key = (min_fraction, min_pixels)
+        each call (the answer is computed once per view and threshold triple)."""
+        key = (min_fraction, min_pixels, min_in_frame)
         ids = self._visible_ids.get(key)
         if ids is None:
-            ok = (self.vis_frac >= min_fraction) & (self.vis_px >= max(1, min_pixels))
+            ok = (self.vis_frac >= min_fraction) & (self.vis_px >= max(1, min_pixels)) & (self.in_frame >= min_in_frame)
             ids = self._visible_ids[key] = [oid for oid, k in zip(self.world.ids, ok.tolist()) if k]
         return list(ids)
 
     def present(self, oid: str) -> bool:
-        """True when any pixel of ``oid`` shows in this view (it could be confused with others)."""
+        """True when any pixel of ``oid`` shows in this view (it could be confused with others),
+        however little of it is in the frame."""
         return bool(self.vis_px[self.world.index[oid]] > 0)
 
     def bbox_visible(self, oid: str):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Mapping
 
 import numpy as np
@@ -17,6 +18,7 @@ from engine.scene.catalog import Catalog
 from engine.scene.graph import SceneGraph
 
 LETTERS = "ABCDEFGH"
+FAIL_WEIGHT = 0.5  # a view without a row counts as this many uses when templates are ordered
 
 
 def select_templates(templates: Mapping[str, Template], cfg: Mapping) -> list[Template]:
@@ -104,13 +106,33 @@ class QAGenerator:
         order = list(FAMILIES)
         self.modules = {f: get_family(f) for f in sorted({t.family for t in self.templates}, key=order.index)}
         b = self.cfg["balancing"]
-        self.balancer = Balancer(b["tolerance"], b["min_slack"], b["context_slack"])
+        self.balancer = Balancer(b["tolerance"], b["min_slack"], b["context_slack"], b["varied"])
+        self.state: dict = {}  # per-shard family state (FamilyContext.state)
+        self.fails: dict[str, int] = defaultdict(int)  # views on which a template gave no row
+        self.mark_rows = [0, 0]  # marked rows, rows of templates that may use marks (refer: any)
         self.stats = {"candidates": 0, "rejected_balance": 0, "degenerate": 0, "duplicates": 0, "rows": 0}
 
     def _ordered_templates(self, rng: np.random.Generator) -> list[Template]:
+        """Templates least used first (ties: rng order); a view on which a template gave no row
+        counts as half a use (``FAIL_WEIGHT``), so a template the balancer keeps rejecting is not
+        asked to generate candidates first on every view."""
         perm = rng.permutation(len(self.templates))
         shuffled = [self.templates[int(i)] for i in perm]
-        return sorted(shuffled, key=lambda t: self.balancer.usage[t.id])  # stable: least used first
+        usage, fails = self.balancer.usage, self.fails
+        return sorted(shuffled, key=lambda t: usage[t.id] + FAIL_WEIGHT * fails[t.id])  # stable
+
+    def _pick(self, keep: list[Candidate], rng: np.random.Generator) -> Candidate | None:
+        """The balancer's choice; while marked rows of ``refer: any`` templates are at or above
+        ``refer.mark_fraction`` of those rows, an acceptable unmarked candidate comes first (the
+        balancer accepts marked candidates more readily, their text naming no category)."""
+        marked, total = self.mark_rows
+        if keep and total and marked >= self.cfg["refer"]["mark_fraction"] * total:
+            plain = [c for c in keep if c.marks is None]
+            if len(plain) < len(keep):
+                pick = self.balancer.choose(plain, rng)
+                if pick is not None:
+                    return pick
+        return self.balancer.choose(keep, rng)
 
     def generate(self, scene: SceneGraph, rng: np.random.Generator) -> list[dict]:
         """QA rows for every view of ``scene`` (fields of docs/record.md except images/scene,
@@ -122,13 +144,15 @@ class QAGenerator:
         quota = int(self.cfg["questions_per_view"])
         per_t = int(self.cfg["max_per_template_per_view"])
         for vf in views:
-            ctx = FamilyContext(scene, self.catalog, world, vf, views, self.cfg)
+            ctx = FamilyContext(scene, self.catalog, world, vf, views, self.cfg, state=self.state)
             n_view = 0
             for t in self._ordered_templates(rng):
                 if n_view >= quota:
                     break
                 cands = self.modules[t.family].generate(ctx, t, rng)
                 self.stats["candidates"] += len(cands)
+                self.balancer.observe(cands)
+                before = n_view
                 for _ in range(per_t):
                     if n_view >= quota:
                         break
@@ -140,15 +164,20 @@ class QAGenerator:
                             self.stats["duplicates"] += 1
                         else:
                             keep.append(c)
-                    pick = self.balancer.choose(keep, rng)
+                    pick = self._pick(keep, rng)
                     if pick is None:
                         if keep:
                             self.stats["rejected_balance"] += 1
                         break
                     self.balancer.commit(pick)
+                    if t.constraints.get("refer", "any") == "any":
+                        self.mark_rows[0] += pick.marks is not None
+                        self.mark_rows[1] += 1
                     seen.add((tuple(pick.view_ids), pick.question))
                     rows.append(finalize(pick, self.balancer, rng, scene.scene_id, f"{scene.scene_id}_q{len(rows):03d}"))
                     n_view += 1
                     cands = [c for c in keep if c is not pick]
+                if n_view == before:
+                    self.fails[t.id] += 1
         self.stats["rows"] += len(rows)
         return rows

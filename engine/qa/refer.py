@@ -4,7 +4,11 @@ An expression is the category name plus the fewest attribute adjectives (colour,
 then a size comparative) that make it unique among the *distractor pool*: every object showing
 at least one pixel in the question's views (scope ``view``) or every object of the scene (scope
 ``scene``). A bare category is used only when the object is the only one of its category in the
-pool. Marks name objects "object 1", "object 2"... in the order the question names them; the
+pool. Names follow the catalog's hierarchy (``covers``, :meth:`engine.scene.catalog.Catalog.fits`):
+an expression must also rule out every pool object of a category its name covers, so "the
+table" is not unique while a coffee table is in the pool ("the brown table" may be, if the coffee
+table is not brown), whereas "the coffee table" only competes with coffee tables. Marks name
+objects "object 1", "object 2"... in the order the question names them; the
 row's ``marks`` field tells the pipeline which objects to draw numbers on.
 """
 
@@ -70,6 +74,11 @@ class Referrer:
             cache[oid] = self._build(oid, scope)
         return cache[oid]
 
+    def _fits(self, category: str) -> frozenset[str]:
+        """Categories the bare display name of ``category`` fits (itself plus those it covers)."""
+        catalog = self.world.catalog
+        return catalog.fits(category) if category in catalog else frozenset({category})
+
     def _attr(self, oid: str, a: str):
         return self.world.by_id[oid].attributes.get(a)
 
@@ -80,7 +89,8 @@ class Referrer:
             groups = self._groups[scope] = {}
             for o in self.pool(scope):
                 groups.setdefault(w.category[o], []).append(o)
-        others = [o for o in groups.get(w.category[oid], ()) if o != oid]
+        # Every pool object the bare name fits competes: its own category and those it covers.
+        others = [o for c in sorted(self._fits(w.category[oid])) for o in groups.get(c, ()) if o != oid]
         for use_size in (False, True):
             for subset in _ATTR_SUBSETS:
                 if any(self._attr(oid, a) is None for a in subset):
@@ -155,6 +165,17 @@ class Referrer:
         category = self.world.category
         return Refs(ids, tuple(names), None, tuple([category[o] for o in ids]))
 
+
+
+def covered_in_view(world: WorldFacts, category: str, views: list[ViewFacts]) -> bool:
+    """True when an object of a category that the bare name of ``category`` covers (catalog
+    ``covers``, e.g. a coffee table for "table") shows at least one pixel in one of ``views``:
+    then "How many tables?" has no single answer (is the coffee table one?), so counting
+    questions about ``category`` are not asked."""
+    catalog = world.catalog
+    covered = catalog.covered(category) if category in catalog else ()
+    by_cat = world.by_category
+    return any(v.present(o) for c in covered for o in by_cat.get(c, ()) for v in views)
 
 
 def plural(name: str, lexicon: Mapping | None = None) -> str:

@@ -26,6 +26,7 @@ REFER_MODES = ("expression", "mark", "any")
 CONSTRAINT_KEYS = {
     "min_visible_fraction": float,   # referents need at least this visible fraction (0..1)
     "min_visible_pixels": int,       # ... and at least this many visible pixels
+    "min_in_frame": float,           # ... and this share of the projected box inside the image (0..1)
     "refer": str,                    # expression | mark | any
     "refer_scope": str,              # view | scene: where a referring expression must be unique
     "num_options": int,              # choices shown (choice answers)
@@ -166,6 +167,8 @@ def parse_template(raw: Any, family: str, source: str) -> Template:
             raise fail(f"constraints.{k}", f"must be of type {typ.__name__}, got {v!r}")
     if "min_visible_fraction" in cons and not 0 <= cons["min_visible_fraction"] <= 1:
         raise fail("constraints.min_visible_fraction", "must be in [0, 1]")
+    if "min_in_frame" in cons and not 0 <= cons["min_in_frame"] <= 1:
+        raise fail("constraints.min_in_frame", "must be in [0, 1] (share of the projected box inside the image)")
     if cons.get("refer", "any") not in REFER_MODES:
         raise fail("constraints.refer", f"must be one of {REFER_MODES}")
     if cons.get("refer_scope", "view") not in ("view", "scene"):

@@ -3,6 +3,12 @@
 Questions can then refer to "mark 2" instead of describing the object. Pixel coordinates are
 image (u, v) = (column, row) with pixel centres at integers (docs/conventions.md); boxes are
 the view's inclusive ``bbox_visible`` [u0, v0, u1, v1].
+
+A mark never hides the object it names: the pixels a call draws (discs, digits, leader lines)
+cover at most ``max_cover`` of any marked object's visible pixels (its pixels in the id image;
+without one, its visible box). A mark sits inside its object when it fits under that share;
+else it shrinks (down to :func:`min_mark_radius`); else it goes beside the object, clear of
+its visible pixels, with a one-pixel leader line to the object's most interior visible pixel.
 """
 
 from __future__ import annotations
@@ -17,10 +23,14 @@ from scipy.ndimage import distance_transform_edt
 from engine.scene.graph import View
 
 STYLES = ("number", "box")
+DEFAULT_MAX_COVER = 0.5  # the default of qa.refer.mark_max_cover (conf/qa/default.yaml)
 # Distinct, readable mark colours (sRGB), after Sasha Trubetskoy's list of 20 distinct colours.
 PALETTE = ((230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240),
            (240, 50, 230), (210, 245, 60), (255, 225, 25), (0, 128, 128), (170, 110, 40), (128, 0, 0),
            (250, 190, 212), (170, 255, 195), (128, 128, 0), (0, 0, 128), (220, 190, 255), (255, 215, 180))
+
+
+LEADER_MIN_PX = 6  # a mark beside its object leaves at least this much leader line visible
 
 
 @lru_cache(maxsize=16)
@@ -31,6 +41,37 @@ def _font(size: int) -> ImageFont.ImageFont:
 def mark_radius(width: int, height: int) -> int:
     """Radius in pixels of a numbered mark for an image of ``width`` x ``height``."""
     return max(7, int(round(0.028 * min(width, height))))
+
+
+def min_mark_radius(width: int, height: int) -> int:
+    """Smallest radius (pixels) a mark shrinks to so as not to hide a small object: 1.2% of the
+    shorter side, at least 6 px (a 13 px disc whose digits are drawn 8 px high), at most
+    :func:`mark_radius` (6 at 512 x 512, where marks are 14)."""
+    return min(mark_radius(width, height), max(6, int(round(0.012 * min(width, height)))))
+
+
+def _font_size(r: int) -> int:
+    """Font size (px) of the number on a mark of radius ``r``."""
+    return max(8, int(round(r * 1.25)))
+
+
+@lru_cache(maxsize=512)
+def _stamp(r: int, text: str) -> tuple[np.ndarray, int, int]:
+    """Every pixel a numbered mark of radius ``r`` showing ``text`` may change (disc, outline and
+    digits, which may spill over a small disc): (mask (h, w) bool, du, dv), mask[0, 0] lying at
+    (du, dv) from the mark centre. Drawn once on a blank canvas; PIL draws the same pixels at
+    any integer centre."""
+    R = 3 * r + 16
+    im = Image.new("L", (2 * R + 1, 2 * R + 1), 0)
+    draw = ImageDraw.Draw(im)
+    draw.ellipse([R - r, R - r, R + r, R + r], fill=255, outline=255, width=max(1, r // 6))
+    draw.text((R, R), text, fill=255, font=_font(_font_size(r)), anchor="mm")
+    a = np.asarray(im) > 0
+    vs, us = np.nonzero(a)
+    v0, v1, u0, u1 = vs.min(), vs.max(), us.min(), us.max()
+    mask = a[v0:v1 + 1, u0:u1 + 1].copy()
+    mask.flags.writeable = False
+    return mask, int(u0) - R, int(v0) - R
 
 
 def _mark_bounds(r: int, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
@@ -56,13 +97,16 @@ class _RankedPixels:
     the image (all of them clamped when none does), most interior first (largest Euclidean
     distance to a pixel outside the object, the image border counting as outside; ties by v,
     then u). Ordered lazily: the first ``head`` exactly, the rest only when asked for.
-    ``step`` > 1 takes every step-th row and column of ``mask`` (pixels (u0, v0) + step * k)."""
+    ``step`` > 1 takes every step-th row and column of ``mask`` (pixels (u0, v0) + step * k).
+    ``core``: (2,) the most interior of those pixels before the image-border filter (the end of
+    a leader line); ``region``: the object's pixels (:class:`_Region`, set by _ranked_in_ids)."""
 
     def __init__(self, mask: np.ndarray, u0: int, v0: int, r: int, width: int, height: int, head: int = 256,
                  step: int = 1):
         vs, us = np.nonzero(mask[::step, ::step])  # (v, u) order
         dist = distance_transform_edt(np.pad(mask[::step, ::step], 1))[1:-1, 1:-1][vs, us]
-        pts = np.stack([us * step + u0, vs * step + v0], 1).astype(float)
+        pts = all_pts = np.stack([us * step + u0, vs * step + v0], 1).astype(float)
+        all_dist = dist
         lo, hi = _mark_bounds(r, width, height)  # as _in_image, keeping the distances in step
         inside = np.all((pts >= lo) & (pts <= hi), axis=1)
         if inside.any():
@@ -73,6 +117,8 @@ class _RankedPixels:
         self.neg = -dist
         self.head = head
         self._chunks: list[np.ndarray] = []
+        self.region: _Region | None = None
+        self.core = all_pts[int(np.argmax(all_dist))] if len(all_dist) else None  # first maximum: (v, u) ties
 
     def chunks(self):
         """Yield (k, 2) float (u, v) arrays: the candidates in rank order, head first."""
@@ -102,7 +148,41 @@ def _ranked_in_ids(ids: np.ndarray, bbox, oid: str, instance_id: int, r: int) ->
     if not mask.any():
         raise ValueError(f"ids: object {oid!r} (instance {instance_id}) has no pixel in the id image")
     step = 2 if mask.size > SUBSAMPLE_ABOVE_PX and mask[::2, ::2].any() else 1
-    return _RankedPixels(mask, bu0, bv0, r, ids.shape[1], ids.shape[0], step=step)
+    ranked = _RankedPixels(mask, bu0, bv0, r, ids.shape[1], ids.shape[0], step=step)
+    ranked.region = _Region(mask, bu0, bv0)
+    return ranked
+
+
+class _Region:
+    """The pixels a mark must not hide: ``mask`` (h, w) bool with its top-left pixel at (u0, v0);
+    ``n`` pixels. Keeps the object's beside-the-object candidates (per radius) once found."""
+
+    def __init__(self, mask: np.ndarray, u0: int, v0: int):
+        self.mask, self.u0, self.v0 = mask, int(u0), int(v0)
+        self.h, self.w = mask.shape
+        self.n = int(np.count_nonzero(mask))
+        self.beside: dict[tuple[int, bool], np.ndarray] = {}
+
+    def hits(self, us: np.ndarray, vs: np.ndarray) -> np.ndarray:
+        """(K,) bool: which of the pixels (us, vs) (int arrays) belong to the region."""
+        lu, lv = us - self.u0, vs - self.v0
+        out = (lu >= 0) & (lu < self.w) & (lv >= 0) & (lv < self.h)
+        out[out] = self.mask[lv[out], lu[out]]
+        return out
+
+
+class _BoxTarget:
+    """Without an id image: the visible box stands in for the object's pixels (a superset of
+    them, so a budget kept on the box is kept on the object); candidates as given."""
+
+    def __init__(self, bbox, cands: np.ndarray):
+        u0, v0, u1, v1 = (int(round(float(x))) for x in bbox)
+        self.region = _Region(np.ones((v1 - v0 + 1, u1 - u0 + 1), bool), u0, v0)
+        self.core = np.array([(u0 + u1) // 2, (v0 + v1) // 2], float)
+        self._cands = cands
+
+    def chunks(self):
+        yield self._cands
 
 
 def _candidates_from_bbox(bbox, step: float) -> np.ndarray:
@@ -143,20 +223,212 @@ def _text_color(rgb) -> tuple[int, int, int]:
     return (0, 0, 0) if lum > 150 else (255, 255, 255)
 
 
+def _beside_candidates(region: _Region, target: np.ndarray, r: int, width: int, height: int,
+                       whole: bool) -> np.ndarray:
+    """(K, 2) float mark centres whose disc of radius ``r`` stays inside the image and at least
+    r + 1 + ``LEADER_MIN_PX`` px from every pixel of ``region`` (so the leader line shows) (searched within 2r + 4 px of the region's box, or
+    over the whole image when ``whole``), nearest to ``target`` first (ties by v, then u)."""
+    key = (r, whole)
+    if key in region.beside:
+        return region.beside[key]
+    m = max(width, height) if whole else 2 * r + 4 + LEADER_MIN_PX
+    wu0, wv0 = max(0, region.u0 - m), max(0, region.v0 - m)
+    wu1, wv1 = min(width - 1, region.u0 + region.w - 1 + m), min(height - 1, region.v0 + region.h - 1 + m)
+    local = np.zeros((wv1 - wv0 + 1, wu1 - wu0 + 1), bool)
+    local[region.v0 - wv0:region.v0 - wv0 + region.h, region.u0 - wu0:region.u0 - wu0 + region.w] = region.mask
+    far = distance_transform_edt(~local) >= r + 1 + LEADER_MIN_PX  # the region's pixels all lie in the window
+    far[:max(0, r - wv0), :] = False  # keep the disc inside the image
+    far[:, :max(0, r - wu0)] = False
+    far[max(0, height - r - wv0):, :] = False
+    far[:, max(0, width - r - wu0):] = False
+    vs, us = np.nonzero(far)
+    us, vs = us + wu0, vs + wv0
+    d2 = (us - target[0]) ** 2 + (vs - target[1]) ** 2
+    order = np.lexsort((us, vs, d2))
+    out = region.beside[key] = np.stack([us[order], vs[order]], 1).astype(float)
+    return out
+
+
+def _leader(xy: np.ndarray, target: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray]:
+    """(us, vs) int pixels of a one-pixel line from just outside the disc at ``xy`` (radius
+    ``r``) to ``target``, in order from the disc; empty when the target lies under the disc."""
+    d = target - xy
+    length = float(np.hypot(*d))
+    if length <= r + 1:
+        return np.zeros(0, int), np.zeros(0, int)
+    start = xy + d / length * (r + 1)
+    n = int(np.ceil(2 * (length - r - 1))) + 1
+    pts = np.rint(start + (target - start) * np.linspace(0.0, 1.0, n)[:, None]).astype(int)
+    keep = np.ones(len(pts), bool)
+    keep[1:] = np.any(pts[1:] != pts[:-1], axis=1)
+    pts = pts[keep]
+    return pts[:, 0], pts[:, 1]
+
+
+class _Piece:
+    """Pixels a mark draws, as a bool ``mask`` (h, w) whose [0, 0] is image pixel (u0, v0); all
+    inside the image."""
+
+    __slots__ = ("mask", "u0", "v0")
+
+    def __init__(self, mask: np.ndarray, u0: int, v0: int):
+        self.mask, self.u0, self.v0 = mask, u0, v0
+
+    @classmethod
+    def disc(cls, xy: np.ndarray, r: int, text: str, width: int, height: int) -> "_Piece":
+        """The pixels of a mark of radius ``r`` showing ``text`` centred at ``xy``, cut to the image."""
+        m, du, dv = _stamp(r, text)
+        u0, v0 = int(xy[0]) + du, int(xy[1]) + dv
+        h, w = m.shape
+        a, b = max(0, -u0), max(0, -v0)
+        m = m[b:max(b, min(h, height - v0)), a:max(a, min(w, width - u0))]
+        return cls(m, u0 + a, v0 + b)
+
+    @classmethod
+    def pixels(cls, us: np.ndarray, vs: np.ndarray) -> "_Piece":
+        """Pixels (us, vs) (int arrays, in the image; at least one) as a piece."""
+        u0, v0 = int(us.min()), int(vs.min())
+        m = np.zeros((int(vs.max()) - v0 + 1, int(us.max()) - u0 + 1), bool)
+        m[vs - v0, us - u0] = True
+        return cls(m, u0, v0)
+
+    def covers(self, us: np.ndarray, vs: np.ndarray) -> np.ndarray:
+        """(K,) bool: which of the pixels (us, vs) (int arrays) the piece draws."""
+        h, w = self.mask.shape
+        lu, lv = us - self.u0, vs - self.v0
+        out = (lu >= 0) & (lu < w) & (lv >= 0) & (lv < h)
+        out[out] = self.mask[lv[out], lu[out]]
+        return out
+
+    def count(self, g: _Region, where: np.ndarray | None = None) -> int:
+        """Pixels of region ``g`` under the piece (only where ``where``, a mask like the piece's, is true)."""
+        h, w = self.mask.shape
+        a0, a1 = max(self.u0, g.u0), min(self.u0 + w, g.u0 + g.w)
+        b0, b1 = max(self.v0, g.v0), min(self.v0 + h, g.v0 + g.h)
+        if a0 >= a1 or b0 >= b1:
+            return 0
+        m = (self.mask if where is None else where)[b0 - self.v0:b1 - self.v0, a0 - self.u0:a1 - self.u0]
+        return int(np.count_nonzero(m & g.mask[b0 - g.v0:b1 - g.v0, a0 - g.u0:a1 - g.u0]))
+
+
+class _Budget:
+    """What the marks drawn so far cover of each marked object's pixels, and what each may cover
+    (``max_cover`` x its pixel count)."""
+
+    def __init__(self, regions: list[_Region], max_cover: float, height: int, width: int):
+        self.regions = regions
+        self.limit = np.array([max_cover * g.n for g in regions], float)
+        self.used = np.zeros(len(regions), int)
+        self.drawn = np.zeros((height, width), bool)
+
+    def _fresh(self, p: _Piece) -> np.ndarray:
+        h, w = p.mask.shape
+        return p.mask & ~self.drawn[p.v0:p.v0 + h, p.u0:p.u0 + w]
+
+    def gains(self, *pieces: _Piece) -> np.ndarray:
+        """(n_regions,) pixels of each region that drawing ``pieces`` (disjoint) would newly cover."""
+        out = np.zeros(len(self.regions), int)
+        for p in pieces:
+            fresh = self._fresh(p)
+            for k, g in enumerate(self.regions):
+                out[k] += p.count(g, fresh)
+        return out
+
+    def fits(self, gains: np.ndarray) -> bool:
+        """True when adding ``gains`` keeps every region within its limit."""
+        return bool((self.used + gains <= self.limit + 1e-9).all())
+
+    def own_fits(self, k: int, p: _Piece) -> bool:
+        """True when ``p`` alone keeps region ``k`` within its limit (a quick first test)."""
+        return self.used[k] + p.count(self.regions[k], self._fresh(p)) <= self.limit[k] + 1e-9
+
+    def take(self, gains: np.ndarray, *pieces: _Piece) -> None:
+        self.used += gains
+        for p in pieces:
+            h, w = p.mask.shape
+            self.drawn[p.v0:p.v0 + h, p.u0:p.u0 + w] |= p.mask
+
+
+def _beside(target_obj, k: int, text: str, placed: list[np.ndarray], r: int, budget: _Budget, width: int,
+            height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """A mark of radius ``r`` beside object ``k``: (xy, leader us, leader vs) or None, the
+    budget updated.
+
+    The first candidate of :func:`_beside_candidates` (near search, then the whole image) whose
+    disc covers none of the object's pixels, whose disc and leader keep every marked object
+    within its budget, and that clears the placed marks by 2r + 2 px; failing that, the same
+    search without the clearance, farthest from the placed marks first. The leader ends at the
+    object's most interior pixel, or earlier where the object's own budget runs out."""
+    region, core = budget.regions[k], np.asarray(target_obj.core, float)
+    P = np.asarray(placed, float).reshape(-1, 2)
+
+    def attempt(xy):
+        disc = _Piece.disc(xy, r, text, width, height)
+        if disc.count(region):
+            return None
+        g = budget.gains(disc)
+        if not budget.fits(g):
+            return None
+        lu, lv = _leader(xy, core, r)
+        keep = ~disc.covers(lu, lv)  # the line starts at the disc's rim
+        lu, lv = lu[keep], lv[keep]
+        own = region.hits(lu, lv) & ~budget.drawn[lv, lu]
+        room = int(np.floor(budget.limit[k] - budget.used[k] - g[k] + 1e-9))
+        if int(own.sum()) > room:  # too small an object even for the line: stop it at the budget
+            cut = int(np.searchsorted(np.cumsum(own), room, side="right"))
+            lu, lv = lu[:cut], lv[:cut]
+        pieces = (disc,) if not len(lu) else (disc, _Piece.pixels(lu, lv))
+        g = budget.gains(*pieces)
+        if not budget.fits(g):
+            return None
+        budget.take(g, *pieces)
+        return xy, lu, lv
+
+    tries = 0
+    for whole in (False, True):
+        cands = _beside_candidates(region, core, r, width, height, whole)
+        gaps = []
+        for s in range(0, len(cands), 512):  # in rank order; stop at the first that clears and fits
+            chunk = cands[s:s + 512]
+            gap = (np.min(np.linalg.norm(chunk[:, None, :] - P[None], axis=2), axis=1) if len(P)
+                   else np.full(len(chunk), np.inf))
+            gaps.append(gap)
+            for j in np.flatnonzero(gap >= 2 * r + 2).tolist():
+                found = attempt(chunk[j])
+                tries += 1
+                if found is not None:
+                    return found
+                if tries >= 2000:
+                    return None
+        if len(P) and len(cands):  # nothing clears the placed marks: farthest from them first
+            gap = np.concatenate(gaps)
+            for j in np.argsort(-gap, kind="stable").tolist():
+                if gap[j] >= 2 * r + 2:
+                    continue
+                found = attempt(cands[j])
+                tries += 1
+                if found is not None:
+                    return found
+                if tries >= 2000:
+                    return None
+    return None
+
+
 def draw_marks(rgb: np.ndarray, view: View, object_ids: list[str], style: str = "number",
                rng: np.random.Generator | None = None, ids: np.ndarray | None = None,
                instance_ids: Mapping[str, int] | None = None,
-               candidates: dict | None = None) -> tuple[np.ndarray, list[dict]]:
+               candidates: dict | None = None, max_cover: float = DEFAULT_MAX_COVER) -> tuple[np.ndarray, list[dict]]:
     """Draw set-of-mark prompts for ``object_ids`` on a copy of ``rgb``: :func:`draw_marks_image`
     with the image as an (H, W, 3) uint8 array."""
-    out, records = draw_marks_image(rgb, view, object_ids, style, rng, ids, instance_ids, candidates)
+    out, records = draw_marks_image(rgb, view, object_ids, style, rng, ids, instance_ids, candidates, max_cover)
     return np.asarray(out), records
 
 
 def draw_marks_image(rgb: np.ndarray, view: View, object_ids: list[str], style: str = "number",
                      rng: np.random.Generator | None = None, ids: np.ndarray | None = None,
                      instance_ids: Mapping[str, int] | None = None,
-                     candidates: dict | None = None) -> tuple[Image.Image, list[dict]]:
+                     candidates: dict | None = None,
+                     max_cover: float = DEFAULT_MAX_COVER) -> tuple[Image.Image, list[dict]]:
     """Draw set-of-mark prompts for ``object_ids`` on a copy of ``rgb``; the copy is a PIL image
     (encoders take it as it is).
 
@@ -166,20 +438,32 @@ def draw_marks_image(rgb: np.ndarray, view: View, object_ids: list[str], style: 
             pixels) locates each object.
         object_ids: objects to mark, in order; mark numbers are 1..n in this order.
         style: ``number`` (a filled circle with the number at a visible point of the object) or
-            ``box`` (a coloured outline of the visible box with its number in a corner).
+            ``box`` (a coloured outline just outside the visible box, with its number at a corner).
         rng: only to shuffle the mark numbers (a random permutation of 1..n); None keeps order.
         ids: optional (H, W) int instance-id image of the view: numbered marks are then placed
-            on the object's most interior visible pixel instead of its box centre.
+            on the object's most interior visible pixel instead of its box centre, and the
+            object's pixels (not its box) are what a mark may cover.
         instance_ids: object id -> instance id; required with ``ids``.
         candidates: optional memo owned by the caller, object id -> that object's ranked
-            candidate mark centres in ``ids``; pass one dict per (view, ids image) to reuse the
-            search across calls on the same view (it depends on nothing else).
+            candidate mark centres and pixels in ``ids``; pass one dict per (view, ids image) to
+            reuse the search across calls on the same view (it depends on nothing else).
+        max_cover: in [0, 1], the most of any marked object's visible pixels (its box without
+            ``ids``) that the discs, digits and leader lines of this call may cover together
+            (``qa.refer.mark_max_cover``). A mark goes at its usual place (most interior pixel,
+            box centre, box corner) at full radius when that keeps every budget; else at the
+            largest radius down to :func:`min_mark_radius` that does; else beside the object at
+            full radius, on the nearest position (to the object's most interior pixel) where
+            the disc covers none of the object's pixels, with a one-pixel leader line in the
+            mark colour to that most interior pixel. Box outlines lie outside their box and are
+            not counted.
 
     Returns:
         (image, records): the marked copy (PIL RGB image, H x W) and, sorted by mark number,
         ``{"mark", "object_id", "xy": [u, v] (mark centre, pixels), "bbox": [u0, v0, u1, v1],
-        "color": [r, g, b] (sRGB 0-255), "radius": px}``. Marks stay inside the image and do
-        not overlap each other unless there is no room.
+        "color": [r, g, b] (sRGB 0-255), "radius": px (as drawn), "placement": "inside" |
+        "beside", "leader": [u, v] (end of the leader line) or None, "cover": share of the
+        object's visible pixels this mark newly covers}``. Marks stay inside the image and do
+        not overlap each other unless there is no room. Deterministic.
     """
     img = np.asarray(rgb)
     if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
@@ -188,8 +472,12 @@ def draw_marks_image(rgb: np.ndarray, view: View, object_ids: list[str], style: 
         raise ValueError(f"style: {style!r} is not one of {STYLES}")
     if len(set(object_ids)) != len(object_ids):
         raise ValueError(f"object_ids: duplicates in {object_ids}; fix: mark each object once")
+    if isinstance(max_cover, bool) or not isinstance(max_cover, (int, float)) or not 0.0 <= max_cover <= 1.0:
+        raise ValueError(f"max_cover: must be a number in [0, 1], got {max_cover!r}; fix: set qa.refer.mark_max_cover "
+                         f"(default {DEFAULT_MAX_COVER})")
     H, W = img.shape[:2]
     r = mark_radius(W, H)
+    r_min = min_mark_radius(W, H)
     if W < 2 * r + 1 or H < 2 * r + 1:
         raise ValueError(f"rgb: a {W}x{H} image is too small for marks of radius {r}")
     if ids is not None:
@@ -201,9 +489,6 @@ def draw_marks_image(rgb: np.ndarray, view: View, object_ids: list[str], style: 
     numbers = np.arange(1, len(object_ids) + 1)
     if rng is not None:
         numbers = rng.permutation(numbers)
-    out = Image.fromarray(img.copy())
-    draw = ImageDraw.Draw(out)
-    font = _font(max(8, int(round(r * 1.25))))
     boxes = []
     for oid in object_ids:
         info = view.objects.get(oid)
@@ -212,35 +497,85 @@ def draw_marks_image(rgb: np.ndarray, view: View, object_ids: list[str], style: 
             raise ValueError(f"view {view.id}: object {oid!r} has no visible pixels (bbox_visible is null or the "
                              "object is not in view.objects); fix: mark only visible objects")
         boxes.append(bbox)
-    if style == "box":  # outlines first, so no outline is drawn over a label
-        for bbox, num in zip(boxes, numbers.tolist()):
-            draw.rectangle([float(x) for x in bbox], outline=PALETTE[(num - 1) % len(PALETTE)], width=max(2, r // 4))
-    placed: list[np.ndarray] = []
-    records = []
-    for oid, bbox, num in zip(object_ids, boxes, numbers.tolist()):
-        color = PALETTE[(num - 1) % len(PALETTE)]
-        if style == "number":
-            if ids is not None:
-                if oid not in instance_ids:
-                    raise ValueError(f"instance_ids: no entry for {oid!r}")
-                ranked = None if candidates is None else candidates.get(oid)
-                if ranked is None:
-                    ranked = _ranked_in_ids(np.asarray(ids), bbox, oid, int(instance_ids[oid]), r)
-                    if candidates is not None:
-                        candidates[oid] = ranked
-                chunks = ranked.chunks()
-            else:
-                chunks = [_in_image(_candidates_from_bbox(bbox, max(2.0, r / 2)), r, W, H)]
-        else:
+    # Every marked object's pixels and usual mark positions (ranked), before any is placed.
+    targets = []
+    for oid, bbox in zip(object_ids, boxes):
+        if style == "box":
             u0, v0, u1, v1 = (float(x) for x in bbox)
-            chunks = [_in_image(np.array([[u0 + r, v0 + r], [u1 - r, v0 + r], [u0 + r, v1 - r], [u1 - r, v1 - r],
-                                          [u0 - r - 1, v0 - r - 1], [u1 + r + 1, v0 - r - 1]]), r, W, H)]
-        xy = np.round(_place(chunks, placed, r))
-        placed.append(xy)
+            corners = _in_image(np.array([[u0 + r, v0 + r], [u1 - r, v0 + r], [u0 + r, v1 - r], [u1 - r, v1 - r],
+                                          [u0 - r - 1, v0 - r - 1], [u1 + r + 1, v0 - r - 1]]), r, W, H)
+        if ids is not None:
+            if oid not in instance_ids:
+                raise ValueError(f"instance_ids: no entry for {oid!r}")
+            ranked = None if candidates is None else candidates.get(oid)
+            if ranked is None:
+                ranked = _ranked_in_ids(np.asarray(ids), bbox, oid, int(instance_ids[oid]), r)
+                if candidates is not None:
+                    candidates[oid] = ranked
+            targets.append(ranked if style == "number" else _Corners(ranked, corners))
+        else:
+            targets.append(_BoxTarget(bbox, _in_image(_candidates_from_bbox(bbox, max(2.0, r / 2)), r, W, H)
+                                      if style == "number" else corners))
+    budget = _Budget([t.region for t in targets], float(max_cover), H, W)
+    placed: list[np.ndarray] = []
+    marks = []  # (xy, radius, leader us, leader vs, placement, cover)
+    for k, (target, num) in enumerate(zip(targets, numbers.tolist())):
+        text = str(num)
+        xy = np.round(_place(target.chunks(), placed, r))
+        mark = None
+        for rad in range(r, r_min - 1, -1):  # inside, shrinking as far as needed
+            disc = _Piece.disc(xy, rad, text, W, H)
+            if not budget.own_fits(k, disc):
+                continue
+            g = budget.gains(disc)
+            if budget.fits(g):
+                budget.take(g, disc)
+                mark = (xy, rad, np.zeros(0, int), np.zeros(0, int), "inside", g[k])
+                break
+        if mark is None:
+            before = budget.used[k]
+            found = _beside(target, k, text, placed, r, budget, W, H)
+            if found is not None:
+                mark = (found[0], r, found[1], found[2], "beside", budget.used[k] - before)
+            else:  # no room anywhere (an image hardly larger than a mark): the smallest mark inside
+                disc = _Piece.disc(xy, r_min, text, W, H)
+                g = budget.gains(disc)
+                budget.take(g, disc)
+                mark = (xy, r_min, np.zeros(0, int), np.zeros(0, int), "inside", g[k])
+        placed.append(mark[0])
+        marks.append(mark)
+    canvas = img.copy()
+    for (xy, rad, lu, lv, _, _), num in zip(marks, numbers.tolist()):
+        canvas[lv, lu] = PALETTE[(num - 1) % len(PALETTE)]  # leader lines first, under every disc
+    out = Image.fromarray(canvas)
+    draw = ImageDraw.Draw(out)
+    if style == "box":  # outlines next (just outside each box: they hide none of its pixels)
+        wd = max(2, r // 4)
+        for bbox, num in zip(boxes, numbers.tolist()):
+            u0, v0, u1, v1 = (float(x) for x in bbox)
+            draw.rectangle([u0 - wd, v0 - wd, u1 + wd, v1 + wd], outline=PALETTE[(num - 1) % len(PALETTE)], width=wd)
+    records = []
+    for oid, bbox, num, (xy, rad, lu, lv, placement, cover), target in zip(object_ids, boxes, numbers.tolist(),
+                                                                          marks, targets):
+        color = PALETTE[(num - 1) % len(PALETTE)]
         u, v = float(xy[0]), float(xy[1])
-        draw.ellipse([u - r, v - r, u + r, v + r], fill=color, outline=(255, 255, 255), width=max(1, r // 6))
-        draw.text((u, v), str(num), fill=_text_color(color), font=font, anchor="mm")
+        draw.ellipse([u - rad, v - rad, u + rad, v + rad], fill=color, outline=(255, 255, 255), width=max(1, rad // 6))
+        draw.text((u, v), str(num), fill=_text_color(color), font=_font(_font_size(rad)), anchor="mm")
+        n = target.region.n
         records.append({"mark": int(num), "object_id": oid, "xy": [int(xy[0]), int(xy[1])],
-                        "bbox": [int(x) for x in bbox], "color": list(color), "radius": r})
+                        "bbox": [int(x) for x in bbox], "color": list(color), "radius": int(rad),
+                        "placement": placement, "leader": [int(lu[-1]), int(lv[-1])] if len(lu) else None,
+                        "cover": round(float(cover) / n, 4) if n else 0.0})
     records.sort(key=lambda rec: rec["mark"])
     return out, records
+
+
+class _Corners:
+    """Box style with an id image: the box's corner positions, and the object's pixels and most
+    interior pixel from its ranked search."""
+
+    def __init__(self, ranked: _RankedPixels, corners: np.ndarray):
+        self.region, self.core, self._cands = ranked.region, ranked.core, corners
+
+    def chunks(self):
+        yield self._cands

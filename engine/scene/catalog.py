@@ -2,6 +2,11 @@
 
 Data lives in ``scenes/catalog.yaml``; this module loads and validates it. Sizes are ranges in
 metres along local x (depth, the front axis), y (width) and z (height).
+
+Name hierarchy: a category's ``covers`` lists the categories its bare display name also fits
+("table" covers coffee_table: a coffee table is a table, so "the table" is ambiguous when one is
+in view). :meth:`Catalog.covered` gives the transitive closure and :meth:`Catalog.fits` the
+categories a name of a category may refer to.
 """
 
 from __future__ import annotations
@@ -28,7 +33,9 @@ class Category:
     """One catalog category.
 
     ``size`` maps depth/width/height to (min, max) metres; ``stands_on`` lists ``floor``,
-    ``wall`` or supporting categories; ``extra`` keeps any further keys from the YAML.
+    ``wall`` or supporting categories; ``covers`` lists the categories whose instances this
+    category's bare name also fits (as declared; :meth:`Catalog.covered` closes it); ``extra``
+    keeps any further keys from the YAML.
     """
 
     key: str
@@ -43,6 +50,7 @@ class Category:
     scenes: tuple[str, ...]
     placement: str = "free"
     facing: str = "any"
+    covers: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -79,6 +87,44 @@ class Catalog:
     def holders(self, key: str) -> list[str]:
         """Categories that may stand on category ``key`` (derived from ``stands_on``)."""
         return [c.key for c in self.categories.values() if key in c.stands_on]
+
+    def covered(self, key: str) -> frozenset[str]:
+        """Categories (other than ``key``) whose instances the bare name of ``key`` also fits: the
+        transitive closure of ``covers`` ("table" -> {coffee_table, side_table, ...}). Unknown
+        keys cover nothing."""
+        return self._hierarchy()[0].get(key, frozenset())
+
+    def fits(self, key: str) -> frozenset[str]:
+        """Categories whose instances the bare name of ``key`` may refer to: ``key`` itself plus
+        :meth:`covered`. "The table" fits a table or a coffee table; "the coffee table" only a
+        coffee table."""
+        got = self._hierarchy()[1].get(key)
+        return got if got is not None else frozenset({key})
+
+    def _hierarchy(self) -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]]]:
+        """(covered, fits) per category key, built on first use (the catalog is immutable)."""
+        h = self.__dict__.get("_hierarchy_maps")
+        if h is None:
+            covered = _covers_closure({k: c.covers for k, c in self.categories.items()})
+            h = (covered, {k: frozenset({k}) | v for k, v in covered.items()})
+            object.__setattr__(self, "_hierarchy_maps", h)
+        return h
+
+
+def _covers_closure(covers: dict[str, tuple[str, ...]]) -> dict[str, frozenset[str]]:
+    """Transitive closure of a ``covers`` graph (category -> categories its name fits), without
+    the category itself."""
+    out: dict[str, frozenset[str]] = {}
+    for k in covers:
+        acc: set[str] = set()
+        stack = list(covers[k])
+        while stack:
+            c = stack.pop()
+            if c not in acc:
+                acc.add(c)
+                stack.extend(covers.get(c, ()))
+        out[k] = frozenset(acc - {k})
+    return out
 
 
 def _range(path: str, cat: str, axis: str, v: Any) -> tuple[float, float]:
@@ -124,14 +170,17 @@ def parse_catalog(data: dict, path: str = "<catalog>") -> Catalog:
                 raise CatalogError(f"{where}.scenes: {s!r} is not one of {SCENE_TYPES}")
         if not isinstance(c["has_front"], bool):
             raise CatalogError(f"{where}.has_front: must be true or false")
+        covers = c.get("covers", [])
+        if not isinstance(covers, list) or not all(isinstance(x, str) for x in covers):
+            raise CatalogError(f"{where}.covers: must be a list of category keys, got {covers!r}")
         known = {"name", "kind", "size", "colors", "materials", "stands_on", "surface", "has_front",
-                 "scenes", "placement", "facing"}
+                 "scenes", "placement", "facing", "covers"}
         cats[key] = Category(
             key=key, name=str(c.get("name", key.replace("_", " "))), kind=c["kind"], size=size,
             colors=tuple(c["colors"]), materials=tuple(c["materials"]), stands_on=tuple(c["stands_on"]),
             surface=bool(c.get("surface", False)), has_front=c["has_front"], scenes=tuple(c["scenes"]),
             placement=str(c.get("placement", "free")), facing=str(c.get("facing", "any")),
-            extra={k: v for k, v in c.items() if k not in known},
+            covers=tuple(covers), extra={k: v for k, v in c.items() if k not in known},
         )
     for key, c in cats.items():
         for s in c.stands_on:
@@ -144,7 +193,34 @@ def parse_catalog(data: dict, path: str = "<catalog>") -> Catalog:
                                    f"fix: set categories.{s}.surface: true or remove it")
         if c.placement.startswith("near:") and c.placement[5:] not in cats:
             raise CatalogError(f"{path}: categories.{key}.placement: {c.placement!r} names no category")
+    _check_covers(cats, path)
     return Catalog(cats, colors, materials, path)
+
+
+def _check_covers(cats: dict[str, Category], path: str) -> None:
+    """``covers`` names known categories other than itself, has no cycle, and is complete for
+    names: a display name ending in another category's display name ("coffee table" / "table",
+    "armchair" / "chair") must be covered by that category, since the shorter name fits it."""
+    for key, c in cats.items():
+        for k in c.covers:
+            if k not in cats:
+                raise CatalogError(f"{path}: categories.{key}.covers: {k!r} is not a category; fix: use a key "
+                                   f"under categories: (e.g. coffee_table) or remove it")
+            if k == key:
+                raise CatalogError(f"{path}: categories.{key}.covers: a category does not cover itself; "
+                                   f"fix: remove {k!r}")
+    closure = _covers_closure({k: c.covers for k, c in cats.items()})
+    for key in cats:
+        for k in closure[key]:
+            if key in closure.get(k, ()):
+                raise CatalogError(f"{path}: categories.{key}.covers: {key!r} and {k!r} cover each other (a cycle); "
+                                   f"fix: keep the cover only on the more general name")
+    for key, c in cats.items():
+        for hyper, h in cats.items():
+            if hyper == key or not c.name.lower().endswith(h.name.lower()) or key in closure[hyper]:
+                continue
+            raise CatalogError(f"{path}: categories.{hyper}.covers: the name {h.name!r} also fits {key} "
+                               f"(named {c.name!r}); fix: add {key} to categories.{hyper}.covers")
 
 
 @lru_cache(maxsize=8)

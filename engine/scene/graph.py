@@ -164,7 +164,8 @@ class View:
         K: (3, 3) intrinsics, pixels. width, height: image size in pixels.
         cam_to_world: (4, 4) OpenCV-convention pose (camera +X right, +Y down, +Z forward).
         objects: per object id, what is known of it in this view: geometric fields from the
-            camera sampler (``in_frustum``, ``bbox_amodal_geom``) and, once rendered,
+            camera sampler (``in_frustum``, ``bbox_amodal_geom``, ``truncated_geom``,
+            ``in_frame_fraction``, ``distance``, ``depth``; docs/record.md) and, once rendered,
             ``visible_pixels``, ``amodal_pixels``, ``visible_fraction``, ``truncated``,
             ``bbox_visible``, ``bbox_amodal`` (pixel boxes [u0, v0, u1, v1] or None).
         params: the sampled camera parameters (height, pitch, fov, ...), for the record.

@@ -162,9 +162,19 @@ def validate_scene_record(d: Any, raise_on_error: bool = False) -> list[str]:
             T = np.asarray(T, dtype=float)
             if not np.allclose(T[3], [0, 0, 0, 1]) or not np.allclose(T[:3, :3] @ T[:3, :3].T, np.eye(3), atol=1e-6):
                 e.append(f"{p}.cam_to_world: must be rigid (orthonormal rotation, last row 0 0 0 1)")
-        for oid in v.get("objects", {}):
+        per_object = v.get("objects", {})
+        if not isinstance(per_object, dict):
+            e.append(f"{p}.objects: must map object id -> per-object fields, got {type(per_object).__name__}")
+            per_object = {}
+        for oid, info in per_object.items():
             if oid not in ids:
                 e.append(f"{p}.objects: key {oid!r} names no object in this scene")
+            elif isinstance(info, dict) and "in_frame_fraction" in info:
+                f = info["in_frame_fraction"]
+                if not _is_num(f) or not 0.0 <= f <= 1.0:
+                    e.append(f"{p}.objects.{oid}.in_frame_fraction: must be a number in [0, 1] (share of the box's "
+                             f"projected area inside the image), got {f!r}; fix: recompute it with "
+                             "engine.camera.annotate_geometry(scene, view)")
     return _finish(e, raise_on_error)
 
 

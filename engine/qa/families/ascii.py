@@ -3,10 +3,12 @@
 - ``draw_map``: the image is shown; the answer is the map of the objects visible enough in it
   (the legend lists them; walls and the camera arrow are drawn). Asked only when the camera
   stands over the room and every listed object has a unique expression in the scene.
-- ``map_direction``: text only; the map (all objects, camera arrow) and its legend are given,
-  and the 8-way compass direction from letter b to letter a is asked. Directions are computed
-  from the centroids of the letters' cells; the world centres must give the same direction, both
-  at least ``min_angle_deg`` from a sector boundary and ``min_abs_diff`` metres apart.
+- ``map_direction``: text only; the map (camera arrow and every object with a scene-unique
+  expression, so no two legend entries could name the same object, hypernyms included) and its
+  legend are given, and the 8-way compass direction from letter b to letter a is asked.
+  Directions are computed from the centroids of the letters' cells; the world centres must give
+  the same direction, both at least ``min_angle_deg`` from a sector boundary and
+  ``min_abs_diff`` metres apart.
 - ``map_nearest``: text only; which of several letters is nearest the camera arrow, by the
   smallest cell-centre distance from the arrow's cell (in cells); the winner must lead by
   ``params.min_cell_lead`` cells and be the nearest by true camera-object distance as well,
@@ -96,15 +98,21 @@ def generate(ctx, t: Template, rng: np.random.Generator) -> list[Candidate]:
     if t.task in ("map_direction", "map_nearest"):
         cache = ctx.cache.setdefault("ascii", {})
         if res not in cache:  # one map per view and resolution, shared by the map question templates
-            names = {oid: ctx.referrer().expression(oid, "scene") or ctx.world.name[oid] for oid in ctx.world.ids}
-            m = build_ascii_map(ctx.scene, ctx.view.view, res, names)
+            # These questions show the map as text and no image, so the legend must name every
+            # object uniquely (scene-unique expressions, which respect the catalog's hypernyms:
+            # never a bare "the table" beside a coffee table). An object without one is left off
+            # the map and its legend, as is one that gets no cell at this resolution (under a taller
+            # one; the other cells do not change, since a hidden object owned none).
+            names = {}
+            for oid in ctx.world.ids:
+                e = ctx.referrer().expression(oid, "scene")
+                if e is not None:
+                    names[oid] = e
+            m = build_ascii_map(ctx.scene, ctx.view.view, res, names, object_ids=list(names))
             if m.hidden:
-                # These questions show the map as text and no image, so an object that gets no cell
-                # at this resolution (under a taller one) is left off the map and its legend; the
-                # other cells do not change, since a hidden object owned none.
                 drop = set(m.hidden)
                 m = build_ascii_map(ctx.scene, ctx.view.view, res, names,
-                                    object_ids=[o for o in ctx.world.ids if o not in drop])
+                                    object_ids=[o for o in names if o not in drop])
             cache[res] = m
         m = cache[res]
         if m.hidden:

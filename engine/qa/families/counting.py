@@ -1,15 +1,19 @@
 """Counting family: visible instances of a category (optionally with a colour), and count comparisons.
 
-An instance counts as visible when its visible fraction and pixels clear the template's
-thresholds. A count is asked only when every instance of the category in the scene is either
-clearly visible or shows no pixel at all, so borderline slivers never make the answer
-ambiguous. A colour filter that does not change the count is degenerate (CLEVR).
+An instance counts as visible when its visible fraction, visible pixels and in-frame fraction
+(share of its projected box inside the image) clear the template's thresholds
+(``FamilyContext.visible``). A count is asked only when every instance of the category in the
+scene is either clearly visible or shows no pixel at all, so borderline instances (slivers, and
+objects that show pixels but lie mostly outside the frame) never make the answer ambiguous. A
+colour filter that does not change the count is degenerate (CLEVR). A category is not counted
+(nor compared) while an object of a category its name covers shows in the view (catalog
+``covers``): with a coffee table in view, "How many tables?" has two defensible answers.
 """
 
 from __future__ import annotations
 
 from engine.qa.candidate import bool_candidate, count_candidate
-from engine.qa.refer import plural
+from engine.qa.refer import covered_in_view, plural
 
 TASKS = {"count", "count_color", "count_compare"}
 
@@ -17,20 +21,22 @@ TASKS = {"count", "count_color", "count_compare"}
 def _clean_counts(ctx, t) -> dict[str, list[str]]:
     """category -> visible instance ids, for categories whose instances are all clear-cut; scene order.
     Cached per view and thresholds (read-only: callers must not change the lists)."""
-    fr, px = ctx.min_fraction(t), ctx.min_pixels(t)
+    key = (ctx.min_fraction(t), ctx.min_pixels(t), ctx.min_in_frame(t))
     cache = ctx.cache.setdefault("counting", {})
-    if (fr, px) not in cache:
-        cache[(fr, px)] = _count_visible(ctx, fr, px)
-    return cache[(fr, px)]
+    if key not in cache:
+        cache[key] = _count_visible(ctx, *key)
+    return cache[key]
 
 
-def _count_visible(ctx, fr: float, px: int) -> dict[str, list[str]]:
+def _count_visible(ctx, fr: float, px: int, in_frame: float) -> dict[str, list[str]]:
+    """category -> ids of its instances visible with these thresholds, for the categories none of
+    whose instances is borderline (shows a pixel without being visible enough); scene order."""
     w, v = ctx.world, ctx.view
     out: dict[str, list[str]] = {}
     bad = set()
     for o in w.ids:
         c = w.category[o]
-        if v.visible(o, fr, px):
+        if v.visible(o, fr, px, in_frame):
             out.setdefault(c, []).append(o)
         elif v.present(o):
             bad.add(c)
@@ -53,7 +59,7 @@ def generate(ctx, t, rng) -> list:
     """Candidates of counting template ``t`` on ``ctx.view``."""
     w = ctx.world
     counts = _clean_counts(ctx, t)
-    cats = list(counts)
+    cats = [c for c in counts if not covered_in_view(w, c, [ctx.view])]
     out = []
     if t.task == "count":
         for c in cats:

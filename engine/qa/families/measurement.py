@@ -33,7 +33,10 @@ def _emit(ctx, t, rng, slots, refs, value, rationale, min_value):
     dec = int(ctx.cfg["decimals"])
     if t.answer_type == "number":
         return number_candidate(ctx, t, rng, slots, refs, value, rationale, decimals=dec)
-    return numeric_choice_candidate(ctx, t, rng, slots, refs, value, rationale, decimals=dec)
+    c = numeric_choice_candidate(ctx, t, rng, slots, refs, value, rationale, decimals=dec)
+    if c is None or len(set(c.options)) < len(c.options):
+        return None  # a small value: two ladder steps round to the same text, so two options would be right
+    return c
 
 
 def _single_value(ctx, t, oid):

@@ -6,10 +6,18 @@ record's ``in_frustum`` definition (all 8 box corners in front and inside the im
 by :func:`engine.qa.egomotion.frustum_status` with ``params.margin_px`` to spare; occlusion is
 ignored. A question about staying in view is asked only for an object fully in view now, and
 only when it ends up clearly inside or clearly outside. Per object one turn angle per side and
-``params.moves_per_object`` walks are tried (drawn with the rng), which keeps generation cheap. Walks that would leave the room or end
-inside an object's box are not asked. Aiming: the signed turn from the heading to the object's
-centre on the floor plane. Object movement: the object's box slides ``distance`` metres along
-the floor toward the anchor's centre; distances are between closest box points.
+``params.moves_per_object`` walks are tried (drawn with the rng), which keeps generation cheap.
+
+Walks: the camera is a sphere of radius ``params.clearance_m`` (default :data:`CLEARANCE_M`,
+0.1 m, validated in [0, 1]) about its centre, and a walk is asked only when that sphere can
+travel the whole straight path: in a room with walls the path stays in the floor rectangle
+shrunk by the radius, and the path keeps more than the radius from every object box
+(:func:`walk_clear_many`). A walk that ends clear but passes through an object (a lamp on the
+table between the camera and the end point) is not asked. Aiming: the signed turn from the
+heading to the object's centre on the floor plane. Object movement: the object's box slides
+``distance`` metres along the floor toward the anchor's centre, and is asked only when the
+swept footprint crosses no other object that overlaps it in height (:func:`move_clear`: its
+supporter and what it carries do not count); distances are between closest box points.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from engine.qa.candidate import Candidate, bool_candidate, choice_candidate, num
 from engine.qa.templates import Template
 
 TASKS = ("turn_in_view", "walk_in_view", "walk_closer", "aim_direction", "aim_degrees", "object_move_closer")
+CLEARANCE_M = 0.1  # default params.clearance_m (m): the walking camera's radius (walk_clear_many)
 DIRECTION_WORDS = {"forward": "forward", "back": "backward", "left": "to the left", "right": "to the right"}
 
 
@@ -39,7 +48,8 @@ def _num_list(t: Template, key: str, lo: float, hi: float) -> None:
 
 
 def validate_template(t: Template) -> None:
-    """Check ``angles`` (deg), ``distances`` (m), ``directions`` and ``margin_px``."""
+    """Check ``angles`` (deg), ``distances`` (m), ``directions``, ``moves_per_object``, ``margin_px``
+    (px) and ``clearance_m`` (m, the camera sphere of the walks)."""
     _num_list(t, "angles", 0, 180)
     _num_list(t, "distances", 0, 10)
     dirs = t.param("directions")
@@ -51,6 +61,9 @@ def validate_template(t: Template) -> None:
     mp = t.param("margin_px", 3)
     if not isinstance(mp, (int, float)) or isinstance(mp, bool) or mp < 0:
         raise t.error("params.margin_px", f"must be a non-negative number of pixels, got {mp!r}")
+    cl = t.param("clearance_m", CLEARANCE_M)
+    if not isinstance(cl, (int, float)) or isinstance(cl, bool) or not 0 <= cl <= 1:
+        raise t.error("params.clearance_m", f"must be a number of metres in [0, 1] (the camera's radius), got {cl!r}")
 
 
 def _fmt(x: float) -> str:
@@ -76,7 +89,8 @@ def _status_now(ctx, a: str, margin_px: float) -> str:
 
 
 def standable(ctx, position: np.ndarray) -> bool:
-    """True when a camera centre (3,) lies inside the room's floor rectangle and in no object's box."""
+    """True when a camera centre (3,) lies inside the room's floor rectangle and in no object's box
+    (a point test; walks use :func:`walk_clear_many`, which checks the whole path)."""
     return bool(standable_many(ctx, np.asarray(position, dtype=float)[None])[0])
 
 
@@ -94,6 +108,44 @@ def standable_many(ctx, positions: np.ndarray) -> np.ndarray:
     c, s = np.cos(w.yaws), np.sin(w.yaws)
     local = np.stack([d[..., 0] * c + d[..., 1] * s, -d[..., 0] * s + d[..., 1] * c, d[..., 2]], axis=-1)
     return ok & ~np.any(np.all(np.abs(local) <= w.sizes / 2 + 1e-9, axis=-1), axis=1)
+
+
+def walk_clear_many(ctx, start: np.ndarray, ends: np.ndarray, radius: float = 0.0) -> np.ndarray:
+    """(M,) bool: whether the camera, a sphere of ``radius`` metres about its centre, can walk the
+    straight horizontal segment from ``start`` (3,) to each of ``ends`` (M, 3) (world metres,
+    all at the start's height, as :func:`engine.qa.egomotion.walk` leaves them).
+
+    A walk is clear when (a) in a room with walls, both ends lie in the floor rectangle shrunk
+    by ``radius`` (the rectangle is convex, so then the whole segment does), and (b) the segment
+    keeps more than ``radius`` from every object box
+    (:func:`engine.qa.egomotion.segment_prism_distances`, exact for boxes turned about +Z only).
+    Touching counts as blocked (1e-9 m tolerance); with ``radius`` 0 the end point test is
+    :func:`standable`'s up to that tolerance. Scenes without walls (open) have no floor bound.
+    """
+    p0 = np.asarray(start, dtype=float).reshape(3)
+    p1 = np.asarray(ends, dtype=float).reshape(-1, 3)
+    r = float(radius)
+    ok = np.ones(len(p1), dtype=bool)
+    room = ctx.scene.room
+    if room.walls:
+        ok &= bool(room.contains_xy(p0[None, :2], tol=1e-9 - r)[0]) & room.contains_xy(p1[:, :2], tol=1e-9 - r)
+    w = ctx.world
+    if not w.ids:
+        return ok
+    # Only boxes within reach can block. A lower bound of each box's distance to the paths: the z
+    # gap, and on the floor the distance from its centre to the nearest path less the radius of
+    # its footprint's bounding circle.
+    dz = np.maximum(0.0, np.maximum(w.zmin - p0[2], p0[2] - w.zmax))  # (N,)
+    seg, q = p1[:, :2] - p0[:2], w.centers[:, :2] - p0[:2]  # (M, 2) paths, (N, 2) centres from the start
+    ll = (seg * seg).sum(axis=1)[:, None]
+    t = np.minimum(np.maximum((seg @ q.T) / np.where(ll > 0, ll, 1.0), 0.0), 1.0)  # (M, N)
+    cd = np.sqrt(((t * seg[:, :1] - q[:, 0]) ** 2 + (t * seg[:, 1:] - q[:, 1]) ** 2).min(axis=0))
+    lb = np.maximum(cd - np.hypot(w.sizes[:, 0], w.sizes[:, 1]) / 2, 0.0)
+    near = lb * lb + dz * dz <= (r + 1e-9) ** 2
+    if not near.any():
+        return ok
+    dist = em.segment_prism_distances(p0, p1, w.centers[near], w.sizes[near], w.yaws[near])  # (M, N near)
+    return ok & np.all(dist > r + 1e-9, axis=1)
 
 
 def _limit(ctx) -> int:
@@ -158,7 +210,8 @@ def _turn_in_view(ctx, t, rng, ids):
 def _walk(ctx, t, rng, ids):
     v, w = ctx.view, ctx.world
     mp = float(t.param("margin_px", 3))
-    moves = _walk_moves(ctx, tuple(t.param("distances", [1.0])), tuple(t.param("directions", ["forward"])))
+    moves = _walk_moves(ctx, tuple(t.param("distances", [1.0])), tuple(t.param("directions", ["forward"])),
+                        float(t.param("clearance_m", CLEARANCE_M)))
     if moves is None:  # no heading: the camera looks straight down
         return []
     out = []
@@ -195,12 +248,13 @@ def _walk(ctx, t, rng, ids):
     return out
 
 
-def _walk_moves(ctx, dists: tuple, directions: tuple) -> list | None:
-    """The standable walks of the view's camera: (direction, distance, pose after the walk, its
-    inverse) for each distance (m) and direction in that order, cached per view (the walk
-    templates share them); None when the camera has no heading."""
+def _walk_moves(ctx, dists: tuple, directions: tuple, radius: float = CLEARANCE_M) -> list | None:
+    """The clear walks of the view's camera (:func:`walk_clear_many` with the camera a sphere of
+    ``radius`` m): (direction, distance, pose after the walk, its inverse) for each distance (m)
+    and direction in that order, cached per view (the walk templates share them); None when the
+    camera has no heading."""
     cache = ctx.cache.setdefault("motion_walks", {})
-    key = (dists, directions)
+    key = (dists, directions, radius)
     if key not in cache:
         try:
             walks = [(direction, dist, em.walk(ctx.view.pose, dist, direction))
@@ -208,7 +262,8 @@ def _walk_moves(ctx, dists: tuple, directions: tuple) -> list | None:
         except ValueError:
             cache[key] = None
         else:
-            ok = standable_many(ctx, np.array([pose[:3, 3] for _, _, pose in walks]).reshape(-1, 3))
+            ok = walk_clear_many(ctx, ctx.view.pose[:3, 3],
+                                 np.array([pose[:3, 3] for _, _, pose in walks]).reshape(-1, 3), radius)
             cache[key] = [(direction, dist, pose, invert_pose(pose))
                           for (direction, dist, pose), keep in zip(walks, ok.tolist()) if keep]
     return cache[key]
@@ -266,7 +321,7 @@ def _object_move(ctx, t, rng, ids):
             continue
         d0 = w.distance(a, c)
         d1 = _moved_distance(w, moved, w.index[c])
-        if not ctx.clears(t, d0, d1):
+        if not ctx.clears(t, d0, d1) or not move_clear(w, a, moved):
             continue
         refs = ctx.refer(t, [a, b, c], rng)
         if refs is None:
@@ -277,6 +332,76 @@ def _object_move(ctx, t, rng, ids):
         slots = {"a": refs[0], "b": refs[1], "c": refs[2], "distance": _fmt(dist)}
         out.append(bool_candidate(ctx, t, rng, slots, refs, value, rat, frame="world"))
     return out
+
+
+def carried(w, a: str) -> set[str]:
+    """Ids of the objects resting on ``a``, directly or on top of each other (they move with it)."""
+    out: set[str] = set()
+    grow = {a}
+    while grow:
+        grow = {x for x, s in w.support.items() if s in grow and x not in out}
+        out |= grow
+    return out
+
+
+def move_clear(w, a: str, moved: OrientedBox, min_depth_m: float = 1e-6) -> bool:
+    """Whether object ``a`` can slide in a straight line along the floor from its box to ``moved``
+    (its box translated horizontally, rotation and height kept) without passing through another
+    object.
+
+    The floor region a translated rectangle sweeps is the convex hull of its start and end
+    footprints (world x, y metres). An obstacle is every other object whose z range overlaps
+    ``a``'s (by more than 1e-9 m) except ``a``'s own supporter and the objects it carries
+    (:func:`carried`); so wall-mounted things above ``a`` and the floor do not block, a mug on
+    a table in the way does. The move is blocked when the swept region and an obstacle's
+    footprint overlap by more than ``min_depth_m`` metres along every separating axis (both
+    rectangles' axes and the normal of the move: the separating-axis theorem for convex
+    polygons), i.e. their interiors meet; touching or sliding along a neighbour is allowed.
+    (The layouts never leave z-overlapping, unstacked objects with overlapping footprints, so
+    the start footprint itself blocks nothing.)
+    """
+    i = w.index[a]
+    cache = w.cache.setdefault("motion", {})
+    if "axes" not in cache:  # per scene: (N, 2) each box's local x axis on the floor; (N,) footprint radii
+        cache["axes"] = np.stack([np.cos(w.yaws), np.sin(w.yaws)], axis=1).reshape(-1, 2)
+        cache["radius"] = np.hypot(w.sizes[:, 0], w.sizes[:, 1]) / 2
+    ux, rad = cache["axes"], cache["radius"]
+    ca, ha, move = w.centers[i, :2], w.sizes[i, :2] / 2, moved.center[:2] - w.centers[i, :2]
+    mm = float(move @ move)
+    # Candidates: overlapping a in z, and with a footprint's bounding circle within reach of a's
+    # bounding circle along the move (centre-to-path distance <= the sum of the two radii).
+    q = w.centers[:, :2] - ca
+    t = np.minimum(np.maximum(q @ move / mm, 0.0), 1.0) if mm > 0 else np.zeros(len(q))
+    cd2 = (q[:, 0] - t * move[0]) ** 2 + (q[:, 1] - t * move[1]) ** 2
+    mask = ((np.minimum(w.zmax, w.zmax[i]) - np.maximum(w.zmin, w.zmin[i]) > 1e-9)
+            & (cd2 <= (rad + rad[i] + 1e-9) ** 2))
+    mask[i] = False
+    if mask.any():
+        for x in {w.support.get(a)} | carried(w, a):
+            if x in w.index:
+                mask[w.index[x]] = False
+    if not mask.any():
+        return True
+    # Separating axes. On a's two axes and the move's normal the swept region is a's projection
+    # widened by the move's; obstacles project as their centre +- half width.
+    ua = ux[i]
+    va = np.array([-ua[1], ua[0]])
+    cj, hj, uj = w.centers[mask, :2], w.sizes[mask, :2] / 2, ux[mask]  # (K, 2) obstacles
+    vj = np.stack([-uj[:, 1], uj[:, 0]], axis=1)
+    axes = np.array([ua, va, [-move[1], move[0]]] if mm > 0 else [ua, va])
+    axes /= np.hypot(axes[:, 0], axes[:, 1])[:, None]  # (S, 2) unit
+    pm, ra = axes @ move, ha[0] * np.abs(axes @ ua) + ha[1] * np.abs(axes @ va)
+    lo, hi = axes @ ca - ra + np.minimum(pm, 0.0), axes @ ca + ra + np.maximum(pm, 0.0)  # (S,)
+    rj = hj[:, :1] * np.abs(uj @ axes.T) + hj[:, 1:] * np.abs(vj @ axes.T)  # (K, S)
+    pj = cj @ axes.T
+    hit = np.all(np.minimum(hi, pj + rj) - np.maximum(lo, pj - rj) > min_depth_m, axis=1)  # (K,)
+    # On each obstacle's own two axes.
+    for e, h in ((uj, hj[:, 0]), (vj, hj[:, 1])):
+        p, pm, pa = np.einsum("kd,kd->k", e, cj), e @ move, e @ ca
+        ra = ha[0] * np.abs(e @ ua) + ha[1] * np.abs(e @ va)
+        lo, hi = pa - ra + np.minimum(pm, 0.0), pa + ra + np.maximum(pm, 0.0)  # (K,) the swept region
+        hit &= np.minimum(hi, p + h) - np.maximum(lo, p - h) > min_depth_m
+    return not bool(hit.any())
 
 
 def _moved_distance(w, moved: OrientedBox, j: int) -> float:

@@ -6,9 +6,11 @@ Every question pairs the context's view (image 1) with each other view of the sc
   in a random order drawn from the rng (a number reveals nothing about position). The candidate's ``marks`` holds the
   first image's numbering in the standard keys (``view_id``, ``object_ids``) and both images'
   in ``per_view`` ({view id: [object ids in mark order]}).
-- Counting: an object counts when it is visible enough in at least one image; a category is not
-  asked when one of its objects shows (any pixel) but is below the threshold in both images,
-  since whether it "can be seen" would then be unclear.
+- Counting: an object counts when it is visible enough (visible fraction, pixels and in-frame
+  fraction, ``FamilyContext.visible``) in at least one image; a category is not asked when one
+  of its objects shows (any pixel) but is below a threshold in both images, since whether it
+  "can be seen" would then be unclear, nor while an object of a category its name covers shows
+  in either image (catalog ``covers``: "tables" with a coffee table in view).
 - Direction: ``a`` is visible in image 2 and shows no pixel in image 1; ``b`` is visible in
   image 1. Both are placed in image 1's camera frame; their horizontal angles from the optical
   axis (atan2(x, z), + = right) must both lie within 90 - ``min_angle_deg`` of straight ahead
@@ -21,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.qa.candidate import Candidate, choice_candidate, count_candidate
-from engine.qa.refer import plural
+from engine.qa.refer import covered_in_view, plural
 from engine.qa.templates import Template
 
 TASKS = ("mark_correspondence", "count_across_views", "cross_view_direction")
@@ -77,18 +79,18 @@ def _marks(ctx, t, rng, v1, v2):
 
 def _count(ctx, t, rng, v1, v2):
     w = ctx.world
-    fr, px = ctx.min_fraction(t), ctx.min_pixels(t)
+    th = (ctx.min_fraction(t), ctx.min_pixels(t), ctx.min_in_frame(t))
     out = []
     cats = sorted({w.category[o] for o in w.ids})
     for cat in cats:
         members = w.by_category[cat]
-        seen = [o for o in members if v1.visible(o, fr, px) or v2.visible(o, fr, px)]
+        seen = [o for o in members if v1.visible(o, *th) or v2.visible(o, *th)]
         unclear = [o for o in members if o not in seen and (v1.present(o) or v2.present(o))]
-        if not seen or unclear:
-            continue
-        both = [o for o in seen if v1.visible(o, fr, px) and v2.visible(o, fr, px)]
-        n1 = sum(v1.visible(o, fr, px) for o in seen)
-        n2 = sum(v2.visible(o, fr, px) for o in seen)
+        if not seen or unclear or covered_in_view(w, cat, [v1, v2]):
+            continue  # none seen, one unclear, or the name also fits a kind showing ("tables", a desk)
+        both = [o for o in seen if v1.visible(o, *th) and v2.visible(o, *th)]
+        n1 = sum(v1.visible(o, *th) for o in seen)
+        n2 = sum(v2.visible(o, *th) for o in seen)
         name = w.name[seen[0]]
         rat = (f"{plural(name).capitalize()} visible: {n1} in image 1, {n2} in image 2, {len(both)} in both, "
                f"so there are {n1} + {n2} - {len(both)} = {len(seen)} distinct ones.")

@@ -3,21 +3,48 @@ amodal counting, and matched unanswerable questions.
 
 Visible fraction = renderer visible pixels / amodal pixels inside the image (docs/record.md), so
 objects cut by the image border (``truncated``) are left out of occlusion questions: their
-hidden part is ambiguous. The occluder of X is found from geometry: an object whose visible 2D
-box overlaps X's amodal 2D box and that is nearer to the camera (closest point and centre
-depth both smaller); a "by which object" question is asked only when exactly one object of
-the whole scene qualifies.
+hidden part is ambiguous.
+
+Who may hide X (:func:`occluders`): an object O that shows pixels, whose visible 2D box overlaps
+X's amodal 2D box, and that either stands on X (X is in its support chain: a mug on a table
+covers part of the table top, although its closest point is farther from the camera than the
+table's) or is reached first by some pixel ray of that overlap R (grown by ``PAD_PX``): the ray
+through the pixel centre meets both boxes and enters O's box before it leaves X's
+(:func:`engine.geometry.projection.pixel_ray_box_depths`, camera-frame depths). Where O hides X
+in the id image, the pixel lies in R and its ray meets O's mesh before X's, and meshes lie inside
+their boxes, so every true occluder passes: the list is a superset (tests/test_qa_unambiguous.py
+checks it against rendered id images; a pixel where a supporter wins the depth-buffer tie at the
+face it shares with the object on it is not occlusion). Only pixel-centre rays count;
+exact shortcuts decide most pairs: O's box wholly behind X's in depth, or a face plane of one box
+separating the two with the camera on X's side (no ray can meet O first), or a hit among a few
+probe pixels; else every 4th pixel, then every pixel is tried. Who certainly does not
+(:func:`cannot_occlude`): O's amodal box misses X's amodal box, or O does not stand on X and no
+ray of the overlap of the two amodal boxes reaches O first (the same test over a larger
+rectangle, so such an O also fails :func:`occluders`). "By which object" is asked only when
+exactly one object of the whole scene may occlude X, and its distractors are visible objects
+that certainly do not, so no other option also hides part of X.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from engine.geometry.boxes import boxes_corners
+from engine.geometry.projection import pixel_ray_box_depths, world_to_camera
 from engine.qa.candidate import bool_candidate, choice_candidate, count_candidate, object_choice_candidate
-from engine.qa.refer import plural
+from engine.qa.refer import covered_in_view, plural
 
 TASKS = {"partly_hidden", "occluder", "visible_fraction", "most_occluded", "amodal_count", "unanswerable"}
 UNKNOWN = "cannot be determined from this view"
+PAD_PX = 1  # pixel rectangles of the occlusion test are grown by this many pixels on every side
+NEAR_M = 1e-3  # camera near plane (m)
+DEPTH_EPS_M = 1e-7  # "nearer" must win by this much (touching faces, e.g. a mug on a table, do not)
+SEP_EPS_M = 1e-7  # boxes may touch a separating plane by this much
+# Corner pairs across each of a box's 6 faces (+x, -x, +y, -y, +z, -z): to - from is the face's
+# outward normal and the face passes through corner ``to``.
+_FACE_FROM, _FACE_TO = np.array([0, 4, 0, 2, 0, 1]), np.array([4, 0, 2, 0, 1, 0])
+PROBE = 4  # the ray test first tries PROBE x PROBE pixels spread over the rectangle (a hit is final) ...
+SPARSE_STEP = 4  # ... then every 4th pixel in each direction, then every pixel
 
 
 def validate_template(t) -> None:
@@ -35,19 +62,153 @@ def _overlap(b1, b2) -> bool:
     return b1 is not None and b2 is not None and b1[0] <= b2[2] and b2[0] <= b1[2] and b1[1] <= b2[3] and b2[1] <= b1[3]
 
 
-def occluders(ctx, x: str) -> list[str]:
-    """Objects (scene order) whose visible box overlaps x's amodal box and that are nearer than x."""
+def _stands_on(w, o: str, x: str) -> bool:
+    """True when ``x`` is in ``o``'s support chain (o rests on x, directly or through others)."""
+    seen, cur = set(), w.support.get(o)
+    while cur is not None and cur not in seen:
+        if cur == x:
+            return True
+        seen.add(cur)
+        cur = w.support.get(cur)
+    return False
+
+
+def _depth_facts(ctx) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 8, 3) box corners in the camera frame (m) and (N, 2) whole-box camera depth ranges
+    [z_min, z_max] (m) of this view, computed once per view."""
+    cache = ctx.cache.setdefault("occlusion", {})
+    if "corners" not in cache:
+        v = ctx.view
+        pc = world_to_camera(v.pose, _world_corners(ctx.world).reshape(-1, 3)).reshape(-1, 8, 3)
+        cache["corners"] = pc
+        cache["zrange"] = np.stack([pc[:, :, 2].min(axis=1), pc[:, :, 2].max(axis=1)], axis=1)
+    return cache["corners"], cache["zrange"]
+
+
+def _world_corners(w) -> np.ndarray:
+    """(N, 8, 3) world box corners (m), computed once per scene."""
+    c = w.cache.get("occlusion_corners")
+    if c is None:
+        c = w.cache["occlusion_corners"] = boxes_corners(w.centers, w.sizes, w.rotations).reshape(-1, 8, 3)
+    return c
+
+
+def _face_separates(ctx, o: str, x: str) -> bool:
+    """True when a face plane of either box has the other box wholly on its outer side (touching
+    allowed) and the camera strictly on x's side: a ray from the camera crosses the plane at most
+    once, so it cannot meet o before x (a mug standing on a table, seen from above, is not hidden
+    by the table)."""
+    w = ctx.world
+    corners = _world_corners(w)
+    co, cx = corners[w.index[o]], corners[w.index[x]]
+    cam = ctx.view.cam_pos
+    for own, other, cam_out in ((cx, co, False), (co, cx, True)):  # faces of x, then faces of o
+        n = own[_FACE_TO] - own[_FACE_FROM]  # (6, 3) outward face normals, length = box extent
+        off = np.einsum("ij,ij->i", n, own[_FACE_TO])  # the box lies where n . p <= off
+        tol = SEP_EPS_M * np.sqrt(np.einsum("ij,ij->i", n, n))
+        apart = (other @ n.T).min(axis=0) >= off - tol  # the other box wholly outside the face
+        side = n @ cam - off  # > 0: camera outside the face
+        cam_ok = side > tol if cam_out else side < -tol  # camera with x: outside o's face, inside x's
+        if np.any(apart & cam_ok):
+            return True
+    return False
+
+
+def _grid(rect, step: int = 1) -> np.ndarray:
+    """(P, 2) pixel centres of an inclusive pixel box grown by ``PAD_PX``, every ``step``-th."""
+    us = np.arange(int(np.floor(rect[0])) - PAD_PX, int(np.ceil(rect[2])) + PAD_PX + 1, step)
+    vs = np.arange(int(np.floor(rect[1])) - PAD_PX, int(np.ceil(rect[3])) + PAD_PX + 1, step)
+    return np.stack(np.meshgrid(us, vs), axis=-1).reshape(-1, 2)
+
+
+def _ahead(zo: np.ndarray, zx: np.ndarray) -> np.ndarray:
+    """Per ray ([z_in, z_out] rows of o and x): it meets both boxes and enters o's at least
+    ``DEPTH_EPS_M`` before it leaves x's."""
+    return (zo[..., 0] <= zo[..., 1]) & (zx[..., 0] <= zx[..., 1]) & (zo[..., 0] < zx[..., 1] - DEPTH_EPS_M)
+
+
+def _ahead_of(ctx, x: str, pairs: list[tuple[str, list]]) -> set[str]:
+    """The objects o of ``pairs`` ((o, inclusive pixel box)) for which some pixel of the box
+    (grown by ``PAD_PX``) has a ray that meets both boxes and enters o's at least ``DEPTH_EPS_M``
+    before it leaves x's. Certain answers first: o wholly behind x (no), a few pixels per box (yes
+    on a hit), a face plane separating the boxes with the camera on x's side (no); then every
+    ``SPARSE_STEP``-th pixel, then every pixel of the box. Only pixel centres of the grown box
+    are tried, so a larger box never answers no where a smaller one inside it answered yes."""
+    pc, zr = _depth_facts(ctx)
     v = ctx.view
     ix = v.i(x)
-    box = v.bbox_amodal(x)
-    out = []
-    for o in ctx.world.ids:
-        if o == x or not v.present(o):
-            continue
-        io = v.i(o)
-        if v.cam_dist[io] < v.cam_dist[ix] and v.cam_xyz[io, 2] < v.cam_xyz[ix, 2] and _overlap(v.bbox_visible(o), box):
-            out.append(o)
+    left = [(o, r) for o, r in pairs if zr[v.i(o), 0] < zr[ix, 1] - DEPTH_EPS_M]
+    out = set()
+    if left:  # PROBE x PROBE pixels spread over each box, all pairs in one batch
+        r = np.array([b for _, b in left], dtype=float)
+        f = np.linspace(0.0, 1.0, PROBE)
+        u = np.round(r[:, None, 0] + f[None, :] * (r[:, 2] - r[:, 0])[:, None])  # pixel centres
+        w = np.round(r[:, None, 1] + f[None, :] * (r[:, 3] - r[:, 1])[:, None])
+        uv = np.stack(np.broadcast_arrays(u[:, :, None], w[:, None, :]), axis=-1).reshape(len(left), -1, 2)
+        rows = [v.i(o) for o, _ in left]
+        z = pixel_ray_box_depths(v.K, pc[rows + [ix] * len(left)], np.concatenate([uv, uv]), NEAR_M)
+        hit = np.any(_ahead(z[:len(left)], z[len(left):]), axis=1).tolist()
+        out = {o for (o, _), h in zip(left, hit) if h}
+        left = [p for p, h in zip(left, hit) if not h and not _face_separates(ctx, p[0], x)]
+    for step in (SPARSE_STEP, 1):
+        rest = []
+        for o, rect in left:
+            uv = _grid(rect, step)
+            z = pixel_ray_box_depths(v.K, pc[[v.i(o), ix]], uv, NEAR_M)
+            if np.any(_ahead(z[0], z[1])):
+                out.add(o)
+            else:
+                rest.append((o, rect))
+        left = rest
     return out
+
+
+def _rect(b1, b2) -> list | None:
+    """Inclusive pixel box shared by two inclusive pixel boxes, or None."""
+    if not _overlap(b1, b2):
+        return None
+    return [max(b1[0], b2[0]), max(b1[1], b2[1]), min(b1[2], b2[2]), min(b1[3], b2[3])]
+
+
+def occluders(ctx, x: str) -> list[str]:
+    """Objects (scene order) that may hide part of ``x`` in this view (module doc): they show
+    pixels, their visible box overlaps x's amodal box, and they stand on x or a pixel ray of that
+    overlap reaches them before it leaves x. A superset of the true occluders; cached per view."""
+    cache = ctx.cache.setdefault("occlusion", {}).setdefault("may", {})
+    if x not in cache:
+        w, v = ctx.world, ctx.view
+        box = v.bbox_amodal(x)
+        may, pairs = set(), []
+        for o in w.ids if box is not None else ():
+            if o == x or not v.present(o):
+                continue
+            ob = v.bbox_visible(o) if v.bbox_visible(o) is not None else v.bbox_amodal(o)
+            rect = _rect(ob, box) if ob is not None else None
+            if ob is None or (rect is not None and _stands_on(w, o, x)):
+                may.add(o)  # extent unknown, or standing on x and overlapping it
+            elif rect is not None:
+                pairs.append((o, rect))
+        may |= _ahead_of(ctx, x, pairs)
+        cache[x] = [o for o in w.ids if o in may]
+    return cache[x]
+
+
+def cannot_occlude(ctx, o: str, x: str) -> bool:
+    """True when ``o`` certainly hides no part of ``x`` in this view (module doc): o's amodal box
+    misses x's amodal box, or o does not stand on x and no pixel ray of the overlap of the two
+    amodal boxes reaches o before it leaves x. The test of :func:`occluders` on a larger
+    rectangle, so it implies ``o not in occluders(ctx, x)``."""
+    v = ctx.view
+    if o == x:
+        return False
+    bo = v.bbox_amodal(o) if v.bbox_amodal(o) is not None else v.bbox_visible(o)
+    bx = v.bbox_amodal(x)
+    if bx is None or (bo is None and v.present(o)):
+        return False  # extents unknown: nothing is certain
+    rect = _rect(bo, bx)
+    if rect is None:
+        return True
+    return not (_stands_on(ctx.world, o, x) or _ahead_of(ctx, x, [(o, rect)]))
 
 
 def _targets(ctx, t, rng):
@@ -87,6 +248,10 @@ def _partly_hidden(ctx, t, rng):
 
 
 def _occluder(ctx, t, rng):
+    """Which object hides part of X? Asked when exactly one object of the scene may occlude X
+    (:func:`occluders`) and it is visible enough; the distractors are visible objects that
+    certainly do not occlude X (:func:`cannot_occlude`), so no other option is also right,
+    taken first from those nearer to the camera than X (as the occluder is)."""
     v = ctx.view
     hid = float(t.param("hidden_max", 0.8))
     k = int(t.constraints.get("num_options", 3))
@@ -99,16 +264,28 @@ def _occluder(ctx, t, rng):
         if len(occ) != 1 or occ[0] not in visible:
             continue
         o = occ[0]
-        pool = [d for d in visible if d not in (x, o)]
-        if len(pool) < k - 1:
+        others = [d for d in visible if d not in (x, o)]
+        # plausible distractors first: objects nearer to the camera than x, as an occluder is
+        # (a random order within each group), so "the option nearest the camera" is no cue
+        order = [others[int(i)] for i in rng.permutation(len(others))]
+        nearer = v.cam_dist[v.i(x)]
+        order.sort(key=lambda d: v.cam_dist[v.i(d)] >= nearer)  # stable: random within groups
+        dis = []  # the first k - 1 that certainly do not occlude x
+        for d in order:
+            if len(dis) == k - 1:
+                break
+            if cannot_occlude(ctx, d, x):
+                dis.append(d)
+        if len(dis) < k - 1:
             continue
-        dis = [pool[int(i)] for i in rng.permutation(len(pool))[: k - 1]]
         refs = ctx.refer(t, [x, o] + dis, rng)
         if refs is None:
             continue
-        io, ix = v.i(o), v.i(x)
-        why = (f"Only {_pct(v.vis_frac[ix])} of {refs[0]} is visible; {refs[1]} overlaps it in the image and is "
-               f"nearer to the camera ({v.cam_dist[io]:.2f} m vs {v.cam_dist[ix]:.2f} m), so {refs[1]} hides part of it.")
+        ix = v.i(x)
+        how = ("stands on it and overlaps it in the image" if _stands_on(ctx.world, o, x) else
+               "overlaps it in the image and is nearer to the camera there")
+        why = (f"Only {_pct(v.vis_frac[ix])} of {refs[0]} is visible; {refs[1]} {how}, and it is the only object "
+               f"that does, so {refs[1]} hides part of it.")
         why = why[0].upper() + why[1:]
         out.append(object_choice_candidate(ctx, t, rng, {"A": refs[0]}, refs, [o] + dis, o, why))
     return out
@@ -163,15 +340,16 @@ def _most_occluded(ctx, t, rng):
 
 def _amodal_count(ctx, t, rng):
     """Count a category's instances in the frame, including partly hidden ones. Asked only when
-    every instance in the frame shows >= min_visible_pixels (none hidden completely) and at least
-    one is partly hidden (visible fraction <= hidden_max)."""
+    every instance in the frame shows >= min_visible_pixels (none hidden completely), at least
+    one is partly hidden (visible fraction <= hidden_max) and no object of a category the name
+    covers shows (catalog ``covers``: "tables" while a coffee table shows is ambiguous)."""
     w, v = ctx.world, ctx.view
     px = ctx.min_pixels(t)
     hid = float(t.param("hidden_max", 0.8))
     out = []
     for c, members in w.by_category.items():  # categories in order of first appearance
         inst = [o for o in members if v.amodal_px[v.i(o)] > 0 or v.present(o)]
-        if not inst or any(v.vis_px[v.i(o)] < px for o in inst):
+        if not inst or any(v.vis_px[v.i(o)] < px for o in inst) or covered_in_view(w, c, [v]):
             continue
         hidden = [o for o in inst if v.vis_frac[v.i(o)] <= hid]
         if not hidden:

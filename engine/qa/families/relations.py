@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine.qa import priors
 from engine.qa.candidate import (bool_candidate, choice_candidate, fmt_value, object_choice_candidate,
                                  text_candidate)
 
@@ -102,6 +103,8 @@ def _above_below(ctx, t, rng):
     w = ctx.world
     out = []
     for a, b, refs in _pairs(ctx, t, rng):
+        if not priors.either_above(ctx.catalog, w.category[a], w.category[b]):
+            continue  # the categories decide it (a table is never above a lamp)
         ia, ib = w.index[a], w.index[b]
         if w.zmin[ia] >= w.zmax[ib] - 1e-6:
             a_above = True
@@ -124,7 +127,14 @@ def _above_below(ctx, t, rng):
 def _size_compare(ctx, t, rng):
     w = ctx.world
     out = []
+    cat = ctx.catalog
     for a, b, refs in _pairs(ctx, t, rng):
+        ca, cb = w.category[a], w.category[b]
+        if t.task == "taller":
+            if not priors.either_taller(cat, ca, cb, lambda x, y: ctx.clears(t, x, y)):
+                continue  # the categories decide which is taller
+        elif not priors.either_bigger(cat, ca, cb, ctx.margin(t, "min_ratio")):
+            continue
         ia, ib = w.index[a], w.index[b]
         if t.task == "taller":
             va, vb = w.sizes[ia, 2], w.sizes[ib, 2]
@@ -215,6 +225,8 @@ def _on_top(ctx, t, rng):
     for a, b, refs in _pairs(ctx, t, rng):
         if w.category[b] not in cat or not cat[w.category[b]].surface:
             continue
+        if not priors.can_stand_on(cat, w.category[a], w.category[b]):
+            continue  # "no" would follow from the categories (a chair never stands on a table)
         chain = _support_chain(w, a)
         if w.support.get(a) == b:
             truth = True
@@ -231,7 +243,10 @@ def _on_top(ctx, t, rng):
 
 
 def _support(ctx, t, rng):
-    """What is A standing on? Options: its supporter (or the floor) and other visible surfaces."""
+    """What is A standing on? Options: its direct supporter (or the floor) and other visible
+    surfaces that A does not rest on, even through others (the rest of its support chain is never
+    an option), and that do not rest on A. The floor stays an option for objects on furniture:
+    "standing on the floor" means directly."""
     w, cat = ctx.world, ctx.catalog
     ids = ctx.referents(t)
     surfaces = [o for o in ids if w.category[o] in cat and cat[w.category[o]].surface]
@@ -245,23 +260,37 @@ def _support(ctx, t, rng):
         sup = w.support.get(a)
         if sup is not None and sup not in ids:
             continue  # the supporter is not visible enough to be an option
-        others = [s for s in surfaces if s != a and s != sup and a not in _support_chain(w, s)]
-        others = [others[int(i)] for i in rng.permutation(len(others))][: k - 1 - (0 if sup is None else 1)]
+        # every option is a place the catalog lets A stand, so no option is ruled out by its name
+        floor = priors.can_stand_on(cat, w.category[a], "floor")
+        if sup is None and not floor:
+            continue
+        # No distractor may also be right: not A's supporter nor anything under it (a mug on a book
+        # on the table also rests on the table), nor anything resting on A.
+        chain = _support_chain(w, a)
+        others = [s for s in surfaces if s != a and s not in chain and a not in _support_chain(w, s)
+                  and priors.can_stand_on(cat, w.category[a], w.category[s])]
+        n_other = k - (1 if sup is not None else 0) - (1 if floor else 0)
+        others = [others[int(i)] for i in rng.permutation(len(others))][:n_other]
         opts_ids = ([sup] if sup is not None else []) + others
-        if len(opts_ids) + 1 < k:
+        if len(opts_ids) + int(floor) < k:
             continue
         refs = ctx.refer(t, [a] + opts_ids, rng)
         if refs is None:
             continue
-        names = [refs.names[refs.ids.index(o)] for o in opts_ids] + ["the floor"]
-        keys = [refs.keys[refs.ids.index(o)] for o in opts_ids] + ["floor"]
+        names = [refs.names[refs.ids.index(o)] for o in opts_ids] + (["the floor"] if floor else [])
+        keys = [refs.keys[refs.ids.index(o)] for o in opts_ids] + (["floor"] if floor else [])
         correct = 0 if sup is not None else len(names) - 1
         why = f"{refs[0]} rests on {names[correct]}."
         why = why[0].upper() + why[1:]
         if len(set(keys)) != len(keys):
             keys = names
-        out.append(choice_candidate(ctx, t, rng, {"A": refs[0]}, refs, names, correct, why,
-                                    answer_key=keys[correct], answer_space=tuple(sorted(set(keys)))))
+        # balanced as floor vs an object (within A's category: "a mug stands on a surface" is a
+        # prior); which object is balanced by the option keys
+        c = choice_candidate(ctx, t, rng, {"A": refs[0]}, refs, names, correct, why,
+                             answer_key="floor" if sup is None else "object",
+                             answer_space=("floor", "object") if floor else None)
+        c.option_keys = tuple(keys)
+        out.append(c)
     return out
 
 

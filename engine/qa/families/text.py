@@ -2,19 +2,25 @@
 
 The description (:func:`engine.qa.describe.describe_scene`) covers the objects that have a
 scene-unique referring expression; it states centres to the centimetre in the plan frame
-(north = +y, east = +x). Answers come from the true geometry; every comparison clears its
-margin by far more than the centimetre rounding of the text, so the text determines them.
+(north = +y, east = +x, metres from the room centre). Every answer, margin and cut-off is
+worked from exactly the numbers the text prints (``SceneDescription.positions_cm``: integer
+centimetres, so differences are exact), never from the unrounded geometry: a reader who does
+the arithmetic on the text gets exactly the answer. Direction and left/right margins are far
+wider than the rounding (0.5 cm per coordinate), so those answers are also those of the true
+centres; a distance answer can differ from the true centre distance by up to about 0.01 m.
 
-- ``direction``: 8-way compass direction from b's centre to a's, ``min_angle_deg`` from a sector
-  boundary and ``min_abs_diff`` metres apart.
-- ``left_of``: on a north-up plan, is a's centre west of b's by at least ``min_abs_diff`` (yes) or
-  east by as much (no).
-- ``distance``: floor-plane distance between the two centres (the question says so).
+- ``direction``: 8-way compass direction from b's stated centre to a's, ``min_angle_deg`` from a
+  sector boundary and at least ``min_abs_diff`` metres apart.
+- ``left_of``: on a north-up plan, is a's stated centre west of b's by at least ``min_abs_diff``
+  (yes) or east by as much (no).
+- ``distance``: floor-plane distance between the two stated centres (the question says so),
+  ``sqrt(dx^2 + dy^2)`` rounded to ``qa.decimals``.
 - ``support``: what a stands on (an object or the floor); wall-mounted objects are not asked.
 """
 
 from __future__ import annotations
 
+import math
 
 import numpy as np
 
@@ -85,17 +91,20 @@ def generate(ctx, t: Template, rng: np.random.Generator) -> list[Candidate]:
             out.append(c)
         return out
     m, dmin = ctx.margin(t, "min_angle_deg"), ctx.margin(t, "min_abs_diff")
+    dec = int(ctx.cfg["decimals"])
     for a, b in ctx.tuples(ids, 2, rng):
-        pa, pb = w.centers[w.index[a], :2], w.centers[w.index[b], :2]
-        sa, sb = desc.positions[a], desc.positions[b]
-        where = (f"{names[a]} is at ({sa[0]:.2f}, {sa[1]:.2f}) m and {names[b]} at ({sb[0]:.2f}, {sb[1]:.2f}) m "
-                 f"(east, north of the room centre)")
+        (ea, na), (eb, nb) = desc.positions_cm[a], desc.positions_cm[b]  # as printed, integer cm
+        dx, dy = ea - eb, na - nb  # exact
+        where = (f"{names[a]} is at ({ea / 100:.2f}, {na / 100:.2f}) m and {names[b]} at ({eb / 100:.2f}, "
+                 f"{nb / 100:.2f}) m (east, north of the room centre)")
         slots = dict(base, a=names[a], b=names[b])
+        # x / 100 is the double nearest to the stated decimal, so cut-offs compare like the text.
+        dist = math.sqrt(dx * dx + dy * dy) / 100
         if t.task == "direction":
-            if np.linalg.norm(pa - pb) < dmin:
+            if dist < dmin:
                 continue
-            d, g = compass_8(*(pa - pb))
-            if g < m or compass_8(sa[0] - sb[0], sa[1] - sb[1])[0] != d:
+            d, g = compass_8(dx, dy)
+            if g < m:
                 continue
             n = int(t.constraints.get("num_options", 4))
             others = [x for x in COMPASS_8 if x != d]
@@ -103,17 +112,15 @@ def generate(ctx, t: Template, rng: np.random.Generator) -> list[Candidate]:
             c = choice_candidate(ctx, t, rng, slots, None, options, n - 1, f"{where[:1].upper() + where[1:]}, so "
                                  f"{names[a]} is {d} of {names[b]}.", answer_space=COMPASS_8, frame="world")
         elif t.task == "left_of":
-            dx = float(pa[0] - pb[0])
-            if abs(dx) < dmin:
+            if abs(dx) / 100 < dmin:
                 continue
             value = dx < 0
             c = bool_candidate(ctx, t, rng, slots, None, value, f"{where[:1].upper() + where[1:]}; with north up, "
                                f"west is left, so {'yes' if value else 'no'}.", frame="world")
         elif t.task == "distance":
-            dist = float(np.linalg.norm(pa - pb))
             c = number_candidate(ctx, t, rng, slots, None, dist, f"{where[:1].upper() + where[1:]}; the distance is "
-                                 f"sqrt(({sa[0] - sb[0]:.2f})^2 + ({sa[1] - sb[1]:.2f})^2) = {dist:.2f} m.",
-                                 decimals=ctx.cfg["decimals"], frame="world")
+                                 f"sqrt(({dx / 100:.2f})^2 + ({dy / 100:.2f})^2) = {round(dist, dec):.{dec}f} m.",
+                                 decimals=dec, frame="world")
         else:
             raise t.error("task", f"unknown text task {t.task!r}")
         c.objects, c.view_ids = [a, b], []

@@ -1,0 +1,193 @@
+"""Balancing on what the question text reveals (engine/qa/balance.py, candidate.py), the
+catalog rules that skip questions the category names decide (engine/qa/priors.py), and
+numeric options drawn from the template's own prior. Each test fails on the old behaviour:
+per-template balancing let a one-sided context (walk forward -> closer) through once per
+shard, asked "is the lamp above the table?" and built option ladders around the truth."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from engine.qa.balance import Balancer
+from engine.qa.candidate import Candidate, numeric_choice_candidate, object_choice_candidate, text_features
+from engine.qa.refer import Refs
+from engine.qa.templates import Template
+from engine.scene.catalog import load_catalog
+from engine.qa import priors
+
+from qa_core_scenes import living_room, obj, vis
+from qa_families_scenes import all_candidates, make_ctx, template
+
+
+def _walk_template() -> Template:
+    return Template(id="motion.t", family="motion", task="walk_closer", answer_type="bool",
+                    paraphrases=("Walk {distance} m {direction}: closer to {a}?", "{a} {direction} {distance}?"),
+                    slots={"a": "object", "distance": "number", "direction": "direction"})
+
+
+def test_text_features_name_every_slot_and_the_joint_plain_slots():
+    t = _walk_template()
+    refs = Refs(("obj_01",), ("the red chair",), None, ("chair",))
+    feats = text_features(t, {"a": "the red chair", "distance": "1.5", "direction": "forward"}, refs)
+    assert feats == ("a=chair", "direction=forward", "distance=1.5", "slots=forward|1.5")
+    marked = Refs(("obj_01",), ("object 2",), {"view_id": "v", "object_ids": ["obj_01"], "style": "number"},
+                  ("mark",))
+    assert text_features(t, {"a": "object 2", "distance": "1", "direction": "left"}, marked)[0] == "a=mark"
+
+
+def _bool(t, direction: str, answer: bool, cat: str = "chair") -> Candidate:
+    refs = Refs(("obj_01",), (f"the {cat}",), None, (cat,))
+    slots = {"a": f"the {cat}", "distance": "1", "direction": direction}
+    c = Candidate(template=t, question=f"{direction} {cat} {answer}", answer_type="bool", value=answer,
+                  rationale="r", objects=["obj_01"], view_ids=["v"], answer_key="yes" if answer else "no",
+                  answer_space=("no", "yes"), context_key=(cat,))
+    c.features = text_features(t, slots, refs)
+    return c
+
+
+def test_a_context_whose_answer_never_varies_is_never_asked():
+    """'Walk forward' is always 'closer': no such row is accepted, while 'left' (both answers
+    among the shard's candidates) is, with its answers even."""
+    t = _walk_template()
+    rng = np.random.default_rng(0)
+    b = Balancer(tolerance=0.0, min_slack=1, context_slack=1)
+    accepted = []
+    for step in range(400):
+        cands = [_bool(t, "forward", True), _bool(t, "left", bool(rng.random() < 0.7))]
+        b.observe(cands)
+        pick = b.choose(cands, rng)
+        if pick is not None:
+            b.commit(pick)
+            accepted.append(pick)
+    by_dir = Counter((c.question.split()[0], c.answer_key) for c in accepted)
+    assert by_dir[("forward", "yes")] == 0, by_dir
+    assert by_dir[("left", "yes")] >= 50 and abs(by_dir[("left", "yes")] - by_dir[("left", "no")]) <= 1, by_dir
+
+
+def test_each_feature_is_balanced_not_only_the_template():
+    """Category 'lamp' is 'yes' 90% of the time and 'mug' 10%: the template's yes/no can be
+    even while each category leans; balancing per feature keeps each within the slack."""
+    t = _walk_template()
+    rng = np.random.default_rng(1)
+    b = Balancer(tolerance=0.0, min_slack=1, context_slack=1)
+    acc = []
+    for _ in range(600):
+        cands = [_bool(t, "left", bool(rng.random() < 0.9), "lamp"), _bool(t, "left", bool(rng.random() < 0.1), "mug")]
+        b.observe(cands)
+        pick = b.choose(cands, rng)
+        if pick is not None:
+            b.commit(pick)
+            acc.append(pick)
+    for cat in ("lamp", "mug"):
+        cnt = Counter(c.answer_key for c in acc if cat in c.question)
+        assert cnt["yes"] >= 20 and abs(cnt["yes"] - cnt["no"]) <= 1, (cat, cnt)
+
+
+def test_named_options_are_balanced_by_role():
+    """'Which is taller, {A} or {B}?': the answer key is the slot's position, so 'the lamp wins'
+    is balanced against 'the lamp loses' whichever categories meet."""
+    ctx = make_ctx(living_room())
+    t = template("relations.taller.choice")
+    refs = Refs(("obj_04", "obj_00"), ("the floor lamp", "the table"), None, ("floor_lamp", "table"))
+    c = object_choice_candidate(ctx, t, np.random.default_rng(0), {"A": "the floor lamp", "B": "the table"}, refs,
+                                ["obj_04", "obj_00"], "obj_04", "why")
+    assert (c.answer_key, c.answer_space, c.option_keys) == ("opt0", ("opt0", "opt1"), ("floor_lamp", "table"))
+    assert c.features == ("A=floor_lamp", "B=table")
+    # options the question only lists (not named in its slots): no role to balance
+    t2 = template("relations.closest_to_camera.choice")
+    c2 = object_choice_candidate(ctx, t2, np.random.default_rng(0), {}, refs, ["obj_04", "obj_00"], "obj_00", "why")
+    assert c2.answer_space is None and c2.option_keys == ("floor_lamp", "table")
+
+
+def test_catalog_rules_for_what_the_categories_decide():
+    cat = load_catalog()
+    # a table stands on the floor: its box spans [0, height]
+    assert priors._z_bounds(cat, "table") == pytest.approx((0.0, 0.0) + tuple(cat["table"].size["height"]))
+    assert not priors.either_above(cat, "lamp", "table")  # a table is never above a lamp
+    assert priors.can_be_above(cat, "lamp", "table")
+    assert priors.either_above(cat, "mug", "book")  # both go on surfaces of different heights
+    clears = lambda a, b: abs(a - b) >= 0.15 and abs(a - b) >= 0.15 * max(a, b)  # noqa: E731
+    assert not priors.either_taller(cat, "mug", "bookshelf", clears)
+    assert not priors.can_stand_on(cat, "chair", "table") and priors.can_stand_on(cat, "mug", "table")
+
+
+def test_above_below_is_not_asked_when_the_categories_decide():
+    """Living room: a mug on the table is above it, but no table is ever above a mug, so the
+    pair is not asked (the old family asked it both ways round)."""
+    ctx = make_ctx(living_room())
+    for tid in ("relations.above_below.bool", "relations.above_below.bool_below"):
+        assert all_candidates(ctx, tid) == []
+    # on_top: "Is the chair on the table?" would be 'no' by the catalog alone; never asked
+    for c in all_candidates(ctx, "relations.on_top.bool"):
+        a, b = c.objects
+        assert priors.can_stand_on(ctx.catalog, ctx.world.category[a], ctx.world.category[b]), c.question
+
+
+def _with_desk_and_box():
+    """The living room plus a desk (obj_05) and a box on the floor (obj_06), both in view."""
+    scene = living_room()
+    scene.objects.append(obj(5, "desk", [2.5, 2.5, 0.375], [0.6, 1.2, 0.75], color="white", material="wood"))
+    scene.objects.append(obj(6, "box", [-2.0, 1.0, 0.15], [0.3, 0.3, 0.3], color="brown", material="paper"))
+    scene.views[0].objects["obj_05"] = vis(bbox=[400, 235, 440, 290])
+    scene.views[0].objects["obj_06"] = vis(bbox=[190, 275, 210, 300])
+    return scene
+
+
+def test_support_options_are_places_the_object_can_stand():
+    """What does X stand on? Every option is a place X's category may stand (a chair is never
+    asked about, the floor is an option for the box but not for the mug, which the catalog
+    never puts on the floor); the old family always offered the floor and any surface."""
+    ctx = make_ctx(_with_desk_and_box())
+    cat, w = ctx.catalog, ctx.world
+    asked = Counter()
+    for k in (2, 3):
+        for c in all_candidates(ctx, "relations.support.choice", num_options=k):
+            a = c.objects[0]
+            asked[w.category[a]] += 1
+            for o in c.objects[1:]:
+                assert priors.can_stand_on(cat, w.category[a], w.category[o]), c.question
+            assert ("the floor" in c.options) == priors.can_stand_on(cat, w.category[a], "floor"), c.question
+            assert c.value == ("the floor" if w.support[a] is None else c.options[0]), c.question
+    assert asked["mug"] and asked["box"] and not asked["chair"] and not asked["table"], asked
+
+
+class _Ctx:
+    def __init__(self):
+        self.state = {}
+        self.view_ids = ["v"]
+
+
+def _median_probe(truth_and_options: list[tuple[float, list[float]]]) -> float:
+    med = float(np.median([math.log(t) for t, _ in truth_and_options]))
+    hits = [int(np.argmin([abs(math.log(x) - med) for x in opts])) == opts.index(t) for t, opts in truth_and_options]
+    return float(np.mean(hits))
+
+
+def test_numeric_options_come_from_the_prior_so_the_median_guess_is_chance():
+    """Options drawn from earlier truths: 'the option nearest the usual value' is right about
+    1 in 4; the old ladder around the truth (same truths) lets it win far more often."""
+    t = template("measurement.object_distance.choice")
+    rng = np.random.default_rng(3)
+    ctx = _Ctx()
+    new, old = [], []
+    for _ in range(3000):
+        v = round(float(np.exp(rng.normal(0.0, 0.5))), 2)
+        c = numeric_choice_candidate(ctx, t, rng, {"A": "the a", "B": "the b"}, None, v, "why")
+        if c is None:
+            continue  # two options would be closer than params.ratio: not asked
+        opts = [float(o.split()[0]) for o in c.options]
+        assert opts == sorted(opts) and opts[c.correct] == v and c.value == c.options[c.correct]
+        assert all(b / a >= t.params["ratio"] - 0.02 for a, b in zip(opts, opts[1:]))
+        new.append((v, opts))
+        p = int(rng.integers(4))
+        old.append((v, [v * 1.5 ** (k - p) for k in range(4)]))
+    assert len(new) > 300
+    assert abs(_median_probe(new[50:]) - 0.25) < 0.05, _median_probe(new[50:])
+    assert _median_probe(old) > 0.35
+    # the right position is spread over the four options
+    pos = Counter(opts.index(v) for v, opts in new[50:])
+    assert min(pos.values()) > 0.15 * sum(pos.values()), pos
