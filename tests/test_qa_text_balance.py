@@ -191,3 +191,37 @@ def test_numeric_options_come_from_the_prior_so_the_median_guess_is_chance():
     # the right position is spread over the four options
     pos = Counter(opts.index(v) for v, opts in new[50:])
     assert min(pos.values()) > 0.15 * sum(pos.values()), pos
+
+
+def test_no_option_key_is_a_safe_never_right():
+    """A category always offered as a distractor and never right ("pick anything but the table")
+    is a cue: its wins may not fall more than the slack below its expected share."""
+    t = Template(id="occlusion.t", family="occlusion", task="occluder", answer_type="choice",
+                 paraphrases=("{A}?", "{A}!"), slots={"A": "object"})
+    rng = np.random.default_rng(4)
+    b = Balancer(tolerance=0.0, min_slack=1, context_slack=1)
+    kinds = ["table", "mug", "cup", "vase"]
+    accepted = 0
+    for _ in range(500):
+        cands = []
+        for _ in range(4):
+            opts = [kinds[int(i)] for i in rng.permutation(4)[:3]]
+            # the table is never right when offered; otherwise any option may be
+            right = int(rng.choice([k for k, o in enumerate(opts) if o != "table"]))
+            refs = Refs(("obj_00",) + tuple(f"obj_{k + 1:02d}" for k in range(3)),
+                        ("the ball",) + tuple(f"the {o}" for o in opts), None, ("ball",) + tuple(opts))
+            c = Candidate(template=t, question=f"q{rng.random()}", answer_type="choice", value=f"the {opts[right]}",
+                          rationale="r", objects=list(refs.ids), view_ids=["v"], options=[f"the {o}" for o in opts],
+                          correct=right, option_keys=tuple(opts), answer_key=opts[right], answer_space=None)
+            c.features = ("A=ball",)
+            cands.append(c)
+        b.observe(cands)
+        pick = b.choose(cands, rng)
+        if pick is not None:
+            b.commit(pick)
+            accepted += 1
+    w = ("occlusion.t", "table")
+    assert accepted > 100
+    assert b.expected[w] - b.wins[w] <= 1.0 + 1e-9, (b.expected[w], b.wins[w])  # never right: rarely shown
+    for k in ("mug", "cup", "vase"):
+        assert abs(b.wins[("occlusion.t", k)] - b.expected[("occlusion.t", k)]) <= 1.0 + 1e-9

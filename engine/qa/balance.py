@@ -1,20 +1,19 @@
-"""Answer balancing (CLEVR-style rejection plus greedy choice among candidates).
+"""Answer balancing (CLEVR-style rejection plus greedy choice among candidates): no word of a
+question may predict its answer (docs/qa.md, "Balancing").
 
 State lives in one Balancer per QAGenerator (one per shard), so the output depends only on
-the shard. Counts are kept at two levels for every template:
-
-1. (template, answer space): e.g. yes/no of a bool template, bins of a numeric one;
-2. (template, answer space, context): the context is what the question text reveals (the
-   referenced categories in naming order), so an answer cannot be predicted from the text.
-
-A candidate is rejected when accepting it would put its answer more than the allowed slack
-ahead of the least frequent answer of its space (the median one for spaces of more than three
-answers), at either level. For choice questions a third
-check keeps, per template, each option key's (e.g. category's) number of wins within the slack
-of its expected wins (the sum of 1 / number of options over the questions showing it), so that
-"pick the option that is usually right" is no better than chance. Among the acceptable
-candidates the generator takes the one whose answer is least used. Choice letters are placed at
-the least used position of the template (ties broken by the rng).
+the shard. For every template, answers are counted per answer space, per text feature of the
+question (``Candidate.features``: each slot's category or value) and, for pairs, per the pair's
+categories. A candidate is rejected when accepting it would put its answer more than the
+allowed slack ahead of the least frequent answer of its space (the median one for spaces of
+more than three answers) in any of those counters, or when a counter has not yet been seen
+with two different answers among the shard's candidates (:meth:`Balancer.observe`): a context
+whose answer never varies is never asked. For choice questions each option key (category,
+text, numeric step) keeps its wins within the slack of its expected wins (the sum of 1 / number
+of options over the questions showing it), from above (per template and per text feature: "pick
+the sofa" is no better than chance) and from below (per template: no option key is a safe
+"never right"). Among the acceptable candidates the generator takes the one whose answer leads
+least. Choice letters are placed at the least used position of the template (ties: the rng).
 """
 
 from __future__ import annotations
@@ -114,6 +113,12 @@ class Balancer:
                 e = self.wins[w] + (1.0 - 1.0 / len(c.option_keys)) - self.expected[w]
                 if e > max(self._option_slack(c, w), self.tolerance * self.expected[w]):
                     return False
+            for k, key in enumerate(c.option_keys):  # a distractor's key: never "always wrong"
+                w = (c.template.id, key)
+                if k != c.correct and key != c.option_keys[c.correct]:
+                    d = self.expected[w] + 1.0 / len(c.option_keys) - self.wins[w]
+                    if d > max(self.min_slack, self.tolerance * self.expected[w]):
+                        return False
         if c.answer_space is None:
             return True
         if c.answer_key not in c.answer_space:
@@ -140,6 +145,12 @@ class Balancer:
                 if e > max(self._option_slack(c, w), self.tolerance * expected):
                     return None
                 excess = max(excess, e)
+            share, right, t = 1.0 / len(c.option_keys), c.option_keys[c.correct], c.template.id
+            for key in c.option_keys:  # a distractor's key: its deficit within the slack as well
+                if key != right:
+                    expected = self.expected.get((t, key), 0.0)
+                    if expected + share - self.wins.get((t, key), 0) > max(self.min_slack, self.tolerance * expected):
+                        return None
         space = c.answer_space
         if space is None:
             return (0, 0, excess)
