@@ -15,9 +15,10 @@ from typing import Any
 import yaml
 
 from engine.plain import to_plain
-from engine.scene.catalog import REPO_ROOT, SCENE_TYPES
+from engine.paths import CONF_DIR
+from engine.scene.catalog import SCENE_TYPES
 
-DEFAULT_CAMERA_CFG = REPO_ROOT / "conf" / "camera" / "default.yaml"
+DEFAULT_CAMERA_CFG = CONF_DIR / "camera" / "default.yaml"
 
 # Top-level scalar keys: name -> (type, lower bound, lower bound inclusive?)
 _INT_KEYS = {"width": 1, "height": 1, "num_views": 1, "min_objects_in_frustum": 0, "max_attempts": 1}

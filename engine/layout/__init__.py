@@ -18,6 +18,7 @@ from engine.layout.errors import LayoutInfeasibleError
 from engine.layout.open_plane import sample_open
 from engine.layout.room import sample_room
 from engine.layout.tabletop import sample_tabletop
+from engine.paths import CONF_DIR
 from engine.scene.catalog import Catalog
 from engine.scene.graph import SceneGraph
 
@@ -57,9 +58,8 @@ def load_scene_cfg(name: str) -> dict:
     """Load ``conf/scene/<name>.yaml`` (name without extension) as a plain dict."""
     import yaml
 
-    from engine.scene.catalog import REPO_ROOT
 
-    path = REPO_ROOT / "conf" / "scene" / f"{name}.yaml"
+    path = CONF_DIR / "scene" / f"{name}.yaml"
     if not path.exists():
         raise ValueError(f"scene: no config {path}; fix: use one of "
                          f"{', '.join(sorted(p.stem for p in path.parent.glob('*.yaml')))}")

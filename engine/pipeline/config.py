@@ -15,9 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.scene.catalog import REPO_ROOT
+from engine.camera import validate_camera_cfg
+from engine.layout import validate_scene_cfg
+from engine.qa import validate_qa_cfg
+from engine.render import validate_render_cfg
+from engine.render.appearance import load_appearance_config
+from engine.paths import CONF_DIR
 
-CONF_DIR = REPO_ROOT / "conf"
 RUN_CONTROL_KEYS = ("out", "executor", "resume", "overwrite", "progress", "dry_run")
 STAGE_GROUPS = ("scene", "camera", "render", "qa")
 IMAGE_FORMATS = ("png", "jpeg")
@@ -174,11 +178,9 @@ def _check_section(section: dict, schema: dict, prefix: str, errors: list[str], 
 
 
 def _stage_validator(group: str):
-    """The stage's validate_<group>_cfg (an import error surfaces: never skip validation)."""
-    import importlib
-
-    mod = {"scene": "engine.layout", "camera": "engine.camera", "render": "engine.render", "qa": "engine.qa"}[group]
-    return getattr(importlib.import_module(mod), f"validate_{group}_cfg")
+    """The stage's validate_<group>_cfg."""
+    return {"scene": validate_scene_cfg, "camera": validate_camera_cfg, "render": validate_render_cfg,
+            "qa": validate_qa_cfg}[group]
 
 
 def validate_config(cfg: dict) -> list[str]:
@@ -218,11 +220,29 @@ def validate_config(cfg: dict) -> list[str]:
     return errors
 
 
+def render_enabled(cfg: dict) -> bool:
+    """Whether the job renders images (``stages.render``)."""
+    return bool(cfg["stages"]["render"])
+
+
+def qa_enabled(cfg: dict) -> bool:
+    """Whether the job asks questions (``stages.qa``)."""
+    return bool(cfg["stages"]["qa"])
+
+
+def appearance_cfg(cfg: dict) -> dict | None:
+    """The appearance config the render stage samples from: ``render.appearance`` when it is a
+    mapping, else the YAML it names (default ``scenes/appearance.yaml``); None when the
+    render stage is off."""
+    if not render_enabled(cfg):
+        return None
+    a = cfg["render"].get("appearance")
+    return dict(a) if isinstance(a, dict) else load_appearance_config(a)
+
+
 def config_hash(cfg: dict) -> str:
     """sha256 (hex, first 16 chars) of the canonical JSON of the data-defining keys of ``cfg``
     (plus the appearance YAML the render stage reads, when it is not inline in ``render``)."""
-    from engine.pipeline.stages import appearance_cfg
-
     data = {k: v for k, v in cfg.items() if k not in RUN_CONTROL_KEYS}
     if isinstance(cfg.get("stages"), dict) and isinstance(cfg.get("render"), dict):
         data["_appearance"] = appearance_cfg(cfg)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from engine.pipeline.config import JobSpec
 from engine.pipeline.executors import worker_stages
-from engine.pipeline.stages import render_enabled
+from engine.pipeline.config import render_enabled
 from engine.scene.graph import SceneGraph
 
 log = logging.getLogger("spatialforge")

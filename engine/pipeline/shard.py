@@ -22,7 +22,8 @@ from engine.atomic import commit, sha256_file, temp_path
 from engine.pipeline.config import JobSpec
 from engine.pipeline.encode import encode_depth, encode_ids, encode_rgb
 from engine.pipeline.splits import split_of
-from engine.pipeline.stages import SceneOutput, SceneSkipped, SceneStages, qa_enabled
+from engine.pipeline.config import qa_enabled
+from engine.pipeline.stages import SceneOutput, SceneSkipped, SceneStages
 from engine.pipeline.timing import StageTimer
 from engine.render.marks import DEFAULT_MAX_COVER, draw_marks_image
 

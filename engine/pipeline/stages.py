@@ -7,58 +7,26 @@ A :class:`SceneStages` lives once per worker process: it holds the catalog and o
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
 import engine
-from engine.pipeline.config import worker_cpus
+from engine.camera import CameraSamplingError, sample_views
+from engine.layout import LayoutInfeasibleError, sample_layout
+from engine.pipeline.config import appearance_cfg, qa_enabled, render_enabled, worker_cpus  # noqa: F401 (re-exported)
+from engine.pipeline.timing import StageTimer
+from engine.qa import QAGenerator
+from engine.render import annotate_visibility, get_renderer
+from engine.render.appearance import sample_appearance
+from engine.render.meshes import scene_meshes
 from engine.rng import stage_rng
 from engine.scene.catalog import load_catalog
 from engine.scene.graph import SceneGraph
-from engine.pipeline.timing import StageTimer
-
-
-class StageUnavailableError(RuntimeError):
-    """A stage the config asks for is not importable in this engine build."""
-
-
-def _need(module: str, name: str):
-    try:
-        m = importlib.import_module(module)
-    except ImportError as e:
-        raise StageUnavailableError(f"{module} cannot be imported ({e}); the pipeline needs {module}.{name}") from e
-    if not hasattr(m, name):
-        raise StageUnavailableError(f"{module}.{name} does not exist yet; fix: disable that stage in the config "
-                                    "(stages.render=false / stages.qa=false) or update the engine")
-    return getattr(m, name)
 
 
 def scene_id_of(scene_index: int) -> str:
     """The scene id for a global scene index: ``s`` + 9 digits."""
     return f"s{scene_index:09d}"
-
-
-def render_enabled(cfg: dict) -> bool:
-    """Whether the job renders images (``stages.render``)."""
-    return bool(cfg["stages"]["render"])
-
-
-def qa_enabled(cfg: dict) -> bool:
-    """Whether the job asks questions (``stages.qa``)."""
-    return bool(cfg["stages"]["qa"])
-
-
-def appearance_cfg(cfg: dict) -> dict | None:
-    """The appearance config the render stage samples from: ``render.appearance`` when it is a
-    mapping, else the YAML it names (default ``scenes/appearance.yaml``); None when the
-    render stage is off."""
-    if not render_enabled(cfg):
-        return None
-    from engine.render.appearance import load_appearance_config
-
-    a = cfg["render"].get("appearance")
-    return dict(a) if isinstance(a, dict) else load_appearance_config(a)
 
 
 @dataclass
@@ -95,21 +63,20 @@ class SceneStages:
         self.catalog = load_catalog(cfg["scene"].get("catalog"))
         self.seed = int(cfg["seed"])
         self._renderer = None
-        self.sample_layout = _need("engine.layout", "sample_layout")
-        self.layout_error = _need("engine.layout", "LayoutInfeasibleError")
-        self.sample_views = _need("engine.camera", "sample_views")
-        cam = importlib.import_module("engine.camera")
-        self.camera_error = getattr(cam, "CameraSamplingError", None)
+        self.sample_layout = sample_layout
+        self.layout_error = LayoutInfeasibleError
+        self.sample_views = sample_views
+        self.camera_error = CameraSamplingError
         self.render_on = render_enabled(cfg)
         self.qa_on = qa_enabled(cfg)
         if self.render_on:
-            self.sample_appearance = _need("engine.render.appearance", "sample_appearance")
-            self.scene_meshes = _need("engine.render.meshes", "scene_meshes")
-            self.get_renderer = _need("engine.render", "get_renderer")
-            self.annotate_visibility = _need("engine.render", "annotate_visibility")
+            self.sample_appearance = sample_appearance
+            self.scene_meshes = scene_meshes
+            self.get_renderer = get_renderer
+            self.annotate_visibility = annotate_visibility
             self.appearance_cfg = appearance_cfg(cfg)
         if self.qa_on:
-            self.qa_class = _need("engine.qa", "QAGenerator")
+            self.qa_class = QAGenerator
 
     @property
     def renderer(self):

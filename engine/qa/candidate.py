@@ -81,11 +81,16 @@ class Candidate:
     features: tuple[str, ...] = ()
 
 
+def capitalize(text: str) -> str:
+    """``text`` with its first letter upper-cased and the rest untouched ("the lamp is..." ->
+    "The lamp is..."; ``str.capitalize`` would lower-case the rest)."""
+    return text[:1].upper() + text[1:]
+
+
 def render_question(t: Template, rng: np.random.Generator, slots: dict[str, str]) -> str:
     """Pick a paraphrase of ``t`` with ``rng`` and fill its slots; first letter upper-cased."""
     p = t.paraphrases[int(rng.integers(len(t.paraphrases)))]
-    q = p.format(**slots)
-    return q[:1].upper() + q[1:]
+    return capitalize(p.format(**slots))
 
 
 def fmt_value(x: float, unit: str | None, decimals: int = 2) -> str:

@@ -8,11 +8,11 @@ from typing import Mapping
 
 import yaml
 
+from engine.paths import CONF_DIR
 from engine.plain import to_plain
 from engine.qa.templates import ANSWER_TYPES, MARGIN_KEYS
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_QA_CFG = REPO_ROOT / "conf" / "qa" / "default.yaml"
+DEFAULT_QA_CFG = CONF_DIR / "qa" / "default.yaml"
 
 
 def default_qa_cfg() -> dict:

@@ -21,6 +21,7 @@ import numpy as np
 
 from engine.geometry.boxes import OrientedBox
 from engine.scene.graph import SceneGraph
+from engine.qa.candidate import capitalize
 
 COMPASS_8 = ("east", "north-east", "north", "north-west", "west", "south-west", "south", "south-east")
 NEAR_WALL_M = 0.5  # an object whose footprint comes within this distance of a wall is "near" it
@@ -38,9 +39,6 @@ def compass_8(dx: float, dy: float) -> tuple[str, float]:
     off = (ang - 45.0 * k + 180.0) % 360.0 - 180.0
     return COMPASS_8[k], 22.5 - abs(off)
 
-
-def _cap(s: str) -> str:
-    return s[:1].upper() + s[1:]
 
 
 def _offset_words(v: float, pos: str, neg: str) -> str:
@@ -155,7 +153,7 @@ def describe_scene(scene: SceneGraph, names: Mapping[str, str], rng: np.random.G
             stand = "stands on the floor"
         form = int(rng.integers(0, 2))
         if form == 0:
-            sents.append(f"{_cap(name)} {stand}; its centre is {where}.")
+            sents.append(f"{capitalize(name)} {stand}; its centre is {where}.")
         else:
             sents.append(f"The centre of {name} is {where}, and it {stand}.")
         sents.append(f"It is {o.size[2]:.2f} m tall.")
@@ -172,5 +170,5 @@ def describe_scene(scene: SceneGraph, names: Mapping[str, str], rng: np.random.G
             stacked = o.supported_by == anchor or a.supported_by == oid
             if not stacked and margin >= min_relation_margin_deg and dx * dx + dy * dy > 30 * 30:
                 relations.append((oid, d, anchor))
-                sents.append(f"{_cap(name)} is {d} of {names[anchor]}.")
+                sents.append(f"{capitalize(name)} is {d} of {names[anchor]}.")
     return SceneDescription(" ".join(sents), sents, positions, supports, relations, order, cm)

@@ -16,8 +16,9 @@ from typing import Any, Mapping
 
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_TEMPLATE_DIR = REPO_ROOT / "templates"
+from engine.paths import TEMPLATES_DIR
+
+DEFAULT_TEMPLATE_DIR = TEMPLATES_DIR
 
 ANSWER_TYPES = ("choice", "bool", "number", "count", "text", "ascii", "json")
 SLOT_TYPES = ("object", "category", "number", "direction", "text", "view", "map")

@@ -7,13 +7,15 @@ Public API (see docs/rendering.md):
     validate_render_cfg(render_cfg)
 """
 
-from engine.render.context import RendererUnavailableError, get_renderer
+from engine.render.backends import RENDERERS, get_renderer
+from engine.render.context import RendererUnavailableError
 from engine.render.protocol import RENDER_FIELDS, Renderer, RenderConfigError, load_default_render_cfg, validate_render_cfg
 from engine.render.types import Frame, RenderMesh
 from engine.render.visibility import annotate_visibility
 
 __all__ = [
     "get_renderer",
+    "RENDERERS",
     "Renderer",
     "Frame",
     "RenderMesh",

@@ -26,10 +26,11 @@ import yaml
 
 from engine.plain import to_plain
 from engine.render.meshes import dominant_material
-from engine.scene.catalog import REPO_ROOT, Catalog
+from engine.paths import SCENES_DIR
+from engine.scene.catalog import Catalog
 from engine.scene.graph import SceneGraph
 
-DEFAULT_APPEARANCE = REPO_ROOT / "scenes" / "appearance.yaml"
+DEFAULT_APPEARANCE = SCENES_DIR / "appearance.yaml"
 _DIGITS = 6  # stored floats are rounded so records stay short and readable
 
 

@@ -11,12 +11,9 @@ import os
 from collections.abc import Mapping
 from contextlib import contextmanager
 
-from engine.plain import to_plain
-from engine.render.protocol import Renderer, validate_render_cfg
 
 log = logging.getLogger("engine.render")
 
-_RENDERERS: dict[tuple, Renderer] = {}
 _MODERNGL_CONTEXTS: dict[int, object] = {}
 
 EGL_PACKAGES = "libegl1 libgl1 libegl-mesa0 libgl1-mesa-dri"
@@ -95,29 +92,3 @@ def llvmpipe_threads(cpus: int | None):
         yield
     finally:
         os.environ.pop("LP_NUM_THREADS", None)
-
-
-def get_renderer(render_cfg: Mapping, cpus: int | None = None) -> Renderer:
-    """The renderer of this process for ``render_cfg`` (validated), created on first use.
-
-    Cached per (backend, platform, device_index) and per the settings that change pixels; one GL
-    context per process. Image sizes come from each View; framebuffers are kept per size.
-    ``cpus``: CPUs a CPU rasteriser may use when the context is made (see
-    :func:`llvmpipe_threads`; a context keeps its threads, so a cached renderer is unaffected).
-    """
-    cfg = {k: to_plain(v) for k, v in dict(render_cfg).items()}
-    validate_render_cfg(cfg)
-    key = (cfg["backend"], cfg["platform"], cfg["device_index"], repr(sorted((k, repr(v)) for k, v in cfg.items())))
-    r = _RENDERERS.get(key)
-    if r is None:
-        with llvmpipe_threads(cpus):
-            if cfg["backend"] == "moderngl":
-                from engine.render.moderngl_backend import ModernglRenderer
-
-                r = ModernglRenderer(cfg)
-            else:
-                from engine.render.pyrender_backend import PyrenderRenderer
-
-                r = PyrenderRenderer(cfg)
-        _RENDERERS[key] = r
-    return r

@@ -25,10 +25,11 @@ import yaml
 
 from engine.render.textures import make_texture
 from engine.render.types import RenderMesh
-from engine.scene.catalog import REPO_ROOT, Catalog
+from engine.paths import SCENES_DIR
+from engine.scene.catalog import Catalog
 from engine.scene.graph import SceneGraph, SceneObject
 
-DEFAULT_RECIPES = REPO_ROOT / "scenes" / "meshes.yaml"
+DEFAULT_RECIPES = SCENES_DIR / "meshes.yaml"
 SHAPES = ("box", "cylinder", "sphere", "capsule", "torus", "lathe")
 _AXES = {"x": 0, "y": 1, "z": 2}
 _SMOOTH_ANGLE = np.radians(40.0)  # edges sharper than this keep split (flat) normals

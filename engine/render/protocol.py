@@ -13,12 +13,12 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import yaml
 
+from engine.paths import CONF_DIR
 from engine.plain import to_plain
 from engine.render.types import Frame, RenderMesh
 from engine.scene.graph import SceneGraph, View
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_RENDER_CFG = REPO_ROOT / "conf" / "render" / "default.yaml"
+DEFAULT_RENDER_CFG = CONF_DIR / "render" / "default.yaml"
 BACKENDS = ("moderngl", "pyrender")
 PLATFORMS = ("egl", "osmesa")
 LIGHT_TYPES = ("directional", "point", "ambient")

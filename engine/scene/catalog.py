@@ -18,8 +18,9 @@ from typing import Any
 
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_CATALOG = REPO_ROOT / "scenes" / "catalog.yaml"
+from engine.paths import SCENES_DIR
+
+DEFAULT_CATALOG = SCENES_DIR / "catalog.yaml"
 KINDS = ("furniture", "small", "wall", "primitive")
 SCENE_TYPES = ("room", "tabletop", "open")
 

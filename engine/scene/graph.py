@@ -14,8 +14,7 @@ import numpy as np
 
 from engine.geometry.boxes import OrientedBox
 from engine.geometry.transforms import yaw_rotation
-
-SCHEMA_VERSION = 1
+from engine.scene.validate import SCHEMA_VERSION, validate_scene_record
 
 
 def _floats(a) -> list:
@@ -270,8 +269,6 @@ class SceneGraph:
     def from_dict(cls, d: dict, validate: bool = True) -> "SceneGraph":
         """Build from a record dict; with ``validate`` raises SceneRecordError naming bad fields."""
         if validate:
-            from engine.scene.validate import validate_scene_record
-
             validate_scene_record(d, raise_on_error=True)
         return cls(
             scene_id=d["scene_id"], seed=int(d["seed"]), room=Room.from_dict(d["room"]),

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+SCHEMA_VERSION = 1  # the scene record's schema_version (docs/record.md)
+
 ROOM_TYPES = ("room", "tabletop", "open")
 
 
@@ -36,8 +38,6 @@ def validate_scene_record(d: Any, raise_on_error: bool = False) -> list[str]:
     Returns a list of error strings ("field: problem; fix: ..."), empty when valid. With
     ``raise_on_error`` raises :class:`SceneRecordError` instead of returning errors.
     """
-    from engine.scene.graph import SCHEMA_VERSION
-
     e: list[str] = []
     if not isinstance(d, dict):
         e.append(f"record: expected a JSON object, got {type(d).__name__}; fix: pass the dict from SceneGraph.to_dict()")

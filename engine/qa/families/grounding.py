@@ -11,7 +11,7 @@ import json
 
 import numpy as np
 
-from engine.qa.candidate import text_candidate
+from engine.qa.candidate import text_candidate, capitalize
 
 TASKS = {"box2d", "box3d"}
 
@@ -49,6 +49,6 @@ def generate(ctx, t, rng) -> list:
             value = _dumps({"center": center, "size": size, "rotation": rot.tolist()})
             why = (f"In the camera frame (x right, y down, z forward) the centre of {refs[0]} is at "
                    f"{_dumps(center)} m; its box measures {_dumps(size)} m (depth, width, height).")
-        why = why[0].upper() + why[1:]
+        why = capitalize(why)
         out.append(text_candidate(ctx, t, rng, {"A": refs[0]}, refs, value, why, answer_type="json"))
     return out

@@ -11,7 +11,7 @@ between the floor footprints.
 from __future__ import annotations
 
 
-from engine.qa.candidate import fmt_value, number_candidate, numeric_choice_candidate
+from engine.qa.candidate import fmt_value, number_candidate, numeric_choice_candidate, capitalize
 
 TASKS = {"object_distance", "camera_distance", "height", "length", "width", "longest_side", "elevation",
          "vertical_distance", "horizontal_distance", "room_length", "room_width", "floor_area"}
@@ -117,7 +117,7 @@ def generate(ctx, t, rng) -> list:
             if refs is None:
                 continue
             why = why.replace("the first", refs[0]).replace("the second", refs[1])
-            why = why[0].upper() + why[1:]
+            why = capitalize(why)
             c = _emit(ctx, t, rng, {"A": refs[0], "B": refs[1]}, refs, val, why, min_value)
             if c is not None:
                 out.append(c)
@@ -133,7 +133,7 @@ def generate(ctx, t, rng) -> list:
         if refs is None:
             continue
         why = tmpl.format(obj=refs[0], val=fmt_value(val, "m", dec)) + "."
-        why = why[0].upper() + why[1:]
+        why = capitalize(why)
         c = _emit(ctx, t, rng, {"A": refs[0]}, refs, val, why, min_value)
         if c is not None:
             c.frame = "world" if t.task != "camera_distance" else "camera"

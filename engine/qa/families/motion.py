@@ -30,7 +30,7 @@ from shapely.geometry import Polygon
 from engine.geometry.boxes import OrientedBox, box_point_distance, interval_gap
 from engine.geometry.transforms import invert_pose
 from engine.qa import egomotion as em
-from engine.qa.candidate import Candidate, bool_candidate, choice_candidate, number_candidate
+from engine.qa.candidate import Candidate, bool_candidate, choice_candidate, number_candidate, capitalize
 from engine.qa.templates import Template
 
 TASKS = ("turn_in_view", "walk_in_view", "walk_closer", "aim_direction", "aim_degrees", "object_move_closer")
@@ -327,7 +327,7 @@ def _object_move(ctx, t, rng, ids):
         if refs is None:
             continue
         value = d1 < d0
-        rat = (f"{refs[0][:1].upper() + refs[0][1:]} is {d0:.2f} m from {refs[2]}; moved {_fmt(dist)} m toward "
+        rat = (f"{capitalize(refs[0])} is {d0:.2f} m from {refs[2]}; moved {_fmt(dist)} m toward "
                f"{refs[1]} it would be {d1:.2f} m from it, so {'yes' if value else 'no'}.")
         slots = {"a": refs[0], "b": refs[1], "c": refs[2], "distance": _fmt(dist)}
         out.append(bool_candidate(ctx, t, rng, slots, refs, value, rat, frame="world"))

@@ -31,7 +31,7 @@ import numpy as np
 
 from engine.geometry.boxes import boxes_corners
 from engine.geometry.projection import pixel_ray_box_depths, world_to_camera
-from engine.qa.candidate import bool_candidate, choice_candidate, count_candidate, object_choice_candidate
+from engine.qa.candidate import bool_candidate, choice_candidate, count_candidate, object_choice_candidate, capitalize
 from engine.qa.refer import covered_in_view, plural
 
 TASKS = {"partly_hidden", "occluder", "visible_fraction", "most_occluded", "amodal_count", "unanswerable"}
@@ -242,7 +242,7 @@ def _partly_hidden(ctx, t, rng):
             continue
         why = (f"{_pct(f)} of {refs[0]}'s silhouette is visible, so it is "
                f"{'partly hidden by something in front of it' if truth else 'not hidden'}.")
-        why = why[0].upper() + why[1:]
+        why = capitalize(why)
         out.append(bool_candidate(ctx, t, rng, {"A": refs[0]}, refs, truth, why))
     return out
 
@@ -286,7 +286,7 @@ def _occluder(ctx, t, rng):
                "overlaps it in the image and is nearer to the camera there")
         why = (f"Only {_pct(v.vis_frac[ix])} of {refs[0]} is visible; {refs[1]} {how}, and it is the only object "
                f"that does, so {refs[1]} hides part of it.")
-        why = why[0].upper() + why[1:]
+        why = capitalize(why)
         out.append(object_choice_candidate(ctx, t, rng, {"A": refs[0]}, refs, [o] + dis, o, why))
     return out
 
@@ -312,7 +312,7 @@ def _visible_fraction(ctx, t, rng):
             continue
         why = (f"{v.vis_px[v.i(x)]} of the {v.amodal_px[v.i(x)]} pixels {refs[0]} would cover are visible, "
                f"i.e. {_pct(f)}, which falls in {labels[b]}.")
-        why = why[0].upper() + why[1:]
+        why = capitalize(why)
         out.append(choice_candidate(ctx, t, rng, {"A": refs[0]}, refs, labels, b, why,
                                     answer_key=labels[b], answer_space=tuple(labels)))
     return out
@@ -399,7 +399,7 @@ def _unanswerable(ctx, t, rng):
             correct = 0 if ua < ub else 1
             why = (f"Both are visible: {refs[0]} projects to x = {ua:.0f} px and {refs[1]} to x = {ub:.0f} px, so "
                    f"{refs[0]} is {'left' if ua < ub else 'right'} of {refs[1]}.")
-        why = why[0].upper() + why[1:]
+        why = capitalize(why)
         out.append(choice_candidate(ctx, t, rng, {"A": refs[0], "B": refs[1]}, refs, opts, correct, why,
                                     answer_key=opts[correct], answer_space=tuple(opts)))
     return out

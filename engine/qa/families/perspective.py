@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from engine.qa.candidate import Candidate, choice_candidate
+from engine.qa.candidate import Candidate, choice_candidate, capitalize
 from engine.qa.egomotion import planar_bearing
 from engine.qa.templates import Template
 
@@ -130,7 +130,7 @@ def _object_view(ctx, t, rng, ids):
         if refs is None:
             continue
         yaw = math.degrees(w.by_id[a].yaw) % 360.0
-        rat = (f"{refs[0][:1].upper() + refs[0][1:]} faces {yaw:.0f} degrees counter-clockwise from +x. "
+        rat = (f"{capitalize(refs[0])} faces {yaw:.0f} degrees counter-clockwise from +x. "
                f"Seen from its centre along that direction, {refs[1]} is at {abs(bear):.0f} degrees to the "
                f"{'left' if bear > 0 else 'right'} of straight ahead, so it is {ans}.")
         out.append(choice_candidate(ctx, t, rng, {"a": refs[0], "c": refs[1]}, refs, options, options.index(ans),
@@ -166,7 +166,7 @@ def _depth(ctx, t, rng, ids):
         if refs is None:
             continue
         k = 0 if da < db else 1
-        rat = (f"{refs[0][:1].upper() + refs[0][1:]} is {da:.2f} m from the camera and {refs[1]} is {db:.2f} m, "
+        rat = (f"{capitalize(refs[0])} is {da:.2f} m from the camera and {refs[1]} is {db:.2f} m, "
                f"so {refs[k]} is closer.")
         c = choice_candidate(ctx, t, rng, {"a": refs[0], "b": refs[1]}, refs, [refs[0], refs[1]], k, rat,
                              answer_key="first" if k == 0 else "second", answer_space=("first", "second"),

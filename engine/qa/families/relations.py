@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.qa import priors
-from engine.qa.candidate import (bool_candidate, choice_candidate, fmt_value, object_choice_candidate,
+from engine.qa.candidate import (bool_candidate, capitalize, choice_candidate, fmt_value, object_choice_candidate,
                                  text_candidate)
 
 TASKS = {"left_right", "front_behind", "above_below", "closest_to_camera", "closest_to_anchor", "taller",
@@ -93,7 +93,7 @@ def _front_behind(ctx, t, rng):
         near_, far_ = (refs[0], refs[1]) if a_closer else (refs[1], refs[0])
         why = (f"{refs[0]} is {_m(da)} from the camera and {refs[1]} is {_m(db)}, so {near_} is closer to "
                f"the camera than {far_}.")
-        why = why[0].upper() + why[1:]
+        why = capitalize(why)
         truth = a_closer if t.param("polarity", "front") == "front" else not a_closer
         out.append(_compare(ctx, t, rng, a, b, refs, truth, why))
     return out
@@ -118,7 +118,7 @@ def _above_below(ctx, t, rng):
         zr = [(w.zmin[ia], w.zmax[ia]), (w.zmin[ib], w.zmax[ib])]
         why = (f"{refs[0]} spans heights {zr[0][0]:.2f}-{zr[0][1]:.2f} m and {refs[1]} spans "
                f"{zr[1][0]:.2f}-{zr[1][1]:.2f} m, so {refs[hi]} is above {refs[lo]}.")
-        why = why[0].upper() + why[1:]
+        why = capitalize(why)
         truth = a_above if t.param("polarity", "above") == "above" else not a_above
         out.append(bool_candidate(ctx, t, rng, {"A": refs[0], "B": refs[1]}, refs, truth, why))
     return out
@@ -148,7 +148,7 @@ def _size_compare(ctx, t, rng):
                 continue
             why = (f"{refs[0]} has a box volume of {va:.3f} cubic meters and {refs[1]} {vb:.3f} cubic meters, so "
                    f"{refs[0] if va > vb else refs[1]} is bigger.")
-        why = why[0].upper() + why[1:]
+        why = capitalize(why)
         truth = va > vb if t.param("polarity", "more") == "more" else va < vb
         out.append(_compare(ctx, t, rng, a, b, refs, truth, why))
     return out
@@ -237,7 +237,7 @@ def _on_top(ctx, t, rng):
         sup = w.support.get(a)
         on = f"on {refs[1]}" if truth else ("on the floor" if sup is None else "on another object")
         why = f"{refs[0]} rests {on}{'' if truth else ', not on ' + refs[1]}."
-        why = why[0].upper() + why[1:]
+        why = capitalize(why)
         out.append(bool_candidate(ctx, t, rng, {"A": refs[0], "B": refs[1]}, refs, truth, why))
     return out
 
@@ -281,7 +281,7 @@ def _support(ctx, t, rng):
         keys = [refs.keys[refs.ids.index(o)] for o in opts_ids] + (["floor"] if floor else [])
         correct = 0 if sup is not None else len(names) - 1
         why = f"{refs[0]} rests on {names[correct]}."
-        why = why[0].upper() + why[1:]
+        why = capitalize(why)
         if len(set(keys)) != len(keys):
             keys = names
         # balanced as floor vs an object (within A's category: "a mug stands on a surface" is a

@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from engine.qa.candidate import Candidate, bool_candidate, choice_candidate, number_candidate
+from engine.qa.candidate import Candidate, bool_candidate, choice_candidate, number_candidate, capitalize
 from engine.qa.describe import COMPASS_8, SceneDescription, compass_8, describe_scene
 from engine.qa.templates import Template
 
@@ -109,16 +109,16 @@ def generate(ctx, t: Template, rng: np.random.Generator) -> list[Candidate]:
             n = int(t.constraints.get("num_options", 4))
             others = [x for x in COMPASS_8 if x != d]
             options = [others[int(i)] for i in rng.choice(len(others), size=n - 1, replace=False)] + [d]
-            c = choice_candidate(ctx, t, rng, slots, None, options, n - 1, f"{where[:1].upper() + where[1:]}, so "
+            c = choice_candidate(ctx, t, rng, slots, None, options, n - 1, f"{capitalize(where)}, so "
                                  f"{names[a]} is {d} of {names[b]}.", answer_space=COMPASS_8, frame="world")
         elif t.task == "left_of":
             if abs(dx) / 100 < dmin:
                 continue
             value = dx < 0
-            c = bool_candidate(ctx, t, rng, slots, None, value, f"{where[:1].upper() + where[1:]}; with north up, "
+            c = bool_candidate(ctx, t, rng, slots, None, value, f"{capitalize(where)}; with north up, "
                                f"west is left, so {'yes' if value else 'no'}.", frame="world")
         elif t.task == "distance":
-            c = number_candidate(ctx, t, rng, slots, None, dist, f"{where[:1].upper() + where[1:]}; the distance is "
+            c = number_candidate(ctx, t, rng, slots, None, dist, f"{capitalize(where)}; the distance is "
                                  f"sqrt(({dx / 100:.2f})^2 + ({dy / 100:.2f})^2) = {round(dist, dec):.{dec}f} m.",
                                  decimals=dec, frame="world")
         else:
