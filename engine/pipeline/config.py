@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.camera import validate_camera_cfg
+from engine.export.writers import WRITERS
 from engine.layout import validate_scene_cfg
 from engine.qa import validate_qa_cfg
 from engine.render import validate_render_cfg
@@ -76,8 +77,7 @@ OUTPUT_SCHEMA: dict[str, tuple[Any, str]] = {
     "depth": (_bool, "true or false (add a `depths` column: 16-bit PNG, millimetres)"),
     "instance_mask": (_bool, "true or false (add an `instance_masks` column: 16-bit PNG ids)"),
     "scenes": (_bool, "true or false (write scenes/scenes-XXXXX.jsonl)"),
-    "llava": (_bool, "true or false (write llava/ conversation JSON and image files)"),
-    "webdataset": (_bool, "true or false (write wds/ tar shards)"),
+    **{wk.flag: (_bool, wk.flag_doc) for wk in WRITERS if wk.flag},  # one flag per exporter
 }
 STAGES_SCHEMA: dict[str, tuple[Any, str]] = {
     "render": (_bool, "true or false (false: no images; rows carry the scene only)"),

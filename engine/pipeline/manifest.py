@@ -12,7 +12,7 @@ import json
 import os
 from pathlib import Path
 
-from engine.export.llava import llava_digest
+from engine.export.writers import writer_for_file
 from engine.atomic import atomic_write_text, sha256_file
 
 MANIFEST = "manifest.json"
@@ -86,10 +86,10 @@ def shard_key(shard_index: int) -> str:
 
 
 def file_digest(path: Path) -> str:
-    """The checksum the manifest records for ``path`` (LLaVA JSON: over the JSON and its images)."""
-    if path.parts[-2:-1] == ("llava",) and path.suffix == ".json":
-        return llava_digest(path)
-    return sha256_file(path)
+    """The checksum the manifest records for ``path``: its exporter's digest
+    (:data:`engine.export.writers.WRITERS`; LLaVA: over the JSON and its images), else sha256."""
+    wk = writer_for_file(path)
+    return wk.digest(path) if wk is not None else sha256_file(path)
 
 
 def shard_complete(out: str | Path, entry: dict | None) -> bool:

@@ -16,6 +16,7 @@ import yaml
 
 import engine
 from engine.export.hf import dataset_card, dataset_features
+from engine.export.writers import WRITERS
 from engine.atomic import atomic_write_text, remove_stale_temps
 from engine.pipeline.config import ConfigError, JobSpec
 from engine.pipeline.executors import EXECUTORS, worker_stages
@@ -31,7 +32,7 @@ from engine.pipeline.manifest import (
 from engine.pipeline.timing import StageTimer, format_timings
 
 log = logging.getLogger("spatialforge")
-OUTPUT_ENTRIES = ("data", "scenes", "wds", "llava", MANIFEST, "README.md", "config.yaml")
+OUTPUT_ENTRIES = ("scenes", *dict.fromkeys(wk.folder for wk in WRITERS), MANIFEST, "README.md", "config.yaml")
 
 
 def _reset_output(out: Path) -> None:

@@ -12,12 +12,9 @@ on any worker, executor or run. Its files (final names, relative to the output f
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 from engine.export.hf import dataset_features, qa_record, view_record
-from engine.export.llava import LlavaShardWriter
-from engine.export.webdataset import WebDatasetShardWriter
-from engine.export.writer import ParquetShardWriter
+from engine.export.writers import WRITERS, WriterContext
 from engine.atomic import commit, sha256_file, temp_path
 from engine.pipeline.config import JobSpec
 from engine.pipeline.encode import encode_depth, encode_ids, encode_rgb
@@ -34,20 +31,17 @@ def shard_tag(job: JobSpec, shard_index: int) -> str:
 
 
 def shard_files(job: JobSpec, shard_index: int) -> dict[str, str]:
-    """Kind -> relative path of every file shard ``shard_index`` makes (kinds: ``parquet:<split>``,
-    ``scenes``, ``wds:<split>``, ``llava:<split>``), in a fixed order."""
+    """Kind -> relative path of every file shard ``shard_index`` makes: ``scenes`` (when
+    ``output.scenes``), then ``<writer>:<split>`` for every exporter of
+    :data:`engine.export.writers.WRITERS` that the output config switches on."""
     tag, out = shard_tag(job, shard_index), job.cfg["output"]
     files: dict[str, str] = {}
-    for s in job.split_names():
-        files[f"parquet:{s}"] = f"data/{s}-{tag}.parquet"
     if out["scenes"]:
         files["scenes"] = f"scenes/scenes-{tag}.jsonl"
-    if out["webdataset"]:
-        for s in job.split_names():
-            files[f"wds:{s}"] = f"wds/{s}-{tag}.tar"
-    if out["llava"]:
-        for s in job.split_names():
-            files[f"llava:{s}"] = f"llava/{s}-{tag}.json"
+    for wk in WRITERS:
+        if wk.enabled(out):
+            for s in job.split_names():
+                files[f"{wk.name}:{s}"] = wk.path(s, tag)
     return files
 
 
@@ -163,14 +157,9 @@ def run_shard(job: JobSpec, shard_index: int, stages: SceneStages,
     files = shard_files(job, shard_index)
     features = dataset_features(o["depth"], o["instance_mask"])
     ext = "jpg" if o["image_format"] == "jpeg" else "png"
-    writers: dict[str, object] = {}
-    for kind, rel in files.items():
-        if kind.startswith("parquet:"):
-            writers[kind] = ParquetShardWriter(root / rel, features, o["row_group_size"], o["compression"])
-        elif kind.startswith("wds:"):
-            writers[kind] = WebDatasetShardWriter(root / rel, ext)
-        elif kind.startswith("llava:"):
-            writers[kind] = LlavaShardWriter(root / "llava", Path(rel).name, ext)
+    ctx = WriterContext(o, features, ext)
+    kinds = [wk for wk in WRITERS if wk.enabled(o)]
+    writers = {f"{wk.name}:{s}": wk.make(root, files[f"{wk.name}:{s}"], ctx) for wk in kinds for s in job.split_names()}
     scenes_tmp = scenes_f = None
     if "scenes" in files:
         scenes_tmp = temp_path(root / files["scenes"])
@@ -195,11 +184,10 @@ def run_shard(job: JobSpec, shard_index: int, stages: SceneStages,
                     scene_json = result.scene.to_json()  # once: every row and the scenes file carry it
                 rows = scene_rows(cfg, result, timer, draw_marks_image, scene_json)
                 with timer("write"):
+                    split_writers = [writers[f"{wk.name}:{split}"] for wk in kinds]
                     for row in rows:
-                        for prefix in ("parquet", "wds", "llava"):
-                            w = writers.get(f"{prefix}:{split}")
-                            if w is not None:
-                                w.write(row)
+                        for w in split_writers:
+                            w.write(row)
                     if scenes_f is not None:
                         scenes_f.write(scene_json + "\n")
                 rows_per_split[split] += len(rows)
