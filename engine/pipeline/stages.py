@@ -13,7 +13,7 @@ from typing import Any
 import engine
 from engine.camera import CameraSamplingError, sample_views
 from engine.layout import LayoutInfeasibleError, sample_layout
-from engine.pipeline.config import appearance_cfg, qa_enabled, render_enabled, worker_cpus  # noqa: F401 (re-exported)
+from engine.pipeline.config import appearance_cfg, qa_enabled, render_enabled, worker_cpus
 from engine.pipeline.timing import StageTimer
 from engine.qa import QAGenerator
 from engine.render import annotate_visibility, get_renderer
