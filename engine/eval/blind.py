@@ -37,7 +37,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-CLASSIFIED = ("bool", "choice", "text")
 TEXT_FAMILIES = ("text",)  # the question carries a scene description: reading it is the task
 NUMERIC = ("number", "count")
 MAX_TEXT_CLASSES = 40  # text answers with more distinct values are not scored (free text)
@@ -116,7 +115,6 @@ class TemplateScore:
     task: str
     answer_type: str
     rows: int
-    test: int = 0
     blind: float = float("nan")  # best of classifier and probes (classified forms); MRA (numeric)
     chance: float = float("nan")  # uniform chance (classified); constant-guess MRA (numeric)
     classifier: float = float("nan")
@@ -149,23 +147,20 @@ def _fit_lr(X, y):
     return LogisticRegression(C=1.0, max_iter=2000).fit(X, y)
 
 
-def _classes_score(fit_rows, test_rows, labels_fit, labels_test) -> float:
-    """Logistic regression over text features; accuracy on the test rows."""
+def _classes_score(fit_rows, test_rows, labels_fit, labels_test) -> tuple[float, str]:
+    """Logistic regression over text features: (accuracy on the test rows, its heaviest
+    features, "" when no classifier could be fitted)."""
     if len(set(labels_fit)) < 2:
         guess = labels_fit[0] if labels_fit else None
-        return float(np.mean([lab == guess for lab in labels_test]))
+        return float(np.mean([lab == guess for lab in labels_test])), ""
     vec = _vectorizer()
     try:
         Xf = vec.fit_transform([text_features(r) for r in fit_rows])
     except ValueError:  # empty vocabulary
-        return float(np.mean([lab == Counter(labels_fit).most_common(1)[0][0] for lab in labels_test]))
+        return float(np.mean([lab == Counter(labels_fit).most_common(1)[0][0] for lab in labels_test])), ""
     model = _fit_lr(Xf, labels_fit)
     pred = model.predict(vec.transform([text_features(r) for r in test_rows]))
-    _LAST_TOP[0] = _top_weights(model, vec.get_feature_names_out())
-    return float(np.mean([p == t for p, t in zip(pred, labels_test)]))
-
-
-_LAST_TOP: list[str] = [""]  # the last fitted classifier's heaviest features (for the cue column)
+    return float(np.mean([p == t for p, t in zip(pred, labels_test)])), _top_weights(model, vec.get_feature_names_out())
 
 
 def _top_weights(model, names, k: int = 2) -> str:
@@ -200,43 +195,41 @@ def _option_features(row: dict, k: int, choices: list[str], nums: list[float | N
     return feats
 
 
-def _choice_score(fit_rows, test_rows) -> float:
-    """Logistic option scorer; accuracy of its argmax option on the test rows."""
+def _choice_score(fit_rows, test_rows) -> tuple[float, str]:
+    """Logistic option scorer: (accuracy of its argmax option on the test rows, its heaviest
+    features; nan and "" when the fitting rows never show a right and a wrong option)."""
     from sklearn.feature_extraction import DictVectorizer
 
     def pairs(rows):
-        X, y, groups = [], [], []
-        for gi, r in enumerate(rows):
+        X, y = [], []
+        for r in rows:
             ch = _json(r["choices"])
             nums = [_as_number(c) for c in ch]
             for k in range(len(ch)):
                 X.append(_option_features(r, k, ch, nums))
                 y.append(int(k == int(r["answer_index"])))
-                groups.append(gi)
-        return X, np.asarray(y), np.asarray(groups)
+        return X, np.asarray(y)
 
-    Xf, yf, _ = pairs(fit_rows)
+    Xf, yf = pairs(fit_rows)
     if len(set(yf.tolist())) < 2:
-        return float("nan")
+        return float("nan"), ""
     vec = DictVectorizer()
     model = _fit_lr(vec.fit_transform(Xf), yf)
     names = vec.get_feature_names_out()
-    _LAST_TOP[0] = "classifier: " + ", ".join(f"'{names[j]}' {model.coef_[0, j]:+.1f}"
-                                              for j in np.argsort(-np.abs(model.coef_[0]))[:2])
-    Xt, _, gt = pairs(test_rows)
-    s = model.decision_function(vec.transform(Xt))
+    top = "classifier: " + ", ".join(f"'{names[j]}' {model.coef_[0, j]:+.1f}"
+                                     for j in np.argsort(-np.abs(model.coef_[0]))[:2])
+    s = model.decision_function(vec.transform(pairs(test_rows)[0]))
     hits, start = 0, 0
-    for gi, r in enumerate(test_rows):
+    for r in test_rows:
         n = len(_json(r["choices"]))
         hits += int(int(np.argmax(s[start:start + n])) == int(r["answer_index"]))
         start += n
-    return hits / max(1, len(test_rows))
+    return hits / max(1, len(test_rows)), top
 
 
 def _option_tokens(row: dict, opt: str) -> set[str]:
-    """Tokens of one option for the probes: its n-grams, and its words crossed with the
-    question's last word before "?" or its nouns are unknown, so with every question word
-    (the target of "which object hides the lamp?" is in there)."""
+    """Tokens of one option for the probes: its n-grams, and its words crossed with every word
+    of the question (the target of "which object hides the lamp?" is among them)."""
     q = set(tokens(stem(row["question"])))
     o = tokens(opt)
     return set(ngrams(o)) | {f"{a}&{t}" for a in q for t in o}
@@ -324,8 +317,7 @@ def _probes(fit_rows, test_rows, chance: float, min_support: int) -> tuple[str, 
 def _fold(fit: list[dict], test: list[dict], min_support: int) -> dict:
     """One fit-on-``fit``, score-on-``test`` pass of the models of the rows' answer type."""
     at = fit[0]["answer_type"]
-    out = {"n": len(test)}
-    _LAST_TOP[0] = ""
+    out = {"n": len(test), "top": ""}
     if at in NUMERIC:
         from sklearn.linear_model import Ridge
 
@@ -345,11 +337,11 @@ def _fold(fit: list[dict], test: list[dict], min_support: int) -> dict:
         return out
     if at == "choice":
         out["chance"] = float(np.mean([1.0 / len(_json(r["choices"])) for r in test]))
-        out["classifier"] = _choice_score(fit, test)
+        out["classifier"], out["top"] = _choice_score(fit, test)
     else:
         out["chance"] = 0.5 if at == "bool" else 1.0 / len({answer_label(r) for r in fit + test})
-        out["classifier"] = _classes_score(fit, test, [answer_label(r) for r in fit], [answer_label(r) for r in test])
-    out["top"] = _LAST_TOP[0]
+        out["classifier"], out["top"] = _classes_score(fit, test, [answer_label(r) for r in fit],
+                                                       [answer_label(r) for r in test])
     out["cue"], out["cue_acc"], out["probe"] = _probes(fit, test, out["chance"], min_support)
     return out
 
@@ -364,7 +356,6 @@ def score_template(rows: list[dict], min_rows: int = 40, min_support: int = 10) 
     r0 = rows[0]
     s = TemplateScore(r0["template_id"], r0["family"], r0["task"], r0["answer_type"], len(rows))
     halves = [[r for r in rows if half(r["scene_id"]) == h] for h in (0, 1)]
-    s.test = len(rows)
     at = r0["answer_type"]
     if min(len(h) for h in halves) < min_rows // 2:
         s.note = "too few rows"

@@ -100,7 +100,8 @@ class Balancer:
         return max([0.0] + [self.wins.get(w, 0) + inc - self.expected.get(w, 0.0)
                             for w in self._option_keys(c, c.option_keys[c.correct])])
 
-    def _option_slack(self, c: Candidate, w: tuple) -> int:
+    def _option_slack(self, w: tuple) -> int:
+        """Slack of option counter ``w``: the template's (``(template, key)``) or a feature's."""
         return self.min_slack if len(w) == 2 else self.context_slack
 
     def acceptable(self, c: Candidate) -> bool:
@@ -111,11 +112,11 @@ class Balancer:
                 if len(w) == 2 and not self.varied(w):
                     return False
                 e = self.wins[w] + (1.0 - 1.0 / len(c.option_keys)) - self.expected[w]
-                if e > max(self._option_slack(c, w), self.tolerance * self.expected[w]):
+                if e > max(self._option_slack(w), self.tolerance * self.expected[w]):
                     return False
-            for k, key in enumerate(c.option_keys):  # a distractor's key: never "always wrong"
+            for key in c.option_keys:  # a distractor's key: never "always wrong"
                 w = (c.template.id, key)
-                if k != c.correct and key != c.option_keys[c.correct]:
+                if key != c.option_keys[c.correct]:
                     d = self.expected[w] + 1.0 / len(c.option_keys) - self.wins[w]
                     if d > max(self.min_slack, self.tolerance * self.expected[w]):
                         return False
@@ -142,7 +143,7 @@ class Balancer:
                     return None
                 expected = self.expected.get(w, 0.0)
                 e = self.wins.get(w, 0) + inc - expected
-                if e > max(self._option_slack(c, w), self.tolerance * expected):
+                if e > max(self._option_slack(w), self.tolerance * expected):
                     return None
                 excess = max(excess, e)
             share, right, t = 1.0 / len(c.option_keys), c.option_keys[c.correct], c.template.id

@@ -137,8 +137,10 @@ def text_features(t: Template, slots: dict, refs: Refs | None) -> tuple[str, ...
     return tuple(feats)
 
 
-def _common(ctx, t: Template, refs: Refs | None) -> dict:
+def _common(ctx, t: Template, refs: Refs | None, slots: dict) -> dict:
+    """Candidate fields every builder sets the same way, text features included."""
     return {
+        "features": text_features(t, slots, refs),
         "template": t,
         "objects": list(refs.ids) if refs else [],
         "marks": refs.marks if refs else None,
@@ -153,8 +155,7 @@ def bool_candidate(ctx, t: Template, rng, slots: dict, refs: Refs | None, value:
     """A yes/no question; balanced over {yes, no} within the template and the referenced categories."""
     c = Candidate(question=render_question(t, rng, slots), answer_type="bool", value=bool(value),
                   rationale=rationale, answer="yes" if value else "no", answer_key="yes" if value else "no",
-                  answer_space=("no", "yes"), **_common(ctx, t, refs))
-    c.features = text_features(t, slots, refs)
+                  answer_space=("no", "yes"), **_common(ctx, t, refs, slots))
     for k, v in kw.items():
         setattr(c, k, v)
     return c
@@ -179,8 +180,7 @@ def choice_candidate(ctx, t: Template, rng, slots: dict, refs: Refs | None, opti
                   rationale=rationale, options=list(options), correct=int(correct), option_keys=tuple(options),
                   answer_key=answer_key if answer_key is not None else options[correct],
                   answer_space=answer_space,
-                  **_common(ctx, t, refs))
-    c.features = text_features(t, slots, refs)
+                  **_common(ctx, t, refs, slots))
     for k, v in kw.items():
         setattr(c, k, v)
     return c
@@ -193,8 +193,8 @@ def number_candidate(ctx, t: Template, rng, slots: dict, refs: Refs | None, valu
     key, space = bin_key(v, t.bins)
     c = Candidate(question=render_question(t, rng, slots), answer_type="number", value=v, unit=t.unit,
                   rationale=rationale, answer=fmt_value(v, t.unit, decimals), answer_key=key,
-                  answer_space=space, **_common(ctx, t, refs))
-    c.context_key = ()  # open numbers are balanced over bins only (the blind meter reports their MRA)
+                  answer_space=space, **_common(ctx, t, refs, slots))
+    c.context_key, c.features = (), ()  # open numbers: balanced over bins only (the meter reports their MRA)
     for k, v_ in kw.items():
         setattr(c, k, v_)
     return c
@@ -242,9 +242,8 @@ def numeric_choice_candidate(ctx, t: Template, rng, slots: dict, refs: Refs | No
     keys = tuple(f"step{int(np.floor(np.log(max(x, 1e-9)) / log_ratio))}" for x in vals)
     c = Candidate(question=render_question(t, rng, slots), answer_type="choice", value=options[p],
                   rationale=rationale, options=options, correct=p, ordered=True, option_keys=keys,
-                  answer_key=f"pos{p}", answer_space=tuple(f"pos{k}" for k in range(n)), **_common(ctx, t, refs))
+                  answer_key=f"pos{p}", answer_space=tuple(f"pos{k}" for k in range(n)), **_common(ctx, t, refs, slots))
     c.context_key = ()
-    c.features = text_features(t, slots, refs)
     for k, v_ in kw.items():
         setattr(c, k, v_)
     return c
@@ -256,8 +255,7 @@ def count_candidate(ctx, t: Template, rng, slots: dict, refs: Refs | None, value
     key, space = bin_key(value, t.bins)
     c = Candidate(question=render_question(t, rng, slots), answer_type="count", value=int(value),
                   rationale=rationale, answer=str(int(value)), answer_key=key, answer_space=space,
-                  **_common(ctx, t, refs))
-    c.features = text_features(t, slots, refs)
+                  **_common(ctx, t, refs, slots))
     for k, v in kw.items():
         setattr(c, k, v)
     return c
@@ -267,8 +265,7 @@ def text_candidate(ctx, t: Template, rng, slots: dict, refs: Refs | None, value:
                    answer_type: str = "text", **kw) -> Candidate:
     """A free-text (or json/ascii) answer; ``value`` is the answer text. Not balanced unless kw says so."""
     c = Candidate(question=render_question(t, rng, slots), answer_type=answer_type, value=value,
-                  rationale=rationale, answer=value, **_common(ctx, t, refs))
-    c.features = text_features(t, slots, refs)
+                  rationale=rationale, answer=value, **_common(ctx, t, refs, slots))
     for k, v in kw.items():
         setattr(c, k, v)
     return c

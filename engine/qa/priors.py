@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from engine.scene.catalog import Catalog
 
-_BOUNDS: dict[tuple[int, str], tuple[float, float, float, float]] = {}  # (id(catalog), category) -> bounds
+# id(catalog) -> (the catalog, {category: bounds}); holding the catalog keeps its id from being
+# reused by another catalog while its bounds are cached
+_BOUNDS: dict[int, tuple[Catalog, dict[str, tuple[float, float, float, float]]]] = {}
 
 
 def _height(catalog: Catalog, cat: str) -> tuple[float, float]:
@@ -23,10 +25,10 @@ def _height(catalog: Catalog, cat: str) -> tuple[float, float]:
 def _z_bounds(catalog: Catalog, cat: str, depth: int = 0) -> tuple[float, float, float, float]:
     """(lowest bottom, highest bottom, lowest top, highest top) of a category's box (m), cached
     per catalog object."""
-    key = (id(catalog), cat)
-    if key not in _BOUNDS:
-        _BOUNDS[key] = _bounds(catalog, cat, depth)
-    return _BOUNDS[key]
+    cache = _BOUNDS.setdefault(id(catalog), (catalog, {}))[1]
+    if cat not in cache:
+        cache[cat] = _bounds(catalog, cat, depth)
+    return cache[cat]
 
 
 def _bounds(catalog: Catalog, cat: str, depth: int) -> tuple[float, float, float, float]:

@@ -384,33 +384,30 @@ def _beside(target_obj, k: int, text: str, placed: list[np.ndarray], r: int, bud
         budget.take(g, *pieces)
         return xy, lu, lv
 
-    tries = 0
-    for whole in (False, True):
-        cands = _beside_candidates(region, core, r, width, height, whole)
-        gaps = []
-        for s in range(0, len(cands), 512):  # in rank order; stop at the first that clears and fits
-            chunk = cands[s:s + 512]
-            gap = (np.min(np.linalg.norm(chunk[:, None, :] - P[None], axis=2), axis=1) if len(P)
-                   else np.full(len(chunk), np.inf))
-            gaps.append(gap)
-            for j in np.flatnonzero(gap >= 2 * r + 2).tolist():
-                found = attempt(chunk[j])
-                tries += 1
-                if found is not None:
-                    return found
-                if tries >= 2000:
-                    return None
-        if len(P) and len(cands):  # nothing clears the placed marks: farthest from them first
-            gap = np.concatenate(gaps)
-            for j in np.argsort(-gap, kind="stable").tolist():
-                if gap[j] >= 2 * r + 2:
-                    continue
-                found = attempt(cands[j])
-                tries += 1
-                if found is not None:
-                    return found
-                if tries >= 2000:
-                    return None
+    def positions():
+        """Candidate centres in the order they are tried (computed lazily)."""
+        for whole in (False, True):
+            cands = _beside_candidates(region, core, r, width, height, whole)
+            gaps = []
+            for s in range(0, len(cands), 512):  # in rank order, those clear of the placed marks
+                chunk = cands[s:s + 512]
+                gap = (np.min(np.linalg.norm(chunk[:, None, :] - P[None], axis=2), axis=1) if len(P)
+                       else np.full(len(chunk), np.inf))
+                gaps.append(gap)
+                for j in np.flatnonzero(gap >= 2 * r + 2).tolist():
+                    yield chunk[j]
+            if len(P) and len(cands):  # nothing clears the placed marks: farthest from them first
+                gap = np.concatenate(gaps)
+                for j in np.argsort(-gap, kind="stable").tolist():
+                    if gap[j] < 2 * r + 2:
+                        yield cands[j]
+
+    for tries, xy in enumerate(positions()):
+        if tries >= 2000:
+            return None
+        found = attempt(xy)
+        if found is not None:
+            return found
     return None
 
 

@@ -7,7 +7,6 @@ with camera +X right, +Y down, +Z forward); pixel centres sit at integer coordin
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
