@@ -9,9 +9,10 @@ knows; everything else asks :func:`data_dir`.
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(str(resources.files("engine"))).resolve()
 REPO_ROOT = PACKAGE_DIR.parent  # the checkout's root (meaningful only in a checkout)
 DATA_FOLDERS = ("conf", "scenes", "templates")
 

@@ -8,87 +8,80 @@ data made on 1 worker, 2 workers or Ray carries the same hash.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Callable
 
-from engine.camera import validate_camera_cfg
+from engine.camera.config import camera_cfg_errors
 from engine.export.writers import WRITERS
-from engine.layout import validate_scene_cfg
-from engine.qa import validate_qa_cfg
-from engine.render import validate_render_cfg
-from engine.render.appearance import load_appearance_config
+from engine.layout.config import scene_cfg_errors
 from engine.paths import CONF_DIR
+from engine.qa.config import qa_cfg_errors
+from engine.render.appearance import load_appearance_config
+from engine.render.protocol import render_cfg_errors
+from engine.schema import Checker, ConfigError, canonical_hash, is_int, raise_errors
+
+__all__ = ["ConfigError", "JobSpec", "compose_config", "validate_config", "make_job", "load_job", "config_hash"]
 
 RUN_CONTROL_KEYS = ("out", "executor", "resume", "overwrite", "progress", "dry_run")
 STAGE_GROUPS = ("scene", "camera", "render", "qa")
 IMAGE_FORMATS = ("png", "jpeg")
 JPEG_SUBSAMPLING = ("4:2:0", "4:4:4")
 COMPRESSIONS = ("zstd", "snappy", "gzip", "none")
+# Each stage group's check (engine.schema style: every problem, each naming its dotted key).
+STAGE_CHECKS: dict[str, Callable[[dict], list[str]]] = {
+    "scene": scene_cfg_errors, "camera": camera_cfg_errors, "render": render_cfg_errors, "qa": qa_cfg_errors}
+_TOP_KEYS = ("num_scenes", "seed", "out", "resume", "overwrite", "progress", "dry_run", "camera_retries")
+_GROUPS = ("output", "executor", "split", "stages", *STAGE_GROUPS)
 
 
-class ConfigError(ValueError):
-    """The job config is invalid; the message names the key (dotted path) and the fix."""
-
-
-# Schema of the keys this module owns: key -> (types, check, what a valid value is).
-def _int(lo: int | None = None, hi: int | None = None):
-    def ok(v):
-        return isinstance(v, int) and not isinstance(v, bool) and (lo is None or v >= lo) and (hi is None or v <= hi)
-    return ok
-
-
-def _bool(v):
-    return isinstance(v, bool)
-
-
-def _str(v):
-    return isinstance(v, str) and v != ""
-
-
-def _opt(check):
-    return lambda v: v is None or check(v)
-
-
-def _one_of(options):
-    return lambda v: v in options
-
-
-TOP_SCHEMA: dict[str, tuple[Any, str]] = {
-    "num_scenes": (_int(1), "an integer >= 1"),
-    "seed": (_int(0, 2**63 - 1), "an integer >= 0"),
-    "out": (_str, "a non-empty folder path"),
-    "resume": (_bool, "true or false"),
-    "overwrite": (_bool, "true or false"),
-    "progress": (_bool, "true or false"),
-    "dry_run": (_bool, "true or false"),
-    "camera_retries": (_int(0, 100), "an integer in [0, 100] (extra camera attempts per scene)"),
-}
-OUTPUT_SCHEMA: dict[str, tuple[Any, str]] = {
-    "scenes_per_shard": (_int(1), "an integer >= 1"),
-    "row_group_size": (_int(1), "an integer >= 1 (rows per Parquet row group)"),
-    "compression": (_one_of(COMPRESSIONS), f"one of {list(COMPRESSIONS)}"),
-    "image_format": (_one_of(IMAGE_FORMATS), f"one of {list(IMAGE_FORMATS)}"),
-    "jpeg_quality": (_int(1, 100), "an integer in [1, 100]"),
-    "jpeg_subsampling": (_one_of(JPEG_SUBSAMPLING), f"one of {list(JPEG_SUBSAMPLING)} (chroma resolution)"),
-    "depth": (_bool, "true or false (add a `depths` column: 16-bit PNG, millimetres)"),
-    "instance_mask": (_bool, "true or false (add an `instance_masks` column: 16-bit PNG ids)"),
-    "scenes": (_bool, "true or false (write scenes/scenes-XXXXX.jsonl)"),
-    **{wk.flag: (_bool, wk.flag_doc) for wk in WRITERS if wk.flag},  # one flag per exporter
-}
-STAGES_SCHEMA: dict[str, tuple[Any, str]] = {
-    "render": (_bool, "true or false (false: no images; rows carry the scene only)"),
-    "qa": (_bool, "true or false (false: one row per view instead of QA rows)"),
-}
-EXECUTOR_SCHEMA: dict[str, tuple[Any, str]] = {
-    "name": (_one_of(("local", "ray")), "local or ray"),
-    "workers": (_opt(_int(1)), "null (as many as the CPUs hold at cpus_per_worker each) or an integer >= 1"),
-    "cpus_per_worker": (_int(1), "an integer >= 1 (CPUs each worker rasterises on; 1 = one core per worker)"),
-    "address": (_opt(_str), "null (start a local Ray cluster) or a Ray address such as ray://host:10001"),
-}
+def _run_errors(cfg: dict) -> list[str]:
+    """Problems of the keys this module owns: the top level, output, executor, stages, split."""
+    c = Checker(cfg, "")  # top-level keys are named bare (``num_scenes``, ``output.depth``)
+    c.keys("", [*_TOP_KEYS, *_GROUPS], ["preset"], see="conf/config.yaml")
+    c.number("num_scenes", 1, integer=True)
+    c.number("seed", 0, 2**63 - 1, integer=True)
+    c.check("out", lambda v: isinstance(v, str) and v != "", "a non-empty folder path")
+    for k in ("resume", "overwrite", "progress", "dry_run"):
+        c.boolean(k)
+    c.number("camera_retries", 0, 100, integer=True, unit=" (extra camera attempts per scene)")
+    flags = {wk.flag: wk.flag_doc for wk in WRITERS if wk.flag}  # one flag per exporter
+    if c.keys("output", ["scenes_per_shard", "row_group_size", "compression", "image_format", "jpeg_quality",
+                         "jpeg_subsampling", "depth", "instance_mask", "scenes", *flags], see="conf/output/default.yaml"):
+        c.number("output.scenes_per_shard", 1, integer=True)
+        c.number("output.row_group_size", 1, integer=True, unit=" (rows per Parquet row group)")
+        c.one_of("output.compression", COMPRESSIONS)
+        c.one_of("output.image_format", IMAGE_FORMATS)
+        c.number("output.jpeg_quality", 1, 100, integer=True)
+        c.check("output.jpeg_subsampling", lambda v: v in JPEG_SUBSAMPLING,
+                f"one of {', '.join(JPEG_SUBSAMPLING)} (chroma resolution)")
+        c.check("output.depth", lambda v: isinstance(v, bool), "true or false (add a `depths` column: 16-bit PNG, millimetres)")
+        c.check("output.instance_mask", lambda v: isinstance(v, bool), "true or false (add an `instance_masks` column: 16-bit PNG ids)")
+        c.check("output.scenes", lambda v: isinstance(v, bool), "true or false (write scenes/scenes-XXXXX.jsonl)")
+        for flag, doc in flags.items():
+            c.check(f"output.{flag}", lambda v: isinstance(v, bool), doc)
+    if c.keys("executor", ("name", "workers", "cpus_per_worker", "address"), see="conf/executor/*.yaml"):
+        c.one_of("executor.name", ("local", "ray"))
+        c.check("executor.workers", lambda v: v is None or (is_int(v) and v >= 1),
+                "null (as many as the CPUs hold at cpus_per_worker each) or an integer >= 1")
+        c.number("executor.cpus_per_worker", 1, integer=True, unit=" (CPUs each worker rasterises on)")
+        c.check("executor.address", lambda v: v is None or (isinstance(v, str) and v != ""),
+                "null (start a local Ray cluster) or a Ray address such as ray://host:10001")
+    if c.keys("stages", ("render", "qa"), see="conf/config.yaml"):
+        c.check("stages.render", lambda v: isinstance(v, bool), "true or false (false: no images; rows carry the scene only)")
+        c.check("stages.qa", lambda v: isinstance(v, bool), "true or false (false: one row per view instead of QA rows)")
+    if c.keys("split", ("ratios",), see="conf/split/default.yaml") and c.check(
+            "split.ratios", lambda v: isinstance(v, dict) and bool(v), "a mapping of split names to fractions"):
+        ratios = c.get("split.ratios")
+        for name, r in ratios.items():
+            if not isinstance(name, str) or not name.replace("_", "").isalnum():
+                c.err(f"split.ratios.{name}", "split names must be letters, digits or _")
+            c.number(f"split.ratios.{name}", 0.0, 1.0, unit=" (a fraction)")
+        vals = [r for r in ratios.values() if isinstance(r, (int, float)) and not isinstance(r, bool)]
+        if len(vals) == len(ratios) and abs(sum(vals) - 1.0) > 1e-9:
+            c.err("split.ratios", f"fractions sum to {sum(vals)!r}; fix: make them sum to 1")
+    return c.errors
 
 
 def worker_cpus(cfg: dict) -> int:
@@ -161,62 +154,14 @@ def compose_config(overrides: list[str] | None = None, config_dir: str | Path | 
                           f"(add a new key with +key=value only if a stage reads it)") from None
 
 
-def _check_section(section: dict, schema: dict, prefix: str, errors: list[str], also_known: tuple = ()) -> None:
-    """Append an error per unknown key (not in ``schema`` or ``also_known``), missing key and bad value."""
-    if not isinstance(section, dict):
-        errors.append(f"{prefix.rstrip('.')}: must be a mapping, got {section!r}")
-        return
-    valid = [*schema, *also_known]
-    for k in section:
-        if k not in valid:
-            errors.append(f"{prefix}{k}: unknown key; fix: remove it (valid keys: {', '.join(sorted(valid))})")
-    for k, (check, what) in schema.items():
-        if k not in section:
-            errors.append(f"{prefix}{k}: missing; fix: set it to {what}")
-        elif not check(section[k]):
-            errors.append(f"{prefix}{k}: got {section[k]!r}; fix: set it to {what}")
-
-
-def _stage_validator(group: str):
-    """The stage's validate_<group>_cfg."""
-    return {"scene": validate_scene_cfg, "camera": validate_camera_cfg, "render": validate_render_cfg,
-            "qa": validate_qa_cfg}[group]
-
-
 def validate_config(cfg: dict) -> list[str]:
     """All errors of a resolved config, each ``dotted.key: problem; fix: ...`` (empty when valid)."""
-    errors: list[str] = []
-    _check_section(cfg, TOP_SCHEMA, "", errors, also_known=("output", "executor", "split", "stages", *STAGE_GROUPS, "preset"))
-    _check_section(cfg.get("output"), OUTPUT_SCHEMA, "output.", errors)
-    _check_section(cfg.get("executor"), EXECUTOR_SCHEMA, "executor.", errors)
-    _check_section(cfg.get("stages"), STAGES_SCHEMA, "stages.", errors)
-    split = cfg.get("split")
-    if not isinstance(split, dict) or set(split) != {"ratios"}:
-        errors.append(f"split: must be {{ratios: {{name: fraction, ...}}}}, got {split!r}")
-    else:
-        ratios = split["ratios"]
-        if not isinstance(ratios, dict) or not ratios:
-            errors.append(f"split.ratios: must map split names to fractions, got {ratios!r}")
+    errors = _run_errors(cfg)
+    for group, check in STAGE_CHECKS.items():
+        if isinstance(cfg.get(group), dict):
+            errors += check(cfg[group])
         else:
-            for name, r in ratios.items():
-                if not isinstance(name, str) or not name.replace("_", "").isalnum():
-                    errors.append(f"split.ratios.{name}: split names must be letters, digits or _")
-                if isinstance(r, bool) or not isinstance(r, (int, float)) or not 0 <= r <= 1:
-                    errors.append(f"split.ratios.{name}: got {r!r}; fix: a fraction in [0, 1]")
-            vals = [r for r in ratios.values() if isinstance(r, (int, float)) and not isinstance(r, bool)]
-            if len(vals) == len(ratios) and abs(sum(vals) - 1.0) > 1e-9:
-                errors.append(f"split.ratios: fractions sum to {sum(vals)!r}; fix: make them sum to 1")
-    for group in STAGE_GROUPS:
-        if group not in cfg or not isinstance(cfg[group], dict):
             errors.append(f"{group}: missing config group; fix: pick one with {group}=<name> (see conf/{group}/)")
-            continue
-        try:
-            found = _stage_validator(group)(cfg[group])
-            if isinstance(found, (list, tuple)):  # validators that return their errors
-                errors.extend(x if str(x).startswith(f"{group}.") else f"{group}.{x}" for x in found)
-        except (ValueError, TypeError, KeyError) as e:
-            text = str(e)
-            errors.append(text if text.startswith(f"{group}.") else f"{group}: {text}")
     return errors
 
 
@@ -246,15 +191,12 @@ def config_hash(cfg: dict) -> str:
     data = {k: v for k, v in cfg.items() if k not in RUN_CONTROL_KEYS}
     if isinstance(cfg.get("stages"), dict) and isinstance(cfg.get("render"), dict):
         data["_appearance"] = appearance_cfg(cfg)
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    return canonical_hash(data)
 
 
 def make_job(cfg: dict) -> JobSpec:
     """Validate a resolved config and return the JobSpec; raise ConfigError listing every bad key."""
-    errors = validate_config(cfg)
-    if errors:
-        raise ConfigError("invalid config:\n  " + "\n  ".join(errors))
+    raise_errors(validate_config(cfg))
     return JobSpec(cfg=cfg, config_hash=config_hash(cfg))
 
 

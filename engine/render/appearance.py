@@ -29,6 +29,7 @@ from engine.render.meshes import dominant_material
 from engine.paths import SCENES_DIR
 from engine.scene.catalog import Catalog
 from engine.scene.graph import SceneGraph
+from engine.schema import MISSING, Checker, is_num, is_rgb, raise_errors
 
 DEFAULT_APPEARANCE = SCENES_DIR / "appearance.yaml"
 _DIGITS = 6  # stored floats are rounded so records stay short and readable
@@ -216,71 +217,58 @@ def sample_appearance(scene: SceneGraph, catalog: Catalog, appearance_cfg: Mappi
     scene.lights = lights
 
 
-def validate_appearance_cfg(cfg: Any) -> None:
-    """Check an appearance config (a mapping, or a YAML path / None for the default file).
+_FLOOR_KINDS = ("wood", "tiles", "carpet", "plain")
+_RANGES = ("floor.wood.tone2", "floor.wood.scale_m", "floor.wood.planks", "floor.wood.grain", "floor.tiles.tile_m",
+           "floor.carpet.tone2", "floor.carpet.scale_m", "floor.carpet.noise", "floor.plain.scale_m", "wall.scale_m",
+           "wall.noise", "lights.sun.elevation_deg", "lights.sun.temperature_k", "lights.sun.intensity",
+           "lights.point.temperature_k", "lights.point.intensity", "lights.point.below_ceiling_m",
+           "lights.ambient.temperature_k", "lights.ambient.intensity")
+_REQUIRED = ("secondary.darken", "secondary.lighten", "secondary.dark_luminance", "floor.tiles.tiles",
+             "open_ground.extent_m", "open_ground.scale_m", "lights.point.xy_fraction", "lights.sun_probability",
+             "floor.specular", "floor.shininess", "wall.specular", "wall.shininess")
 
-    Raises ValueError listing every problem as ``render.appearance.<key>: problem; fix: ...``.
-    """
+
+def _rgb_list(v: Any) -> bool:
+    return isinstance(v, list) and bool(v) and all(is_rgb(c) for c in v)
+
+
+def appearance_cfg_errors(cfg: Any) -> list[str]:
+    """Every problem of an appearance config (a mapping, or a YAML path / None for the default
+    file), each ``render.appearance.<key>: problem; fix: ...`` (empty when valid)."""
     if cfg is None or isinstance(cfg, (str, Path)):
         cfg = load_appearance_config(cfg)
-    cfg = to_plain(cfg)
-    errs: list[str] = []
-    p = "render.appearance"
     if not isinstance(cfg, Mapping):
-        raise ValueError(f"{p}: must be a mapping or a YAML path, got {type(cfg).__name__}")
+        return [f"render.appearance: must be a mapping or a YAML path, got {type(cfg).__name__}"]
+    c = Checker(cfg, "render.appearance")
 
-    def get(dotted: str) -> Any:
-        try:
-            return _need(cfg, dotted)
-        except KeyError:
-            errs.append(f"{p}.{dotted}: missing; fix: copy it from scenes/appearance.yaml")
-            return None
-
-    def rng_pair(dotted: str) -> None:
-        v = get(dotted)
-        if v is not None and not (isinstance(v, list) and len(v) == 2 and all(isinstance(x, (int, float)) for x in v)
-                                  and v[0] <= v[1]):
-            errs.append(f"{p}.{dotted}: got {v!r}; fix: a [min, max] range with min <= max")
-
-    def colours(dotted: str) -> None:
-        v = get(dotted)
-        if v is not None and not (isinstance(v, list) and v and all(
-                isinstance(c, list) and len(c) == 3 and all(isinstance(x, (int, float)) and 0 <= x <= 1 for x in c) for c in v)):
-            errs.append(f"{p}.{dotted}: got {v!r}; fix: a non-empty list of linear RGB triples in [0, 1]")
-
-    def weights(dotted: str, allowed: tuple[str, ...]) -> None:
-        v = get(dotted)
-        if v is None:
-            return
-        if not isinstance(v, Mapping) or not v or any(k not in allowed for k in v) or \
-                any(not isinstance(w, (int, float)) or w < 0 for w in v.values()) or sum(v.values()) <= 0:
-            errs.append(f"{p}.{dotted}: got {v!r}; fix: weights >= 0 (positive sum) over {allowed}")
+    def present(dotted: str) -> bool:
+        if c.get(dotted) is MISSING:
+            c.err(dotted, "missing; fix: copy it from scenes/appearance.yaml")
+            return False
+        return True
 
     for key in ("color_jitter", "texture_size"):
-        v = get(key)
-        if v is not None and (not isinstance(v, (int, float)) or v < 0):
-            errs.append(f"{p}.{key}: got {v!r}; fix: a non-negative number")
-    mats = get("materials")
-    if isinstance(mats, Mapping):
-        for name, m in mats.items():
-            if not (isinstance(m, Mapping) and 0 <= float(m.get("specular", -1)) <= 1 and float(m.get("shininess", -1)) > 0):
-                errs.append(f"{p}.materials.{name}: got {m!r}; fix: {{specular: 0..1, shininess: > 0}}")
-    weights("floor.kinds", ("wood", "tiles", "carpet", "plain"))
-    for kind in ("wood", "tiles", "carpet", "plain"):
-        colours(f"floor.{kind}.colors")
-    for r in ("floor.wood.tone2", "floor.wood.scale_m", "floor.wood.planks", "floor.wood.grain", "floor.tiles.tile_m",
-              "floor.carpet.tone2", "floor.carpet.scale_m", "floor.carpet.noise", "floor.plain.scale_m", "wall.scale_m",
-              "wall.noise", "lights.sun.elevation_deg", "lights.sun.temperature_k", "lights.sun.intensity",
-              "lights.point.temperature_k", "lights.point.intensity", "lights.point.below_ceiling_m",
-              "lights.ambient.temperature_k", "lights.ambient.intensity"):
-        rng_pair(r)
-    colours("floor.tiles.grout")
-    colours("open_ground.colors")
-    colours("wall.colors")
-    weights("wall.kinds", ("plaster", "plain"))
-    for key in ("secondary.darken", "secondary.lighten", "secondary.dark_luminance", "floor.tiles.tiles",
-                "open_ground.extent_m", "open_ground.scale_m", "lights.point.xy_fraction", "lights.sun_probability",
-                "floor.specular", "floor.shininess", "wall.specular", "wall.shininess"):
-        get(key)
-    if errs:
-        raise ValueError("invalid appearance config:\n  " + "\n  ".join(errs))
+        if present(key):
+            c.number(key, 0.0)
+    if present("materials") and c.check("materials", lambda v: isinstance(v, Mapping), "a mapping name -> {specular, shininess}"):
+        for name in c.get("materials"):
+            c.check(f"materials.{name}", lambda m: isinstance(m, Mapping) and is_num(m.get("specular")) and 0 <= m["specular"] <= 1
+                    and is_num(m.get("shininess")) and m["shininess"] > 0, "{specular: 0..1, shininess: > 0}")
+    if present("floor.kinds"):
+        c.weights("floor.kinds", _FLOOR_KINDS)
+    for dotted in [f"floor.{k}.colors" for k in _FLOOR_KINDS] + ["floor.tiles.grout", "open_ground.colors", "wall.colors"]:
+        if present(dotted):
+            c.check(dotted, _rgb_list, "a non-empty list of linear RGB triples in [0, 1]")
+    for dotted in _RANGES:
+        if present(dotted):
+            c.pair(dotted)
+    if present("wall.kinds"):
+        c.weights("wall.kinds", ("plaster", "plain"))
+    for dotted in _REQUIRED:
+        present(dotted)
+    return c.errors
+
+
+def validate_appearance_cfg(cfg: Any) -> None:
+    """Check an appearance config; raise ``ConfigError`` (a ValueError) listing every problem."""
+    raise_errors(appearance_cfg_errors(cfg), "invalid appearance config")

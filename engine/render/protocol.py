@@ -7,15 +7,17 @@ with camera +X right, +Y down, +Z forward); pixel centres sit at integer coordin
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import yaml
 
 from engine.paths import CONF_DIR
 from engine.plain import to_plain
+from engine.render.appearance import appearance_cfg_errors
 from engine.render.types import Frame, RenderMesh
 from engine.scene.graph import SceneGraph, View
+from engine.schema import MISSING, Checker, ConfigError, is_num, is_rgb, raise_errors
 
 DEFAULT_RENDER_CFG = CONF_DIR / "render" / "default.yaml"
 BACKENDS = ("moderngl", "pyrender")
@@ -25,7 +27,7 @@ LIGHT_TYPES = ("directional", "point", "ambient")
 RENDER_FIELDS = ("visible_pixels", "amodal_pixels", "visible_fraction", "truncated", "bbox_visible", "bbox_amodal")
 
 
-class RenderConfigError(ValueError):
+class RenderConfigError(ConfigError):
     """The render config is invalid; the message names the key (``render.<key>``) and the fix."""
 
 
@@ -52,33 +54,11 @@ class Renderer(Protocol):
         ...
 
 
-def _is_num(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
-
-
-def _is_rgb(x) -> bool:
-    return isinstance(x, (list, tuple)) and len(x) == 3 and all(_is_num(c) and 0 <= c <= 1 for c in x)
-
-
-# key -> (check, what a valid value is). Every key is required.
-RENDER_SCHEMA = {
-    "backend": (lambda v: v in BACKENDS, f"one of {', '.join(BACKENDS)}"),
-    "platform": (lambda v: v in PLATFORMS, "egl (default) or osmesa (pyrender only; needs libosmesa6 and PyOpenGL >= 3.1.10)"),
-    "device_index": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
-                     "a non-negative integer (the EGL device, i.e. the GPU index on NVIDIA machines)"),
-    "msaa_samples": (lambda v: v in (1, 2, 4, 8), "1 (off), 2, 4 or 8"),
-    "shadows": (lambda v: isinstance(v, bool), "true or false"),
-    "shadow_map_size": (lambda v: isinstance(v, int) and not isinstance(v, bool) and 256 <= v <= 8192,
-                        "an integer in [256, 8192] (texels per side)"),
-    "shadow_pcf_radius": (lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 3,
-                          "an integer in [0, 3] (PCF: (2r)^2 bilinear taps, 1 tap for r = 0)"),
-    "near_m": (lambda v: _is_num(v) and 0 < v < 1, "a near-plane distance in metres in (0, 1)"),
-    "far_m": (lambda v: _is_num(v) and 1 < v <= 10000, "a far-plane distance in metres in (1, 10000]"),
-    "background": (_is_rgb, "a linear RGB triple in [0, 1], e.g. [0.8, 0.85, 0.9]"),
-    "ambient": (lambda v: _is_num(v) and 0 <= v <= 1, "an ambient light level in [0, 1]"),
-    "default_lights": (lambda v: isinstance(v, list), "a list of lights (used when a scene has none)"),
-}
-OPTIONAL_KEYS = ("appearance",)  # validated by engine.render.appearance (the mesh engineer's module)
+RENDER_KEYS = ("backend", "platform", "device_index", "msaa_samples", "shadows", "shadow_map_size",
+               "shadow_pcf_radius", "near_m", "far_m", "background", "ambient", "default_lights")
+# What appearance sampling records on a light besides what the renderer reads (docs/record.md).
+_LIGHT_EXTRAS = ("name", "cast_shadows", "temperature_k", "elevation", "azimuth")
+OPTIONAL_KEYS = ("appearance",)  # validated by engine.render.appearance.appearance_cfg_errors
 
 
 def load_default_render_cfg() -> dict:
@@ -89,7 +69,7 @@ def load_default_render_cfg() -> dict:
     return cfg
 
 
-def validate_light(light, where: str) -> list[str]:
+def validate_light(light: Any, where: str) -> list[str]:
     """Errors (``where.key: problem; fix: ...``) of one light dict; empty when valid.
 
     Lights: ``{type: directional, direction: [x, y, z], color: [r, g, b], intensity}`` where
@@ -97,59 +77,68 @@ def validate_light(light, where: str) -> list[str]:
     ``{type: point, position: [x, y, z] (world m), color, intensity}`` with irradiance
     ``intensity / d^2`` at distance d; ``{type: ambient, color, intensity}``.
     """
-    if not isinstance(light, Mapping):
+    c = Checker(light, where)
+    if not isinstance(c.cfg, Mapping):
         return [f"{where}: must be a mapping, got {light!r}"]
-    errs = []
-    t = light.get("type")
-    if t not in LIGHT_TYPES:
-        return [f"{where}.type: got {t!r}; fix: one of {', '.join(LIGHT_TYPES)}"]
-    if not _is_rgb(list(light.get("color", [])) if isinstance(light.get("color"), (list, tuple)) else None):
-        errs.append(f"{where}.color: got {light.get('color')!r}; fix: a linear RGB triple in [0, 1]")
-    if not _is_num(light.get("intensity")) or light["intensity"] < 0:
-        errs.append(f"{where}.intensity: got {light.get('intensity')!r}; fix: a non-negative number")
+    if not c.one_of("type", LIGHT_TYPES):
+        return c.errors or [f"{where}.type: missing; fix: one of {', '.join(LIGHT_TYPES)}"]
+    t = c.get("type")
     key = {"directional": "direction", "point": "position"}.get(t)
-    if key:
-        v = light.get(key)
-        ok = isinstance(v, (list, tuple)) and len(v) == 3 and all(_is_num(c) for c in v)
-        if not ok or (key == "direction" and np.linalg.norm(np.asarray(v, float)) < 1e-9):
-            errs.append(f"{where}.{key}: got {v!r}; fix: a world {'vector (non-zero)' if key == 'direction' else 'point'} [x, y, z]")
-    return errs
+    c.keys("", ["type", "color", "intensity"] + ([key] if key else []), _LIGHT_EXTRAS)
+    c.check("color", is_rgb, "a linear RGB triple in [0, 1]")
+    c.number("intensity", 0.0)
+    if key == "direction":
+        c.check(key, lambda v: _is_vec3(v) and np.linalg.norm(np.asarray(v, float)) > 1e-9, "a non-zero world vector [x, y, z]")
+    elif key:
+        c.check(key, _is_vec3, "a world point [x, y, z] (metres)")
+    return c.errors
+
+
+def _is_vec3(v: Any) -> bool:
+    return isinstance(v, (list, tuple)) and len(v) == 3 and all(is_num(x) for x in v)
+
+
+def render_cfg_errors(render_cfg: Mapping) -> list[str]:
+    """Every problem of a render config (the ``render`` group), each ``render.<key>: problem; fix: ...``.
+
+    The ``appearance`` sub-section (a mapping, a YAML path, or null for the default file) is
+    checked by :func:`engine.render.appearance.appearance_cfg_errors`.
+    """
+    if not isinstance(render_cfg, Mapping):
+        return [f"render: must be a mapping, got {type(render_cfg).__name__}"]
+    c = Checker(render_cfg, "render")
+    c.keys("", RENDER_KEYS, OPTIONAL_KEYS, see="conf/render/default.yaml")
+    c.one_of("backend", BACKENDS)
+    c.check("platform", lambda v: v in PLATFORMS,
+            "egl (default) or osmesa (pyrender only; needs libosmesa6 and PyOpenGL >= 3.1.10)")
+    c.number("device_index", 0, integer=True, unit=" (the EGL device, i.e. the GPU index on NVIDIA machines)")
+    c.check("msaa_samples", lambda v: v in (1, 2, 4, 8) and not isinstance(v, bool), "1 (off), 2, 4 or 8")
+    c.boolean("shadows")
+    c.number("shadow_map_size", 256, 8192, integer=True, unit=" (texels per side)")
+    c.number("shadow_pcf_radius", 0, 3, integer=True, unit=" (PCF: (2r)^2 bilinear taps, 1 tap for r = 0)")
+    near_ok = c.check("near_m", lambda v: is_num(v) and 0 < v < 1, "a near-plane distance in metres in (0, 1)")
+    far_ok = c.check("far_m", lambda v: is_num(v) and 1 < v <= 10000, "a far-plane distance in metres in (1, 10000]")
+    c.check("background", is_rgb, "a linear RGB triple in [0, 1], e.g. [0.8, 0.85, 0.9]")
+    c.number("ambient", 0.0, 1.0, unit=" (ambient light level)")
+    if near_ok and far_ok and c.get("near_m") >= c.get("far_m"):
+        c.err("near_m", f"{c.get('near_m')} must be below render.far_m {c.get('far_m')}")
+    if c.get("backend") == "moderngl" and c.get("platform") == "osmesa":
+        c.err("platform", "the moderngl backend runs on EGL only; fix: platform=egl, or backend=pyrender for osmesa")
+    if c.check("default_lights", lambda v: isinstance(v, list), "a list of lights (used when a scene has none)"):
+        for i, light in enumerate(c.get("default_lights")):
+            c.errors += validate_light(light, f"render.default_lights[{i}]")
+    a = c.get("appearance")
+    if a is not MISSING:
+        if isinstance(a, Mapping):  # else a YAML path (or null: the default file)
+            c.errors += appearance_cfg_errors(a)
+        elif not (a is None or isinstance(a, str)):
+            c.err("appearance", f"got {a!r}; fix: a mapping, a YAML path, or null for scenes/appearance.yaml")
+    return c.errors
 
 
 def validate_render_cfg(render_cfg: Mapping) -> None:
-    """Check a render config (the ``render`` group); raise RenderConfigError listing every problem.
-
-    Each message reads ``render.<key>: problem; fix: ...``. The ``appearance`` sub-section is
-    checked by ``engine.render.appearance.validate_appearance_cfg`` when that module exists.
-    """
-    if not isinstance(render_cfg, Mapping):
-        raise RenderConfigError(f"render: must be a mapping, got {type(render_cfg).__name__}")
-    errors = []
-    for k in render_cfg:
-        if k not in RENDER_SCHEMA and k not in OPTIONAL_KEYS:
-            errors.append(f"render.{k}: unknown key; fix: remove it (valid keys: {', '.join([*RENDER_SCHEMA, *OPTIONAL_KEYS])})")
-    for k, (check, what) in RENDER_SCHEMA.items():
-        if k not in render_cfg:
-            errors.append(f"render.{k}: missing; fix: set it to {what} (see conf/render/default.yaml)")
-        elif not check(to_plain(render_cfg[k])):
-            errors.append(f"render.{k}: got {render_cfg[k]!r}; fix: set it to {what}")
-    if not errors and render_cfg["near_m"] >= render_cfg["far_m"]:
-        errors.append(f"render.near_m: {render_cfg['near_m']} must be below render.far_m {render_cfg['far_m']}")
-    if not errors and render_cfg["backend"] == "moderngl" and render_cfg["platform"] != "egl":
-        errors.append("render.platform: the moderngl backend runs on EGL only; fix: platform=egl, or backend=pyrender for osmesa")
-    if isinstance(render_cfg.get("default_lights"), list):
-        for i, light in enumerate(render_cfg["default_lights"]):
-            errors += validate_light(to_plain(light), f"render.default_lights[{i}]")
-    if "appearance" in render_cfg:
-        from engine.render.appearance import validate_appearance_cfg
-
-        a = to_plain(render_cfg["appearance"])
-        if isinstance(a, Mapping):  # else a YAML path (or null: the default file)
-            validate_appearance_cfg(a)
-        elif not (a is None or isinstance(a, (str, Mapping))):
-            errors.append(f"render.appearance: got {a!r}; fix: a mapping, a YAML path, or null for scenes/appearance.yaml")
-    if errors:
-        raise RenderConfigError("invalid render config:\n  " + "\n  ".join(errors))
+    """Check a render config; raise RenderConfigError (a ConfigError) listing every problem."""
+    raise_errors(render_cfg_errors(render_cfg), "invalid render config", RenderConfigError)
 
 
 def scene_lights(scene: SceneGraph, render_cfg: Mapping) -> tuple[list[dict], np.ndarray]:
