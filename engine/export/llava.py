@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 from engine.atomic import atomic_write_bytes, commit, sha256_file, temp_path
@@ -29,6 +30,7 @@ class LlavaShardWriter:
         self.ext = image_ext
         self.entries: list[dict] = []
         self.image_names: list[str] = []
+        self._checked: set[str] = set()
         self.rows = 0
 
     def _image_file(self, row: dict, k: int) -> str:
@@ -37,9 +39,11 @@ class LlavaShardWriter:
         if row.get("marks"):
             base += "_m" + hashlib.sha256(data).hexdigest()[:12]
         rel = f"images/{base}.{self.ext}"
-        p = self.root / rel
-        if not p.exists():
-            atomic_write_bytes(p, data)
+        if rel not in self._checked:  # an image file left on disk is kept only when its bytes are right
+            p = self.root / rel
+            if not (p.is_file() and p.stat().st_size == len(data) and p.read_bytes() == data):
+                atomic_write_bytes(p, data)
+            self._checked.add(rel)
         self.image_names.append(rel)
         return rel
 
@@ -68,16 +72,34 @@ class LlavaShardWriter:
         self.entries = []
 
 
+def _image_names(json_path: Path) -> list[str]:
+    """The image paths (relative to ``llava/``) a LLaVA JSON file names, sorted."""
+    names: set[str] = set()
+    for e in json.loads(json_path.read_text(encoding="utf-8")):
+        img = e.get("image")
+        names.update([img] if isinstance(img, str) else (img or []))
+    return sorted(names)
+
+
+def llava_images(json_path: str | Path) -> list[Path]:
+    """Absolute paths of the image files a LLaVA JSON file names."""
+    p = Path(json_path)
+    return [p.parent / rel for rel in _image_names(p)]
+
+
+_IMAGE_NAME = re.compile(r"^s\d{9}_[A-Za-z0-9_]+\.(png|jpg)$")
+
+
+def is_llava_image_name(name: str) -> bool:
+    """Whether ``name`` is an image file name this writer gives (``<scene_id>_<view_id>[_m<hash>].<ext>``)."""
+    return bool(_IMAGE_NAME.match(name))
+
+
 def llava_digest(json_path: str | Path) -> str:
     """sha256 over a LLaVA JSON file and every image file it names (sorted by path), so a
     missing or changed image file shows as a checksum mismatch."""
     p = Path(json_path)
-    entries = json.loads(p.read_text(encoding="utf-8"))
-    names: set[str] = set()
-    for e in entries:
-        img = e.get("image")
-        names.update([img] if isinstance(img, str) else (img or []))
     h = hashlib.sha256(sha256_file(p).encode())
-    for rel in sorted(names):
+    for rel in _image_names(p):
         h.update(f"{rel}:{sha256_file(p.parent / rel)}".encode())
     return h.hexdigest()

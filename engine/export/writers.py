@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from engine.atomic import sha256_file
-from engine.export.llava import LlavaShardWriter, llava_digest
+from engine.export.llava import LlavaShardWriter, is_llava_image_name, llava_digest, llava_images
 from engine.export.webdataset import WebDatasetShardWriter
 from engine.export.writer import ParquetShardWriter
 
@@ -54,6 +54,11 @@ class WriterKind:
             config validator's message.
         make: (output root, relative path, context) -> a ShardWriter.
         digest: the checksum of a finished file (the manifest's resume check).
+        members: the other files a finished file names (LLaVA: its images), absolute paths; the
+            output folder's owner removes them with it.
+        member_folders: sub-folders of ``folder`` holding such files (made and removed with them).
+        is_member_name: whether a file name in a member folder is one this exporter writes (used
+            to recognise our files when the manifest is unreadable).
     """
 
     name: str
@@ -63,6 +68,9 @@ class WriterKind:
     flag_doc: str
     make: Callable[[Path, str, WriterContext], ShardWriter]
     digest: Callable[[Path], str] = sha256_file
+    members: Callable[[Path], list[Path]] = lambda path: []
+    member_folders: tuple[str, ...] = ()
+    is_member_name: Callable[[str], bool] = lambda name: False
 
     def path(self, split: str, tag: str) -> str:
         """Relative path of the file for ``split`` and shard tag ``KKKKK-of-NNNNN``."""
@@ -81,7 +89,7 @@ WRITERS: tuple[WriterKind, ...] = (
                lambda root, rel, ctx: WebDatasetShardWriter(root / rel, ctx.image_ext)),
     WriterKind("llava", "llava", "json", "llava", "true or false (write llava/ conversation JSON and image files)",
                lambda root, rel, ctx: LlavaShardWriter(root / "llava", Path(rel).name, ctx.image_ext),
-               digest=llava_digest),
+               digest=llava_digest, members=llava_images, member_folders=("images",), is_member_name=is_llava_image_name),
 )
 
 

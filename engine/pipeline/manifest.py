@@ -12,8 +12,10 @@ import json
 import os
 from pathlib import Path
 
-from engine.export.writers import writer_for_file
+import engine
 from engine.atomic import atomic_write_text, sha256_file
+from engine.export.writers import writer_for_file
+from engine.schema import ConfigError
 
 MANIFEST = "manifest.json"
 LOCK = ".lock"
@@ -22,6 +24,10 @@ FORMAT = 1
 
 class OutputLockedError(RuntimeError):
     """Another run holds the output folder's lock."""
+
+
+class ManifestError(ConfigError):
+    """``manifest.json`` is unreadable or not a manifest; the message says what to do."""
 
 
 class OutputLock:
@@ -34,22 +40,32 @@ class OutputLock:
 
     def __enter__(self) -> "OutputLock":
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+                os.close(fd)
+                raise OutputLockedError(
+                    f"{self.path.parent} is in use by another spatialforge run (pid {holder} holds {self.path}); "
+                    "fix: wait for it to finish, or choose another out=") from None
+            try:  # a run that finished unlinks its lock: hold the file that is at the path now
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
             os.close(fd)
-            raise OutputLockedError(
-                f"{self.path.parent} is in use by another spatialforge run (pid {holder} holds {self.path}); "
-                "fix: wait for it to finish, or choose another out=") from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         self._fd = fd
         return self
 
     def __exit__(self, *exc) -> None:
+        """Remove the lock file, then release it (a run waiting on the old file retries)."""
         if self._fd is not None:
+            self.path.unlink(missing_ok=True)
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
@@ -64,14 +80,27 @@ def new_manifest(config_hash: str, engine_name: str, engine_version: str, num_sc
 
 
 def read_manifest(out: str | Path) -> dict | None:
-    """The manifest in ``out``, or None when there is none."""
+    """The manifest of ``out``; None when there is none. Raises ManifestError naming the file and
+    the fix when it is truncated, not JSON or not a SpatialForge manifest."""
     p = Path(out) / MANIFEST
-    if not p.exists():
+    if not p.is_file():
+        if p.exists():
+            raise ManifestError(f"out: {p} is not a file; fix: choose another out=")
         return None
+    fix = ("fix: rerun with overwrite=true to remove this dataset's files (recognised by their names) "
+           "and start over, or choose another out=")
     try:
-        return json.loads(p.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise RuntimeError(f"{p} is not valid JSON ({e}); fix: rerun with overwrite=true to start over") from None
+        m = json.loads(p.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ManifestError(f"out: {p} is not valid JSON ({e}); {fix}") from None
+    if not (isinstance(m, dict) and isinstance(m.get("shards"), dict) and isinstance(m.get("config_hash"), str)
+            and isinstance(m.get("engine"), dict) and m["engine"].get("name") == engine.ENGINE_NAME):
+        raise ManifestError(f"out: {p} is not a {engine.ENGINE_NAME} manifest (a dict with engine, config_hash "
+                            f"and shards); {fix}")
+    for key, entry in m["shards"].items():
+        if not (isinstance(entry, dict) and isinstance(entry.get("files"), dict)):
+            raise ManifestError(f"out: {p} shard {key!r} has no file list; {fix}")
+    return m
 
 
 def write_manifest(out: str | Path, manifest: dict) -> None:

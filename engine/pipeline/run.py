@@ -8,7 +8,6 @@ so a run killed at any moment and rerun ends with the same bytes as an uninterru
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 from pathlib import Path
 
@@ -16,12 +15,12 @@ import yaml
 
 import engine
 from engine.export.hf import dataset_card, dataset_features
-from engine.export.writers import WRITERS
 from engine.atomic import atomic_write_text, remove_stale_temps
 from engine.pipeline.config import ConfigError, JobSpec
 from engine.pipeline.executors import EXECUTORS, worker_stages
 from engine.pipeline.manifest import (
     MANIFEST,
+    ManifestError,
     OutputLock,
     new_manifest,
     read_manifest,
@@ -29,20 +28,10 @@ from engine.pipeline.manifest import (
     shard_key,
     write_manifest,
 )
+from engine.pipeline.output import check_out_path, foreign_entries, remove_owned
 from engine.pipeline.timing import StageTimer, format_timings
 
 log = logging.getLogger("spatialforge")
-OUTPUT_ENTRIES = ("scenes", *dict.fromkeys(wk.folder for wk in WRITERS), MANIFEST, "README.md", "config.yaml")
-
-
-def _reset_output(out: Path) -> None:
-    """Remove what a previous job wrote into ``out`` (only the entries this pipeline makes)."""
-    for name in OUTPUT_ENTRIES:
-        p = out / name
-        if p.is_dir():
-            shutil.rmtree(p)
-        elif p.exists():
-            p.unlink()
 
 
 def dry_run(job: JobSpec) -> None:
@@ -55,23 +44,54 @@ def dry_run(job: JobSpec) -> None:
         raise ConfigError(f"scene: the layout sampler cannot meet this config for scene 0: {e}") from None
 
 
-def _prepare(job: JobSpec) -> dict:
-    """Check the folder against the job; return the manifest to continue from."""
-    out = job.out
-    m = read_manifest(out)
-    if m is not None and m.get("config_hash") != job.config_hash:
-        if not job.cfg["overwrite"]:
-            raise ConfigError(
-                f"out: {out} holds a dataset made with config hash {m.get('config_hash')}, this config hashes to "
-                f"{job.config_hash}; fix: choose another out=, or pass overwrite=true to replace it")
-        _reset_output(out)
-        m = None
-    if m is not None and not job.cfg["resume"] and m.get("shards"):
+def _existing(job: JobSpec) -> dict | None:
+    """Read what ``out`` holds and decide, changing nothing: the manifest to continue from (None:
+    start afresh). Raises ConfigError when the folder is not ours, or when resume/overwrite say
+    not to touch it (the table in docs/pipeline.md)."""
+    out, overwrite = job.out, job.cfg["overwrite"]
+    check_out_path(out)
+    try:
+        m = read_manifest(out)
+    except ManifestError:
+        if not overwrite:
+            raise
+        return None
+    if m is None:
+        foreign = foreign_entries(out)
+        if foreign:
+            shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+            raise ConfigError(f"out: {out} is not empty and is not a {engine.ENGINE_NAME} dataset (no {MANIFEST}; "
+                              f"it holds {shown}); nothing in it was changed; fix: choose a new or empty folder for out=")
+        return None
+    if overwrite:
+        return None
+    if m["config_hash"] != job.config_hash:
+        raise ConfigError(
+            f"out: {out} holds a dataset made with config hash {m['config_hash']}, this config hashes to "
+            f"{job.config_hash}; fix: choose another out=, or pass overwrite=true to replace it")
+    if not job.cfg["resume"] and m["shards"]:
         raise ConfigError(f"resume: {out} already holds {len(m['shards'])} shards of this config and resume=false; "
                           "fix: pass resume=true to continue it, or overwrite=true to start over")
-    if m is None or m.get("engine", {}).get("version") != engine.__version__:
+    return m
+
+
+def _take_over(job: JobSpec) -> dict:
+    """Under the lock: settle the folder (overwrite removes only our files) and write the manifest
+    before anything else, marking the folder as ours. Returns the manifest to continue from."""
+    out = job.out
+    m = _existing(job)  # again, under the lock: another run may have changed the folder
+    if m is None and job.cfg["overwrite"]:
+        try:
+            old = read_manifest(out)
+        except ManifestError:
+            old = None
+        if old is not None or any(out.iterdir()):
+            n = remove_owned(out, old)
+            log.info("overwrite: removed %d files of the previous dataset in %s", n, out)
+    if m is None or m["engine"].get("version") != engine.__version__:
         m = new_manifest(job.config_hash, engine.ENGINE_NAME, engine.__version__, job.num_scenes, job.num_shards,
                          job.scenes_per_shard, job.split_names())
+    write_manifest(out, m)
     return m
 
 
@@ -79,10 +99,13 @@ def generate(job: JobSpec) -> dict:
     """Make the dataset of ``job`` in ``job.out``; return a summary dict (rows, shards, seconds,
     samples/s, per-stage seconds, counters)."""
     out = job.out
-    out.mkdir(parents=True, exist_ok=True)
+    _existing(job)  # refuse before anything is created
+    if job.cfg["dry_run"]:
+        dry_run(job)
     t0 = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
     with OutputLock(out):
-        manifest = _prepare(job)
+        manifest = _take_over(job)
         removed = remove_stale_temps(out)
         if removed:
             log.info("removed %d temporary files left by an interrupted run", removed)
@@ -96,8 +119,6 @@ def generate(job: JobSpec) -> dict:
         skipped = job.num_shards - len(todo)
         if skipped:
             log.info("resuming: %d of %d shards are complete (checksums verified)", skipped, job.num_shards)
-        if todo and job.cfg["dry_run"]:
-            dry_run(job)
         timer = StageTimer()
         done_rows = {"n": 0}
         bars = _Progress(job, todo)
