@@ -15,7 +15,7 @@ LAYERS = [
     {"engine", "plain", "rng", "atomic", "paths"},  # the root package and its plain helpers
     {"geometry"},
     {"scene"},
-    {"layout", "camera"},
+    {"layout", "camera", "assets"},  # assets: meshes, textures, appearance (what a scene looks like)
     {"render"},
     {"qa"},
     {"eval", "export", "viewer"},

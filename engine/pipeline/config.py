@@ -20,7 +20,7 @@ from engine.export.writers import WRITERS
 from engine.layout import validate_scene_cfg
 from engine.qa import validate_qa_cfg
 from engine.render import validate_render_cfg
-from engine.render.appearance import load_appearance_config
+from engine.assets.appearance import load_appearance_config
 from engine.paths import CONF_DIR
 
 RUN_CONTROL_KEYS = ("out", "executor", "resume", "overwrite", "progress", "dry_run")

@@ -12,9 +12,10 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import yaml
 
+from engine.assets.types import RenderMesh
 from engine.paths import CONF_DIR
 from engine.plain import to_plain
-from engine.render.types import Frame, RenderMesh
+from engine.render.types import Frame
 from engine.scene.graph import SceneGraph, View
 
 DEFAULT_RENDER_CFG = CONF_DIR / "render" / "default.yaml"
@@ -78,7 +79,7 @@ RENDER_SCHEMA = {
     "ambient": (lambda v: _is_num(v) and 0 <= v <= 1, "an ambient light level in [0, 1]"),
     "default_lights": (lambda v: isinstance(v, list), "a list of lights (used when a scene has none)"),
 }
-OPTIONAL_KEYS = ("appearance",)  # validated by engine.render.appearance (the mesh engineer's module)
+OPTIONAL_KEYS = ("appearance",)  # validated by engine.assets.appearance (the mesh engineer's module)
 
 
 def load_default_render_cfg() -> dict:
@@ -120,7 +121,7 @@ def validate_render_cfg(render_cfg: Mapping) -> None:
     """Check a render config (the ``render`` group); raise RenderConfigError listing every problem.
 
     Each message reads ``render.<key>: problem; fix: ...``. The ``appearance`` sub-section is
-    checked by ``engine.render.appearance.validate_appearance_cfg`` when that module exists.
+    checked by ``engine.assets.appearance.validate_appearance_cfg`` when that module exists.
     """
     if not isinstance(render_cfg, Mapping):
         raise RenderConfigError(f"render: must be a mapping, got {type(render_cfg).__name__}")
@@ -141,7 +142,7 @@ def validate_render_cfg(render_cfg: Mapping) -> None:
         for i, light in enumerate(render_cfg["default_lights"]):
             errors += validate_light(to_plain(light), f"render.default_lights[{i}]")
     if "appearance" in render_cfg:
-        from engine.render.appearance import validate_appearance_cfg
+        from engine.assets.appearance import validate_appearance_cfg
 
         a = to_plain(render_cfg["appearance"])
         if isinstance(a, Mapping):  # else a YAML path (or null: the default file)
