@@ -12,6 +12,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import yaml
 
+from engine.assets.appearance import validate_appearance_cfg
 from engine.assets.types import RenderMesh
 from engine.paths import CONF_DIR
 from engine.plain import to_plain
@@ -121,7 +122,7 @@ def validate_render_cfg(render_cfg: Mapping) -> None:
     """Check a render config (the ``render`` group); raise RenderConfigError listing every problem.
 
     Each message reads ``render.<key>: problem; fix: ...``. The ``appearance`` sub-section is
-    checked by ``engine.assets.appearance.validate_appearance_cfg`` when that module exists.
+    checked by ``engine.assets.appearance.validate_appearance_cfg``.
     """
     if not isinstance(render_cfg, Mapping):
         raise RenderConfigError(f"render: must be a mapping, got {type(render_cfg).__name__}")
@@ -142,8 +143,6 @@ def validate_render_cfg(render_cfg: Mapping) -> None:
         for i, light in enumerate(render_cfg["default_lights"]):
             errors += validate_light(to_plain(light), f"render.default_lights[{i}]")
     if "appearance" in render_cfg:
-        from engine.assets.appearance import validate_appearance_cfg
-
         a = to_plain(render_cfg["appearance"])
         if isinstance(a, Mapping):  # else a YAML path (or null: the default file)
             validate_appearance_cfg(a)
