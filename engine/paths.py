@@ -12,7 +12,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-PACKAGE_DIR = Path(str(resources.files("engine"))).resolve()
+PACKAGE_DIR = Path(str(resources.files(__package__))).resolve()
 REPO_ROOT = PACKAGE_DIR.parent  # the checkout's root (meaningful only in a checkout)
 DATA_FOLDERS = ("conf", "scenes", "templates")
 

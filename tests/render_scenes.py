@@ -11,8 +11,8 @@ import numpy as np
 
 from engine.camera.intrinsics import make_intrinsics
 from engine.geometry import look_at
-from engine.render.meshes import box_meshes
-from engine.render.types import RenderMesh
+from engine.assets.meshes import box_meshes
+from engine.assets.types import RenderMesh
 from engine.scene.graph import Room, SceneGraph, SceneObject, View, Wall
 
 PALETTE = np.array([[0.8, 0.2, 0.2], [0.2, 0.6, 0.25], [0.2, 0.35, 0.8], [0.9, 0.75, 0.2], [0.6, 0.3, 0.7],

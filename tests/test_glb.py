@@ -7,7 +7,7 @@ import pytest
 import trimesh
 
 from engine.export.glb import ROOT_NODE, Z_UP_TO_Y_UP, export_glb
-from engine.render.appearance import load_appearance_config, sample_appearance
+from engine.assets.appearance import load_appearance_config, sample_appearance
 from engine.scene.catalog import load_catalog
 from engine.scene.graph import Room, SceneGraph, SceneObject, Wall
 

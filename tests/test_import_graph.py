@@ -16,7 +16,7 @@ LAYERS = [
     {"schema"},  # the config checker every group uses
     {"geometry"},
     {"scene"},
-    {"layout", "camera"},
+    {"layout", "camera", "assets"},  # assets: meshes, textures, appearance (what a scene looks like)
     {"render"},
     {"qa"},
     {"eval", "export", "viewer"},

@@ -1,11 +1,11 @@
-"""Set-of-mark prompts (engine/render/marks.py) on hand-made images, views and id masks."""
+"""Set-of-mark prompts (engine/export/marks.py) on hand-made images, views and id masks."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from engine.render.marks import LEADER_MIN_PX, PALETTE, draw_marks, mark_radius
+from engine.export.marks import LEADER_MIN_PX, PALETTE, draw_marks, mark_radius
 from engine.scene.graph import View
 
 W, H = 160, 120
@@ -151,7 +151,7 @@ def _reference_place(mask, placed, r, width, height):
 
 @pytest.mark.parametrize("seed", range(6))
 def test_ranked_placement_equals_brute_force(seed):
-    from engine.render.marks import _RankedPixels, _place
+    from engine.export.marks import _RankedPixels, _place
 
     rng = np.random.default_rng(seed)
     mask = np.zeros((H, W), bool)
@@ -175,7 +175,7 @@ def test_subsampled_search_finds_a_pixel_within_a_pixel_of_the_most_interior(see
     the object, at most 1.5 px less interior than the most interior pixel whose mark fits."""
     from scipy.ndimage import distance_transform_edt
 
-    from engine.render.marks import _RankedPixels, _place
+    from engine.export.marks import _RankedPixels, _place
 
     rng = np.random.default_rng(100 + seed)
     mask = np.zeros((H, W), bool)
@@ -223,7 +223,7 @@ def _rect_most_interior(box) -> tuple[int, int]:
 
 @pytest.mark.parametrize("marked", [["bowl"], ["dresser", "bowl"], ["bowl", "dresser"]])
 def test_a_tiny_object_gets_its_mark_beside_it_with_a_leader(marked):
-    from engine.render.marks import DEFAULT_MAX_COVER
+    from engine.export.marks import DEFAULT_MAX_COVER
 
     ids, view, img, inst = _bowl_scene()
     out, recs = draw_marks(img, view, marked, ids=ids, instance_ids=inst)
@@ -263,7 +263,7 @@ def _check_disc_512(img, rec):
 def test_a_small_object_gets_a_smaller_mark_inside():
     """A 34 x 34 px box (1156 px): a radius-14 disc would hide more than half of it, so the mark
     shrinks to the largest radius that hides at most half, and stays on the box."""
-    from engine.render.marks import min_mark_radius
+    from engine.export.marks import min_mark_radius
 
     ids = np.zeros((H5, W5), np.int32)
     ids[100:134, 60:94] = 3
@@ -281,7 +281,7 @@ def test_a_small_object_gets_a_smaller_mark_inside():
     def hidden(rad):  # pixels of the box a mark of radius rad at the same place would change
         from PIL import Image, ImageDraw
 
-        from engine.render.marks import _font, _font_size
+        from engine.export.marks import _font, _font_size
 
         canvas = Image.new("L", (W5, H5), 0)
         d = ImageDraw.Draw(canvas)
@@ -341,7 +341,7 @@ def test_with_max_cover_one_every_mark_is_where_it_was(seed):
 
 def test_max_cover_is_checked_and_matches_the_config_default():
     from engine.qa.config import default_qa_cfg
-    from engine.render.marks import DEFAULT_MAX_COVER
+    from engine.export.marks import DEFAULT_MAX_COVER
 
     assert default_qa_cfg()["refer"]["mark_max_cover"] == DEFAULT_MAX_COVER
     with pytest.raises(ValueError, match="max_cover"):

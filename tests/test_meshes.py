@@ -1,4 +1,4 @@
-"""Procedural meshes, appearance sampling and textures (engine/render/meshes.py, appearance.py,
+"""Procedural meshes, appearance sampling and textures (engine/assets/meshes.py, appearance.py,
 textures.py). Values are checked against independent computations: the object's box, ray casts
 (trimesh/embree), the catalog's colours and the renderer's light validator."""
 
@@ -12,10 +12,10 @@ import pytest
 import trimesh
 import yaml
 
-from engine.render import meshes as M
-from engine.render.appearance import (kelvin_to_rgb, load_appearance_config, sample_appearance, secondary_color,
+from engine.assets import meshes as M
+from engine.assets.appearance import (kelvin_to_rgb, load_appearance_config, sample_appearance, secondary_color,
                                       validate_appearance_cfg)
-from engine.render.textures import GAMMA, make_texture
+from engine.assets.textures import GAMMA, make_texture
 from engine.scene.catalog import load_catalog
 from engine.scene.graph import Room, SceneGraph, SceneObject, Wall
 
@@ -302,7 +302,7 @@ def _spec(kind, seed=3, **kw):
 @pytest.mark.parametrize("kind", ["wood", "tiles", "carpet", "plain", "plaster"])
 def test_textures_deterministic(kind):
     a = make_texture(_spec(kind))
-    from engine.render import textures
+    from engine.assets import textures
 
     textures._cached.cache_clear()
     b = make_texture(_spec(kind))

@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from engine.camera import sample_views  # noqa: E402
 from engine.layout import load_scene_cfg, sample_layout  # noqa: E402
 from engine.render import annotate_visibility, get_renderer, load_default_render_cfg  # noqa: E402
-from engine.render.appearance import load_appearance_config, sample_appearance  # noqa: E402
-from engine.render.meshes import scene_meshes  # noqa: E402
+from engine.assets.appearance import load_appearance_config, sample_appearance  # noqa: E402
+from engine.assets.meshes import scene_meshes  # noqa: E402
 from engine.rng import stage_rng  # noqa: E402
 from engine.scene.catalog import load_catalog  # noqa: E402
 

@@ -18,8 +18,8 @@ import trimesh
 from PIL import Image
 
 from engine.atomic import atomic_write_bytes
-from engine.render.meshes import scene_meshes
-from engine.render.types import RenderMesh
+from engine.assets.meshes import scene_meshes
+from engine.assets.types import RenderMesh
 from engine.scene.catalog import Catalog
 from engine.scene.graph import SceneGraph
 
@@ -47,7 +47,7 @@ def _to_trimesh(m: RenderMesh) -> trimesh.Trimesh:
 def export_glb(scene: SceneGraph, path: str | os.PathLike, catalog: Catalog) -> Path:
     """Write the scene (objects + floor + walls) as a GLB file at ``path``; returns its Path.
 
-    The scene must have been through :func:`engine.render.appearance.sample_appearance` (its
+    The scene must have been through :func:`engine.assets.appearance.sample_appearance` (its
     colours and textures come from ``scene.materials``). The write is atomic: a temporary file
     in the same folder is renamed over ``path``.
     """

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from engine.assets.appearance import load_appearance_config
 from engine.camera.config import camera_cfg_errors
 from engine.export.writers import WRITERS
 from engine.layout.config import scene_cfg_errors
 from engine.paths import CONF_DIR
 from engine.qa.config import qa_cfg_errors
-from engine.render.appearance import load_appearance_config
 from engine.render.protocol import render_cfg_errors
 from engine.schema import Checker, ConfigError, canonical_hash, is_int, raise_errors
 

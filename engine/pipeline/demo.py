@@ -30,7 +30,7 @@ def read_scenes(out: str | Path, limit: int | None = None) -> list[SceneGraph]:
 def rerender(job: JobSpec, scenes: list[SceneGraph]) -> tuple[list, list[str]]:
     """Render every view of ``scenes`` again from their records alone (materials and lights
     are in the record); returns the frames and a ``"<scene_id> <view_id>"`` title per frame."""
-    from engine.render.meshes import scene_meshes
+    from engine.assets.meshes import scene_meshes
 
     stages = worker_stages(job)
     frames, titles = [], []

@@ -22,7 +22,7 @@ from engine.pipeline.splits import split_of
 from engine.pipeline.config import qa_enabled
 from engine.pipeline.stages import SceneOutput, SceneSkipped, SceneStages
 from engine.pipeline.timing import StageTimer
-from engine.render.marks import DEFAULT_MAX_COVER, draw_marks_image
+from engine.export.marks import DEFAULT_MAX_COVER, draw_marks_image
 
 
 def shard_tag(job: JobSpec, shard_index: int) -> str:

@@ -17,8 +17,8 @@ from engine.pipeline.config import appearance_cfg, qa_enabled, render_enabled, w
 from engine.pipeline.timing import StageTimer
 from engine.qa import QAGenerator
 from engine.render import annotate_visibility, get_renderer
-from engine.render.appearance import sample_appearance
-from engine.render.meshes import scene_meshes
+from engine.assets.appearance import sample_appearance
+from engine.assets.meshes import scene_meshes
 from engine.rng import stage_rng
 from engine.scene.catalog import load_catalog
 from engine.scene.graph import SceneGraph

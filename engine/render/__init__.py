@@ -10,7 +10,7 @@ Public API (see docs/rendering.md):
 from engine.render.backends import RENDERERS, get_renderer
 from engine.render.context import RendererUnavailableError
 from engine.render.protocol import RENDER_FIELDS, Renderer, RenderConfigError, load_default_render_cfg, validate_render_cfg
-from engine.render.types import Frame, RenderMesh
+from engine.render.types import Frame
 from engine.render.visibility import annotate_visibility
 
 __all__ = [
@@ -18,7 +18,6 @@ __all__ = [
     "RENDERERS",
     "Renderer",
     "Frame",
-    "RenderMesh",
     "annotate_visibility",
     "validate_render_cfg",
     "load_default_render_cfg",

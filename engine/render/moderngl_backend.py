@@ -21,9 +21,10 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from engine.assets.types import RenderMesh
 from engine.render.context import moderngl_context
 from engine.render.protocol import gl_projection, light_view_projection, mesh_bounds, scene_lights
-from engine.render.types import Frame, RenderMesh
+from engine.render.types import Frame
 from engine.render.visibility import object_fields
 from engine.geometry import invert_pose
 from engine.scene.graph import SceneGraph, View
@@ -410,7 +411,7 @@ class ModernglRenderer:
     def render(self, scene: SceneGraph, view: View, meshes: list[RenderMesh]) -> Frame:
         """Render one view; see engine.render.protocol.Renderer.render for the outputs."""
         if not meshes:
-            raise ValueError("render: meshes is empty; fix: pass engine.render.meshes.scene_meshes(scene, catalog)")
+            raise ValueError("render: meshes is empty; fix: pass engine.assets.meshes.scene_meshes(scene, catalog)")
         W, H = int(view.width), int(view.height)
         objs = sorted(scene.objects, key=lambda o: o.instance_id)
         obj_index = {int(o.instance_id): k for k, o in enumerate(objs)}

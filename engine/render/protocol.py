@@ -12,10 +12,11 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import yaml
 
+from engine.assets.appearance import appearance_cfg_errors
+from engine.assets.types import RenderMesh
 from engine.paths import CONF_DIR
 from engine.plain import to_plain
-from engine.render.appearance import appearance_cfg_errors
-from engine.render.types import Frame, RenderMesh
+from engine.render.types import Frame
 from engine.scene.graph import SceneGraph, View
 from engine.schema import MISSING, Checker, ConfigError, is_num, is_rgb, raise_errors
 
@@ -58,7 +59,7 @@ RENDER_KEYS = ("backend", "platform", "device_index", "msaa_samples", "shadows",
                "shadow_pcf_radius", "near_m", "far_m", "background", "ambient", "default_lights")
 # What appearance sampling records on a light besides what the renderer reads (docs/record.md).
 _LIGHT_EXTRAS = ("name", "cast_shadows", "temperature_k", "elevation", "azimuth")
-OPTIONAL_KEYS = ("appearance",)  # validated by engine.render.appearance.appearance_cfg_errors
+OPTIONAL_KEYS = ("appearance",)  # validated by engine.assets.appearance.appearance_cfg_errors
 
 
 def load_default_render_cfg() -> dict:
@@ -102,7 +103,7 @@ def render_cfg_errors(render_cfg: Mapping) -> list[str]:
     """Every problem of a render config (the ``render`` group), each ``render.<key>: problem; fix: ...``.
 
     The ``appearance`` sub-section (a mapping, a YAML path, or null for the default file) is
-    checked by :func:`engine.render.appearance.appearance_cfg_errors`.
+    checked by :func:`engine.assets.appearance.appearance_cfg_errors`.
     """
     if not isinstance(render_cfg, Mapping):
         return [f"render: must be a mapping, got {type(render_cfg).__name__}"]

@@ -15,9 +15,10 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from engine.assets.types import RenderMesh
 from engine.render.context import import_pyrender
 from engine.render.protocol import scene_lights
-from engine.render.types import Frame, RenderMesh
+from engine.render.types import Frame
 from engine.render.visibility import id_stats, mask_stats, object_fields
 from engine.scene.graph import SceneGraph, View
 
@@ -102,7 +103,7 @@ class PyrenderRenderer:
     def render(self, scene: SceneGraph, view: View, meshes: list[RenderMesh]) -> Frame:
         """Render one view; see engine.render.protocol.Renderer.render for the outputs."""
         if not meshes:
-            raise ValueError("render: meshes is empty; fix: pass engine.render.meshes.scene_meshes(scene, catalog)")
+            raise ValueError("render: meshes is empty; fix: pass engine.assets.meshes.scene_meshes(scene, catalog)")
         pr = self.pr
         self._build(scene, meshes)
         W, H = int(view.width), int(view.height)

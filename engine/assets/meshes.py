@@ -8,7 +8,7 @@ translation to ``center`` (world metres). So an object's mesh bounds in its loca
 box exactly, which the renderer's depth and the amodal boxes rely on.
 
 Colours are linear RGB. Room surfaces carry UVs in metres / ``scale_m`` and a procedural
-texture (engine/render/textures.py, gamma-2.2 encoded) that holds the surface colour; their
+texture (engine/assets/textures.py, gamma-2.2 encoded) that holds the surface colour; their
 vertex colours are white (the renderer multiplies the decoded texel by the vertex colour).
 """
 
@@ -23,8 +23,8 @@ import numpy as np
 import trimesh
 import yaml
 
-from engine.render.textures import make_texture
-from engine.render.types import RenderMesh
+from engine.assets.textures import make_texture
+from engine.assets.types import RenderMesh
 from engine.paths import SCENES_DIR
 from engine.scene.catalog import Catalog
 from engine.scene.graph import SceneGraph, SceneObject
@@ -336,7 +336,7 @@ def object_mesh(obj: SceneObject, catalog: Catalog, appearance: Mapping) -> Rend
         obj: the object (center, size, yaw, category).
         catalog: the catalog (checks the category exists).
         appearance: this object's entry of ``scene.materials["objects"]`` written by
-            :func:`engine.render.appearance.sample_appearance`: ``color`` and ``secondary``
+            :func:`engine.assets.appearance.sample_appearance`: ``color`` and ``secondary``
             (linear RGB), ``specular`` in [0, 1], ``shininess`` (Phong exponent).
 
     Returns a :class:`RenderMesh` with float32 vertices/normals/colours and uint32 faces.
@@ -452,7 +452,7 @@ def room_meshes(scene: SceneGraph, appearance: Mapping) -> list[RenderMesh]:
 def scene_meshes(scene: SceneGraph, catalog: Catalog) -> list[RenderMesh]:
     """All meshes of a scene: its objects in scene order, then floor and walls.
 
-    Reads ``scene.materials`` written by :func:`engine.render.appearance.sample_appearance`;
+    Reads ``scene.materials`` written by :func:`engine.assets.appearance.sample_appearance`;
     raises ValueError naming the missing field when the scene has not been through it.
     """
     objs = scene.materials.get("objects")

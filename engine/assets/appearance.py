@@ -25,7 +25,7 @@ import numpy as np
 import yaml
 
 from engine.plain import to_plain
-from engine.render.meshes import dominant_material
+from engine.assets.meshes import dominant_material
 from engine.paths import SCENES_DIR
 from engine.scene.catalog import Catalog
 from engine.scene.graph import SceneGraph
