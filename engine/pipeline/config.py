@@ -13,13 +13,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import engine
 from engine.assets.appearance import load_appearance_config
+from engine.assets.meshes import DEFAULT_RECIPES
+from engine.atomic import sha256_file
 from engine.camera.config import camera_cfg_errors
 from engine.export.writers import WRITERS
 from engine.layout.config import scene_cfg_errors
-from engine.paths import CONF_DIR
+from engine.paths import CONF_DIR, DATA_FOLDERS, data_dir
 from engine.qa.config import qa_cfg_errors
+from engine.qa.templates import TemplateError, template_files
 from engine.render.protocol import render_cfg_errors
+from engine.scene.catalog import DEFAULT_CATALOG
 from engine.schema import Checker, ConfigError, canonical_hash, is_int, raise_errors
 
 __all__ = ["ConfigError", "JobSpec", "compose_config", "validate_config", "make_job", "load_job", "config_hash"]
@@ -185,12 +190,45 @@ def appearance_cfg(cfg: dict) -> dict | None:
     return dict(a) if isinstance(a, dict) else load_appearance_config(a)
 
 
+def input_digests(cfg: dict) -> dict[str, str]:
+    """sha256 of every data file the job reads besides its config, by path relative to its data
+    folder (or as given): the catalog, the templates (when QA is on) and the mesh recipes (when
+    rendering is on). Files that do not exist are left to the preflight checks to report."""
+    files: list[Path] = [Path(cfg["scene"].get("catalog") or DEFAULT_CATALOG)]
+    if qa_enabled(cfg):
+        try:
+            files += template_files(cfg["qa"].get("templates"))
+        except TemplateError:
+            pass
+    if render_enabled(cfg):
+        files.append(DEFAULT_RECIPES)
+    out = {}
+    for f in files:
+        if f.is_file():
+            out[_data_name(f)] = sha256_file(f)
+    return out
+
+
+def _data_name(path: Path) -> str:
+    """``path`` relative to the data folder holding it (``templates/relations.yaml``), else as given,
+    so the hash does not depend on where the package is installed."""
+    for name in DATA_FOLDERS:
+        root = data_dir(name)
+        if path.resolve().is_relative_to(root):
+            return f"{name}/{path.resolve().relative_to(root).as_posix()}"
+    return str(path)
+
+
 def config_hash(cfg: dict) -> str:
-    """sha256 (hex, first 16 chars) of the canonical JSON of the data-defining keys of ``cfg``
-    (plus the appearance YAML the render stage reads, when it is not inline in ``render``)."""
+    """sha256 (hex, first 16 chars) of the canonical JSON of the data-defining keys of ``cfg``, the
+    appearance YAML the render stage reads (when it is not inline in ``render``), the contents of
+    the catalog, template and mesh-recipe files the job reads (:func:`input_digests`) and the
+    engine version: every input that changes the bytes of the dataset."""
     data = {k: v for k, v in cfg.items() if k not in RUN_CONTROL_KEYS}
     if isinstance(cfg.get("stages"), dict) and isinstance(cfg.get("render"), dict):
         data["_appearance"] = appearance_cfg(cfg)
+        data["_inputs"] = input_digests(cfg)
+    data["_engine"] = engine.__version__
     return canonical_hash(data)
 
 

@@ -256,6 +256,16 @@ def _parse_template_file(p: Path) -> list[Template]:
     return out
 
 
+def template_files(path: str | Path | None = None) -> list[Path]:
+    """The YAML files :func:`load_templates` reads: ``path`` itself, or a folder's ``*.yaml`` sorted
+    by name (default ``templates/``). Raises TemplateError when the path does not exist."""
+    p = Path(path) if path is not None else DEFAULT_TEMPLATE_DIR
+    if not p.exists():
+        raise TemplateError(f"qa.templates: {p} does not exist; fix: point qa.templates at a template YAML file "
+                            "or a folder of them (null: the packaged templates/)")
+    return sorted(p.glob("*.yaml")) if p.is_dir() else [p]
+
+
 def load_templates(path: str | Path | None = None) -> dict[str, Template]:
     """Load templates from a YAML file or a folder of ``*.yaml`` files (default ``templates/``).
 
@@ -265,12 +275,8 @@ def load_templates(path: str | Path | None = None) -> dict[str, Template]:
         TemplateError naming file, template id and field on any malformed template or a
         duplicate id.
     """
-    p = Path(path) if path is not None else DEFAULT_TEMPLATE_DIR
-    if not p.exists():
-        raise TemplateError(f"template path {p} does not exist; fix: point qa.templates at a folder of YAML files")
-    files = sorted(p.glob("*.yaml")) if p.is_dir() else [p]
     out: dict[str, Template] = {}
-    for f in files:
+    for f in template_files(path):
         for t in load_template_file(f):
             if t.id in out:
                 raise TemplateError(f"{f}: template {t.id!r}: field 'id': duplicate (also in {out[t.id].source})")
