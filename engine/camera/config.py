@@ -19,8 +19,10 @@ from engine.schema import Checker, merge, raise_errors
 
 DEFAULT_CAMERA_CFG = CONF_DIR / "camera" / "default.yaml"
 
-# Integer keys: name -> lowest valid value
-_INT_KEYS = {"width": 1, "height": 1, "num_views": 1, "min_objects_in_frustum": 0, "max_attempts": 1}
+MIN_IMAGE_SIDE, MAX_IMAGE_SIDE = 32, 8192  # pixels; the renderer's own limit is checked by the dry run
+# Integer keys: name -> (lowest, highest valid value)
+_INT_KEYS = {"width": (MIN_IMAGE_SIDE, MAX_IMAGE_SIDE), "height": (MIN_IMAGE_SIDE, MAX_IMAGE_SIDE),
+             "num_views": (1, 64), "min_objects_in_frustum": (0, None), "max_attempts": (1, None)}
 _NONNEG_KEYS = ("min_translation_m", "wall_margin_m", "object_margin_m")
 _PROFILE_RANGES = ("height_m", "pitch_deg", "distance_m")
 _PROFILE_BOOLS = ("clear_footprints", "inside_room")
@@ -59,8 +61,8 @@ def camera_cfg_errors(camera_cfg: Mapping) -> list[str]:
                 f"fix: pass the camera group of the config (see {DEFAULT_CAMERA_CFG})"]
     c = Checker(camera_cfg, "camera")
     c.keys("", TOP_KEYS, see=str(DEFAULT_CAMERA_CFG))
-    for key, lo in _INT_KEYS.items():
-        c.number(key, lo, integer=True)
+    for key, (lo, hi) in _INT_KEYS.items():
+        c.number(key, lo, hi, integer=True)
     for key in _NONNEG_KEYS:
         c.number(key, 0.0)
     c.number("min_rotation_deg", 0.0, 180.0, unit=" degrees")

@@ -29,6 +29,7 @@ from engine.schema import Checker, ConfigError, canonical_hash, is_int, raise_er
 
 __all__ = ["ConfigError", "JobSpec", "compose_config", "validate_config", "make_job", "load_job", "config_hash"]
 
+MAX_SCENES = 10**9  # scene ids are s + 9 digits
 RUN_CONTROL_KEYS = ("out", "executor", "resume", "overwrite", "progress", "dry_run")
 STAGE_GROUPS = ("scene", "camera", "render", "qa")
 IMAGE_FORMATS = ("png", "jpeg")
@@ -45,7 +46,7 @@ def _run_errors(cfg: dict) -> list[str]:
     """Problems of the keys this module owns: the top level, output, executor, stages, split."""
     c = Checker(cfg, "")  # top-level keys are named bare (``num_scenes``, ``output.depth``)
     c.keys("", [*_TOP_KEYS, *_GROUPS], ["preset"], see="conf/config.yaml")
-    c.number("num_scenes", 1, integer=True)
+    c.number("num_scenes", 1, MAX_SCENES, integer=True, unit=" (scene ids have 9 digits)")
     c.number("seed", 0, 2**63 - 1, integer=True)
     c.check("out", lambda v: isinstance(v, str) and v != "", "a non-empty folder path")
     for k in ("resume", "overwrite", "progress", "dry_run"):

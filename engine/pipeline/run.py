@@ -17,7 +17,7 @@ import engine
 from engine.export.hf import dataset_card, dataset_features
 from engine.atomic import atomic_write_text, remove_stale_temps
 from engine.pipeline.config import ConfigError, JobSpec
-from engine.pipeline.executors import EXECUTORS, worker_stages
+from engine.pipeline.executors import EXECUTORS
 from engine.pipeline.manifest import (
     MANIFEST,
     ManifestError,
@@ -28,20 +28,11 @@ from engine.pipeline.manifest import (
     shard_key,
     write_manifest,
 )
+from engine.pipeline.preflight import preflight
 from engine.pipeline.output import check_out_path, foreign_entries, remove_owned
 from engine.pipeline.timing import StageTimer, format_timings
 
 log = logging.getLogger("spatialforge")
-
-
-def dry_run(job: JobSpec) -> None:
-    """Lay out scene 0 in this process; raise ConfigError with the layout's message when the
-    scene config cannot be met (before any shard starts)."""
-    stages = worker_stages(job)
-    try:
-        stages.layout(0)
-    except stages.layout_error as e:
-        raise ConfigError(f"scene: the layout sampler cannot meet this config for scene 0: {e}") from None
 
 
 def _existing(job: JobSpec) -> dict | None:
@@ -100,8 +91,7 @@ def generate(job: JobSpec) -> dict:
     samples/s, per-stage seconds, counters)."""
     out = job.out
     _existing(job)  # refuse before anything is created
-    if job.cfg["dry_run"]:
-        dry_run(job)
+    preflight(job)
     t0 = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     with OutputLock(out):

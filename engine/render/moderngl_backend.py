@@ -324,6 +324,8 @@ class ModernglRenderer:
         self.cfg = dict(cfg)
         self.ctx = moderngl_context(int(cfg["device_index"]))
         self.gl_renderer = self.ctx.info["GL_RENDERER"]
+        info = self.ctx.info
+        self.max_image_size = int(min(info["GL_MAX_RENDERBUFFER_SIZE"], *info["GL_MAX_VIEWPORT_DIMS"]))
         self.samples = min(int(cfg["msaa_samples"]), int(self.ctx.info.get("GL_MAX_SAMPLES", 4) or 4))
         with self.ctx:
             self.programs = {

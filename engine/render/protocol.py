@@ -39,10 +39,13 @@ class Renderer(Protocol):
     Attributes:
         name: backend name (``moderngl`` or ``pyrender``).
         gl_renderer: the GL_RENDERER string of the context (e.g. ``llvmpipe (LLVM 15...)``).
+        max_image_size: the largest image side (pixels) the context can draw (the smaller of
+            GL_MAX_RENDERBUFFER_SIZE and GL_MAX_VIEWPORT_DIMS).
     """
 
     name: str
     gl_renderer: str
+    max_image_size: int
 
     def render(self, scene: SceneGraph, view: View, meshes: list[RenderMesh]) -> Frame:
         """Render ``meshes`` (world metres) seen from ``view``.

@@ -50,9 +50,10 @@ class PyrenderRenderer:
         self.pr = import_pyrender(cfg["platform"], int(cfg["device_index"]))
         self.osr = self.pr.OffscreenRenderer(64, 64)
         self.osr._platform.make_current()
-        from OpenGL.GL import GL_RENDERER, glGetString
+        from OpenGL.GL import GL_MAX_RENDERBUFFER_SIZE, GL_MAX_VIEWPORT_DIMS, GL_RENDERER, glGetIntegerv, glGetString
 
         self.gl_renderer = glGetString(GL_RENDERER).decode()
+        self.max_image_size = int(min(int(glGetIntegerv(GL_MAX_RENDERBUFFER_SIZE)), *map(int, glGetIntegerv(GL_MAX_VIEWPORT_DIMS))))
         self.osr._platform.make_uncurrent()
         self._key = None
         self._scene = None

@@ -1,0 +1,114 @@
+"""Checks that run before a job touches its output folder.
+
+:func:`preflight` loads every data file the job reads (catalog, mesh recipes, appearance,
+templates), looks for settings that contradict each other (a requested QA family that can ask
+nothing under the chosen views, answer forms or tags; a split that no scene falls into), and,
+with ``dry_run``, makes scene 0 through every stage in this process: layout, views, the renderer
+(its context, its image-size limit) and the questions. Every problem is reported at once as a
+:class:`ConfigError` naming the key and the fix (the CLI exits 2), and nothing is created.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import yaml
+
+from engine.assets.meshes import MeshRecipeError, load_recipes
+from engine.pipeline.config import JobSpec, appearance_cfg, qa_enabled, render_enabled
+from engine.pipeline.executors import worker_stages
+from engine.pipeline.splits import split_of
+from engine.pipeline.timing import StageTimer
+from engine.qa import QAGenerator
+from engine.scene.catalog import CatalogError, load_catalog
+from engine.schema import ConfigError, raise_errors
+
+log = logging.getLogger("spatialforge")
+SPLIT_CHECK_MAX = 100_000  # scenes whose split is computed exactly to find an empty split
+GL_FIX = ("fix: install the Mesa EGL/GL libraries (`make setup` runs tools/setup_system.sh), or on a GPU machine "
+          "check render.device_index; render.backend=pyrender render.platform=osmesa renders without EGL")
+
+
+def _data_errors(job: JobSpec) -> list[str]:
+    """Problems of the data files the job reads and of settings that contradict each other."""
+    cfg, errors = job.cfg, []
+    catalog = None
+    try:
+        catalog = load_catalog(cfg["scene"].get("catalog"))
+    except (CatalogError, yaml.YAMLError, OSError) as e:
+        errors.append(f"scene.catalog: {_one_line(e)}")
+    if render_enabled(cfg):
+        try:
+            load_recipes()
+        except (MeshRecipeError, yaml.YAMLError, OSError) as e:
+            errors.append(f"scene meshes (scenes/meshes.yaml): {_one_line(e)}")
+        try:
+            appearance_cfg(cfg)
+        except (ValueError, yaml.YAMLError, OSError) as e:
+            errors.append(f"render.appearance: {_one_line(e)}")
+    if qa_enabled(cfg) and catalog is not None:
+        try:
+            QAGenerator(cfg["qa"], catalog)
+        except (ValueError, yaml.YAMLError, OSError) as e:
+            text = _one_line(e)
+            errors.append(text if text.startswith("qa") else f"qa.templates: {text}")
+    return errors
+
+
+def empty_splits(job: JobSpec) -> list[str]:
+    """Splits with a positive ratio that no scene of the job falls into (checked exactly for jobs
+    up to SPLIT_CHECK_MAX scenes; larger jobs leave a split empty only by a vanishing chance).
+    Such a split is declared empty in the dataset card; the run warns before any work."""
+    ratios = job.cfg["split"]["ratios"]
+    names = job.split_names()
+    n = min(job.num_scenes, SPLIT_CHECK_MAX)
+    seen: set[str] = set()
+    for i in range(n):
+        seen.add(split_of(int(job.cfg["seed"]), i, ratios))
+        if len(seen) == len(names):
+            return []
+    return [] if job.num_scenes > SPLIT_CHECK_MAX else [s for s in names if s not in seen]
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split()) or type(e).__name__
+
+
+def dry_run(job: JobSpec) -> None:
+    """Make scene 0 through every enabled stage in this process; raise ConfigError naming the
+    stage, the key to change and the fix when a stage cannot run with this config."""
+    stages = worker_stages(job)
+    try:
+        scene = stages.layout(0)
+    except stages.layout_error as e:
+        raise ConfigError(f"scene: the layout sampler cannot meet this config for scene 0: {e}") from None
+    except ValueError as e:
+        raise ConfigError(_one_line(e) if str(e).startswith("scene.") else f"scene: {_one_line(e)}") from None
+    if not stages.views(scene, 0, {}):
+        log.warning("dry run: scene 0 got no camera views (it will be skipped); check the camera profile")
+        return
+    if stages.render_on:
+        try:
+            renderer = stages.renderer
+        except Exception as e:  # the GL libraries, driver or device: anything that stops a context
+            raise ConfigError(f"render: cannot create the {job.cfg['render']['backend']} renderer "
+                              f"({type(e).__name__}: {_one_line(e)}); {GL_FIX}") from None
+        cam = job.cfg["camera"]
+        for key in ("width", "height"):
+            if cam[key] > renderer.max_image_size:
+                raise ConfigError(f"camera.{key}: {cam[key]} px is above what this renderer can draw "
+                                  f"({renderer.max_image_size} px, {renderer.gl_renderer}); fix: lower camera.{key}")
+    qa_gen = stages.new_qa_generator()
+    out = stages.make_scene(0, qa_gen, StageTimer())
+    if qa_gen is not None and hasattr(out, "qa_rows") and not out.qa_rows:
+        log.warning("dry run: scene 0 gave no questions; check qa.families, qa.answer_forms and camera.num_views")
+
+
+def preflight(job: JobSpec) -> None:
+    """Every check that needs no output folder (see the module docstring); raises ConfigError."""
+    raise_errors(_data_errors(job))
+    for s in empty_splits(job):
+        log.warning("split %s: no scene of the %d falls into it (split.ratios.%s=%s); it is declared empty in the "
+                    "dataset card; to fill it raise num_scenes", s, job.num_scenes, s, job.cfg["split"]["ratios"][s])
+    if job.cfg["dry_run"]:
+        dry_run(job)
