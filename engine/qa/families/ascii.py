@@ -29,7 +29,7 @@ import numpy as np
 from engine.qa.ascii_map import AsciiMap, build_ascii_map
 from engine.qa.candidate import Candidate, choice_candidate, text_candidate
 from engine.qa.describe import COMPASS_8, compass_8, describe_scene
-from engine.qa.templates import Template
+from engine.qa.schema import Template
 from engine.scene.graph import SceneGraph
 
 TASKS = ("draw_map", "map_direction", "map_nearest", "describe_to_map")

@@ -18,7 +18,7 @@ import numpy as np
 
 from engine.qa import egomotion as em
 from engine.qa.candidate import Candidate, choice_candidate, number_candidate
-from engine.qa.templates import Template
+from engine.qa.schema import Template
 
 TASKS = ("height", "pitch", "pitch_degrees", "object_distance", "move", "turn_direction", "turn_degrees")
 MOVES = ("forward", "left", "backward", "right")

@@ -31,7 +31,7 @@ from engine.geometry.boxes import OrientedBox, box_point_distance, interval_gap
 from engine.geometry.transforms import invert_pose
 from engine.qa import egomotion as em
 from engine.qa.candidate import Candidate, bool_candidate, choice_candidate, number_candidate, capitalize
-from engine.qa.templates import Template
+from engine.qa.schema import Template
 
 TASKS = ("turn_in_view", "walk_in_view", "walk_closer", "aim_direction", "aim_degrees", "object_move_closer")
 CLEARANCE_M = 0.1  # default params.clearance_m (m): the walking camera's radius (walk_clear_many)

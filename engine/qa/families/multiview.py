@@ -24,7 +24,7 @@ import numpy as np
 
 from engine.qa.candidate import Candidate, choice_candidate, count_candidate
 from engine.qa.refer import covered_in_view, plural
-from engine.qa.templates import Template
+from engine.qa.schema import Template
 
 TASKS = ("mark_correspondence", "count_across_views", "cross_view_direction")
 

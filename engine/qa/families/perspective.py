@@ -17,7 +17,7 @@ import numpy as np
 
 from engine.qa.candidate import Candidate, choice_candidate, capitalize
 from engine.qa.egomotion import planar_bearing
-from engine.qa.templates import Template
+from engine.qa.schema import Template
 
 TASKS = ("standing_lr", "standing_quadrant", "object_view_lr", "object_view_fb", "depth_order")
 QUADRANTS = ("front-left", "back-left", "back-right", "front-right")

@@ -26,7 +26,7 @@ import numpy as np
 
 from engine.qa.candidate import Candidate, bool_candidate, choice_candidate, number_candidate, capitalize
 from engine.qa.describe import COMPASS_8, SceneDescription, compass_8, describe_scene
-from engine.qa.templates import Template
+from engine.qa.schema import Template
 
 TASKS = ("direction", "left_of", "distance", "support")
 
