@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.qa.candidate import Candidate, choice_candidate, count_candidate
+from engine.qa.candidate import Candidate, capitalize, choice_candidate, count_candidate
 from engine.qa.context import FamilyContext
 from engine.qa.facts import ViewFacts
 from engine.qa.refer import covered_in_view, plural
@@ -95,7 +95,7 @@ def _count(ctx: FamilyContext, t: Template, rng: np.random.Generator,
         n1 = sum(v1.visible(o, *th) for o in seen)
         n2 = sum(v2.visible(o, *th) for o in seen)
         name = w.name[seen[0]]
-        rat = (f"{plural(name).capitalize()} visible: {n1} in image 1, {n2} in image 2, {len(both)} in both, "
+        rat = (f"{capitalize(plural(name))} visible: {n1} in image 1, {n2} in image 2, {len(both)} in both, "
                f"so there are {n1} + {n2} - {len(both)} = {len(seen)} distinct ones.")
         c = count_candidate(ctx, t, rng, {"category": plural(name)}, None, len(seen), rat,
                             meta={"shared": len(both)})
