@@ -1,6 +1,6 @@
 """The package layers of engine/ (docs/architecture.md): no package imports a downstream one,
-no module imports another by string, and the module import graph has no cycle. Imports are
-read from the source with ``ast`` (top-level and inside functions alike)."""
+no module imports another by string or by a computed name, and the module import graph has no
+cycle. Imports are read from the source with ``ast`` (top-level and inside functions alike)."""
 
 from __future__ import annotations
 
@@ -76,6 +76,20 @@ def _string_imports(mods: dict[str, Path]) -> list[str]:
     return out
 
 
+def _dynamic_imports(mods: dict[str, Path]) -> list[str]:
+    """Calls of ``import_module`` or ``__import__`` whatever their argument (a name built at run
+    time escapes ``_string_imports``): plug-ins are imported by name in their registry."""
+    out = []
+    for name, f in mods.items():
+        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call):
+                fn = node.func
+                called = fn.attr if isinstance(fn, ast.Attribute) else getattr(fn, "id", "?")
+                if called in ("import_module", "__import__"):
+                    out.append(f"{name}:{node.lineno}: {called}(...)")
+    return out
+
+
 def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
     """Strongly connected components of more than one module (Tarjan, iterative)."""
     index, low, stack, on, out, counter = {}, {}, [], set(), [], [0]
@@ -135,6 +149,10 @@ def test_no_module_imports_by_string():
     assert not _string_imports(_modules())
 
 
+def test_no_dynamic_imports():
+    assert not _dynamic_imports(_modules())
+
+
 def test_no_import_cycles():
     assert not _cycles(_imports(_modules()))
 
@@ -146,3 +164,9 @@ def test_the_checker_catches_a_cycle_and_a_back_edge():
     assert _cycles(edges) == [["engine.a.x", "engine.a.y", "engine.a.z"]]
     assert LAYER[_package("engine.qa.balance")] > LAYER[_package("engine.scene.graph")]
     assert _package("engine.pipeline.run") == "pipeline" and _package("engine") == "engine"
+
+
+def test_the_checker_catches_an_import_by_a_computed_name(tmp_path):
+    planted = tmp_path / "planted.py"
+    planted.write_text("import importlib\nmod = importlib.import_module('engine.' + 'rng')\n")
+    assert _dynamic_imports({"engine.planted": planted}) == ["engine.planted:2: import_module(...)"]

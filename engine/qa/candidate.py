@@ -16,7 +16,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from engine.qa.refer import Refs
-from engine.qa.templates import Template
+from engine.qa.schema import Template
 
 UNIT_WORDS = {"m": "m", "m2": "square meters", "deg": "degrees", "px": "pixels", "%": "%"}
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from engine.qa.facts import ViewFacts, WorldFacts
 from engine.qa.refer import Referrer, Refs
-from engine.qa.templates import Template
+from engine.qa.schema import Template
 from engine.scene.catalog import Catalog
 from engine.scene.graph import SceneGraph
 

@@ -10,13 +10,14 @@ naming the file, the template id and the field.
 from __future__ import annotations
 
 import string
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
 from engine.paths import TEMPLATES_DIR
+from engine.qa.families import FAMILIES, get_family
+from engine.qa.schema import Template, TemplateError
 
 DEFAULT_TEMPLATE_DIR = TEMPLATES_DIR
 
@@ -39,56 +40,6 @@ MARGIN_KEYS = ("min_rel_diff", "min_abs_diff", "min_angle_deg", "min_image_dx", 
                "min_bin_edge", "min_ratio")
 TOP_KEYS = {"id", "task", "tags", "answer_type", "unit", "slots", "paraphrases", "constraints",
             "margins", "bins", "params", "views", "frame", "family"}
-
-
-class TemplateError(ValueError):
-    """A template is malformed; the message names the file, template id and field."""
-
-
-@dataclass(frozen=True)
-class Template:
-    """One question template (immutable once loaded).
-
-    Attributes:
-        id: unique id, conventionally ``<family>.<task>[.<form>]``.
-        family: family name (a key of ``engine.qa.families.FAMILIES``).
-        task: task name within the family.
-        answer_type: one of ANSWER_TYPES.
-        paraphrases: question texts with ``{slot}`` placeholders (at least two).
-        slots: slot name -> slot type (SLOT_TYPES).
-        unit: unit of ``value`` for number answers (``m``, ``m2``, ``deg``...), else None.
-        tags: free labels used to select templates (``distance``, ``direction``...).
-        constraints: see CONSTRAINT_KEYS; margins: see MARGIN_KEYS (template overrides config).
-        bins: increasing bin edges for number/count balancing, or None.
-        params: family-specific parameters (validated by the family's ``validate_template``).
-        views: how many views the question shows (1 or 2).
-        frame: ``camera``, ``world`` or ``object`` (the row's ``frame`` field).
-        source: the file it came from (for error messages).
-    """
-
-    id: str
-    family: str
-    task: str
-    answer_type: str
-    paraphrases: tuple[str, ...]
-    slots: Mapping[str, str]
-    unit: str | None = None
-    tags: tuple[str, ...] = ()
-    constraints: Mapping[str, Any] = field(default_factory=dict)
-    margins: Mapping[str, float] = field(default_factory=dict)
-    bins: tuple[float, ...] | None = None
-    params: Mapping[str, Any] = field(default_factory=dict)
-    views: int = 1
-    frame: str = "camera"
-    source: str = ""
-
-    def error(self, fld: str, msg: str) -> TemplateError:
-        """A TemplateError naming this template's file, id and ``fld``."""
-        return TemplateError(f"{self.source}: template {self.id!r}: field {fld!r}: {msg}")
-
-    def param(self, key: str, default: Any = None) -> Any:
-        """``params[key]`` or ``default``."""
-        return self.params.get(key, default)
 
 
 def _placeholders(text: str) -> set[str]:
@@ -227,8 +178,6 @@ def load_template_file(path: str | Path) -> list[Template]:
 
 
 def _parse_template_file(p: Path) -> list[Template]:
-    from engine.qa.families import FAMILIES, get_family
-
     try:
         data = yaml.load(p.read_text(), Loader=_SafeLoader)
     except yaml.YAMLError as e:

@@ -1,6 +1,6 @@
 """The pyrender backend: the same Frame through pyrender 0.1.45 over EGL (or OSMesa).
 
-Fixes it needs (see /work/shared/DESIGN.md): ``np.infty`` restored under numpy 2; the camera is
+Fixes it needs (docs/rendering.md, "Backends"): ``np.infty`` restored under numpy 2; the camera is
 ``IntrinsicsCamera(fx, fy, cx + 0.5, cy + 0.5)`` (pyrender puts pixel centres at half
 integers) with pose ``cam_to_world @ diag(1, -1, -1, 1)``; depth comes from the SEG pass, which
 is single-sample (the anti-aliased colour pass blends depth at edges). Ids are the SEG pass's

@@ -9,44 +9,39 @@ A family module defines:
 - optionally ``validate_template(template) -> None``, raising ``template.error(field, msg)``
   for bad ``params``.
 
-Modules are imported lazily so a family under construction does not break the others.
+Every family module is imported here, by name. Families take ``Template`` from
+``engine.qa.schema``, never from the loader (``engine.qa.templates``), which imports this
+package to run the ``TASKS`` and ``validate_template`` checks.
 """
 
 from __future__ import annotations
 
-import importlib
 from types import ModuleType
 
-# Ordered: this order is the default family order everywhere.
-FAMILIES: dict[str, str] = {
-    "measurement": "engine.qa.families.measurement",
-    "relations": "engine.qa.families.relations",
-    "occlusion": "engine.qa.families.occlusion",
-    "counting": "engine.qa.families.counting",
-    "grounding": "engine.qa.families.grounding",
-    "perspective": "engine.qa.families.perspective",
-    "camera": "engine.qa.families.camera",
-    "motion": "engine.qa.families.motion",
-    "multiview": "engine.qa.families.multiview",
-    "ascii": "engine.qa.families.ascii",
-    "text": "engine.qa.families.text",
-}
+from engine.qa.families import (ascii, camera, counting, grounding, measurement, motion, multiview, occlusion,
+                                perspective, relations, text)
 
-_LOADED: dict[str, ModuleType] = {}
+# Ordered: this order is the default family order everywhere.
+FAMILIES: dict[str, ModuleType] = {
+    "measurement": measurement,
+    "relations": relations,
+    "occlusion": occlusion,
+    "counting": counting,
+    "grounding": grounding,
+    "perspective": perspective,
+    "camera": camera,
+    "motion": motion,
+    "multiview": multiview,
+    "ascii": ascii,
+    "text": text,
+}
 
 
 def get_family(name: str) -> ModuleType:
-    """The module of family ``name`` (imported once); ValueError naming the family otherwise."""
-    if name not in FAMILIES:
-        raise ValueError(f"qa family {name!r} is not registered; known: {list(FAMILIES)}")
-    mod = _LOADED.get(name)
+    """The module of family ``name``; ValueError naming the family otherwise."""
+    mod = FAMILIES.get(name)
     if mod is None:
-        try:
-            mod = importlib.import_module(FAMILIES[name])
-        except ModuleNotFoundError as e:
-            raise ValueError(f"qa family {name!r}: module {FAMILIES[name]} cannot be imported ({e}); "
-                             f"fix: drop {name!r} from qa.families or add the module") from None
-        if not callable(getattr(mod, "generate", None)):
-            raise ValueError(f"qa family {name!r}: module {FAMILIES[name]} has no generate(ctx, template, rng)")
-        _LOADED[name] = mod
+        raise ValueError(f"qa family {name!r} is not registered; known: {list(FAMILIES)}")
+    if not callable(getattr(mod, "generate", None)):
+        raise ValueError(f"qa family {name!r}: module {mod.__name__} has no generate(ctx, template, rng)")
     return mod

@@ -23,13 +23,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Any, Callable
 
 import numpy as np
 
 from engine.qa.ascii_map import AsciiMap, build_ascii_map
 from engine.qa.candidate import Candidate, choice_candidate, text_candidate
+from engine.qa.context import FamilyContext
 from engine.qa.describe import COMPASS_8, compass_8, describe_scene
-from engine.qa.templates import Template
+from engine.qa.schema import Template
 from engine.scene.graph import SceneGraph
 
 TASKS = ("draw_map", "map_direction", "map_nearest", "describe_to_map")
@@ -49,7 +51,7 @@ def validate_template(t: Template) -> None:
         raise t.error("params.max_cells", f"must be an integer >= 4, got {mc!r}")
 
 
-def scene_names(ctx, ids: list[str]) -> dict[str, str] | None:
+def scene_names(ctx: FamilyContext, ids: list[str]) -> dict[str, str] | None:
     """Scene-unique referring expressions for ``ids``, or None when one has none."""
     r = ctx.referrer()
     names = {}
@@ -71,7 +73,7 @@ def letter_centroid(m: AsciiMap, oid: str) -> np.ndarray:
     return np.mean([m.cell_center(r, c) for r, c in m.cells[oid]], axis=0)
 
 
-def _memo(derived: dict, key: str, make):
+def _memo(derived: dict, key: str, make: Callable[[], Any]) -> Any:
     """``derived[key]``, computed by ``make()`` on first use: a view's map is shared by the map
     templates, and its text, centroids and cell distances serve all their candidates."""
     if key not in derived:
@@ -79,7 +81,9 @@ def _memo(derived: dict, key: str, make):
     return derived[key]
 
 
-def _fits(ctx, t) -> bool:
+def _fits(ctx: FamilyContext, t: Template) -> bool:
+    """True when the room type is one of the template's and the map (cells of ``resolution_m``,
+    plus the wall ring) has at most ``max_cells`` cells."""
     room = ctx.scene.room
     if room.type not in t.constraints.get("room_types", [room.type]):
         return False
@@ -88,8 +92,9 @@ def _fits(ctx, t) -> bool:
     return cells <= int(t.param("max_cells", 400))
 
 
-def generate(ctx, t: Template, rng: np.random.Generator) -> list[Candidate]:
-    """Candidates of ``t`` for ``ctx.view`` (see the module docstring)."""
+def generate(ctx: FamilyContext, t: Template, rng: np.random.Generator) -> list[Candidate]:
+    """Candidates of ``t`` for ``ctx.view`` (see the module docstring); maps are in the world
+    frame, north (+y) up, ``params.resolution_m`` metres per cell."""
     if not _fits(ctx, t):
         return []
     res = float(t.param("resolution_m", 0.5))
@@ -129,7 +134,7 @@ def _map_slots(m: AsciiMap) -> dict[str, str]:
             "legend": legend_line(m)}
 
 
-def _draw(ctx, t, rng, res):
+def _draw(ctx: FamilyContext, t: Template, rng: np.random.Generator, res: float) -> list[Candidate]:
     ids = ctx.referents(t)
     names = scene_names(ctx, ids)
     if not ids or names is None:
@@ -149,7 +154,8 @@ def _map_text(m: AsciiMap) -> str:
     return m.text() + "\nLegend: " + legend_line(m)
 
 
-def _direction(ctx, t, rng, m: AsciiMap, derived: dict):
+def _direction(ctx: FamilyContext, t: Template, rng: np.random.Generator,
+               m: AsciiMap, derived: dict) -> list[Candidate]:
     w = ctx.world
     mg, dmin = ctx.margin(t, "min_angle_deg"), ctx.margin(t, "min_abs_diff")
     n = int(t.constraints.get("num_options", 4))
@@ -177,7 +183,8 @@ def _direction(ctx, t, rng, m: AsciiMap, derived: dict):
     return out
 
 
-def _nearest(ctx, t, rng, m: AsciiMap, derived: dict):
+def _nearest(ctx: FamilyContext, t: Template, rng: np.random.Generator,
+             m: AsciiMap, derived: dict) -> list[Candidate]:
     if m.camera_cell is None:
         return []
     v = ctx.view
@@ -216,7 +223,7 @@ def _resized(scene: SceneGraph, delta: float) -> SceneGraph:
         for o in scene.objects])
 
 
-def _robust_scene_map(ctx, res: float) -> tuple[AsciiMap, dict[str, str]] | None:
+def _robust_scene_map(ctx: FamilyContext, res: float) -> tuple[AsciiMap, dict[str, str]] | None:
     """The camera-less map of the whole scene and its names, or None when it cannot be asked:
     an object without a scene-unique expression, a hidden object, or a cell that a 2 cm change of
     any outline would flip. View-independent, so cached on the scene's WorldFacts."""
@@ -234,7 +241,7 @@ def _robust_scene_map(ctx, res: float) -> tuple[AsciiMap, dict[str, str]] | None
     return cache[res]
 
 
-def _describe(ctx, t, rng, res):
+def _describe(ctx: FamilyContext, t: Template, rng: np.random.Generator, res: float) -> list[Candidate]:
     got = _robust_scene_map(ctx, res)
     if got is None:
         return []

@@ -18,14 +18,16 @@ import numpy as np
 
 from engine.qa import egomotion as em
 from engine.qa.candidate import Candidate, choice_candidate, number_candidate
-from engine.qa.templates import Template
+from engine.qa.context import FamilyContext
+from engine.qa.schema import Template
 
 TASKS = ("height", "pitch", "pitch_degrees", "object_distance", "move", "turn_direction", "turn_degrees")
 MOVES = ("forward", "left", "backward", "right")
 
 
 def validate_template(t: Template) -> None:
-    """``level_max_deg`` (pitch) must be a non-negative number below ``min_angle_deg``."""
+    """``classes``: 2 or 3 distinct PITCH_CLASSES; ``level_max_deg`` (pitch, deg): a non-negative number
+    not above ``margins.min_angle_deg``."""
     classes = t.param("classes", list(PITCH_CLASSES))
     if (not isinstance(classes, list) or len(classes) < 2 or len(set(classes)) != len(classes)
             or any(c not in PITCH_CLASSES for c in classes)):
@@ -41,7 +43,8 @@ PITCH_CLASSES = ("looking up", "looking down", "level")
 
 
 def pitch_class(pitch_deg: float, level_max_deg: float, min_tilt_deg: float) -> str | None:
-    """``looking up`` / ``looking down`` / ``level``, or None in the dead zone between them."""
+    """``looking up`` / ``looking down`` / ``level`` for a pitch (deg, > 0 up; thresholds in deg),
+    or None in the dead zone between them."""
     if abs(pitch_deg) <= level_max_deg:
         return "level"
     if pitch_deg >= min_tilt_deg:
@@ -52,7 +55,9 @@ def pitch_class(pitch_deg: float, level_max_deg: float, min_tilt_deg: float) -> 
 
 
 def move_class(forward: float, left: float, min_len: float, margin_deg: float) -> str | None:
-    """Dominant floor-plane move (``forward``/``left``/``backward``/``right``) or None near a tie."""
+    """Dominant floor-plane move (``forward``/``left``/``backward``/``right``) of a displacement in
+    view 1's floor frame (m forward, m left), or None when shorter than ``min_len`` (m) or within
+    ``margin_deg`` of a sector boundary."""
     if math.hypot(forward, left) < min_len:
         return None
     b = math.degrees(math.atan2(left, forward))  # > 0: to the left
@@ -63,8 +68,9 @@ def move_class(forward: float, left: float, min_len: float, margin_deg: float) -
     return MOVES[k]
 
 
-def generate(ctx, t: Template, rng: np.random.Generator) -> list[Candidate]:
-    """Candidates of template ``t`` on ``ctx.view`` (two-view tasks pair it with every later view)."""
+def generate(ctx: FamilyContext, t: Template, rng: np.random.Generator) -> list[Candidate]:
+    """Candidates of template ``t`` on ``ctx.view``: height (world z) and distances in m, pitch and
+    turns in degrees; two-view tasks pair the view with every other view of the scene."""
     v = ctx.view
     if t.task == "height":
         z = float(v.cam_pos[2])
@@ -101,7 +107,7 @@ def generate(ctx, t: Template, rng: np.random.Generator) -> list[Candidate]:
     raise t.error("task", f"unknown camera task {t.task!r}")
 
 
-def _two_view(ctx, t, rng):
+def _two_view(ctx: FamilyContext, t: Template, rng: np.random.Generator) -> list[Candidate]:
     v1 = ctx.view
     m = ctx.margin(t, "min_angle_deg")
     out = []

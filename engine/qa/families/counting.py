@@ -12,13 +12,17 @@ colour filter that does not change the count is degenerate (CLEVR). A category i
 
 from __future__ import annotations
 
-from engine.qa.candidate import bool_candidate, count_candidate
+import numpy as np
+
+from engine.qa.candidate import Candidate, bool_candidate, count_candidate
+from engine.qa.context import FamilyContext
 from engine.qa.refer import covered_in_view, plural
+from engine.qa.schema import Template
 
 TASKS = {"count", "count_color", "count_compare"}
 
 
-def _clean_counts(ctx, t) -> dict[str, list[str]]:
+def _clean_counts(ctx: FamilyContext, t: Template) -> dict[str, list[str]]:
     """category -> visible instance ids, for categories whose instances are all clear-cut; scene order.
     Cached per view and thresholds (read-only: callers must not change the lists)."""
     key = (ctx.min_fraction(t), ctx.min_pixels(t), ctx.min_in_frame(t))
@@ -28,7 +32,7 @@ def _clean_counts(ctx, t) -> dict[str, list[str]]:
     return cache[key]
 
 
-def _count_visible(ctx, fr: float, px: int, in_frame: float) -> dict[str, list[str]]:
+def _count_visible(ctx: FamilyContext, fr: float, px: int, in_frame: float) -> dict[str, list[str]]:
     """category -> ids of its instances visible with these thresholds, for the categories none of
     whose instances is borderline (shows a pixel without being visible enough); scene order."""
     w, v = ctx.world, ctx.view
@@ -45,7 +49,7 @@ def _count_visible(ctx, fr: float, px: int, in_frame: float) -> dict[str, list[s
     return {c: ids for c, ids in out.items() if c not in bad}
 
 
-def _noun(ctx, c: str, n: int) -> str:
+def _noun(ctx: FamilyContext, c: str, n: int) -> str:
     """Display name of category ``c`` for a count of ``n`` (plural unless 1), cached per scene."""
     cache = ctx.world.cache.setdefault("counting_nouns", {})
     key = (c, n == 1)
@@ -55,8 +59,9 @@ def _noun(ctx, c: str, n: int) -> str:
     return cache[key]
 
 
-def generate(ctx, t, rng) -> list:
-    """Candidates of counting template ``t`` on ``ctx.view``."""
+def generate(ctx: FamilyContext, t: Template, rng: np.random.Generator) -> list[Candidate]:
+    """Candidates of counting template ``t`` on ``ctx.view``: counts of instances visible by the
+    template's thresholds (see the module docstring)."""
     w = ctx.world
     counts = _clean_counts(ctx, t)
     cats = [c for c in counts if not covered_in_view(w, c, [ctx.view])]

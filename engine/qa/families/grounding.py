@@ -8,20 +8,24 @@ width, height] (m, the box's local x, y, z extents), "rotation": 3x3 box-local t
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 
-from engine.qa.candidate import text_candidate, capitalize
+from engine.qa.candidate import Candidate, text_candidate, capitalize
+from engine.qa.context import FamilyContext
+from engine.qa.schema import Template
 
 TASKS = {"box2d", "box3d"}
 
 
-def _dumps(x) -> str:
+def _dumps(x: Any) -> str:
     return json.dumps(x, separators=(", ", ": "))
 
 
-def generate(ctx, t, rng) -> list:
-    """Candidates of grounding template ``t`` on ``ctx.view``."""
+def generate(ctx: FamilyContext, t: Template, rng: np.random.Generator) -> list[Candidate]:
+    """Candidates of grounding template ``t`` on ``ctx.view``: answers are JSON text (box2d: visible
+    box in integer pixels; box3d: centre and size in m, camera frame, and the 3x3 rotation)."""
     w, v = ctx.world, ctx.view
     ids = ctx.referents(t)
     lim = int(ctx.cfg["balancing"]["max_candidates"])

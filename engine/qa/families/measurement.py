@@ -10,8 +10,12 @@ between the floor footprints.
 
 from __future__ import annotations
 
+import numpy as np
 
-from engine.qa.candidate import fmt_value, number_candidate, numeric_choice_candidate, capitalize
+from engine.qa.candidate import Candidate, fmt_value, number_candidate, numeric_choice_candidate, capitalize
+from engine.qa.context import FamilyContext
+from engine.qa.refer import Refs
+from engine.qa.schema import Template
 
 TASKS = {"object_distance", "camera_distance", "height", "length", "width", "longest_side", "elevation",
          "vertical_distance", "horizontal_distance", "room_length", "room_width", "floor_area"}
@@ -19,15 +23,16 @@ PAIR_TASKS = {"object_distance", "vertical_distance", "horizontal_distance"}
 ROOM_TASKS = {"room_length", "room_width", "floor_area"}
 
 
-def validate_template(t) -> None:
-    """``params.ratio`` (choice ladders) must exceed 1."""
+def validate_template(t: Template) -> None:
+    """``params.ratio`` (choice ladders) must exceed 1.05; answers are number or choice."""
     if float(t.param("ratio", 1.5)) <= 1.05:
         raise t.error("params.ratio", "must be > 1.05 so the choice values are distinct")
     if t.answer_type not in ("number", "choice"):
         raise t.error("answer_type", "measurement answers are number or choice")
 
 
-def _emit(ctx, t, rng, slots, refs, value, rationale, min_value):
+def _emit(ctx: FamilyContext, t: Template, rng: np.random.Generator, slots: dict[str, str], refs: Refs | None,
+          value: float, rationale: str, min_value: float) -> Candidate | None:
     if value < min_value:
         return None
     dec = int(ctx.cfg["decimals"])
@@ -39,7 +44,7 @@ def _emit(ctx, t, rng, slots, refs, value, rationale, min_value):
     return c
 
 
-def _single_value(ctx, t, oid):
+def _single_value(ctx: FamilyContext, t: Template, oid: str) -> tuple[float, str] | None:
     """(value, rationale sentence pieces) for single-object tasks, or None when not askable."""
     w, v = ctx.world, ctx.view
     i = w.index[oid]
@@ -69,8 +74,9 @@ def _single_value(ctx, t, oid):
     raise ValueError(task)
 
 
-def generate(ctx, t, rng) -> list:
-    """Candidates of measurement template ``t`` on ``ctx.view`` (see module doc for definitions)."""
+def generate(ctx: FamilyContext, t: Template, rng: np.random.Generator) -> list[Candidate]:
+    """Candidates of measurement template ``t`` on ``ctx.view`` (see module doc for definitions);
+    values in m (m2 for floor_area), world frame except camera_distance (camera centre)."""
     w = ctx.world
     dec = int(ctx.cfg["decimals"])
     min_value = float(t.param("min_value", 0.0))

@@ -31,7 +31,9 @@ from engine.geometry.boxes import OrientedBox, box_point_distance, interval_gap
 from engine.geometry.transforms import invert_pose
 from engine.qa import egomotion as em
 from engine.qa.candidate import Candidate, bool_candidate, choice_candidate, number_candidate, capitalize
-from engine.qa.templates import Template
+from engine.qa.context import FamilyContext
+from engine.qa.facts import ViewFacts, WorldFacts
+from engine.qa.schema import Template
 
 TASKS = ("turn_in_view", "walk_in_view", "walk_closer", "aim_direction", "aim_degrees", "object_move_closer")
 CLEARANCE_M = 0.1  # default params.clearance_m (m): the walking camera's radius (walk_clear_many)
@@ -39,6 +41,7 @@ DIRECTION_WORDS = {"forward": "forward", "back": "backward", "left": "to the lef
 
 
 def _num_list(t: Template, key: str, lo: float, hi: float) -> None:
+    """``params[key]``, when given, must be a non-empty list of numbers in (lo, hi]."""
     vals = t.param(key)
     if vals is None:
         return
@@ -67,15 +70,19 @@ def validate_template(t: Template) -> None:
 
 
 def _fmt(x: float) -> str:
+    """A parameter value as the question prints it (``90``, ``0.5``)."""
     return f"{x:g}"
 
 
-def _status(v, box, pose, margin_px, world_to_cam=None) -> str:
+def _status(v: ViewFacts, box: OrientedBox, pose: np.ndarray, margin_px: float,
+            world_to_cam: np.ndarray | None = None) -> str:
+    """:func:`engine.qa.egomotion.frustum_status` of ``box`` from camera ``pose`` (4x4 camera to
+    world; ``world_to_cam`` its inverse when known) with ``v``'s intrinsics and image size."""
     return em.frustum_status(v.K, pose, box, v.width, v.height, margin_px,
                              near=float(v.view.params.get("near_m", 1e-3)), world_to_cam=world_to_cam)
 
 
-def _status_now(ctx, a: str, margin_px: float) -> str:
+def _status_now(ctx: FamilyContext, a: str, margin_px: float) -> str:
     """:func:`frustum_status` of object ``a`` from the view's own pose (every object's at once,
     cached per view)."""
     cache = ctx.cache.setdefault("motion", {})
@@ -88,13 +95,13 @@ def _status_now(ctx, a: str, margin_px: float) -> str:
     return cache[margin_px][ctx.view.i(a)]
 
 
-def standable(ctx, position: np.ndarray) -> bool:
+def standable(ctx: FamilyContext, position: np.ndarray) -> bool:
     """True when a camera centre (3,) lies inside the room's floor rectangle and in no object's box
     (a point test; walks use :func:`walk_clear_many`, which checks the whole path)."""
     return bool(standable_many(ctx, np.asarray(position, dtype=float)[None])[0])
 
 
-def standable_many(ctx, positions: np.ndarray) -> np.ndarray:
+def standable_many(ctx: FamilyContext, positions: np.ndarray) -> np.ndarray:
     """(M,) bool: :func:`standable` for each of M camera centres (M, 3), world metres (the same
     elementwise arithmetic for all at once)."""
     p = np.asarray(positions, dtype=float).reshape(-1, 3)
@@ -110,7 +117,7 @@ def standable_many(ctx, positions: np.ndarray) -> np.ndarray:
     return ok & ~np.any(np.all(np.abs(local) <= w.sizes / 2 + 1e-9, axis=-1), axis=1)
 
 
-def walk_clear_many(ctx, start: np.ndarray, ends: np.ndarray, radius: float = 0.0) -> np.ndarray:
+def walk_clear_many(ctx: FamilyContext, start: np.ndarray, ends: np.ndarray, radius: float = 0.0) -> np.ndarray:
     """(M,) bool: whether the camera, a sphere of ``radius`` metres about its centre, can walk the
     straight horizontal segment from ``start`` (3,) to each of ``ends`` (M, 3) (world metres,
     all at the start's height, as :func:`engine.qa.egomotion.walk` leaves them).
@@ -148,16 +155,19 @@ def walk_clear_many(ctx, start: np.ndarray, ends: np.ndarray, radius: float = 0.
     return ok & np.all(dist > r + 1e-9, axis=1)
 
 
-def _limit(ctx) -> int:
+def _limit(ctx: FamilyContext) -> int:
+    """Candidates per template and view (``balancing.max_candidates``)."""
     return int(ctx.cfg["balancing"]["max_candidates"])
 
 
 def _shuffled(ids: list[str], rng: np.random.Generator) -> list[str]:
+    """``ids`` in an rng-drawn order."""
     return [ids[int(i)] for i in rng.permutation(len(ids))]
 
 
-def generate(ctx, t: Template, rng: np.random.Generator) -> list[Candidate]:
-    """Candidates of template ``t`` on ``ctx.view`` (see the module docstring)."""
+def generate(ctx: FamilyContext, t: Template, rng: np.random.Generator) -> list[Candidate]:
+    """Candidates of template ``t`` on ``ctx.view`` (see the module docstring): turns and aims in
+    degrees (> 0 left), walks and moves in m on the floor plane."""
     ids = ctx.referents(t)
     if t.task == "turn_in_view":
         return _turn_in_view(ctx, t, rng, ids)
@@ -170,7 +180,7 @@ def generate(ctx, t: Template, rng: np.random.Generator) -> list[Candidate]:
     raise t.error("task", f"unknown motion task {t.task!r}")
 
 
-def _turn_in_view(ctx, t, rng, ids):
+def _turn_in_view(ctx: FamilyContext, t: Template, rng: np.random.Generator, ids: list[str]) -> list[Candidate]:
     v, w = ctx.view, ctx.world
     mp = float(t.param("margin_px", 3))
     out = []
@@ -207,7 +217,7 @@ def _turn_in_view(ctx, t, rng, ids):
     return out
 
 
-def _walk(ctx, t, rng, ids):
+def _walk(ctx: FamilyContext, t: Template, rng: np.random.Generator, ids: list[str]) -> list[Candidate]:
     v, w = ctx.view, ctx.world
     mp = float(t.param("margin_px", 3))
     moves = _walk_moves(ctx, tuple(t.param("distances", [1.0])), tuple(t.param("directions", ["forward"])),
@@ -248,7 +258,7 @@ def _walk(ctx, t, rng, ids):
     return out
 
 
-def _walk_moves(ctx, dists: tuple, directions: tuple, radius: float = CLEARANCE_M) -> list | None:
+def _walk_moves(ctx: FamilyContext, dists: tuple, directions: tuple, radius: float = CLEARANCE_M) -> list | None:
     """The clear walks of the view's camera (:func:`walk_clear_many` with the camera a sphere of
     ``radius`` m): (direction, distance, pose after the walk, its inverse) for each distance (m)
     and direction in that order, cached per view (the walk templates share them); None when the
@@ -269,7 +279,7 @@ def _walk_moves(ctx, dists: tuple, directions: tuple, radius: float = CLEARANCE_
     return cache[key]
 
 
-def _aim(ctx, t, rng, ids):
+def _aim(ctx: FamilyContext, t: Template, rng: np.random.Generator, ids: list[str]) -> list[Candidate]:
     v, w = ctx.view, ctx.world
     m = ctx.margin(t, "min_angle_deg")
     out = []
@@ -304,7 +314,7 @@ def moved_box(box: OrientedBox, toward_xy: np.ndarray, distance: float) -> Orien
     return OrientedBox(box.center + shift, box.size, box.rotation)
 
 
-def _object_move(ctx, t, rng, ids):
+def _object_move(ctx: FamilyContext, t: Template, rng: np.random.Generator, ids: list[str]) -> list[Candidate]:
     w, room = ctx.world, ctx.scene.room
     out = []
     dists = t.param("distances", [1.0])
@@ -334,7 +344,7 @@ def _object_move(ctx, t, rng, ids):
     return out
 
 
-def carried(w, a: str) -> set[str]:
+def carried(w: WorldFacts, a: str) -> set[str]:
     """Ids of the objects resting on ``a``, directly or on top of each other (they move with it)."""
     out: set[str] = set()
     grow = {a}
@@ -344,7 +354,7 @@ def carried(w, a: str) -> set[str]:
     return out
 
 
-def move_clear(w, a: str, moved: OrientedBox, min_depth_m: float = 1e-6) -> bool:
+def move_clear(w: WorldFacts, a: str, moved: OrientedBox, min_depth_m: float = 1e-6) -> bool:
     """Whether object ``a`` can slide in a straight line along the floor from its box to ``moved``
     (its box translated horizontally, rotation and height kept) without passing through another
     object.
@@ -404,7 +414,7 @@ def move_clear(w, a: str, moved: OrientedBox, min_depth_m: float = 1e-6) -> bool
     return not bool(hit.any())
 
 
-def _moved_distance(w, moved: OrientedBox, j: int) -> float:
+def _moved_distance(w: WorldFacts, moved: OrientedBox, j: int) -> float:
     """``box_box_distance(moved, w.boxes[j])`` (m) for ``moved``, a scene object's box slid along
     the floor. Scene boxes are built from a yaw (rotation about +Z only) and sliding keeps the
     rotation, so both boxes are gravity-aligned and box_box_distance takes its prism path:

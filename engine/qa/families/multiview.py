@@ -19,17 +19,18 @@ Every question pairs the context's view (image 1) with each other view of the sc
 
 from __future__ import annotations
 
-
 import numpy as np
 
-from engine.qa.candidate import Candidate, choice_candidate, count_candidate
+from engine.qa.candidate import Candidate, capitalize, choice_candidate, count_candidate
+from engine.qa.context import FamilyContext
+from engine.qa.facts import ViewFacts
 from engine.qa.refer import covered_in_view, plural
-from engine.qa.templates import Template
+from engine.qa.schema import Template
 
 TASKS = ("mark_correspondence", "count_across_views", "cross_view_direction")
 
 
-def mark_order(ctx, t: Template, view, rng: np.random.Generator) -> list[str]:
+def mark_order(ctx: FamilyContext, t: Template, view: ViewFacts, rng: np.random.Generator) -> list[str]:
     """Object ids visible enough in ``view``, in mark order: a random permutation, so a mark's
     number says nothing about where the object is (left-to-right numbering would let the number
     in image 1 predict the number in image 2)."""
@@ -37,7 +38,7 @@ def mark_order(ctx, t: Template, view, rng: np.random.Generator) -> list[str]:
     return [ids[int(i)] for i in rng.permutation(len(ids))]
 
 
-def generate(ctx, t: Template, rng: np.random.Generator) -> list[Candidate]:
+def generate(ctx: FamilyContext, t: Template, rng: np.random.Generator) -> list[Candidate]:
     """Candidates of ``t`` pairing ``ctx.view`` with every other view (see the module docstring)."""
     out: list[Candidate] = []
     for v2 in ctx.views:
@@ -54,7 +55,8 @@ def generate(ctx, t: Template, rng: np.random.Generator) -> list[Candidate]:
     return out
 
 
-def _marks(ctx, t, rng, v1, v2):
+def _marks(ctx: FamilyContext, t: Template, rng: np.random.Generator,
+           v1: ViewFacts, v2: ViewFacts) -> list[Candidate]:
     m1, m2 = mark_order(ctx, t, v1, rng), mark_order(ctx, t, v2, rng)
     n = int(t.constraints.get("num_options", 3))
     if len(m2) < n:
@@ -77,7 +79,8 @@ def _marks(ctx, t, rng, v1, v2):
     return out
 
 
-def _count(ctx, t, rng, v1, v2):
+def _count(ctx: FamilyContext, t: Template, rng: np.random.Generator,
+           v1: ViewFacts, v2: ViewFacts) -> list[Candidate]:
     w = ctx.world
     th = (ctx.min_fraction(t), ctx.min_pixels(t), ctx.min_in_frame(t))
     out = []
@@ -92,7 +95,7 @@ def _count(ctx, t, rng, v1, v2):
         n1 = sum(v1.visible(o, *th) for o in seen)
         n2 = sum(v2.visible(o, *th) for o in seen)
         name = w.name[seen[0]]
-        rat = (f"{plural(name).capitalize()} visible: {n1} in image 1, {n2} in image 2, {len(both)} in both, "
+        rat = (f"{capitalize(plural(name))} visible: {n1} in image 1, {n2} in image 2, {len(both)} in both, "
                f"so there are {n1} + {n2} - {len(both)} = {len(seen)} distinct ones.")
         c = count_candidate(ctx, t, rng, {"category": plural(name)}, None, len(seen), rat,
                             meta={"shared": len(both)})
@@ -101,7 +104,8 @@ def _count(ctx, t, rng, v1, v2):
     return out
 
 
-def _direction(ctx, t, rng, v1, v2):
+def _direction(ctx: FamilyContext, t: Template, rng: np.random.Generator,
+               v1: ViewFacts, v2: ViewFacts) -> list[Candidate]:
     m = ctx.margin(t, "min_angle_deg")
     only2 = [o for o in ctx.referents(t, v2) if not v1.present(o)]
     in1 = ctx.referents(t, v1)

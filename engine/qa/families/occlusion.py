@@ -27,12 +27,18 @@ that certainly do not, so no other option also hides part of X.
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
 from engine.geometry.boxes import boxes_corners
 from engine.geometry.projection import pixel_ray_box_depths, world_to_camera
-from engine.qa.candidate import bool_candidate, choice_candidate, count_candidate, object_choice_candidate, capitalize
+from engine.qa.candidate import (Candidate, bool_candidate, capitalize, choice_candidate, count_candidate,
+                                 object_choice_candidate)
+from engine.qa.context import FamilyContext
+from engine.qa.facts import WorldFacts
 from engine.qa.refer import covered_in_view, plural
+from engine.qa.schema import Template
 
 TASKS = {"partly_hidden", "occluder", "visible_fraction", "most_occluded", "amodal_count", "unanswerable"}
 UNKNOWN = "cannot be determined from this view"
@@ -47,8 +53,9 @@ PROBE = 4  # the ray test first tries PROBE x PROBE pixels spread over the recta
 SPARSE_STEP = 4  # ... then every 4th pixel in each direction, then every pixel
 
 
-def validate_template(t) -> None:
-    """Bins for visible_fraction must lie in (0, 1); thresholds in params must be ordered."""
+def validate_template(t: Template) -> None:
+    """Bins for visible_fraction must lie in (0, 1); visible-fraction thresholds must satisfy
+    0 < ``params.hidden_max`` < ``params.visible_min`` <= 1."""
     if t.task == "visible_fraction":
         if not t.bins or t.bins[0] <= 0 or t.bins[-1] >= 1:
             raise t.error("bins", "visible_fraction needs bin edges strictly inside (0, 1)")
@@ -57,12 +64,12 @@ def validate_template(t) -> None:
         raise t.error("params", "need 0 < hidden_max < visible_min <= 1")
 
 
-def _overlap(b1, b2) -> bool:
+def _overlap(b1: Sequence[float] | None, b2: Sequence[float] | None) -> bool:
     """Inclusive pixel boxes [u0, v0, u1, v1] overlap."""
     return b1 is not None and b2 is not None and b1[0] <= b2[2] and b2[0] <= b1[2] and b1[1] <= b2[3] and b2[1] <= b1[3]
 
 
-def _stands_on(w, o: str, x: str) -> bool:
+def _stands_on(w: WorldFacts, o: str, x: str) -> bool:
     """True when ``x`` is in ``o``'s support chain (o rests on x, directly or through others)."""
     seen, cur = set(), w.support.get(o)
     while cur is not None and cur not in seen:
@@ -73,7 +80,7 @@ def _stands_on(w, o: str, x: str) -> bool:
     return False
 
 
-def _depth_facts(ctx) -> tuple[np.ndarray, np.ndarray]:
+def _depth_facts(ctx: FamilyContext) -> tuple[np.ndarray, np.ndarray]:
     """(N, 8, 3) box corners in the camera frame (m) and (N, 2) whole-box camera depth ranges
     [z_min, z_max] (m) of this view, computed once per view."""
     cache = ctx.cache.setdefault("occlusion", {})
@@ -85,7 +92,7 @@ def _depth_facts(ctx) -> tuple[np.ndarray, np.ndarray]:
     return cache["corners"], cache["zrange"]
 
 
-def _world_corners(w) -> np.ndarray:
+def _world_corners(w: WorldFacts) -> np.ndarray:
     """(N, 8, 3) world box corners (m), computed once per scene."""
     c = w.cache.get("occlusion_corners")
     if c is None:
@@ -93,7 +100,7 @@ def _world_corners(w) -> np.ndarray:
     return c
 
 
-def _face_separates(ctx, o: str, x: str) -> bool:
+def _face_separates(ctx: FamilyContext, o: str, x: str) -> bool:
     """True when a face plane of either box has the other box wholly on its outer side (touching
     allowed) and the camera strictly on x's side: a ray from the camera crosses the plane at most
     once, so it cannot meet o before x (a mug standing on a table, seen from above, is not hidden
@@ -114,7 +121,7 @@ def _face_separates(ctx, o: str, x: str) -> bool:
     return False
 
 
-def _grid(rect, step: int = 1) -> np.ndarray:
+def _grid(rect: Sequence[float], step: int = 1) -> np.ndarray:
     """(P, 2) pixel centres of an inclusive pixel box grown by ``PAD_PX``, every ``step``-th."""
     us = np.arange(int(np.floor(rect[0])) - PAD_PX, int(np.ceil(rect[2])) + PAD_PX + 1, step)
     vs = np.arange(int(np.floor(rect[1])) - PAD_PX, int(np.ceil(rect[3])) + PAD_PX + 1, step)
@@ -127,7 +134,7 @@ def _ahead(zo: np.ndarray, zx: np.ndarray) -> np.ndarray:
     return (zo[..., 0] <= zo[..., 1]) & (zx[..., 0] <= zx[..., 1]) & (zo[..., 0] < zx[..., 1] - DEPTH_EPS_M)
 
 
-def _ahead_of(ctx, x: str, pairs: list[tuple[str, list]]) -> set[str]:
+def _ahead_of(ctx: FamilyContext, x: str, pairs: list[tuple[str, list]]) -> set[str]:
     """The objects o of ``pairs`` ((o, inclusive pixel box)) for which some pixel of the box
     (grown by ``PAD_PX``) has a ray that meets both boxes and enters o's at least ``DEPTH_EPS_M``
     before it leaves x's. Certain answers first: o wholly behind x (no), a few pixels per box (yes
@@ -163,14 +170,14 @@ def _ahead_of(ctx, x: str, pairs: list[tuple[str, list]]) -> set[str]:
     return out
 
 
-def _rect(b1, b2) -> list | None:
+def _rect(b1: Sequence[float] | None, b2: Sequence[float] | None) -> list | None:
     """Inclusive pixel box shared by two inclusive pixel boxes, or None."""
     if not _overlap(b1, b2):
         return None
     return [max(b1[0], b2[0]), max(b1[1], b2[1]), min(b1[2], b2[2]), min(b1[3], b2[3])]
 
 
-def occluders(ctx, x: str) -> list[str]:
+def occluders(ctx: FamilyContext, x: str) -> list[str]:
     """Objects (scene order) that may hide part of ``x`` in this view (module doc): they show
     pixels, their visible box overlaps x's amodal box, and they stand on x or a pixel ray of that
     overlap reaches them before it leaves x. A superset of the true occluders; cached per view."""
@@ -193,7 +200,7 @@ def occluders(ctx, x: str) -> list[str]:
     return cache[x]
 
 
-def cannot_occlude(ctx, o: str, x: str) -> bool:
+def cannot_occlude(ctx: FamilyContext, o: str, x: str) -> bool:
     """True when ``o`` certainly hides no part of ``x`` in this view (module doc): o's amodal box
     misses x's amodal box, or o does not stand on x and no pixel ray of the overlap of the two
     amodal boxes reaches o before it leaves x. The test of :func:`occluders` on a larger
@@ -211,7 +218,7 @@ def cannot_occlude(ctx, o: str, x: str) -> bool:
     return not (_stands_on(ctx.world, o, x) or _ahead_of(ctx, x, [(o, rect)]))
 
 
-def _targets(ctx, t, rng):
+def _targets(ctx: FamilyContext, t: Template, rng: np.random.Generator) -> list[str]:
     """Non-truncated objects showing at least min_visible_pixels (shuffled, capped)."""
     v = ctx.view
     px = ctx.min_pixels(t)
@@ -222,10 +229,11 @@ def _targets(ctx, t, rng):
 
 
 def _pct(f: float) -> str:
+    """A fraction in [0, 1] as a whole percentage (``0.42`` -> ``42%``)."""
     return f"{100 * f:.0f}%"
 
 
-def _partly_hidden(ctx, t, rng):
+def _partly_hidden(ctx: FamilyContext, t: Template, rng: np.random.Generator) -> list[Candidate]:
     v = ctx.view
     hid, vis = float(t.param("hidden_max", 0.8)), float(t.param("visible_min", 0.97))
     out = []
@@ -247,7 +255,7 @@ def _partly_hidden(ctx, t, rng):
     return out
 
 
-def _occluder(ctx, t, rng):
+def _occluder(ctx: FamilyContext, t: Template, rng: np.random.Generator) -> list[Candidate]:
     """Which object hides part of X? Asked when exactly one object of the scene may occlude X
     (:func:`occluders`) and it is visible enough; the distractors are visible objects that
     certainly do not occlude X (:func:`cannot_occlude`), so no other option is also right,
@@ -291,12 +299,13 @@ def _occluder(ctx, t, rng):
     return out
 
 
-def _bin_labels(edges) -> list[str]:
+def _bin_labels(edges: Sequence[float]) -> list[str]:
+    """Labels of the bins that fraction ``edges`` (increasing, inside (0, 1)) cut [0, 1] into."""
     pts = [0.0] + list(edges) + [1.0]
     return [f"{100 * a:.0f}-{100 * b:.0f}%" for a, b in zip(pts, pts[1:])]
 
 
-def _visible_fraction(ctx, t, rng):
+def _visible_fraction(ctx: FamilyContext, t: Template, rng: np.random.Generator) -> list[Candidate]:
     v = ctx.view
     edges = np.asarray(t.bins)
     labels = _bin_labels(t.bins)
@@ -318,7 +327,7 @@ def _visible_fraction(ctx, t, rng):
     return out
 
 
-def _most_occluded(ctx, t, rng):
+def _most_occluded(ctx: FamilyContext, t: Template, rng: np.random.Generator) -> list[Candidate]:
     v = ctx.view
     k = int(t.constraints.get("num_options", 3))
     ids = [o for o in ctx.referents(t) if not v.truncated[v.i(o)]]
@@ -338,7 +347,7 @@ def _most_occluded(ctx, t, rng):
     return out
 
 
-def _amodal_count(ctx, t, rng):
+def _amodal_count(ctx: FamilyContext, t: Template, rng: np.random.Generator) -> list[Candidate]:
     """Count a category's instances in the frame, including partly hidden ones. Asked only when
     every instance in the frame shows >= min_visible_pixels (none hidden completely), at least
     one is partly hidden (visible fraction <= hidden_max) and no object of a category the name
@@ -369,7 +378,7 @@ def _amodal_count(ctx, t, rng):
     return out
 
 
-def _unanswerable(ctx, t, rng):
+def _unanswerable(ctx: FamilyContext, t: Template, rng: np.random.Generator) -> list[Candidate]:
     """Left/right between A and B, named uniquely in the whole scene: yes/no when both are visible
     enough (margin as relations.left_right), UNKNOWN when one of them shows no pixel at all."""
     w, v = ctx.world, ctx.view
@@ -409,6 +418,7 @@ _DISPATCH = {"partly_hidden": _partly_hidden, "occluder": _occluder, "visible_fr
              "most_occluded": _most_occluded, "amodal_count": _amodal_count, "unanswerable": _unanswerable}
 
 
-def generate(ctx, t, rng) -> list:
-    """Candidates of occlusion template ``t`` on ``ctx.view`` (definitions in the module doc)."""
+def generate(ctx: FamilyContext, t: Template, rng: np.random.Generator) -> list[Candidate]:
+    """Candidates of occlusion template ``t`` on ``ctx.view`` (definitions in the module doc: visible
+    fractions in [0, 1] of the in-image amodal pixels, pixel boxes inclusive)."""
     return _DISPATCH[t.task](ctx, t, rng)

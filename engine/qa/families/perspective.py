@@ -12,12 +12,15 @@ farther object's projected centre lower in the image by ``min_image_dv`` pixels 
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 import numpy as np
 
 from engine.qa.candidate import Candidate, choice_candidate, capitalize
+from engine.qa.context import FamilyContext
 from engine.qa.egomotion import planar_bearing
-from engine.qa.templates import Template
+from engine.qa.facts import WorldFacts
+from engine.qa.schema import Template
 
 TASKS = ("standing_lr", "standing_quadrant", "object_view_lr", "object_view_fb", "depth_order")
 QUADRANTS = ("front-left", "back-left", "back-right", "front-right")
@@ -43,7 +46,7 @@ def side_of(bearing_deg: float, margin_deg: float) -> str | None:
 
 
 def front_back_of(bearing_deg: float, margin_deg: float) -> str | None:
-    """``front`` / ``behind`` for a bearing (deg), or None within ``margin_deg`` of +-90."""
+    """``in front`` / ``behind`` for a bearing (deg), or None within ``margin_deg`` of +-90."""
     b = abs(bearing_deg)
     if abs(b - 90.0) < margin_deg:
         return None
@@ -59,17 +62,18 @@ def quadrant_of(bearing_deg: float, margin_deg: float) -> str | None:
     return QUADRANTS[k]
 
 
-def _stacked(world, ids) -> bool:
+def _stacked(world: WorldFacts, ids: Sequence[str]) -> bool:
     """True when one of ``ids`` stands on another (bearings between them are meaningless)."""
     s = set(ids)
     return any(world.support.get(i) in s for i in ids)
 
 
-def _xy(world, oid: str) -> np.ndarray:
+def _xy(world: WorldFacts, oid: str) -> np.ndarray:
+    """World (x, y) of the box centre of ``oid`` (m), shape (2,)."""
     return world.centers[world.index[oid], :2]
 
 
-def generate(ctx, t: Template, rng: np.random.Generator) -> list[Candidate]:
+def generate(ctx: FamilyContext, t: Template, rng: np.random.Generator) -> list[Candidate]:
     """Candidates of template ``t`` on ``ctx.view`` (see the module docstring for definitions)."""
     ids = ctx.referents(t)
     if t.task in ("standing_lr", "standing_quadrant"):
@@ -81,7 +85,7 @@ def generate(ctx, t: Template, rng: np.random.Generator) -> list[Candidate]:
     raise t.error("task", f"unknown perspective task {t.task!r}")
 
 
-def _standing(ctx, t, rng, ids):
+def _standing(ctx: FamilyContext, t: Template, rng: np.random.Generator, ids: list[str]) -> list[Candidate]:
     w, m, dmin = ctx.world, ctx.margin(t, "min_angle_deg"), ctx.margin(t, "min_abs_diff")
     out = []
     for a, b, c in ctx.tuples(ids, 3, rng):
@@ -106,7 +110,7 @@ def _standing(ctx, t, rng, ids):
     return out
 
 
-def _object_view(ctx, t, rng, ids):
+def _object_view(ctx: FamilyContext, t: Template, rng: np.random.Generator, ids: list[str]) -> list[Candidate]:
     w, m, dmin = ctx.world, ctx.margin(t, "min_angle_deg"), ctx.margin(t, "min_abs_diff")
     fronted = [i for i in ids if w.by_id[i].has_front]
     out = []
@@ -139,7 +143,8 @@ def _object_view(ctx, t, rng, ids):
 
 
 def depth_cue(v_near: float, v_far: float, min_dv: float) -> str:
-    """Image-height cue of a depth pair: image rows (pixels, down positive) of the two centres."""
+    """Image-height cue of a depth pair: ``v_near`` / ``v_far`` are the image rows (pixels, down
+    positive) of the nearer and the farther object's projected centres, ``min_dv`` pixels."""
     dv = v_far - v_near
     if dv >= min_dv:
         return "counter_heuristic"
@@ -148,7 +153,7 @@ def depth_cue(v_near: float, v_far: float, min_dv: float) -> str:
     return "no_height_cue"
 
 
-def _depth(ctx, t, rng, ids):
+def _depth(ctx: FamilyContext, t: Template, rng: np.random.Generator, ids: list[str]) -> list[Candidate]:
     v = ctx.view
     want = t.param("depth_cue", "any")
     min_dv = float(t.param("min_image_dv", 4))

@@ -11,11 +11,17 @@ the camera, 12 o'clock = ahead).
 
 from __future__ import annotations
 
+from typing import Iterator
+
 import numpy as np
 
 from engine.qa import priors
-from engine.qa.candidate import (bool_candidate, capitalize, choice_candidate, fmt_value, object_choice_candidate,
-                                 text_candidate)
+from engine.qa.candidate import (Candidate, bool_candidate, capitalize, choice_candidate, fmt_value,
+                                 object_choice_candidate, text_candidate)
+from engine.qa.context import FamilyContext
+from engine.qa.facts import WorldFacts
+from engine.qa.refer import Refs
+from engine.qa.schema import Template
 
 TASKS = {"left_right", "front_behind", "above_below", "closest_to_camera", "closest_to_anchor", "taller",
          "bigger", "next_to", "on_top", "support", "direction8", "clock"}
@@ -24,8 +30,9 @@ DIRECTIONS8 = ("farther away", "farther away and to the right", "to the right", 
                "closer to the camera", "closer and to the left", "to the left", "farther away and to the left")
 
 
-def validate_template(t) -> None:
-    """Check the params each task reads."""
+def validate_template(t: Template) -> None:
+    """Check the answer type and the params each task reads (``polarity``, ``near`` < ``far`` in m,
+    ``extreme``)."""
     if t.task in ("left_right", "front_behind", "taller", "bigger") and t.answer_type not in ("bool", "choice"):
         raise t.error("answer_type", f"{t.task} is asked as bool or choice")
     if t.task in ("left_right", "front_behind", "above_below", "taller", "bigger", "next_to", "on_top"):
@@ -40,11 +47,12 @@ def validate_template(t) -> None:
         raise t.error("params.extreme", "must be min (closest) or max (farthest)")
 
 
-def _m(x) -> str:
+def _m(x: float) -> str:
+    """A length in metres as text (``1.20 m``)."""
     return fmt_value(x, "m")
 
 
-def _pairs(ctx, t, rng):
+def _pairs(ctx: FamilyContext, t: Template, rng: np.random.Generator) -> Iterator[tuple[str, str, Refs]]:
     """Ordered pairs of referents with their refs (None-skipping)."""
     for a, b in ctx.tuples(ctx.referents(t), 2, rng):
         refs = ctx.refer(t, [a, b], rng)
@@ -52,7 +60,8 @@ def _pairs(ctx, t, rng):
             yield a, b, refs
 
 
-def _compare(ctx, t, rng, a, b, refs, first_is_more: bool, why: str):
+def _compare(ctx: FamilyContext, t: Template, rng: np.random.Generator,
+             a: str, b: str, refs: Refs, first_is_more: bool, why: str) -> Candidate:
     """bool ("Is A <more> than B?") or choice ("Which is <more>, A or B?") from a comparison."""
     if t.answer_type == "bool":
         return bool_candidate(ctx, t, rng, {"A": refs[0], "B": refs[1]}, refs, first_is_more, why)
@@ -60,7 +69,7 @@ def _compare(ctx, t, rng, a, b, refs, first_is_more: bool, why: str):
     return object_choice_candidate(ctx, t, rng, {"A": refs[0], "B": refs[1]}, refs, [a, b], winner, why)
 
 
-def _left_right(ctx, t, rng):
+def _left_right(ctx: FamilyContext, t: Template, rng: np.random.Generator) -> list[Candidate]:
     v = ctx.view
     out = []
     min_dx = ctx.margin(t, "min_image_dx") * v.width
@@ -82,7 +91,7 @@ def _left_right(ctx, t, rng):
     return out
 
 
-def _front_behind(ctx, t, rng):
+def _front_behind(ctx: FamilyContext, t: Template, rng: np.random.Generator) -> list[Candidate]:
     v = ctx.view
     out = []
     for a, b, refs in _pairs(ctx, t, rng):
@@ -99,7 +108,7 @@ def _front_behind(ctx, t, rng):
     return out
 
 
-def _above_below(ctx, t, rng):
+def _above_below(ctx: FamilyContext, t: Template, rng: np.random.Generator) -> list[Candidate]:
     w = ctx.world
     out = []
     for a, b, refs in _pairs(ctx, t, rng):
@@ -124,7 +133,7 @@ def _above_below(ctx, t, rng):
     return out
 
 
-def _size_compare(ctx, t, rng):
+def _size_compare(ctx: FamilyContext, t: Template, rng: np.random.Generator) -> list[Candidate]:
     w = ctx.world
     out = []
     cat = ctx.catalog
@@ -154,7 +163,7 @@ def _size_compare(ctx, t, rng):
     return out
 
 
-def _extreme(ctx, t, rng, anchor: bool):
+def _extreme(ctx: FamilyContext, t: Template, rng: np.random.Generator, anchor: bool) -> list[Candidate]:
     """Which of k objects is closest (min) / farthest (max) from the camera or an anchor."""
     w, v = ctx.world, ctx.view
     k = int(t.constraints.get("num_options", 3))
@@ -188,7 +197,7 @@ def _extreme(ctx, t, rng, anchor: bool):
     return out
 
 
-def _next_to(ctx, t, rng):
+def _next_to(ctx: FamilyContext, t: Template, rng: np.random.Generator) -> list[Candidate]:
     w = ctx.world
     near, far = float(t.param("near")), float(t.param("far"))
     out = []
@@ -209,7 +218,8 @@ def _next_to(ctx, t, rng):
     return out
 
 
-def _support_chain(w, oid):
+def _support_chain(w: WorldFacts, oid: str) -> list[str]:
+    """Ids under ``oid``: its supporter, the supporter's supporter, ... (stops at a repeat)."""
     chain, cur = [], w.support.get(oid)
     while cur is not None and cur not in chain:
         chain.append(cur)
@@ -217,7 +227,7 @@ def _support_chain(w, oid):
     return chain
 
 
-def _on_top(ctx, t, rng):
+def _on_top(ctx: FamilyContext, t: Template, rng: np.random.Generator) -> list[Candidate]:
     """Is A on top of B (B under A)? Yes: A's recorded support is B. No: B is a surface that is not
     in A's support chain (so "on" cannot be read loosely) and A is not supported by anything on B."""
     w, cat = ctx.world, ctx.catalog
@@ -242,7 +252,7 @@ def _on_top(ctx, t, rng):
     return out
 
 
-def _support(ctx, t, rng):
+def _support(ctx: FamilyContext, t: Template, rng: np.random.Generator) -> list[Candidate]:
     """What is A standing on? Options: its direct supporter (or the floor) and other visible
     surfaces that A does not rest on, even through others (the rest of its support chain is never
     an option), and that do not rest on A. The floor stays an option for objects on furniture:
@@ -294,7 +304,7 @@ def _support(ctx, t, rng):
     return out
 
 
-def _bearings(ctx, t, rng):
+def _bearings(ctx: FamilyContext, t: Template, rng: np.random.Generator) -> Iterator[tuple[str, str, Refs, float]]:
     """(a, b, refs, bearing_deg) for pairs whose footprints are at least params.min_separation apart."""
     w, v = ctx.world, ctx.view
     sep = float(t.param("min_separation", 0.2))
@@ -305,7 +315,7 @@ def _bearings(ctx, t, rng):
         yield a, b, refs, v.topdown_bearing_deg(w.centers[ia, :2], w.centers[ib, :2])
 
 
-def _direction8(ctx, t, rng):
+def _direction8(ctx: FamilyContext, t: Template, rng: np.random.Generator) -> list[Candidate]:
     out = []
     k = int(t.constraints.get("num_options", 4))
     half = 22.5 - ctx.margin(t, "min_angle_deg")
@@ -330,7 +340,7 @@ def _direction8(ctx, t, rng):
     return out
 
 
-def _clock(ctx, t, rng):
+def _clock(ctx: FamilyContext, t: Template, rng: np.random.Generator) -> list[Candidate]:
     out = []
     half = 15.0 - ctx.margin(t, "min_angle_deg")
     space = tuple(f"{h} o'clock" for h in range(1, 13))
@@ -364,6 +374,7 @@ _DISPATCH = {
 }
 
 
-def generate(ctx, t, rng) -> list:
-    """Candidates of relations template ``t`` on ``ctx.view`` (definitions in the module doc)."""
+def generate(ctx: FamilyContext, t: Template, rng: np.random.Generator) -> list[Candidate]:
+    """Candidates of relations template ``t`` on ``ctx.view`` (definitions in the module doc: image x
+    in pixels, distances and heights in m, bearings in degrees in the floor plane)."""
     return _DISPATCH[t.task](ctx, t, rng)

@@ -25,13 +25,14 @@ import math
 import numpy as np
 
 from engine.qa.candidate import Candidate, bool_candidate, choice_candidate, number_candidate, capitalize
+from engine.qa.context import FamilyContext
 from engine.qa.describe import COMPASS_8, SceneDescription, compass_8, describe_scene
-from engine.qa.templates import Template
+from engine.qa.schema import Template
 
 TASKS = ("direction", "left_of", "distance", "support")
 
 
-def described(ctx, rng: np.random.Generator) -> tuple[SceneDescription, dict[str, str]]:
+def described(ctx: FamilyContext, rng: np.random.Generator) -> tuple[SceneDescription, dict[str, str]]:
     """The description of ``ctx.scene`` over objects with scene-unique expressions, and their names.
 
     Made once per scene (text questions show no image, so every view shares it; the same
@@ -43,7 +44,7 @@ def described(ctx, rng: np.random.Generator) -> tuple[SceneDescription, dict[str
     return cache["description"]
 
 
-def _describe(ctx, rng):
+def _describe(ctx: FamilyContext, rng: np.random.Generator) -> tuple[SceneDescription, dict[str, str]]:
     r = ctx.referrer()
     names = {oid: r.expression(oid, "scene") for oid in ctx.world.ids}
     names = {k: v for k, v in names.items() if v is not None}
@@ -52,7 +53,7 @@ def _describe(ctx, rng):
     return describe_scene(ctx.scene, names, rng, object_ids=ids, boxes=boxes), names
 
 
-def _support_pool(ctx, ids: list[str], names: dict[str, str], a: str, right: str) -> list[str]:
+def _support_pool(ctx: FamilyContext, ids: list[str], names: dict[str, str], a: str, right: str) -> list[str]:
     """Distractor options for "what does ``a`` stand on": the floor and the other described
     furniture not standing on ``a``, without the right answer ``right`` (the furniture list is
     cached per scene)."""
@@ -65,8 +66,9 @@ def _support_pool(ctx, ids: list[str], names: dict[str, str], a: str, right: str
     return [p for p in pool if p != right]
 
 
-def generate(ctx, t: Template, rng: np.random.Generator) -> list[Candidate]:
-    """Candidates of ``t``; the view only seeds nothing: text questions show no image."""
+def generate(ctx: FamilyContext, t: Template, rng: np.random.Generator) -> list[Candidate]:
+    """Candidates of ``t`` worked from the scene description's stated centres (integer cm, plan
+    frame: east = +x, north = +y; see the module docstring); they show no image (``view_ids`` empty)."""
     desc, names = described(ctx, rng)
     ids = desc.object_ids
     w = ctx.world
