@@ -194,7 +194,7 @@ def _check_views(scene: SceneGraph, views: list[View], cfg: dict) -> None:
         for o in scene.objects:
             inflated = OrientedBox(o.center, np.asarray(o.size) + 2 * om, o.rotation)
             assert not inflated.contains(eye[None])[0], (v.id, o.id)
-            if prof["clear_footprints"] and o.support == "floor":
+            if prof["clear_footprints"] and o.on_floor:
                 assert not inflated.footprint().contains(Point(eye[:2])), (v.id, o.id)
         flags = {o.id: _independent_in_frustum(o, v, p["near_m"]) for o in scene.objects}
         assert flags == {oid: d["in_frustum"] for oid, d in v.objects.items()}

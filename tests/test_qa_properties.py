@@ -212,7 +212,7 @@ def check_row(row, scene):
             want = e[1] if t == "length" else e[0]
         assert got == pytest.approx(want, abs=0.006)
     elif t == "on_top":
-        assert row["value"] is (scene.object(ob[0]).support == f"on:{ob[1]}")
+        assert row["value"] is (scene.object(ob[0]).supported_by == ob[1])
     elif t == "unanswerable":
         a, b = ob
         if any(view.objects[o]["visible_pixels"] == 0 for o in ob):
