@@ -219,7 +219,7 @@ def sample_views(scene: SceneGraph, camera_cfg: Mapping, rng: np.random.Generato
             reasons["too_few_in_frustum"] += 1
             continue
         geom = objects_geometry(scene.objects, K, pose, width, height, near)
-        count = sum(g["in_frustum"] for g in geom.values())
+        count = sum(g.in_frustum for g in geom.values())
         if count < k:
             reasons["too_few_in_frustum"] += 1
             continue

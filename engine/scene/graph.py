@@ -14,6 +14,7 @@ import numpy as np
 
 from engine.geometry.boxes import OrientedBox
 from engine.geometry.transforms import yaw_rotation
+from engine.scene.annotations import ObjectInView
 from engine.scene.relations import ON_FLOOR, OnFloor, OnObject, OnWall, Support, parse_support
 from engine.scene.validate import SCHEMA_VERSION, validate_scene_record
 
@@ -181,11 +182,13 @@ class View:
         id: e.g. ``view_0``.
         K: (3, 3) intrinsics, pixels. width, height: image size in pixels.
         cam_to_world: (4, 4) OpenCV-convention pose (camera +X right, +Y down, +Z forward).
-        objects: per object id, what is known of it in this view: geometric fields from the
+        objects: per object id, what is known of it in this view: an
+            :class:`~engine.scene.annotations.ObjectInView` with the geometric fields from the
             camera sampler (``in_frustum``, ``bbox_amodal_geom``, ``truncated_geom``,
             ``in_frame_fraction``, ``distance``, ``depth``; docs/record.md) and, once rendered,
             ``visible_pixels``, ``amodal_pixels``, ``visible_fraction``, ``truncated``,
-            ``bbox_visible``, ``bbox_amodal`` (pixel boxes [u0, v0, u1, v1] or None).
+            ``bbox_visible``, ``bbox_amodal`` (pixel boxes [u0, v0, u1, v1] or None); fields
+            not computed yet are None. Record dicts given here are parsed on construction.
         params: the sampled camera parameters (height, pitch, fov, ...), for the record.
     """
 
@@ -194,8 +197,13 @@ class View:
     width: int
     height: int
     cam_to_world: list[list[float]]
-    objects: dict[str, dict] = field(default_factory=dict)
+    objects: dict[str, ObjectInView] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for k, v in self.objects.items():
+            if not isinstance(v, ObjectInView):
+                self.objects[k] = ObjectInView.from_dict(v)
 
     @property
     def position(self) -> np.ndarray:
@@ -211,14 +219,15 @@ class View:
         return {
             "id": self.id, "K": _floats(self.K), "width": int(self.width), "height": int(self.height),
             "cam_to_world": _floats(self.cam_to_world),
-            "objects": {k: dict(v) for k, v in sorted(self.objects.items())},
+            "objects": {k: v.to_dict() for k, v in sorted(self.objects.items())},
             "params": dict(self.params),
         }
 
     @classmethod
     def from_dict(cls, d: dict) -> "View":
         return cls(d["id"], d["K"], int(d["width"]), int(d["height"]), d["cam_to_world"],
-                   {k: dict(v) for k, v in d.get("objects", {}).items()}, dict(d.get("params", {})))
+                   {k: ObjectInView.from_dict(v) for k, v in d.get("objects", {}).items()},
+                   dict(d.get("params", {})))
 
 
 @dataclass

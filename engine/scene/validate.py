@@ -174,7 +174,10 @@ def validate_scene_record(d: Any, raise_on_error: bool = False) -> list[str]:
         for oid, info in per_object.items():
             if oid not in ids:
                 e.append(f"{p}.objects: key {oid!r} names no object in this scene")
-            elif isinstance(info, dict) and "in_frame_fraction" in info:
+            elif not isinstance(info, dict):
+                e.append(f"{p}.objects.{oid}: must be an object of per-object fields (docs/record.md), "
+                         f"got {type(info).__name__}")
+            elif "in_frame_fraction" in info:
                 f = info["in_frame_fraction"]
                 if not _is_num(f) or not 0.0 <= f <= 1.0:
                     e.append(f"{p}.objects.{oid}.in_frame_fraction: must be a number in [0, 1] (share of the box's "
