@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.geometry.transforms import look_at
+from engine.scene.annotations import ObjectInView
 from engine.scene.graph import Room, SceneGraph, SceneObject, View
 
 REPO = Path(__file__).resolve().parents[1]
@@ -33,10 +34,11 @@ def obj(i, cat, center, size, support="floor", **attrs) -> SceneObject:
                        yaw=0.0, support=support, attributes=attrs)
 
 
-def vis(frac=1.0, px=1000, truncated=False, bbox=None, amodal_bbox=None) -> dict:
+def vis(frac=1.0, px=1000, truncated=False, bbox=None, amodal_bbox=None) -> ObjectInView:
     amodal = int(round(px / frac)) if frac > 0 else px
-    return {"visible_fraction": frac, "visible_pixels": px if frac > 0 else 0, "amodal_pixels": amodal,
-            "truncated": truncated, "bbox_visible": bbox, "bbox_amodal": amodal_bbox or bbox}
+    return ObjectInView.from_dict({"visible_fraction": frac, "visible_pixels": px if frac > 0 else 0,
+                                   "amodal_pixels": amodal, "truncated": truncated, "bbox_visible": bbox,
+                                   "bbox_amodal": amodal_bbox or bbox})
 
 
 def living_room() -> SceneGraph:

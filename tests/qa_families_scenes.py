@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from engine.geometry.transforms import look_at
+from engine.scene.annotations import ObjectInView
 from engine.scene.graph import Room, SceneGraph, SceneObject, View, Wall
 
 K_64 = [[32.0, 0.0, 31.5], [0.0, 32.0, 31.5], [0.0, 0.0, 1.0]]  # 64x64 px, 90 degree field of view
@@ -44,10 +45,10 @@ def map_scene() -> SceneGraph:
     return SceneGraph("s_map", 0, Room("room", [4.0, 3.0, 2.5], walls_for(4.0, 3.0)), objects, [v])
 
 
-def seen(px: int = 500, frac: float = 1.0) -> dict:
+def seen(px: int = 500, frac: float = 1.0) -> ObjectInView:
     """Hand-set renderer visibility fields of one object in one view."""
-    return {"visible_pixels": px, "amodal_pixels": int(px / frac) if frac else px, "visible_fraction": frac,
-            "truncated": False}
+    return ObjectInView(visible_pixels=px, amodal_pixels=int(px / frac) if frac else px, visible_fraction=frac,
+                        truncated=False)
 
 
 def make_ctx(scene: SceneGraph, view_index: int = 0, qa_cfg: dict | None = None):
@@ -147,9 +148,9 @@ def sampled_scenes(n: int = 6) -> list[SceneGraph]:
                 continue
             for v in out.scene.views:
                 for oid, info in v.objects.items():
-                    box = info.get("bbox_amodal_geom")
-                    px = int((box[2] - box[0]) * (box[3] - box[1])) if info.get("in_frustum") and box else 0
-                    info.update(seen(px, 1.0) if px else seen(0, 0.0))
+                    box = info.bbox_amodal_geom
+                    px = int((box[2] - box[0]) * (box[3] - box[1])) if info.in_frustum and box else 0
+                    v.objects[oid] = info.updated(seen(px, 1.0) if px else seen(0, 0.0))
             _SAMPLED.append(out.scene)
     return _SAMPLED[:n]
 

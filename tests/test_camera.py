@@ -18,7 +18,7 @@ from engine.camera import (
     validate_camera_cfg,
 )
 from engine.geometry import OrientedBox, look_at, project_points
-from engine.scene import Room, SceneGraph, SceneObject, View, Wall
+from engine.scene import ObjectInView, Room, SceneGraph, SceneObject, View, Wall
 
 # ----------------------------------------------------------------------------- scene builders
 
@@ -127,29 +127,29 @@ def test_annotate_geometry_hand_worked():
         SceneObject("d_straddle", 4, "cube", [0.0, 1.0, 1.0], [2.0, 1.0, 1.0], 0.0),
     ]
     scene, view = _hand_view(objs)
-    view.objects["a_front"] = {"visible_pixels": 7}  # a renderer field that must survive
+    view.objects["a_front"] = ObjectInView(visible_pixels=7)  # a renderer field that must survive
     annotate_geometry(scene, view)
     o = view.objects
     # a: x in [3.5, 4.5], y, z-1 in [-0.5, 0.5]; u = 256 * (-y) / x + 255.5, extreme at x = 3.5.
     r = 256 * 0.5 / 3.5
-    assert o["a_front"]["in_frustum"] is True and o["a_front"]["truncated_geom"] is False
-    assert np.allclose(o["a_front"]["bbox_amodal_geom"], [255.5 - r, 255.5 - r, 255.5 + r, 255.5 + r])
-    assert math.isclose(o["a_front"]["distance"], 3.5) and math.isclose(o["a_front"]["depth"], 4.0)
-    assert o["a_front"]["visible_pixels"] == 7
+    assert o["a_front"].in_frustum is True and o["a_front"].truncated_geom is False
+    assert np.allclose(o["a_front"].bbox_amodal_geom, [255.5 - r, 255.5 - r, 255.5 + r, 255.5 + r])
+    assert math.isclose(o["a_front"].distance, 3.5) and math.isclose(o["a_front"].depth, 4.0)
+    assert o["a_front"].visible_pixels == 7
     # b: y in [2, 3] -> u from 256*(-3)/1.5 + 255.5 = -256.5 (off the left edge) to 256*(-2)/2.5 + 255.5.
-    assert o["b_left_edge"]["in_frustum"] is False and o["b_left_edge"]["truncated_geom"] is True
-    assert np.allclose(o["b_left_edge"]["bbox_amodal_geom"],
+    assert o["b_left_edge"].in_frustum is False and o["b_left_edge"].truncated_geom is True
+    assert np.allclose(o["b_left_edge"].bbox_amodal_geom,
                        [-0.5, 255.5 - 256 * 0.5 / 1.5, 255.5 - 256 * 2 / 2.5, 255.5 + 256 * 0.5 / 1.5])
-    assert math.isclose(o["b_left_edge"]["distance"], 2.5)  # closest point (1.5, 2, 1): sqrt(1.5^2 + 2^2)
-    assert math.isclose(o["b_left_edge"]["depth"], 2.0)
+    assert math.isclose(o["b_left_edge"].distance, 2.5)  # closest point (1.5, 2, 1): sqrt(1.5^2 + 2^2)
+    assert math.isclose(o["b_left_edge"].depth, 2.0)
     # c: entirely behind the camera.
-    assert o["c_behind"] == {"in_frustum": False, "bbox_amodal_geom": None, "truncated_geom": False,
-                             "in_frame_fraction": 0.0, "distance": 2.5, "depth": -3.0}
+    assert o["c_behind"].to_dict() == {"in_frustum": False, "bbox_amodal_geom": None, "truncated_geom": False,
+                                       "in_frame_fraction": 0.0, "distance": 2.5, "depth": -3.0}
     # d: x in [-1, 1] straddles the camera plane; y in [0.5, 1.5]. Clipped at the near plane the
     # box reaches u -> -inf and v -> +-inf; its right edge is the corner (1, 0.5): u = 255.5 - 128.
-    assert o["d_straddle"]["in_frustum"] is False and o["d_straddle"]["truncated_geom"] is True
-    assert np.allclose(o["d_straddle"]["bbox_amodal_geom"], [-0.5, -0.5, 127.5, 511.5])
-    assert math.isclose(o["d_straddle"]["distance"], 0.5) and abs(o["d_straddle"]["depth"]) < 1e-12
+    assert o["d_straddle"].in_frustum is False and o["d_straddle"].truncated_geom is True
+    assert np.allclose(o["d_straddle"].bbox_amodal_geom, [-0.5, -0.5, 127.5, 511.5])
+    assert math.isclose(o["d_straddle"].distance, 0.5) and abs(o["d_straddle"].depth) < 1e-12
 
 
 def test_in_frustum_boundary_one_corner_outside():
@@ -160,11 +160,11 @@ def test_in_frustum_boundary_one_corner_outside():
     scene, view = _hand_view([inside, outside])
     annotate_geometry(scene, view)
     i, o = view.objects["in"], view.objects["out"]
-    assert i["in_frustum"] is True and i["truncated_geom"] is False
-    assert math.isclose(i["bbox_amodal_geom"][2], 255.5 + 256 * 1.9 / 2)  # 498.7
-    assert o["in_frustum"] is False and o["truncated_geom"] is True       # 255.5 + 256 * 2.1 / 2 = 524.3
-    assert o["bbox_amodal_geom"][2] == 511.5
-    assert math.isclose(o["bbox_amodal_geom"][0], 255.5 + 256 * 1.0 / 3)  # left edge: corner (3, -1.0)
+    assert i.in_frustum is True and i.truncated_geom is False
+    assert math.isclose(i.bbox_amodal_geom[2], 255.5 + 256 * 1.9 / 2)  # 498.7
+    assert o.in_frustum is False and o.truncated_geom is True       # 255.5 + 256 * 2.1 / 2 = 524.3
+    assert o.bbox_amodal_geom[2] == 511.5
+    assert math.isclose(o.bbox_amodal_geom[0], 255.5 + 256 * 1.0 / 3)  # left edge: corner (3, -1.0)
 
 
 # ----------------------------------------------------------------------------- sampled views
@@ -194,10 +194,10 @@ def _check_views(scene: SceneGraph, views: list[View], cfg: dict) -> None:
         for o in scene.objects:
             inflated = OrientedBox(o.center, np.asarray(o.size) + 2 * om, o.rotation)
             assert not inflated.contains(eye[None])[0], (v.id, o.id)
-            if prof["clear_footprints"] and o.support == "floor":
+            if prof["clear_footprints"] and o.on_floor:
                 assert not inflated.footprint().contains(Point(eye[:2])), (v.id, o.id)
         flags = {o.id: _independent_in_frustum(o, v, p["near_m"]) for o in scene.objects}
-        assert flags == {oid: d["in_frustum"] for oid, d in v.objects.items()}
+        assert flags == {oid: d.in_frustum for oid, d in v.objects.items()}
         assert sum(flags.values()) >= k and p["in_frustum_count"] == sum(flags.values())
         # Every sampled value agrees with the pose: height, pitch, yaw, level horizon, fov, target.
         fwd, right = v.forward, np.asarray(v.cam_to_world)[:3, 0]
@@ -374,5 +374,5 @@ def test_in_frustum_upper_bound_matches_exact_geometry():
             eye = np.array([*rng.uniform(-2.5, 2.5, 2), rng.uniform(0.3, 2.5)])
             pose = look_at(eye, [*rng.uniform(-2, 2, 2), 0.3])
             K = make_intrinsics(640, 480, float(rng.uniform(40, 100)))
-            exact = sum(object_geometry(o, K, pose, 640, 480, 0.05)["in_frustum"] for o in scene.objects)
+            exact = sum(object_geometry(o, K, pose, 640, 480, 0.05).in_frustum for o in scene.objects)
             assert obstacles.in_frustum_upper_bound(K, pose, 640, 480, 0.05) == exact

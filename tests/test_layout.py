@@ -19,6 +19,7 @@ from engine.layout.poses import against_wall_pose, make_walls, near_pose, on_sup
 from engine.rng import stage_rng
 from engine.scene import SceneGraph, validate_scene_record
 from engine.scene.catalog import load_catalog
+from engine.scene.relations import Free
 
 N_SCENES = 1000
 TOL = 1e-9
@@ -187,17 +188,17 @@ def _check_scene(g: SceneGraph, catalog) -> None:
         zlo, zhi = b.z_range
         if g.room.type != "open":
             assert zhi <= sz + TOL
-        if o.support == "floor":
+        if o.on_floor:
             assert abs(zlo) <= TOL
-        elif o.support.startswith("on:"):
-            s = by_id[o.support[3:]]
+        elif o.supported_by is not None:
+            s = by_id[o.supported_by]
             assert abs(zlo - s.z_range[1]) <= TOL, (g.scene_id, o.id)
             local = s.to_local(b.corners)
             assert np.all(np.abs(local[:, :2]) <= s.half[:2] + TOL), (g.scene_id, o.id)
-            assert catalog[g.object(o.support[3:]).category].surface
-            assert g.object(o.support[3:]).category in c.stands_on
+            assert catalog[g.object(o.supported_by).category].surface
+            assert g.object(o.supported_by).category in c.stands_on
         else:
-            assert o.support == "wall" and c.kind == "wall" and o.against in walls
+            assert o.on_wall and c.kind == "wall" and o.against in walls
             mh = c.extra["mount_height"]
             assert mh[0] - TOL <= o.center[2] <= mh[1] + TOL
         if o.against is not None:
@@ -224,7 +225,7 @@ def test_room_orientation_rules(room_scenes, catalog):
         objs = g.objects
         for o in objs:
             if o.category in ("chair", "coffee_table", "nightstand"):
-                anchor_cat = catalog[o.category].placement[5:]
+                anchor_cat = catalog[o.category].near
                 anchors = [a for a in objs if a.category == anchor_cat]
                 assert anchors, (g.scene_id, o.id)
                 a = min(anchors, key=lambda a: box_box_distance(o.box, a.box))
@@ -254,12 +255,12 @@ def test_room_clearance_between_free_furniture(room_scenes, catalog):
         assert cfg["max_per_category"][anchor] == 1
 
     def free(c):
-        return c.placement == "free" or (c.placement.startswith("near:") and c.extra["near_mode"] != "beside")
+        return isinstance(c.placement, Free) or (c.near is not None and c.extra["near_mode"] != "beside")
 
     def related(a, b):
         ca, cb = catalog[a.category], catalog[b.category]
-        return a.category == b.category and ca.placement.startswith("near:") or \
-            ca.placement == f"near:{b.category}" or cb.placement == f"near:{a.category}"
+        return a.category == b.category and ca.near is not None or \
+            ca.near == b.category or cb.near == a.category
 
     n_checked = 0
     for g in room_scenes[:150]:
@@ -278,11 +279,11 @@ def test_tabletop_invariants(tabletop_scenes, catalog):
         _check_scene(g, catalog)
         table = g.object(g.stats["table_id"])
         assert table.category == cfg["table"]["category"] and table.id == "obj_00"
-        on = [o for o in g.objects if o.support == f"on:{table.id}"]
+        on = [o for o in g.objects if o.supported_by == table.id]
         assert cfg["counts"]["small"][0] <= len(on) <= cfg["counts"]["small"][1]
         assert g.stats["focus_ids"] == [table.id] + [o.id for o in on]
         for o in g.objects[1:]:
-            assert o.support == f"on:{table.id}" or o.category == "chair"
+            assert o.supported_by == table.id or o.category == "chair"
             if o.category == "chair":
                 assert o.front[:2] @ np.subtract(table.center, o.center)[:2] > 0
 

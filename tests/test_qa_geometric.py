@@ -183,7 +183,7 @@ def _check_living_room_row(r):
     if fam == "grounding":
         oid = ob[0]
         if t == "box2d":
-            assert json.loads(r["value"]) == living_room().views[0].objects[oid]["bbox_visible"]
+            assert json.loads(r["value"]) == living_room().views[0].objects[oid].bbox_visible
         else:
             box = json.loads(r["value"])
             (x, y), z = CENTER_XY[oid], {"obj_00": 0.375, "obj_01": 0.8, "obj_02": 0.45, "obj_03": 0.45,

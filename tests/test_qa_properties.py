@@ -197,7 +197,7 @@ def check_row(row, scene):
         names = sorted({cat[o.category].name for o in scene.objects
                         if plural(cat[o.category].name, lex) in row["question"]}, key=len)
         want = [o for o in scene.objects if cat[o.category].name == names[-1]
-                and view.objects[o.id]["visible_fraction"] >= 0.3]
+                and view.objects[o.id].visible_fraction >= 0.3]
         assert row["value"] == len(want)
     elif t in ("elevation", "vertical_distance", "length", "width"):
         got = row["value"]
@@ -212,10 +212,10 @@ def check_row(row, scene):
             want = e[1] if t == "length" else e[0]
         assert got == pytest.approx(want, abs=0.006)
     elif t == "on_top":
-        assert row["value"] is (scene.object(ob[0]).support == f"on:{ob[1]}")
+        assert row["value"] is (scene.object(ob[0]).supported_by == ob[1])
     elif t == "unanswerable":
         a, b = ob
-        if any(view.objects[o]["visible_pixels"] == 0 for o in ob):
+        if any(view.objects[o].visible_pixels == 0 for o in ob):
             assert row["value"] == "cannot be determined from this view"
         else:
             ua, ub = _u(view, box[a].center)[0], _u(view, box[b].center)[0]
@@ -226,7 +226,7 @@ def check_row(row, scene):
         c = (inv @ np.r_[box[ob[0]].center, 1.0])[:3]
         assert json.loads(row["value"])["center"] == pytest.approx(c.tolist(), abs=0.006)
     elif t == "box2d":
-        assert json.loads(row["value"]) == view.objects[ob[0]]["bbox_visible"]
+        assert json.loads(row["value"]) == view.objects[ob[0]].bbox_visible
 
 
 @settings(max_examples=25, deadline=None)
@@ -256,12 +256,13 @@ def test_sampled_scenes_agree_with_independent_recomputation(tdir, seed, kind):
     except (LayoutInfeasibleError, ValueError):
         return
     for v in scene.views:
-        for info in v.objects.values():
-            inside = bool(info["in_frustum"])
-            bb = info["bbox_amodal_geom"]
+        for oid, info in v.objects.items():
+            inside = bool(info.in_frustum)
+            bb = info.bbox_amodal_geom
             box = [int(np.floor(x + 0.5)) for x in bb] if (inside and bb) else None
-            info.update(visible_fraction=1.0 if inside else 0.0, visible_pixels=500 if inside else 0,
-                        amodal_pixels=500 if inside else 0, truncated=not inside, bbox_visible=box, bbox_amodal=box)
+            v.objects[oid] = info.updated(dict(
+                visible_fraction=1.0 if inside else 0.0, visible_pixels=500 if inside else 0,
+                amodal_pixels=500 if inside else 0, truncated=not inside, bbox_visible=box, bbox_amodal=box))
     g = QAGenerator({"templates": tdir, "questions_per_view": 40, "max_per_template_per_view": 3,
                      "refer": {"mark_fraction": 0.3}}, load_catalog())
     rows = g.generate(scene, np.random.default_rng(seed + 2))

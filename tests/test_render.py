@@ -16,6 +16,7 @@ from engine.geometry import project_box  # noqa: E402
 from engine.render import (RenderConfigError, annotate_visibility, get_renderer, load_default_render_cfg,  # noqa: E402
                            validate_render_cfg)
 from engine.render.visibility import mask_stats  # noqa: E402
+from engine.scene.annotations import ObjectInView  # noqa: E402
 from engine.scene.graph import Room, SceneGraph  # noqa: E402
 
 
@@ -218,12 +219,12 @@ def test_same_scene_renders_identical_bytes(renderer):
 def test_annotate_visibility_writes_record_fields(renderer):
     scene = hand_room(6, seed=5)
     view = room_views(96, 72, n=1)[0]
-    view.objects = {o.id: {"in_frustum": True} for o in scene.objects}
+    view.objects = {o.id: ObjectInView(in_frustum=True) for o in scene.objects}
     frame = renderer.render(scene, view, simple_meshes(scene))
     annotate_visibility(view, frame)
     for o in scene.objects:
         rec = view.objects[o.id]
-        assert rec["in_frustum"] is True and rec["visible_pixels"] == frame.objects[o.id]["visible_pixels"]
+        assert rec.in_frustum is True and rec.visible_pixels == frame.objects[o.id]["visible_pixels"]
     scene.views = [view]
     SceneGraph.from_json(scene.to_json())  # the record validator accepts the written fields
 

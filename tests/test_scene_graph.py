@@ -35,7 +35,7 @@ def test_json_roundtrip_is_exact():
     s2 = SceneGraph.from_json(text)
     assert s2.to_json() == text
     # floats survive bit-exactly
-    assert s2.views[0].objects["obj_00"]["distance"] == 1.23456789012345
+    assert s2.views[0].objects["obj_00"].distance == 1.23456789012345
     assert s2.objects[0].yaw == 0.3
     assert np.array_equal(s2.objects[2].rotation, s.objects[2].rotation)
 

@@ -4,6 +4,7 @@ and its use by the QA engine (referents and counting skip objects mostly outside
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -27,7 +28,7 @@ def _identity_view(K, width: int, height: int, near: float | None = None) -> Vie
 def _in_frame(objs: list[SceneObject], view: View) -> dict[str, float]:
     scene = SceneGraph("s_frame", 0, Room("open", [50.0, 50.0, 0.0]), objs)
     annotate_geometry(scene, view)
-    return {oid: f["in_frame_fraction"] for oid, f in view.objects.items()}
+    return {oid: f.in_frame_fraction for oid, f in view.objects.items()}
 
 
 def test_head_on_box_cut_in_half_by_the_image_border():
@@ -75,11 +76,11 @@ def test_sampled_views_carry_in_frame_fraction_consistent_with_in_frustum():
     scene = hand_room()
     for v in sample_views(scene, load_camera_cfg(), np.random.default_rng(3)):
         for oid, f in v.objects.items():
-            assert 0.0 <= f["in_frame_fraction"] <= 1.0
-            if f["in_frustum"]:
-                assert f["in_frame_fraction"] == 1.0
-            if f["bbox_amodal_geom"] is None:
-                assert f["in_frame_fraction"] == 0.0
+            assert 0.0 <= f.in_frame_fraction <= 1.0
+            if f.in_frustum:
+                assert f.in_frame_fraction == 1.0
+            if f.bbox_amodal_geom is None:
+                assert f.in_frame_fraction == 0.0
 
 
 def test_validator_names_a_bad_in_frame_fraction():
@@ -89,7 +90,7 @@ def test_validator_names_a_bad_in_frame_fraction():
     annotate_geometry(scene, view)
     scene.views = [view]
     assert validate_scene_record(scene.to_dict()) == []
-    view.objects["obj_00"]["in_frame_fraction"] = 1.5
+    view.objects["obj_00"] = replace(view.objects["obj_00"], in_frame_fraction=1.5)
     errors = validate_scene_record(scene.to_dict())
     assert len(errors) == 1 and "views[0].objects.obj_00.in_frame_fraction" in errors[0] and "fix" in errors[0]
 
@@ -118,17 +119,17 @@ def _mugs_scene(sliver: bool) -> SceneGraph:
                 look_at(np.array([0.0, 0.0, 1.0]), np.array([1.0, 0.0, 1.0])).tolist(), params={"near_m": 0.05})
     annotate_geometry(scene, view)
     for o in objs:  # the renderer's fields, by hand: every object shows 500 px, fully visible
-        view.objects[o.id].update(seen(500, 1.0))
+        view.objects[o.id] = view.objects[o.id].updated(seen(500, 1.0))
     scene.views = [view]
     return scene
 
 
 def test_the_hand_scene_is_what_the_comment_says():
     for sliver, want in ((True, 0.05), (False, 1.0)):
-        f = {oid: p["in_frame_fraction"] for oid, p in _mugs_scene(sliver).views[0].objects.items()}
+        f = {oid: p.in_frame_fraction for oid, p in _mugs_scene(sliver).views[0].objects.items()}
         assert f["obj_00"] == pytest.approx(want, abs=1e-12)
         assert f["obj_01"] == 1.0 and f["obj_02"] == 1.0
-        assert math.isclose(_mugs_scene(sliver).views[0].objects["obj_00"]["visible_fraction"], 1.0)
+        assert math.isclose(_mugs_scene(sliver).views[0].objects["obj_00"].visible_fraction, 1.0)
 
 
 def test_a_sliver_in_the_frame_is_not_a_referent():
@@ -165,14 +166,15 @@ def test_a_sliver_in_the_frame_makes_its_category_borderline_for_counting():
 
 def test_old_records_without_the_field_count_every_object_in_frame():
     scene = _mugs_scene(True)
-    for p in scene.views[0].objects.values():
-        del p["in_frame_fraction"]
+    objects = scene.views[0].objects
+    for oid, p in objects.items():
+        objects[oid] = replace(p, in_frame_fraction=None)  # not in the record
     ctx = make_ctx(scene)
     assert ctx.view.in_frame.tolist() == [1.0, 1.0, 1.0]
     assert ctx.referents(template("measurement.camera_distance.open")) == ["obj_00", "obj_01", "obj_02"]
     # a view that has the field counts an object without it as out of the frame
     scene = _mugs_scene(False)
-    del scene.views[0].objects["obj_02"]["in_frame_fraction"]
+    scene.views[0].objects["obj_02"] = replace(scene.views[0].objects["obj_02"], in_frame_fraction=None)
     assert make_ctx(scene).view.in_frame.tolist() == [1.0, 1.0, 0.0]
 
 

@@ -7,6 +7,7 @@ import shapely
 
 from engine.geometry.boxes import boxes_corners, boxes_point_distance
 from engine.geometry.projection import clip_box_to_near, project_boxes, world_to_camera
+from engine.scene.annotations import NOT_IN_VIEW, ObjectInView
 from engine.scene.graph import SceneGraph, SceneObject, View
 
 GEOMETRY_FIELDS = ("in_frustum", "bbox_amodal_geom", "truncated_geom", "in_frame_fraction", "distance", "depth")
@@ -82,7 +83,7 @@ def boxes_in_frame_fraction(K: np.ndarray, cam_to_world: np.ndarray, corners: np
 
 
 def objects_geometry(objects: list[SceneObject], K: np.ndarray, cam_to_world: np.ndarray, width: int, height: int,
-                     near: float = 1e-3) -> dict[str, dict]:
+                     near: float = 1e-3) -> dict[str, ObjectInView]:
     """Geometric fields of every object seen by a pinhole camera, by object id.
 
     Args:
@@ -90,7 +91,7 @@ def objects_geometry(objects: list[SceneObject], K: np.ndarray, cam_to_world: np
         K: (3, 3) intrinsics, pixels. cam_to_world: (4, 4) OpenCV pose. width, height: pixels.
         near: plane (camera-frame z, m) in front of which corners count as "in front".
 
-    Returns, per object id:
+    Returns, per object id, an ObjectInView holding just these fields:
         ``in_frustum``: all 8 box corners have z >= near and project inside the image
         (u in [-0.5, width - 0.5], v in [-0.5, height - 0.5]);
         ``bbox_amodal_geom``: [u0, v0, u1, v1] pixels of the projected (near-clipped) box,
@@ -113,18 +114,18 @@ def objects_geometry(objects: list[SceneObject], K: np.ndarray, cam_to_world: np
     in_frame = boxes_in_frame_fraction(K, pose, corners, width, height, near=near)
     depth = world_to_camera(pose, centers[:, None, :])[:, 0, 2]  # (1, 3) products per object, as for one
     dist = boxes_point_distance(centers, sizes, rots, pose[:3, 3])
-    return {o.id: {
+    return {o.id: ObjectInView.from_dict({
         "in_frustum": bool(proj["in_front"][i] and not proj["truncated"][i]),
         "bbox_amodal_geom": [float(x) for x in proj["bbox"][i]] if proj["hit"][i] else None,
         "truncated_geom": bool(proj["truncated"][i]),
         "in_frame_fraction": float(in_frame[i]),
         "distance": float(dist[i]),
         "depth": float(depth[i]),
-    } for i, o in enumerate(objects)}
+    }) for i, o in enumerate(objects)}
 
 
 def object_geometry(obj: SceneObject, K: np.ndarray, cam_to_world: np.ndarray, width: int, height: int,
-                    near: float = 1e-3) -> dict:
+                    near: float = 1e-3) -> ObjectInView:
     """The geometric fields of one object (see :func:`objects_geometry`)."""
     return objects_geometry([obj], K, cam_to_world, width, height, near)[obj.id]
 
@@ -133,7 +134,7 @@ def annotate_geometry(scene: SceneGraph, view: View) -> None:
     """Fill ``view.objects[obj.id]`` with the geometric fields for every object of ``scene``.
 
     The near plane is ``view.params["near_m"]`` (written by the sampler), else 1 mm.
-    Existing per-object entries (e.g. renderer pixel counts) are kept; only the keys in
+    Existing per-object fields (e.g. renderer pixel counts) are kept; only those in
     :data:`GEOMETRY_FIELDS` are (re)written. See :func:`objects_geometry` for their meaning.
     Occlusion is not known here: ``in_frustum`` is purely geometric.
     """
@@ -141,4 +142,4 @@ def annotate_geometry(scene: SceneGraph, view: View) -> None:
     K = np.asarray(view.K, dtype=float)
     pose = np.asarray(view.cam_to_world, dtype=float)
     for oid, fields in objects_geometry(scene.objects, K, pose, view.width, view.height, near).items():
-        view.objects.setdefault(oid, {}).update(fields)
+        view.objects[oid] = view.objects.get(oid, NOT_IN_VIEW).updated(fields)

@@ -169,7 +169,7 @@ def sample_views(scene: SceneGraph, camera_cfg: Mapping, rng: np.random.Generato
     width, height, near = cfg["width"], cfg["height"], float(cfg["near_m"])
     pool = target_pool(scene)
     pool_centers = np.array([o.center for o in pool], dtype=float).reshape(-1, 3)
-    floor_objs = [o for o in scene.objects if o.support == "floor"] if prof["clear_footprints"] else []
+    floor_objs = [o for o in scene.objects if o.on_floor] if prof["clear_footprints"] else []
     obstacles = _Obstacles(scene.objects, float(cfg["object_margin_m"]), floor_objs)
     cos_min_rot = math.cos(math.radians(cfg["min_rotation_deg"]))
 
@@ -219,7 +219,7 @@ def sample_views(scene: SceneGraph, camera_cfg: Mapping, rng: np.random.Generato
             reasons["too_few_in_frustum"] += 1
             continue
         geom = objects_geometry(scene.objects, K, pose, width, height, near)
-        count = sum(g["in_frustum"] for g in geom.values())
+        count = sum(g.in_frustum for g in geom.values())
         if count < k:
             reasons["too_few_in_frustum"] += 1
             continue

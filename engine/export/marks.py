@@ -431,7 +431,7 @@ def draw_marks_image(rgb: np.ndarray, view: View, object_ids: list[str], style: 
 
     Args:
         rgb: (H, W, 3) uint8 image of ``view`` (left unchanged).
-        view: the view; ``view.objects[id]["bbox_visible"]`` ([u0, v0, u1, v1] inclusive
+        view: the view; ``view.objects[id].bbox_visible`` ([u0, v0, u1, v1] inclusive
             pixels) locates each object.
         object_ids: objects to mark, in order; mark numbers are 1..n in this order.
         style: ``number`` (a filled circle with the number at a visible point of the object) or
@@ -489,7 +489,7 @@ def draw_marks_image(rgb: np.ndarray, view: View, object_ids: list[str], style: 
     boxes = []
     for oid in object_ids:
         info = view.objects.get(oid)
-        bbox = None if info is None else info.get("bbox_visible")
+        bbox = None if info is None else info.bbox_visible
         if bbox is None:
             raise ValueError(f"view {view.id}: object {oid!r} has no visible pixels (bbox_visible is null or the "
                              "object is not in view.objects); fix: mark only visible objects")

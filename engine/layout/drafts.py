@@ -15,6 +15,9 @@ from engine import ENGINE_NAME, __version__
 from engine.layout.errors import LayoutInfeasibleError
 from engine.scene.catalog import Catalog, Category
 from engine.scene.graph import Room, SceneGraph, SceneObject
+from engine.scene.relations import ON_FLOOR, ON_WALL, OnObject
+
+_SUPPORTS = {"floor": ON_FLOOR, "wall": ON_WALL}  # Draft.support -> the record's Support ("on" has an index)
 
 
 @dataclass
@@ -161,7 +164,7 @@ def to_scene_graph(room: Room, drafts: list[Draft], catalog: Catalog, stats: Sta
     ids = object_ids(len(drafts))
     objects = []
     for i, d in enumerate(drafts):
-        support = f"on:{ids[d.support_index]}" if d.support == "on" else d.support
+        support = OnObject(ids[d.support_index]) if d.support == "on" else _SUPPORTS[d.support]
         objects.append(SceneObject(
             id=ids[i], instance_id=i + 1, category=d.category, center=[float(v) for v in d.center],
             size=[float(v) for v in d.size], yaw=float(d.yaw), support=support, against=d.against,

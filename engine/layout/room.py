@@ -22,6 +22,7 @@ from engine.layout.poses import (against_wall_pose, free_pose, make_walls, near_
                                  wall_mount_pose)
 from engine.scene.catalog import Catalog
 from engine.scene.graph import Room
+from engine.scene.relations import AGAINST_WALL
 
 DOOR_GAP = 0.01        # m: nothing may overlap the doorway zone
 CEILING_GAP = 0.05     # m: object tops stay this far below the ceiling
@@ -76,8 +77,8 @@ class RoomPlan:
                                  f"fix: add it to {catalog.path}")
         for k in self.f_keys:
             c = catalog[k]
-            if c.placement.startswith("near:"):
-                anchor = c.placement[5:]
+            if c.near is not None:
+                anchor = c.near
                 if c.extra.get("near_mode") not in ("around", "front", "beside"):
                     raise ValueError(f"catalog category {k}: placement {c.placement} needs near_mode around|front|beside")
                 if anchor not in self.furniture:
@@ -138,8 +139,8 @@ class RoomPlan:
                 if k is None:
                     break
                 c = cat[k]
-                if c.placement.startswith("near:"):
-                    room_for = counts[c.placement[5:]] * int(c.extra.get("near_max", 1)) - counts[k]
+                if c.near is not None:
+                    room_for = counts[c.near] * int(c.extra.get("near_max", 1)) - counts[k]
                     if room_for <= 0:
                         continue
                 counts[k] += 1
@@ -147,7 +148,7 @@ class RoomPlan:
                 break
         def order(k: str) -> tuple:
             c = cat[k]
-            sat = c.placement.startswith("near:")
+            sat = c.near is not None
             return (sat, -c.size["depth"][0] * c.size["width"][0])
         return sorted(chosen, key=order)
 
@@ -204,10 +205,10 @@ def _attempt(plan: RoomPlan, rng: np.random.Generator, stats: Stats) -> tuple[Ro
     n_f = int(rng.integers(cfg["counts"]["furniture"][0], cfg["counts"]["furniture"][1] + 1))
     for key in plan.draw_furniture(n_f, rng):
         c = cat[key]
-        near = c.placement.startswith("near:")
+        near = c.near is not None
         anchor_i = None
         if near:
-            anchor_cat = c.placement[5:]
+            anchor_cat = c.near
             cands = [i for i, d in enumerate(drafts) if d.category == anchor_cat
                      and d.satellites < int(c.extra.get("near_max", 1))]
             if not cands:
@@ -218,7 +219,7 @@ def _attempt(plan: RoomPlan, rng: np.random.Generator, stats: Stats) -> tuple[Ro
         attrs = sample_attributes(c, rng)
         group = anchor.group if anchor is not None else len(drafts)
         mode = c.extra.get("near_mode")
-        cls = WALL_FURNITURE if (c.placement == "against_wall" or (near and mode == "beside" and
+        cls = WALL_FURNITURE if (c.placement == AGAINST_WALL or (near and mode == "beside" and
                                                                    anchor.wall_index is not None)) else FREE
 
         def propose(c=c, anchor=anchor, attrs=attrs, group=group, cls=cls, mode=mode):
@@ -227,7 +228,7 @@ def _attempt(plan: RoomPlan, rng: np.random.Generator, stats: Stats) -> tuple[Ro
             if anchor is not None:
                 return near_pose(d, anchor, mode, tuple(c.extra.get("near_gap", (0.05, 0.2))), c.facing,
                                  lines, rng, cls)
-            if c.placement == "against_wall":
+            if c.placement == AGAINST_WALL:
                 k = int(rng.integers(4))
                 return against_wall_pose(d, lines[k], k, corner, rng, cls)
             return free_pose(d, sx / 2, sy / 2, cl["from_walls"], c.facing, jitter, rng, cls)

@@ -31,7 +31,7 @@ def sample_tabletop(cfg: Mapping, catalog: Catalog, rng: np.random.Generator) ->
         raise ValueError(f"scene.table.category: {table_key!r} must be furniture with surface: true")
     chairs = resolve_categories(cfg["categories"]["chairs"], catalog, "tabletop", ("furniture",), "categories.chairs")
     for k in chairs:
-        if not catalog[k].placement.startswith("near:") or not catalog[k].extra.get("near_mode"):
+        if catalog[k].near is None or not catalog[k].extra.get("near_mode"):
             raise ValueError(f"scene.categories.chairs.{k}: needs a catalog placement near:<category> with a near_mode")
     small = resolve_categories(cfg["categories"]["small"], catalog, "tabletop", ("small",), "categories.small")
     if cfg["categories"]["small"] is None:  # all: keep those that can stand on the table

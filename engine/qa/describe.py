@@ -147,7 +147,7 @@ def describe_scene(scene: SceneGraph, names: Mapping[str, str], rng: np.random.G
         if o.supported_by and o.supported_by in names:
             supports[oid] = o.supported_by
             stand = f"stands on {names[o.supported_by]}"
-        elif o.support == "wall":
+        elif o.on_wall:
             stand = "hangs on a wall"
         else:
             stand = "stands on the floor"

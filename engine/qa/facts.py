@@ -14,6 +14,7 @@ import shapely
 from engine.geometry.boxes import boxes_point_distance, interval_gap
 from engine.geometry.projection import world_to_camera
 from engine.geometry.transforms import invert_pose
+from engine.scene.annotations import NOT_IN_VIEW
 from engine.scene.catalog import Catalog
 from engine.scene.graph import SceneGraph, View
 
@@ -135,14 +136,15 @@ class ViewFacts:
         self.cam_pos = self.pose[:3, 3]
         self.width, self.height = int(view.width), int(view.height)
         ids = world.ids
-        per = [view.objects.get(oid, {}) for oid in ids]
+        per = [view.objects.get(oid, NOT_IN_VIEW) for oid in ids]
         self.info = dict(zip(ids, per))
-        self.vis_frac = np.array([float(p.get("visible_fraction") or 0.0) for p in per])
-        self.vis_px = np.array([int(p.get("visible_pixels") or 0) for p in per])
-        self.amodal_px = np.array([int(p.get("amodal_pixels") or 0) for p in per])
-        self.truncated = np.array([bool(p.get("truncated", p.get("truncated_geom", False))) for p in per])
-        missing = 0.0 if any("in_frame_fraction" in p for p in per) else 1.0
-        self.in_frame = np.array([float(p.get("in_frame_fraction", missing) or 0.0) for p in per])
+        # What a missing field counts as is the ObjectInView readings' (engine/scene/annotations.py).
+        self.vis_frac = np.array([p.vis_frac for p in per], dtype=float)
+        self.vis_px = np.array([p.vis_px for p in per], dtype=int)
+        self.amodal_px = np.array([p.amodal_px for p in per], dtype=int)
+        self.truncated = np.array([p.is_truncated for p in per], dtype=bool)
+        missing = 0.0 if any(p.in_frame_fraction is not None for p in per) else 1.0
+        self.in_frame = np.array([p.in_frame(missing) for p in per], dtype=float)
         self._visible_ids: dict[tuple[float, int, float], list[str]] = {}
         n = len(ids)
         if n:
@@ -200,12 +202,11 @@ class ViewFacts:
 
     def bbox_visible(self, oid: str):
         """Renderer's visible 2D box [u0, v0, u1, v1] (inclusive pixels) or None."""
-        return self.info[oid].get("bbox_visible")
+        return self.info[oid].bbox_visible
 
     def bbox_amodal(self, oid: str):
         """Renderer's amodal 2D box, else the camera sampler's geometric one, else None."""
-        p = self.info[oid]
-        return p.get("bbox_amodal") if p.get("bbox_amodal") is not None else p.get("bbox_amodal_geom")
+        return self.info[oid].box_amodal
 
     def image_angle_deg(self, oid: str) -> float:
         """Horizontal angle (deg) of the centre's ray from the optical axis; + is right."""

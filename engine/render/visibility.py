@@ -11,6 +11,7 @@ import numpy as np
 from engine.geometry.projection import project_boxes
 from engine.render.protocol import RENDER_FIELDS
 from engine.render.types import Frame
+from engine.scene.annotations import NOT_IN_VIEW
 from engine.scene.graph import SceneGraph, View
 
 
@@ -72,11 +73,11 @@ def id_stats(ids: np.ndarray) -> dict[int, dict]:
 def annotate_visibility(view: View, frame: Frame) -> None:
     """Write the renderer fields (docs/record.md) of ``frame.objects`` into ``view.objects[id]``.
 
-    Other keys of each entry (the camera sampler's geometric fields) are kept.
+    Other fields of each entry (the camera sampler's geometric fields) are kept.
     """
     for oid in sorted(frame.objects):
         fields = frame.objects[oid]
         missing = [k for k in RENDER_FIELDS if k not in fields]
         if missing:
             raise KeyError(f"frame.objects[{oid!r}] lacks {missing}; fix: render the frame with engine.render")
-        view.objects.setdefault(oid, {}).update({k: fields[k] for k in RENDER_FIELDS})
+        view.objects[oid] = view.objects.get(oid, NOT_IN_VIEW).updated({k: fields[k] for k in RENDER_FIELDS})

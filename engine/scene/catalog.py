@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from engine.paths import SCENES_DIR
+from engine.scene.relations import FREE, Near, Placement, RelationError, parse_placement
 
 DEFAULT_CATALOG = SCENES_DIR / "catalog.yaml"
 KINDS = ("furniture", "small", "wall", "primitive")
@@ -34,7 +35,9 @@ class Category:
     """One catalog category.
 
     ``size`` maps depth/width/height to (min, max) metres; ``stands_on`` lists ``floor``,
-    ``wall`` or supporting categories; ``covers`` lists the categories whose instances this
+    ``wall`` or supporting categories; ``placement`` is the room sampler's hint, a
+    :data:`~engine.scene.relations.Placement` (Free, AgainstWall or Near(category)) parsed
+    from the YAML string; ``covers`` lists the categories whose instances this
     category's bare name also fits (as declared; :meth:`Catalog.covered` closes it); ``extra``
     keeps any further keys from the YAML.
     """
@@ -49,10 +52,16 @@ class Category:
     surface: bool
     has_front: bool
     scenes: tuple[str, ...]
-    placement: str = "free"
+    placement: Placement = FREE
     facing: str = "any"
     covers: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def near(self) -> str | None:
+        """The anchor category of a ``near:<category>`` placement, else None."""
+        p = self.placement
+        return p.category if isinstance(p, Near) else None
 
     @property
     def size_min(self) -> tuple[float, float, float]:
@@ -174,13 +183,17 @@ def parse_catalog(data: dict, path: str = "<catalog>") -> Catalog:
         covers = c.get("covers", [])
         if not isinstance(covers, list) or not all(isinstance(x, str) for x in covers):
             raise CatalogError(f"{where}.covers: must be a list of category keys, got {covers!r}")
+        try:
+            placement = parse_placement(c.get("placement", "free"), f"{where}.placement")
+        except RelationError as err:
+            raise CatalogError(str(err)) from None
         known = {"name", "kind", "size", "colors", "materials", "stands_on", "surface", "has_front",
                  "scenes", "placement", "facing", "covers"}
         cats[key] = Category(
             key=key, name=str(c.get("name", key.replace("_", " "))), kind=c["kind"], size=size,
             colors=tuple(c["colors"]), materials=tuple(c["materials"]), stands_on=tuple(c["stands_on"]),
             surface=bool(c.get("surface", False)), has_front=c["has_front"], scenes=tuple(c["scenes"]),
-            placement=str(c.get("placement", "free")), facing=str(c.get("facing", "any")),
+            placement=placement, facing=str(c.get("facing", "any")),
             covers=tuple(covers), extra={k: v for k, v in c.items() if k not in known},
         )
     for key, c in cats.items():
@@ -192,8 +205,8 @@ def parse_catalog(data: dict, path: str = "<catalog>") -> Catalog:
             if not cats[s].surface:
                 raise CatalogError(f"{path}: categories.{key}.stands_on: {s!r} has surface: false; "
                                    f"fix: set categories.{s}.surface: true or remove it")
-        if c.placement.startswith("near:") and c.placement[5:] not in cats:
-            raise CatalogError(f"{path}: categories.{key}.placement: {c.placement!r} names no category")
+        if c.near is not None and c.near not in cats:
+            raise CatalogError(f"{path}: categories.{key}.placement: {str(c.placement)!r} names no category")
     _check_covers(cats, path)
     return Catalog(cats, colors, materials, path)
 

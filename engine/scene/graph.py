@@ -14,6 +14,8 @@ import numpy as np
 
 from engine.geometry.boxes import OrientedBox
 from engine.geometry.transforms import yaw_rotation
+from engine.scene.annotations import ObjectInView
+from engine.scene.relations import ON_FLOOR, OnFloor, OnObject, OnWall, Support, parse_support
 from engine.scene.validate import SCHEMA_VERSION, validate_scene_record
 
 
@@ -93,7 +95,9 @@ class SceneObject:
         attributes: e.g. {"color": "red", "material": "wood"}.
         center: (3,) world metres; size: (3,) full extents (local x = depth/front axis,
             y = width, z = height); yaw: radians about +Z; an object with a front faces local +X.
-        support: ``floor``, ``on:<id>`` or ``wall`` (wall-mounted).
+        support: a :data:`~engine.scene.relations.Support`: OnFloor, OnWall (wall-mounted) or
+            OnObject(id); the record strings ``floor``, ``wall``, ``on:<id>`` are parsed on
+            construction (engine.scene.relations.parse_support) and written back by to_dict.
         against: id of the wall the object's back is against, or None.
         has_front: whether the category has a front (its facing is meaningful).
     """
@@ -104,10 +108,14 @@ class SceneObject:
     center: list[float]
     size: list[float]
     yaw: float
-    support: str = "floor"
+    support: Support = ON_FLOOR
     against: str | None = None
     has_front: bool = False
     attributes: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.support, (OnFloor, OnWall, OnObject)):
+            self.support = parse_support(self.support, f"object {self.id}: support")
 
     @property
     def rotation(self) -> np.ndarray:
@@ -126,8 +134,19 @@ class SceneObject:
 
     @property
     def supported_by(self) -> str | None:
-        """Id of the supporting object for ``on:<id>`` supports, else None."""
-        return self.support[3:] if self.support.startswith("on:") else None
+        """Id of the supporting object when the support is OnObject, else None."""
+        s = self.support
+        return s.object_id if isinstance(s, OnObject) else None
+
+    @property
+    def on_floor(self) -> bool:
+        """True when the object stands on the floor (support OnFloor)."""
+        return isinstance(self.support, OnFloor)
+
+    @property
+    def on_wall(self) -> bool:
+        """True when the object is mounted on a wall (support OnWall; the wall is ``against``)."""
+        return isinstance(self.support, OnWall)
 
     def to_dict(self) -> dict:
         return {
@@ -139,17 +158,18 @@ class SceneObject:
             "size": _floats(self.size),
             "rotation": _floats(self.rotation),
             "yaw": float(self.yaw),
-            "support": self.support,
+            "support": str(self.support),
             "against": self.against,
             "has_front": bool(self.has_front),
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "SceneObject":
+    def from_dict(cls, d: dict, where: str = "object") -> "SceneObject":
+        """Build from a record dict; a bad ``support`` raises RelationError naming ``<where>.support``."""
         return cls(
             id=d["id"], instance_id=int(d["instance_id"]), category=d["category"],
             center=list(d["center"]), size=list(d["size"]), yaw=float(d["yaw"]),
-            support=d.get("support", "floor"), against=d.get("against"),
+            support=parse_support(d.get("support", "floor"), f"{where}.support"), against=d.get("against"),
             has_front=bool(d.get("has_front", False)), attributes=dict(d.get("attributes", {})),
         )
 
@@ -162,11 +182,13 @@ class View:
         id: e.g. ``view_0``.
         K: (3, 3) intrinsics, pixels. width, height: image size in pixels.
         cam_to_world: (4, 4) OpenCV-convention pose (camera +X right, +Y down, +Z forward).
-        objects: per object id, what is known of it in this view: geometric fields from the
+        objects: per object id, what is known of it in this view: an
+            :class:`~engine.scene.annotations.ObjectInView` with the geometric fields from the
             camera sampler (``in_frustum``, ``bbox_amodal_geom``, ``truncated_geom``,
             ``in_frame_fraction``, ``distance``, ``depth``; docs/record.md) and, once rendered,
             ``visible_pixels``, ``amodal_pixels``, ``visible_fraction``, ``truncated``,
-            ``bbox_visible``, ``bbox_amodal`` (pixel boxes [u0, v0, u1, v1] or None).
+            ``bbox_visible``, ``bbox_amodal`` (pixel boxes [u0, v0, u1, v1] or None); fields
+            not computed yet are None. Record dicts given here are parsed on construction.
         params: the sampled camera parameters (height, pitch, fov, ...), for the record.
     """
 
@@ -175,8 +197,13 @@ class View:
     width: int
     height: int
     cam_to_world: list[list[float]]
-    objects: dict[str, dict] = field(default_factory=dict)
+    objects: dict[str, ObjectInView] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for k, v in self.objects.items():
+            if not isinstance(v, ObjectInView):
+                self.objects[k] = ObjectInView.from_dict(v)
 
     @property
     def position(self) -> np.ndarray:
@@ -192,14 +219,15 @@ class View:
         return {
             "id": self.id, "K": _floats(self.K), "width": int(self.width), "height": int(self.height),
             "cam_to_world": _floats(self.cam_to_world),
-            "objects": {k: dict(v) for k, v in sorted(self.objects.items())},
+            "objects": {k: v.to_dict() for k, v in sorted(self.objects.items())},
             "params": dict(self.params),
         }
 
     @classmethod
     def from_dict(cls, d: dict) -> "View":
         return cls(d["id"], d["K"], int(d["width"]), int(d["height"]), d["cam_to_world"],
-                   {k: dict(v) for k, v in d.get("objects", {}).items()}, dict(d.get("params", {})))
+                   {k: ObjectInView.from_dict(v) for k, v in d.get("objects", {}).items()},
+                   dict(d.get("params", {})))
 
 
 @dataclass
@@ -236,13 +264,13 @@ class SceneGraph:
         """
         rel = []
         for o in self.objects:
-            if o.support == "wall":
+            if o.on_wall:
                 rel.append((o.id, "mounted_on", o.against or "wall"))
             elif o.supported_by:
                 rel.append((o.id, "on", o.supported_by))
             else:
                 rel.append((o.id, "on", "floor"))
-            if o.against and o.support != "wall":
+            if o.against and not o.on_wall:
                 rel.append((o.id, "against", o.against))
         return rel
 
@@ -272,7 +300,7 @@ class SceneGraph:
             validate_scene_record(d, raise_on_error=True)
         return cls(
             scene_id=d["scene_id"], seed=int(d["seed"]), room=Room.from_dict(d["room"]),
-            objects=[SceneObject.from_dict(o) for o in d["objects"]],
+            objects=[SceneObject.from_dict(o, f"objects[{i}]") for i, o in enumerate(d["objects"])],
             views=[View.from_dict(v) for v in d.get("views", [])],
             lights=[dict(l) for l in d.get("lights", [])], materials=dict(d.get("materials", {})),
             generator=dict(d.get("generator", {})), scene_index=int(d.get("scene_index", 0)),

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from engine.scene.relations import OnObject, RelationError, parse_support
+
 SCHEMA_VERSION = 1  # the scene record's schema_version (docs/record.md)
 
 ROOM_TYPES = ("room", "tabletop", "open")
@@ -126,13 +128,16 @@ def validate_scene_record(d: Any, raise_on_error: bool = False) -> list[str]:
                 if not np.allclose(o["rotation"], yaw_rotation(o["yaw"]), atol=1e-9):
                     e.append(f"{p}.rotation: disagrees with yaw={o['yaw']}; fix: set rotation = yaw_rotation(yaw)")
         sup = o.get("support", "floor")
-        if sup not in ("floor", "wall") and not (isinstance(sup, str) and sup.startswith("on:")):
-            e.append(f"{p}.support: {sup!r} must be 'floor', 'wall' or 'on:<object id>'")
-        elif isinstance(sup, str) and sup.startswith("on:"):
-            if sup[3:] not in ids:
-                e.append(f"{p}.support: {sup!r} names no object in this scene")
-            elif sup[3:] == oid:
-                e.append(f"{p}.support: an object cannot stand on itself")
+        try:
+            support = parse_support(sup, f"{p}.support")
+        except RelationError as err:
+            e.append(str(err))
+        else:
+            if isinstance(support, OnObject):
+                if support.object_id not in ids:
+                    e.append(f"{p}.support: {sup!r} names no object in this scene")
+                elif support.object_id == oid:
+                    e.append(f"{p}.support: an object cannot stand on itself")
         ag = o.get("against")
         if ag is not None and ag not in wall_ids:
             e.append(f"{p}.against: {ag!r} is not a wall id of room.walls (or null)")
@@ -169,7 +174,10 @@ def validate_scene_record(d: Any, raise_on_error: bool = False) -> list[str]:
         for oid, info in per_object.items():
             if oid not in ids:
                 e.append(f"{p}.objects: key {oid!r} names no object in this scene")
-            elif isinstance(info, dict) and "in_frame_fraction" in info:
+            elif not isinstance(info, dict):
+                e.append(f"{p}.objects.{oid}: must be an object of per-object fields (docs/record.md), "
+                         f"got {type(info).__name__}")
+            elif "in_frame_fraction" in info:
                 f = info["in_frame_fraction"]
                 if not _is_num(f) or not 0.0 <= f <= 1.0:
                     e.append(f"{p}.objects.{oid}.in_frame_fraction: must be a number in [0, 1] (share of the box's "

@@ -79,7 +79,7 @@ def _draw_scene(ax, scene: SceneGraph, colors: dict) -> None:
         box = o.box
         ring = np.asarray(box.footprint().exterior.coords)[:, :2]
         face = linear_to_srgb(colors.get(o.attributes.get("color"), _FALLBACK_RGB))
-        wall = o.support == "wall"
+        wall = o.on_wall
         on = by_id.get(o.supported_by) if o.supported_by else None
         ax.add_patch(PolygonPatch(
             ring, closed=True, facecolor=face, alpha=0.9, zorder=3 if (on or wall) else 2,

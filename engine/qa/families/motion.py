@@ -320,7 +320,7 @@ def _object_move(ctx: FamilyContext, t: Template, rng: np.random.Generator, ids:
     dists = t.param("distances", [1.0])
     for a, b, c in ctx.tuples(ids, 3, rng):
         oa = w.by_id[a]
-        if oa.support != "floor" or any(w.support.get(x) in (a, b, c) for x in (a, b, c)):
+        if not oa.on_floor or any(w.support.get(x) in (a, b, c) for x in (a, b, c)):
             continue
         dist = float(dists[int(rng.integers(len(dists)))])
         if w.horizontal_distance(a, b) < dist + 0.1:  # it must not run into the anchor

@@ -117,7 +117,7 @@ def _object_view(ctx: FamilyContext, t: Template, rng: np.random.Generator, ids:
     for a, c in ctx.tuples(ids, 2, rng):
         if a not in fronted or _stacked(w, (a, c)):
             continue
-        if t.task == "object_view_fb" and (w.by_id[a].against is not None or w.by_id[a].support == "wall"):
+        if t.task == "object_view_fb" and (w.by_id[a].against is not None or w.by_id[a].on_wall):
             continue  # nothing stands behind an object backed against a wall: "in front" by its name
         pa, pc = _xy(w, a), _xy(w, c)
         if np.linalg.norm(pc - pa) < dmin:

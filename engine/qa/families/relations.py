@@ -265,7 +265,7 @@ def _support(ctx: FamilyContext, t: Template, rng: np.random.Generator) -> list[
     limit = int(ctx.cfg["balancing"]["max_candidates"])
     for j in rng.permutation(len(ids))[:limit]:
         a = ids[int(j)]
-        if ctx.world.by_id[a].support == "wall":
+        if ctx.world.by_id[a].on_wall:
             continue
         sup = w.support.get(a)
         if sup is not None and sup not in ids:

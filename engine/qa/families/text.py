@@ -78,7 +78,7 @@ def generate(ctx: FamilyContext, t: Template, rng: np.random.Generator) -> list[
         n = int(t.constraints.get("num_options", 3))
         for a in ids:
             o = w.by_id[a]
-            if o.support == "wall" or (o.supported_by and o.supported_by not in names):
+            if o.on_wall or (o.supported_by and o.supported_by not in names):
                 continue
             right = names[o.supported_by] if o.supported_by else "the floor"
             pool = _support_pool(ctx, ids, names, a, right)
