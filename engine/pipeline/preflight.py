@@ -20,6 +20,8 @@ from engine.pipeline.executors import worker_stages
 from engine.pipeline.splits import split_of
 from engine.pipeline.timing import StageTimer
 from engine.qa import QAGenerator
+from engine.qa.schema import Template
+from engine.qa.templates import load_templates
 from engine.scene.catalog import CatalogError, load_catalog
 from engine.schema import ConfigError, raise_errors
 
@@ -48,10 +50,38 @@ def _data_errors(job: JobSpec) -> list[str]:
             errors.append(f"render.appearance: {_one_line(e)}")
     if qa_enabled(cfg) and catalog is not None:
         try:
-            QAGenerator(cfg["qa"], catalog)
+            gen = QAGenerator(cfg["qa"], catalog)
         except (ValueError, yaml.YAMLError, OSError) as e:
             text = _one_line(e)
             errors.append(text if text.startswith("qa") else f"qa.templates: {text}")
+        else:
+            errors += selection_errors(cfg, gen.templates, load_templates(gen.cfg["templates"]))
+    return errors
+
+
+def selection_errors(cfg: dict, selected: list[Template], all_templates: dict[str, Template]) -> list[str]:
+    """Settings under which a requested QA family (or the whole selection) can ask nothing: every
+    template it keeps shows more views than ``camera.num_views``, or none survives
+    ``qa.answer_forms`` / ``qa.tags`` / ``qa.exclude_tags``."""
+    qa, nv = cfg["qa"], int(cfg["camera"]["num_views"])
+    errors = []
+    if qa["families"] == "all":
+        if selected and all(t.views > nv for t in selected):
+            need = min(t.views for t in selected)
+            errors.append(f"camera.num_views: {nv} view per scene, but every selected question shows {need} views; "
+                          f"fix: camera.num_views={need}, or widen qa.answer_forms / qa.tags")
+        return errors
+    for f in qa["families"]:
+        mine = [t for t in selected if t.family == f or f in t.tags]
+        if not mine:
+            forms = sorted({t.answer_type for t in all_templates.values() if t.family == f or f in t.tags})
+            errors.append(f"qa.families: {f!r} keeps no template under qa.answer_forms={qa['answer_forms']} "
+                          f"qa.tags={qa['tags']} qa.exclude_tags={qa['exclude_tags']}; fix: add one of its answer "
+                          f"forms {forms} to qa.answer_forms (or loosen the tags), or drop {f!r}")
+        elif all(t.views > nv for t in mine):
+            need = min(t.views for t in mine)
+            errors.append(f"qa.families: {f!r} asks about {need} views per question but camera.num_views={nv}; "
+                          f"fix: camera.num_views={need}, or drop {f!r}")
     return errors
 
 
