@@ -210,3 +210,20 @@ def test_inconsistent_row_is_a_disagreement():
     q = "How far apart are the box and the ball (closest points)? Answer in meters."
     r = _check(_row("measurement.object_distance.open", q, "number", 1.79, "1.80 m", ["obj_00", "obj_01"], "m"))
     assert r.status == "disagree" and "inconsistent" in r.note
+
+
+def test_record_fields_recomputed():
+    # Box: closest point to the camera (0, -0.5, 1), 3.5355 m; its centre at camera depth 4 m, wholly
+    # in the image (corners at u in [191.5, 319.5]). The ball turned 45 degrees: its corners reach
+    # u = 256 * 3.71 / 4 + 255.5 = 492.8 and u = 256 * 3 / 3.29 + 255.5 = 488.7, inside too.
+    sc = _scene()
+    sc["views"][0]["objects"]["obj_00"].update(distance=float(np.hypot(3.5, 0.5)), depth=4.0, in_frustum=True)
+    sc["views"][0]["objects"]["obj_01"].update(in_frustum=True)
+    got = {k: {w.split("/")[-1]: d for d, w in v} for k, v in audit.record_checks(audit.Scene(sc)).items()}
+    assert got["distance"]["obj_00"] < 1e-12 and got["depth"]["obj_00"] < 1e-12
+    assert got["in_frustum"] == {"obj_00": 0.0, "obj_01": 0.0}
+    assert got["in_frame_fraction"] == {"obj_00": 0.0, "obj_01": 0.0}
+    sc["views"][0]["objects"]["obj_00"].update(distance=3.0, in_frustum=False, in_frame_fraction=0.5)
+    got = {k: {w.split("/")[-1]: d for d, w in v} for k, v in audit.record_checks(audit.Scene(sc)).items()}
+    assert abs(got["distance"]["obj_00"] - (np.hypot(3.5, 0.5) - 3.0)) < 1e-12 and got["in_frustum"]["obj_00"] == 1.0
+    assert got["in_frame_fraction"]["obj_00"] == 0.5

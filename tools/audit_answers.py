@@ -32,6 +32,7 @@ import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from itertools import permutations
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -391,6 +392,109 @@ def surely_not_occluding(S: Scene, view: View, o: str, x: str) -> bool:
     if rect is None:
         return True
     return not (x in S.chain(o) or ray_first(view, S.objects[o], S.objects[x], rect))
+
+
+def clipped_projection(view: View, o: Obj) -> np.ndarray | None:
+    """(P, 2) projected vertices of box ``o`` clipped at the near plane (corners in front plus the
+    crossings of its 12 edges), or None when no part is in front."""
+    pc = view.to_cam(o.corners())
+    keep = [p for p in pc if p[2] >= view.near]
+    for i in range(8):
+        for j in range(i + 1, 8):
+            if bin(i ^ j).count("1") != 1:
+                continue
+            a, b = pc[i], pc[j]
+            if (a[2] - view.near) * (b[2] - view.near) < 0:
+                keep.append(a + (view.near - a[2]) / (b[2] - a[2]) * (b - a))
+    return view.project(np.array(keep)) if keep else None
+
+
+def hull(pts: np.ndarray) -> np.ndarray:
+    """Convex hull (monotone chain), counter-clockwise in (u, v)."""
+    P = sorted(set(map(tuple, np.round(pts, 12))))
+    if len(P) < 3:
+        return np.array(P)
+
+    def half(points):
+        out = []
+        for p in points:
+            while len(out) >= 2 and ((out[-1][0] - out[-2][0]) * (p[1] - out[-2][1])
+                                     - (out[-1][1] - out[-2][1]) * (p[0] - out[-2][0])) <= 0:
+                out.pop()
+            out.append(p)
+        return out
+    lo, hi = half(P), half(P[::-1])
+    return np.array(lo[:-1] + hi[:-1])
+
+
+def area(poly: np.ndarray) -> float:
+    if len(poly) < 3:
+        return 0.0
+    x, y = poly[:, 0], poly[:, 1]
+    return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
+
+
+def clip_rect(poly: np.ndarray, x0, y0, x1, y1) -> np.ndarray:
+    """Sutherland-Hodgman clip of a convex polygon to an axis-aligned rectangle."""
+    out = [tuple(p) for p in poly]
+    for axis, bound, keep_ge in ((0, x0, True), (0, x1, False), (1, y0, True), (1, y1, False)):
+        src, out = out, []
+        for k in range(len(src)):
+            p, q = src[k], src[(k + 1) % len(src)]
+            pin = p[axis] >= bound if keep_ge else p[axis] <= bound
+            qin = q[axis] >= bound if keep_ge else q[axis] <= bound
+            if pin:
+                out.append(p)
+            if pin != qin:
+                t = (bound - p[axis]) / (q[axis] - p[axis])
+                out.append((p[0] + t * (q[0] - p[0]), p[1] + t * (q[1] - p[1])))
+        if not out:
+            break
+    return np.array(out)
+
+
+def record_checks(S: Scene) -> dict[str, list]:
+    """The camera sampler's per-object view fields (docs/record.md) recomputed: distance, depth,
+    in_frustum, in_frame_fraction, bbox_amodal_geom. Field -> [(deviation, where)]."""
+    out = defaultdict(list)
+    for v in S.views.values():
+        W, H = v.W, v.H
+        for oid, info in v.info.items():
+            o = S.objects.get(oid)
+            if o is None:
+                continue
+            where = f"{S.id}/{v.id}/{oid}"
+            if info.get("distance") is not None:
+                out["distance"].append((abs(point_box(v.pos, o) - info["distance"]), where))
+            if info.get("depth") is not None:
+                out["depth"].append((abs(float(v.to_cam(o.c)[2]) - info["depth"]), where))
+            st, slack = frustum(v, o, v.pose, 0.0)
+            if "in_frustum" in info and abs(slack) > 1e-6:
+                out["in_frustum"].append((float((st == "inside") != bool(info["in_frustum"])), where))
+            pts = clipped_projection(v, o)
+            if "in_frame_fraction" in info:
+                if pts is None:
+                    f = 0.0
+                else:
+                    h = hull(pts)
+                    a = area(h)
+                    f = area(clip_rect(h, -0.5, -0.5, W - 0.5, H - 0.5)) / a if a > 0 else 0.0
+                    if st == "inside":
+                        f = 1.0
+                out["in_frame_fraction"].append((abs(f - float(info["in_frame_fraction"])), where))
+            if "bbox_amodal_geom" in info:
+                g = info["bbox_amodal_geom"]
+                mine = None
+                if pts is not None:
+                    u0, v0, u1, v1 = pts[:, 0].min(), pts[:, 1].min(), pts[:, 0].max(), pts[:, 1].max()
+                    if not (u1 < -0.5 or u0 > W - 0.5 or v1 < -0.5 or v0 > H - 0.5):
+                        mine = [max(u0, -0.5), max(v0, -0.5), min(u1, W - 0.5), min(v1, H - 0.5)]
+                if (mine is None) != (g is None):
+                    dev = math.inf
+                else:
+                    dev = 0.0 if mine is None else float(np.max(np.abs(np.array(mine) - np.array(g))))
+                out["bbox_amodal_geom"].append((dev, where))
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -1398,22 +1502,22 @@ def a_map_nearest(row):
     if len(grid) != nrows + 2 * b or len(grid[0]) != ncols + 2 * b:
         raise Skip("map size differs from the room grid")
     arrow = [(i, j, ch) for i, ln in enumerate(grid) for j, ch in enumerate(ln) if ch in "^><v"]
-    # the view whose camera stands at the arrow with that heading
-    view = None
+    # the views whose camera stands at the arrow with that heading (the row names none: a text-only
+    # row has view_ids []; two views of a scene can share the arrow cell and its heading mark)
+    views = []
     for v in row.S.views.values():
         j, i = math.floor((v.pos[0] - x_west) / res), math.floor((y_north - v.pos[1]) / res)
         h = math.degrees(v.heading()) % 360.0
         mark = ">^<v"[int(math.floor((h + 45.0) / 90.0 + 1e-12)) % 4]
         if (i, j, mark) in arrow:
-            view = v
-    if view is None:
+            views.append(v)
+    if not views:
         raise Skip("no view matches the camera arrow")
     opts = row.r["choices"]
     cells = {L: [(i, j) for i, ln in enumerate(grid) for j, ch in enumerate(ln) if ch == L] for L in opts}
     if any(not c for c in cells.values()):
         raise Skip("an option letter is not on the map")
     # letters -> objects: the assignment that puts each object's centre nearest its letter's cells
-    from itertools import permutations
     best = None
     for perm in permutations(row.objs, len(opts)):
         cost = 0.0
@@ -1423,16 +1527,23 @@ def a_map_nearest(row):
         if best is None or cost < best[0]:
             best = (cost, perm)
     letter_obj = dict(zip(opts, best[1]))
-    i0, j0 = math.floor((y_north - view.pos[1]) / res), math.floor((view.pos[0] - x_west) / res)
-    cd = {L: min(math.hypot(i - i0, j - j0) for i, j in cells[L]) for L in opts}
-    true = {L: point_box(view.pos, row.S.objects[letter_obj[L]]) for L in opts}
-    by_cell = sorted(opts, key=cd.get)
-    by_true = sorted(opts, key=true.get)
-    if by_cell[0] != by_true[0]:
-        return Result("disagree", None, note=f"cell-nearest {by_cell[0]} vs truly nearest {by_true[0]}")
-    gate = min(cd[by_cell[1]] - cd[by_cell[0]] - float(row.D.param(row.T, "min_cell_lead", 1.0)),
-               clears(row.D, row.T, true[by_true[0]], true[by_true[1]]))
-    return compare(row, by_true[0], margin=true[by_true[1]] - true[by_true[0]], gate=gate, gate_what="cell lead, rel+abs")
+    results = []
+    for view in views:
+        i0, j0 = math.floor((y_north - view.pos[1]) / res), math.floor((view.pos[0] - x_west) / res)
+        cd = {L: min(math.hypot(i - i0, j - j0) for i, j in cells[L]) for L in opts}
+        true = {L: point_box(view.pos, row.S.objects[letter_obj[L]]) for L in opts}
+        by_cell = sorted(opts, key=cd.get)
+        by_true = sorted(opts, key=true.get)
+        if by_cell[0] != by_true[0]:
+            results.append(Result("disagree", None, note=f"cell-nearest {by_cell[0]} vs truly nearest {by_true[0]}"))
+            continue
+        gate = min(cd[by_cell[1]] - cd[by_cell[0]] - float(row.D.param(row.T, "min_cell_lead", 1.0)),
+                   clears(row.D, row.T, true[by_true[0]], true[by_true[1]]))
+        results.append(compare(row, by_true[0], margin=true[by_true[1]] - true[by_true[0]], gate=gate,
+                               gate_what="cell lead, rel+abs"))
+    # the view that supports the stored answer within the rules, if any
+    results.sort(key=lambda r: (r.status != "ok", (r.gate or 0.0) < 0))
+    return results[0]
 
 
 # ---- text-only (stated centres: record centres rounded to the centimetre)
@@ -1600,6 +1711,26 @@ class Stats:
     skip_reasons: dict = field(default_factory=lambda: defaultdict(int))
 
 
+# Tasks whose listed objects are referents: visible enough in the question's view (visible fraction,
+# pixels, in-frame share at the template's thresholds, docs/qa.md "Visible enough").
+REFERENT_TASKS = {k for k in CHECKS if k.split(".")[0] in ("measurement", "relations", "perspective", "motion",
+                                                             "grounding")} | {"camera.object_distance", "ascii.draw_map"}
+
+
+def referents_missing(row: Row) -> str:
+    if row.key == "multiview.cross_view_direction":
+        v1, v2 = _two_views(row)
+        th = row.D.thresholds(row.T)
+        return "" if (v2.visible(row.objs[0], th) and v1.visible(row.objs[1], th)) else "a in image 2, b in image 1"
+    if row.key == "occlusion.occluder":
+        th = row.D.thresholds(row.T)
+        return ",".join(o for o in row.objs[1:] if not row.view.visible(o, th))
+    if row.key not in REFERENT_TASKS or not row.r["view_ids"]:
+        return ""
+    th = row.D.thresholds(row.T)
+    return ",".join(o for o in row.objs if not row.view.visible(o, th))
+
+
 def audit_row(r: dict, S: Scene, D: Defs) -> tuple[str, Result]:
     key = f"{r['family']}.{r['task']}"
     fn = CHECKS.get(key)
@@ -1609,6 +1740,10 @@ def audit_row(r: dict, S: Scene, D: Defs) -> tuple[str, Result]:
         row = Row(r, S, D)
         bad = consistency(row)
         res = fn(row)
+        miss = referents_missing(row)
+        if miss:
+            res.gate = min(res.gate if res.gate is not None else 0.0, -1.0)
+            res.gate_what = (res.gate_what + "; " if res.gate_what else "") + f"referents visible enough ({miss})"
         if bad is not None:
             res.status, res.note = "disagree", "inconsistent row: " + bad
     except Skip as e:
@@ -1641,11 +1776,25 @@ def iter_rows(dataset: str, limit: int | None = None):
                     return
 
 
+RECORD_TOL = 1e-6  # record fields recomputed: metres, pixels, fractions (in_frustum: 0 or 1)
+
+
 def run(dataset: str, templates: str | None = None, limit: int | None = None, catalog: str | None = None) -> dict:
     D = Defs(dataset, templates, catalog)
     stats: dict[str, Stats] = defaultdict(Stats)
+    recs: dict[str, dict] = {}
+    seen: set[str] = set()
     t0 = time.time()
     for r, S in iter_rows(dataset, limit):
+        if S.id not in seen:
+            seen.add(S.id)
+            for k, lst in record_checks(S).items():
+                m = recs.setdefault(k, {"checked": 0, "mismatches": [], "max_dev": 0.0})
+                m["checked"] += len(lst)
+                for dev, where in lst:
+                    m["max_dev"] = max(m["max_dev"], dev)
+                    if dev > RECORD_TOL:
+                        m["mismatches"].append({"where": where, "deviation": dev})
         key, res = audit_row(r, S, D)
         st = stats[key]
         st.rows += 1
@@ -1668,7 +1817,9 @@ def run(dataset: str, templates: str | None = None, limit: int | None = None, ca
     return {"dataset": dataset, "rows": rows, "checked": checked, "coverage": checked / rows if rows else 0.0,
             "disagreements": sum(len(s.disagree) for s in stats.values()),
             "margin_violations": sum(len(s.gate_viol) for s in stats.values()),
-            "seconds": time.time() - t0,
+            "seconds": time.time() - t0, "scenes": len(seen),
+            "records": dict(sorted(recs.items())),
+            "record_mismatches": sum(len(m["mismatches"]) for m in recs.values()),
             "tasks": {k: {"rows": s.rows, "checked": s.checked, "skipped": s.skipped,
                           "disagreements": s.disagree, "closest_margin": None if s.margin == math.inf else s.margin,
                           "closest_margin_row": s.margin_row, "margin_unit": MARGIN_UNITS.get(k, ""),
@@ -1679,8 +1830,8 @@ def run(dataset: str, templates: str | None = None, limit: int | None = None, ca
 
 def report_text(rep: dict, show: int = 5) -> str:
     out = [f"{rep['dataset']}: {rep['rows']} rows, {rep['checked']} checked ({100 * rep['coverage']:.1f}%), "
-           f"{rep['disagreements']} disagreements, {rep['margin_violations']} margin-rule violations "
-           f"({rep['seconds']:.0f} s)", ""]
+           f"{rep['disagreements']} disagreements, {rep['margin_violations']} margin-rule violations, "
+           f"{rep['record_mismatches']} record-field mismatches ({rep['seconds']:.0f} s)", ""]
     out.append(f"{'task':34s} {'rows':>7s} {'checked':>7s} {'skip':>6s} {'disagr':>6s} {'closest margin':>20s} "
                f"{'max num err':>11s} {'viol':>5s}")
     for k, t in rep["tasks"].items():
@@ -1688,6 +1839,13 @@ def report_text(rep: dict, show: int = 5) -> str:
         e = "" if t["max_numeric_error"] is None else f"{t['max_numeric_error']:.4f}"
         out.append(f"{k:34s} {t['rows']:7d} {t['checked']:7d} {t['skipped']:6d} {len(t['disagreements']):6d} "
                    f"{m:>20s} {e:>11s} {len(t['margin_violations']):5d}")
+    out.append("")
+    out.append(f"record fields of {rep['scenes']} scenes (views' per-object camera-sampler fields recomputed):")
+    for k, m in rep["records"].items():
+        out.append(f"  {k:20s} {m['checked']:8d} checked, {len(m['mismatches'])} mismatches, "
+                   f"largest deviation {m['max_dev']:.3g}")
+        for d in m["mismatches"][:show]:
+            out.append(f"    MISMATCH {k} {d['where']}: {d['deviation']:.4g}")
     for k, t in rep["tasks"].items():
         if t["skip_reasons"] and t["checked"] == 0:
             out.append(f"  skipped {k}: " + "; ".join(f"{n} x {why}" for why, n in t["skip_reasons"].items()))
@@ -1717,15 +1875,20 @@ def main(argv=None) -> int:
     if a.json:
         with open(a.json, "w") as fh:
             json.dump(rep if len(reps) > 1 else rep, fh, indent=1, default=str)
-    return 1 if rep["disagreements"] else 0
+    return 1 if rep["disagreements"] or rep["record_mismatches"] else 0
 
 
 def merge(reps: list[dict]) -> dict:
     out = {"dataset": " + ".join(r["dataset"] for r in reps), "rows": 0, "checked": 0, "disagreements": 0,
-           "margin_violations": 0, "seconds": 0.0, "tasks": {}}
+           "margin_violations": 0, "seconds": 0.0, "scenes": 0, "record_mismatches": 0, "records": {}, "tasks": {}}
     for r in reps:
-        for k in ("rows", "checked", "disagreements", "margin_violations", "seconds"):
+        for k in ("rows", "checked", "disagreements", "margin_violations", "seconds", "scenes", "record_mismatches"):
             out[k] += r[k]
+        for k, m in r["records"].items():
+            g = out["records"].setdefault(k, {"checked": 0, "mismatches": [], "max_dev": 0.0})
+            g["checked"] += m["checked"]
+            g["mismatches"] += m["mismatches"]
+            g["max_dev"] = max(g["max_dev"], m["max_dev"])
         for k, t in r["tasks"].items():
             m = out["tasks"].setdefault(k, {"rows": 0, "checked": 0, "skipped": 0, "disagreements": [],
                                             "closest_margin": None, "closest_margin_row": "",
