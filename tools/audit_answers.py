@@ -32,7 +32,6 @@ import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from itertools import permutations
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -1517,16 +1516,11 @@ def a_map_nearest(row):
     cells = {L: [(i, j) for i, ln in enumerate(grid) for j, ch in enumerate(ln) if ch == L] for L in opts}
     if any(not c for c in cells.values()):
         raise Skip("an option letter is not on the map")
-    # letters -> objects: the assignment that puts each object's centre nearest its letter's cells
-    best = None
-    for perm in permutations(row.objs, len(opts)):
-        cost = 0.0
-        for L, oid in zip(opts, perm):
-            c = row.S.objects[oid].c
-            cost += min(math.hypot(x_west + (j + 0.5) * res - c[0], y_north - (i + 0.5) * res - c[1]) for i, j in cells[L])
-        if best is None or cost < best[0]:
-            best = (cost, perm)
-    letter_obj = dict(zip(opts, best[1]))
+    # letters -> objects: the legend's expressions resolved among the row's objects
+    legend = dict(re.findall(r"(?:^|, |Legend: )([A-Za-z]) = (the [^,\n]+)", row.q))
+    letter_obj = {L: match_expression(legend[L], row.objs, row.S, row.D) for L in opts if L in legend}
+    if len(letter_obj) != len(opts) or len(set(letter_obj.values())) != len(opts):
+        raise Skip("cannot resolve the option letters through the legend")
     results = []
     for view in views:
         i0, j0 = math.floor((y_north - view.pos[1]) / res), math.floor((view.pos[0] - x_west) / res)
