@@ -493,6 +493,22 @@ def record_checks(S: Scene) -> dict[str, list]:
                 else:
                     dev = 0.0 if mine is None else float(np.max(np.abs(np.array(mine) - np.array(g))))
                 out["bbox_amodal_geom"].append((dev, where))
+            # renderer fields: the fraction is visible / amodal pixels; the pixel boxes (pixel centres,
+            # inclusive) lie inside the projected box (meshes lie in their boxes), within half a pixel
+            if info.get("amodal_pixels") is not None and info.get("visible_fraction") is not None:
+                a, vpx = int(info["amodal_pixels"]), int(info.get("visible_pixels") or 0)
+                want = vpx / a if a > 0 else 0.0
+                out["visible_fraction"].append((abs(want - float(info["visible_fraction"])) + float(vpx > a), where))
+            for key in ("bbox_visible", "bbox_amodal"):
+                pb = info.get(key)
+                if pb is None:
+                    continue
+                g = info.get("bbox_amodal_geom")
+                if g is None:
+                    out[f"{key}_in_geom"].append((math.inf, where))
+                    continue
+                over = max(g[0] - pb[0], g[1] - pb[1], pb[2] - g[2], pb[3] - g[3], 0.5) - 0.5
+                out[f"{key}_in_geom"].append((over, where))
     return out
 
 
@@ -1834,7 +1850,7 @@ def report_text(rep: dict, show: int = 5) -> str:
         out.append(f"{k:34s} {t['rows']:7d} {t['checked']:7d} {t['skipped']:6d} {len(t['disagreements']):6d} "
                    f"{m:>20s} {e:>11s} {len(t['margin_violations']):5d}")
     out.append("")
-    out.append(f"record fields of {rep['scenes']} scenes (views' per-object camera-sampler fields recomputed):")
+    out.append(f"record fields of {rep['scenes']} scenes (camera-sampler fields recomputed, renderer fields cross-checked):")
     for k, m in rep["records"].items():
         out.append(f"  {k:20s} {m['checked']:8d} checked, {len(m['mismatches'])} mismatches, "
                    f"largest deviation {m['max_dev']:.3g}")
