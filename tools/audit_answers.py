@@ -283,33 +283,36 @@ def compass(dx: float, dy: float) -> tuple[str, float]:
     return COMPASS[k], 22.5 - abs(off)
 
 
+def clip_near(pc: np.ndarray, near: float) -> np.ndarray:
+    """Vertices of a box (8 corners, camera frame) clipped at the plane z = near: the corners in
+    front plus the crossings of its 12 edges; (0, 3) when nothing is in front."""
+    keep = [p for p in pc if p[2] >= near]
+    for i in range(8):
+        for j in range(i + 1, 8):
+            a, b = pc[i], pc[j]
+            if bin(i ^ j).count("1") == 1 and (a[2] - near) * (b[2] - near) < 0:
+                keep.append(a + (near - a[2]) / (b[2] - a[2]) * (b - a))
+    return np.array(keep).reshape(-1, 3)
+
+
 def frustum(view: View, o: Obj, pose: np.ndarray, margin_px: float) -> tuple[str, float]:
     """('inside' | 'outside' | 'partial', slack px). Inside: all 8 corners in front of the near
-    plane and projecting inside the image with margin_px to spare; outside: the projection of the
-    part in front of the near plane misses the image grown by margin_px (bounding boxes)."""
+    plane and projecting inside the image with margin_px to spare (slack: the least spare beyond
+    margin_px); outside: the bounding box of the projection of the part in front of the near plane
+    misses the image grown by margin_px (slack: the gap beyond margin_px)."""
     pc = view.to_cam(o.corners(), pose)
-    lo, hi = -0.5, None
     W, H = view.W, view.H
-    z = pc[:, 2]
-    if np.all(z >= view.near):
-        uv = view.project(pc)
-        slack_in = min(uv[:, 0].min() - (-0.5 + margin_px), uv[:, 1].min() - (-0.5 + margin_px),
-                       (W - 0.5 - margin_px) - uv[:, 0].max(), (H - 0.5 - margin_px) - uv[:, 1].max())
+    if np.all(pc[:, 2] >= view.near):
+        pts = view.project(pc)
+        slack_in = min(pts[:, 0].min() - (-0.5 + margin_px), pts[:, 1].min() - (-0.5 + margin_px),
+                       (W - 0.5 - margin_px) - pts[:, 0].max(), (H - 0.5 - margin_px) - pts[:, 1].max())
         if slack_in >= 0:
             return "inside", slack_in
-        pts = uv
     else:
-        # clip the box at the near plane: corners in front plus edge crossings
-        keep = [p for p in pc if p[2] >= view.near]
-        idx = [(i, j) for i in range(8) for j in range(i + 1, 8) if bin(i ^ j).count("1") == 1]
-        for i, j in idx:
-            a, b = pc[i], pc[j]
-            if (a[2] - view.near) * (b[2] - view.near) < 0:
-                t = (view.near - a[2]) / (b[2] - a[2])
-                keep.append(a + t * (b - a))
-        if not keep:
+        keep = clip_near(pc, view.near)
+        if not len(keep):
             return "outside", math.inf
-        pts = view.project(np.array(keep))
+        pts = view.project(keep)
     gap = max(-0.5 - margin_px - pts[:, 0].max(), pts[:, 0].min() - (W - 0.5 + margin_px),
               -0.5 - margin_px - pts[:, 1].max(), pts[:, 1].min() - (H - 0.5 + margin_px))
     if gap > 0:
@@ -394,18 +397,10 @@ def surely_not_occluding(S: Scene, view: View, o: str, x: str) -> bool:
 
 
 def clipped_projection(view: View, o: Obj) -> np.ndarray | None:
-    """(P, 2) projected vertices of box ``o`` clipped at the near plane (corners in front plus the
-    crossings of its 12 edges), or None when no part is in front."""
-    pc = view.to_cam(o.corners())
-    keep = [p for p in pc if p[2] >= view.near]
-    for i in range(8):
-        for j in range(i + 1, 8):
-            if bin(i ^ j).count("1") != 1:
-                continue
-            a, b = pc[i], pc[j]
-            if (a[2] - view.near) * (b[2] - view.near) < 0:
-                keep.append(a + (view.near - a[2]) / (b[2] - a[2]) * (b - a))
-    return view.project(np.array(keep)) if keep else None
+    """(P, 2) projected vertices of box ``o`` clipped at the near plane, or None when no part is
+    in front."""
+    keep = clip_near(view.to_cam(o.corners()), view.near)
+    return view.project(keep) if len(keep) else None
 
 
 def hull(pts: np.ndarray) -> np.ndarray:
@@ -1689,6 +1684,8 @@ UNNAMED = {"counting.count", "counting.count_color", "counting.count_compare", "
 def names_check(row: Row) -> str | None:
     """Every object the row lists is named in its question: its mark ("object k") or its
     category's display name."""
+    if row.marks and row.r["view_ids"] and row.marks.get("view_id") != row.r["view_ids"][0]:
+        return f"marks drawn on {row.marks.get('view_id')}, the question shows {row.r['view_ids'][0]} first"
     if row.key in UNNAMED:
         return None
     marked = row.marks["object_ids"] if row.marks and "per_view" not in row.marks else []
