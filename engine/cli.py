@@ -29,8 +29,18 @@ def _overrides(args: list[str]) -> list[str]:
         elif a.startswith("--"):
             raise SystemExit(f"unknown option {a}; options: --resume, --overwrite (or key=value overrides)\n{USAGE}")
         else:
-            out.append(a)
+            out.append(_quoted(a))
     return out
+
+
+def _quoted(override: str) -> str:
+    """``key=value`` with a value Hydra's override grammar cannot read bare (spaces, non-ASCII
+    letters, as in a folder path) put in single quotes; other overrides unchanged."""
+    key, sep, value = override.partition("=")
+    bare = value.isascii() and not any(ch.isspace() for ch in value)
+    if not sep or bare or value[:1] in ("'", '"', "[", "{"):
+        return override
+    return key + "='" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def _kv(args: list[str], required: tuple[str, ...]) -> dict[str, str]:
@@ -143,6 +153,12 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, OutputLockedError, KeyError) as e:
         print(f"spatialforge {cmd}: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # the disk or the file system failed mid-run: what is complete stays complete
+        where = f" {e.filename}" if e.filename else ""
+        print(f"spatialforge {cmd}: error: writing{where} failed: {e.strerror or e}; fix: free space or check the "
+              "folder, then rerun the same command (complete shards are kept and verified, the rest is redone)",
+              file=sys.stderr)
+        return 1
     if isinstance(result, dict):
         print(json.dumps({k: v for k, v in result.items() if k != "stage_seconds"}, indent=1, default=str))
     return 0

@@ -236,9 +236,14 @@ def appearance_cfg_errors(cfg: Any) -> list[str]:
     """Every problem of an appearance config (a mapping, or a YAML path / None for the default
     file), each ``render.appearance.<key>: problem; fix: ...`` (empty when valid)."""
     if cfg is None or isinstance(cfg, (str, Path)):
-        cfg = load_appearance_config(cfg)
+        try:
+            cfg = load_appearance_config(cfg)
+        except (OSError, yaml.YAMLError) as e:
+            return [f"render.appearance: {' '.join(str(e).split())}"
+                    + ("" if "fix:" in str(e) else "; fix: correct the YAML (see scenes/appearance.yaml) or point "
+                       "render.appearance at another file")]
     if not isinstance(cfg, Mapping):
-        return [f"render.appearance: must be a mapping or a YAML path, got {type(cfg).__name__}"]
+        return [f"render.appearance: got a {type(cfg).__name__}; fix: a mapping like scenes/appearance.yaml"]
     c = Checker(cfg, "render.appearance")
 
     def present(dotted: str) -> bool:

@@ -38,22 +38,22 @@ def _data_errors(job: JobSpec) -> list[str]:
     try:
         catalog = load_catalog(cfg["scene"].get("catalog"))
     except (CatalogError, yaml.YAMLError, OSError) as e:
-        errors.append(f"scene.catalog: {_one_line(e)}")
+        errors.append(_file_error("scene.catalog", e, "docs/layout.md"))
     if render_enabled(cfg):
         try:
             load_recipes()
         except (MeshRecipeError, yaml.YAMLError, OSError) as e:
-            errors.append(f"scene meshes (scenes/meshes.yaml): {_one_line(e)}")
+            errors.append(_file_error("mesh recipes (scenes/meshes.yaml)", e, "docs/meshes.md"))
         try:
             appearance_cfg(cfg)
         except (ValueError, yaml.YAMLError, OSError) as e:
-            errors.append(f"render.appearance: {_one_line(e)}")
+            errors.append(_file_error("render.appearance", e, "docs/meshes.md"))
     if qa_enabled(cfg) and catalog is not None:
         try:
             gen = QAGenerator(cfg["qa"], catalog)
         except (ValueError, yaml.YAMLError, OSError) as e:
-            text = _one_line(e)
-            errors.append(text if text.startswith("qa") else f"qa.templates: {text}")
+            errors.append(_file_error("qa.templates", e, "docs/qa.md") if not str(e).startswith("qa")
+                          else _one_line(e))
         else:
             errors += selection_errors(cfg, gen.templates, load_templates(gen.cfg["templates"]))
     return errors
@@ -104,6 +104,15 @@ def _one_line(e: BaseException) -> str:
     return " ".join(str(e).split()) or type(e).__name__
 
 
+def _file_error(key: str, e: BaseException, doc: str) -> str:
+    """One line for a data file that cannot be used: ``key: <problem>; fix: ...``."""
+    text = _one_line(e)
+    text = text if text.startswith(key.split(" ")[0]) else f"{key}: {text}"
+    if "fix:" not in text:
+        text += f"; fix: correct the file ({doc} says what each field means), or point {key.split(' ')[0]} at another file"
+    return text
+
+
 def dry_run(job: JobSpec) -> None:
     """Make scene 0 through every enabled stage in this process; raise ConfigError naming the
     stage, the key to change and the fix when a stage cannot run with this config."""
@@ -121,8 +130,9 @@ def dry_run(job: JobSpec) -> None:
         try:
             renderer = stages.renderer
         except Exception as e:  # the GL libraries, driver or device: anything that stops a context
+            text = _one_line(e)
             raise ConfigError(f"render: cannot create the {job.cfg['render']['backend']} renderer "
-                              f"({type(e).__name__}: {_one_line(e)}); {GL_FIX}") from None
+                              f"({type(e).__name__}: {text})" + ("" if "fix:" in text else f"; {GL_FIX}")) from None
         cam = job.cfg["camera"]
         for key in ("width", "height"):
             if cam[key] > renderer.max_image_size:

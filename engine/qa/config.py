@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 
 import yaml
@@ -47,7 +48,10 @@ def qa_cfg_errors(qa_cfg: Mapping) -> list[str]:
                 tags = {tag for t in load_templates(c.get("templates")).values() for tag in t.tags}
             for f in fams:
                 if f not in FAMILIES and f not in tags:
-                    c.err("families", f"{f!r} is neither a family {list(FAMILIES)} nor a template tag {sorted(tags)}")
+                    near = difflib.get_close_matches(str(f), [*FAMILIES, *sorted(tags)], n=1)
+                    hint = f"did you mean {near[0]!r}? " if near else ""
+                    c.err("families", f"{f!r} is neither a family {list(FAMILIES)} nor a template tag {sorted(tags)}; "
+                                      f"fix: {hint}use family names or tags from those lists")
     c.string_list("tags")
     c.string_list("exclude_tags", "[needs_upward_cameras]")
     c.check("templates", lambda v: v is None or isinstance(v, str), "a path string or null")

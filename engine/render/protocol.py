@@ -133,9 +133,9 @@ def render_cfg_errors(render_cfg: Mapping) -> list[str]:
             c.errors += validate_light(light, f"render.default_lights[{i}]")
     a = c.get("appearance")
     if a is not MISSING:
-        if isinstance(a, Mapping):  # else a YAML path (or null: the default file)
+        if a is None or isinstance(a, (str, Mapping)):  # a YAML path (null: the default file) or inline
             c.errors += appearance_cfg_errors(a)
-        elif not (a is None or isinstance(a, str)):
+        else:
             c.err("appearance", f"got {a!r}; fix: a mapping, a YAML path, or null for scenes/appearance.yaml")
     return c.errors
 
