@@ -22,7 +22,7 @@ from engine.atomic import sha256_file
 from engine.camera.config import camera_cfg_errors
 from engine.export.writers import WRITERS
 from engine.layout.config import scene_cfg_errors
-from engine.paths import CONF_DIR, DATA_FOLDERS, data_dir
+from engine.paths import CONF_DIR, DATA_FOLDERS, config_groups, data_dir
 from engine.qa.config import qa_cfg_errors
 from engine.qa.templates import TemplateError, template_files
 from engine.render.protocol import render_cfg_errors
@@ -131,14 +131,6 @@ class JobSpec:
     def split_names(self) -> list[str]:
         """Split names with a positive ratio, sorted (the canonical order)."""
         return sorted(k for k, v in self.cfg["split"]["ratios"].items() if v > 0)
-
-
-def config_groups(config_dir: str | Path | None = None) -> dict[str, list[str]]:
-    """Config group -> its options (the YAML files of ``conf/<group>/``, sorted), read from the
-    config folder (:data:`engine.paths.CONF_DIR` by default)."""
-    root = Path(config_dir or CONF_DIR)
-    return {d.name: sorted(p.stem for p in d.glob("*.yaml")) for d in sorted(root.iterdir())
-            if d.is_dir() and any(d.glob("*.yaml"))}
 
 
 def compose_config(overrides: list[str] | None = None, config_dir: str | Path | None = None,
