@@ -3,7 +3,6 @@ webdataset's ordinary decode calls (a 16-bit PNG member would come back as 8-bit
 
 from __future__ import annotations
 
-import io
 import tarfile
 
 import numpy as np
