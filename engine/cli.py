@@ -6,7 +6,8 @@
     spatialforge glb      out=DIR scene_id=sXXXXXXXXX path=FILE.glb  export one scene of a dataset as GLB
 
 Overrides use Hydra's syntax (``scene=tabletop qa.families=[distance,occlusion] num_scenes=1000
-out=data/x``). Also ``python -m engine.cli ...``.
+out=data/x``). Also ``python -m engine.cli ...``. ``spatialforge <command> --help`` (or
+``spatialforge help <command>``) lists the config groups, the most used keys and their defaults.
 """
 
 from __future__ import annotations
@@ -14,9 +15,114 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import textwrap
 from pathlib import Path
 
 USAGE = __doc__
+HELP_FLAGS = ("-h", "--help")
+# The keys `<command> --help` lists with their defaults and the comments of their YAML lines.
+HELP_KEYS = ("num_scenes", "seed", "out", "resume", "overwrite", "camera.width", "camera.height", "camera.num_views",
+             "qa.families", "qa.answer_forms", "output.scenes_per_shard", "output.image_format", "output.depth",
+             "output.instance_mask", "output.scenes", "output.llava", "output.webdataset", "executor.workers")
+DEMO_DEFAULTS = {"num_scenes": 50, "out": "outputs/demo"}  # what `demo` sets before the command's overrides
+# command -> (usage line, what it does)
+COMMAND_HELP = {
+    "generate": ("spatialforge generate [key=value ...] [--resume] [--overwrite]",
+                 "Compose conf/config.yaml with the overrides (Hydra syntax), validate every key, then make the "
+                 "dataset in `out`: sharded Parquet with a dataset card, resumable (docs/pipeline.md)."),
+    "config": ("spatialforge config [key=value ...]",
+               "Print the resolved, validated config as YAML, with its hash and shard count; makes nothing."),
+    "demo": ("spatialforge demo [key=value ...] [--resume] [--overwrite]",
+             "generate with num_scenes=50 out=outputs/demo (unless overridden), then a top-down plot, a contact "
+             "sheet and a few rows read back with datasets.load_dataset."),
+    "glb": ("spatialforge glb out=DIR scene_id=sXXXXXXXXX path=FILE.glb [catalog=FILE.yaml]",
+            "Export one scene of a dataset as a GLB file (Blender, web viewers)."),
+}
+GLB_KEYS = (("out", "the dataset folder (made by generate)"),
+            ("scene_id", "the scene, e.g. s000000003 (listed in out/scenes/*.jsonl)"),
+            ("path", "the .glb file to write (its folder is made)"),
+            ("catalog", "optional: the catalog YAML; default: the one the dataset was made with (out/config.yaml)"))
+
+
+def _yaml_text(v) -> str:
+    """A default as it is written on the command line (``null``, ``true``, ``[a, b]``)."""
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return str(v).lower()
+    if isinstance(v, list):
+        return "[" + ",".join(_yaml_text(x) for x in v) + "]"
+    return str(v)
+
+
+def _key_doc(path: Path, leaf: str) -> str:
+    """The comment on the line of top-level key ``leaf`` in the YAML file ``path``, with the
+    comment-only lines that continue it."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith(f"{leaf}:"):
+            parts = [line.split(" #", 1)[1].strip()] if " #" in line else []
+            for more in lines[i + 1:]:
+                if not more.strip().startswith("#") or not more.startswith(" "):
+                    break
+                parts.append(more.strip().lstrip("#").strip())
+            return " ".join(parts)
+    return ""
+
+
+def config_help(defaults: dict | None = None) -> str:
+    """The config part of a command's help: every config group with its options (read from the
+    conf/ folder) and the most used keys (:data:`HELP_KEYS`) with their defaults and the comments
+    of their YAML lines. ``defaults`` replaces defaults the command sets itself."""
+    import yaml
+
+    from engine.paths import CONF_DIR, config_groups
+
+    main_file = CONF_DIR / "config.yaml"
+    top = yaml.safe_load(main_file.read_text(encoding="utf-8"))
+    chosen = {k: v for d in top.get("defaults", []) if isinstance(d, dict) for k, v in d.items()}
+    lines = ["config groups (pick an option with group=option; the YAML files in conf/<group>/):"]
+    groups = config_groups()
+    for group in sorted(groups, key=lambda g: list(chosen).index(g) if g in chosen else len(chosen)):
+        options = groups[group]
+        opts = [f"{o} (default)" if o == chosen.get(group) else o for o in options]
+        tail = "" if chosen.get(group) else "   (none by default)"
+        lines.append(f"  {group:<10} {' | '.join(opts)}{tail}")
+    lines += ["", "most used keys (key=default; set with key=value):"]
+    for key in HELP_KEYS:
+        head, _, rest = key.partition(".")
+        if rest and chosen.get(head):
+            path = CONF_DIR / head / f"{chosen[head]}.yaml"
+            data, parts = yaml.safe_load(path.read_text(encoding="utf-8")), rest.split(".")
+        else:
+            path, data, parts = main_file, top, key.split(".")
+        value = data
+        for part in parts:
+            value = value[part]
+        if defaults and key in defaults:
+            value = defaults[key]
+        entry = f"  {key}={_yaml_text(value)}"
+        doc = _key_doc(path, parts[0]) if len(parts) == 1 else ""
+        if len(entry) > 34:
+            lines.append(entry)
+            entry = ""
+        lines += textwrap.wrap(doc, 100, initial_indent=f"{entry:<36}", subsequent_indent=" " * 36) or [entry]
+    lines += ["", "Every other key the same way by its dotted path (`spatialforge config` prints them all); a list",
+              "as key=[a,b]; an unknown key fails with the nearest valid one. See docs/pipeline.md."]
+    return "\n".join(lines)
+
+
+def command_help(cmd: str) -> str:
+    """``spatialforge <cmd> --help``: usage, what the command does, its options and keys."""
+    usage, what = COMMAND_HELP[cmd]
+    lines = [f"usage: {usage}", "", *textwrap.wrap(what, 100), "", "options:", "  -h, --help       this help"]
+    if cmd == "glb":
+        lines += ["", "keys:"] + [f"  {k:<16} {doc}" for k, doc in GLB_KEYS]
+        return "\n".join(lines)
+    if cmd != "config":
+        lines += ["  --resume         resume=true: skip the shards already complete in `out`",
+                  "  --overwrite      overwrite=true: replace a dataset of another config in `out`"]
+    return "\n".join(lines + ["", config_help(DEMO_DEFAULTS if cmd == "demo" else None)])
 
 
 def _overrides(args: list[str]) -> list[str]:
@@ -27,7 +133,8 @@ def _overrides(args: list[str]) -> list[str]:
         elif a == "--overwrite":
             out.append("overwrite=true")
         elif a.startswith("--"):
-            raise SystemExit(f"unknown option {a}; options: --resume, --overwrite (or key=value overrides)\n{USAGE}")
+            raise SystemExit(f"unknown option {a}; options: --resume, --overwrite, --help (or key=value overrides)\n"
+                             f"{USAGE}")
         else:
             out.append(_quoted(a))
     return out
@@ -123,7 +230,7 @@ def cmd_demo(args: list[str]) -> dict:
     from engine.pipeline.demo import demo_extras
     from engine.pipeline.run import generate
 
-    over = ["num_scenes=50", "out=outputs/demo"] + _overrides(args)
+    over = [f"{k}={v}" for k, v in DEMO_DEFAULTS.items()] + _overrides(args)
     job = load_job(over)
     summary = generate(job)
     demo_extras(job)
@@ -136,13 +243,18 @@ COMMANDS = {"generate": cmd_generate, "config": cmd_config, "demo": cmd_demo, "g
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``spatialforge`` console script; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help", "help"):
+    if argv[:1] == ["help"] and len(argv) > 1:  # spatialforge help generate
+        argv = [argv[1], "--help"]
+    if not argv or argv[0] in ("help", *HELP_FLAGS):
         print(USAGE)
         return 0
     cmd, rest = argv[0], argv[1:]
     if cmd not in COMMANDS:
         print(f"unknown command {cmd!r}\n{USAGE}", file=sys.stderr)
         return 2
+    if any(a in HELP_FLAGS for a in rest):
+        print(command_help(cmd))
+        return 0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s",
                         stream=sys.stderr)
     from engine.pipeline.config import ConfigError

@@ -34,6 +34,14 @@ def data_dir(name: str) -> Path:
                             "(checkout); fix: reinstall the package (pip install .) or run from a checkout")
 
 
+def config_groups(config_dir: str | Path | None = None) -> dict[str, list[str]]:
+    """Hydra config group -> its options (the YAML files of ``<config_dir>/<group>/``, sorted);
+    ``config_dir`` defaults to :data:`CONF_DIR`."""
+    root = Path(config_dir or CONF_DIR)
+    return {d.name: sorted(p.stem for p in d.glob("*.yaml")) for d in sorted(root.iterdir())
+            if d.is_dir() and any(d.glob("*.yaml"))}
+
+
 CONF_DIR = data_dir("conf")
 SCENES_DIR = data_dir("scenes")
 TEMPLATES_DIR = data_dir("templates")

@@ -78,3 +78,61 @@ def test_console_script_help():
     assert exe.exists(), f"{exe}: the console script is missing; fix: make setup (pip install -e .)"
     res = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=60)
     assert res.returncode == 0 and "spatialforge generate" in res.stdout
+
+
+def _key_defaults(text: str) -> dict[str, str]:
+    """key -> default as printed under "most used keys"."""
+    part = text.split("most used keys", 1)[1].split("\n\n", 1)[0]
+    return dict(line.split()[0].split("=", 1) for line in part.splitlines()[1:] if line.startswith("  ") and "=" in
+                line.split()[0])
+
+
+@pytest.mark.parametrize("argv", [["generate", "--help"], ["generate", "-h"], ["help", "generate"],
+                                  ["generate", "num_scenes=5", "--help"]])
+def test_generate_help_lists_groups_and_keys(capsys, argv):
+    from engine.cli import HELP_KEYS, _yaml_text
+    from engine.paths import config_groups
+
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("usage: spatialforge generate [key=value ...] [--resume] [--overwrite]")
+    assert "--resume" in text and "--overwrite" in text
+    for group, options in config_groups().items():  # every group with every option, read from conf/
+        line = next(l for l in text.splitlines() if l.startswith(f"  {group} "))
+        assert [o.replace(" (default)", "") for o in line.split(None, 1)[1].split("   (")[0].split(" | ")] == options
+    assert "  scene      open | room (default) | tabletop" in text
+    assert "  executor   local (default) | ray" in text
+    # the defaults printed are the ones the composed config has
+    cfg = load_job([]).cfg
+    printed = _key_defaults(text)
+    assert list(printed) == list(HELP_KEYS)
+    for key, shown in printed.items():
+        value = cfg
+        for part in key.split("."):
+            value = value[part]
+        assert shown == _yaml_text(value), key
+    assert "image width, pixels" in text  # the YAML line's comment
+
+
+def test_demo_config_glb_help(capsys):
+    assert main(["demo", "--help"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("usage: spatialforge demo")
+    assert _key_defaults(text)["num_scenes"] == "50" and _key_defaults(text)["out"] == "outputs/demo"
+    assert main(["config", "-h"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("usage: spatialforge config") and "scene      open | room" in text
+    assert "--resume" not in text
+    assert main(["help", "glb"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("usage: spatialforge glb out=DIR scene_id=") and "scene_id" in text
+    assert main(["help", "frobnicate"]) == 2
+
+
+def test_help_runs_no_job(tmp_path, capsys):
+    out = tmp_path / "ds"
+    assert main(["generate", f"out={out}", "--help"]) == 0
+    assert not out.exists()
+    exe = Path(sys.executable).parent / "spatialforge"
+    res = subprocess.run([str(exe), "generate", "--help"], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0 and "most used keys" in res.stdout and res.stderr == ""

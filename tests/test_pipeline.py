@@ -132,6 +132,31 @@ def test_webdataset_and_llava_match_parquet(ref):
             assert all((ref / "llava" / p).is_file() for p in paths)
 
 
+def test_webdataset_maps_decode_to_the_parquet_millimetres(ref):
+    """Depth and instance maps in the tars: `.decode("pil")` gives the exact uint16 arrays of
+    the Parquet rows' 16-bit PNGs (docs/pipeline.md, WebDataset)."""
+    import numpy as np
+    import webdataset as wds
+
+    from engine.pipeline.encode import decode_png16
+
+    checked = 0
+    for pq_path in sorted((ref / "data").glob("*.parquet")):
+        table = pq.read_table(pq_path, columns=["id", "depths", "instance_masks"]).to_pylist()
+        if not table:
+            continue
+        by_id = {r["id"]: r for r in table}
+        tar = ref / "wds" / pq_path.name.replace(".parquet", ".tar")
+        for sample in wds.WebDataset(str(tar), shardshuffle=False).decode("pil"):
+            row = by_id[sample["__key__"]]
+            for col, suffix in (("depths", "depth.npy.gz"), ("instance_masks", "mask.npy.gz")):
+                for k, img in enumerate(row[col]):
+                    got = sample[f"{k}.{suffix}"]
+                    assert got.dtype == np.uint16 and np.array_equal(got, decode_png16(img["bytes"]))
+                    checked += 1
+    assert checked > 0
+
+
 def test_two_workers_identical(ref, tmp_path):
     summary = generate(_job(tmp_path / "w2", "executor.workers=2"))
     assert summary["workers"] == 2

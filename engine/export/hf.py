@@ -129,8 +129,14 @@ def dataset_card(features, split_rows: dict[str, int], split_bytes: dict[str, in
     """README.md text: YAML front matter (``configs`` with one data_files glob per split and
     ``dataset_info`` with the features and split sizes) and a short description.
 
-    Splits with no rows are left out of the card (``datasets`` refuses a split with no data);
-    their (empty) shard files stay in ``data/``."""
+    A split with no rows (no scene fell into it) is named in the description with 0 rows but
+    left out of ``configs`` and ``dataset_info``: ``datasets`` (5.2; huggingface/datasets PR
+    #8401 would change it) cannot load a split without rows: ``load_dataset(..., split=s)``
+    raises "Instruction s corresponds to no data" however the card lists it, even over empty
+    Parquet files of the right schema, and a card listing it makes ``load_dataset(folder)`` (all
+    splits) fail too. Left out, every other split loads and ``split=s`` raises ``Unknown split``
+    naming the splits there are (tests/test_dataset_card.py). Its empty shard files stay in
+    ``data/``."""
     splits = sorted(s for s, n in split_rows.items() if n > 0)
     front = {
         "configs": [{"config_name": "default",
@@ -140,7 +146,9 @@ def dataset_card(features, split_rows: dict[str, int], split_bytes: dict[str, in
                                      "num_examples": int(split_rows[s])} for s in splits]},
         "tags": ["spatial-reasoning", "synthetic", "vqa"],
     }
-    lines = [f"- `{s}`: {split_rows[s]} rows" for s in sorted(split_rows)]
+    lines = [f"- `{s}`: {split_rows[s]} rows" if split_rows[s] else
+             f"- `{s}`: 0 rows: no scene fell into this split, so it is not in `configs` (the `datasets` library "
+             f"cannot load a split without rows); raise `num_scenes` to fill it" for s in sorted(split_rows)]
     body = f"""
 # SpatialForge dataset
 

@@ -8,10 +8,12 @@ data made on 1 worker, 2 workers or Ray carries the same hash.
 
 from __future__ import annotations
 
+import difflib
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import engine
 from engine.assets.appearance import load_appearance_config
@@ -20,14 +22,15 @@ from engine.atomic import sha256_file
 from engine.camera.config import camera_cfg_errors
 from engine.export.writers import WRITERS
 from engine.layout.config import scene_cfg_errors
-from engine.paths import CONF_DIR, DATA_FOLDERS, data_dir
+from engine.paths import CONF_DIR, DATA_FOLDERS, config_groups, data_dir
 from engine.qa.config import qa_cfg_errors
 from engine.qa.templates import TemplateError, template_files
 from engine.render.protocol import render_cfg_errors
 from engine.scene.catalog import DEFAULT_CATALOG
 from engine.schema import Checker, ConfigError, canonical_hash, is_int, raise_errors
 
-__all__ = ["ConfigError", "JobSpec", "compose_config", "validate_config", "make_job", "load_job", "config_hash"]
+__all__ = ["ConfigError", "JobSpec", "compose_config", "config_groups", "validate_config", "make_job", "load_job",
+           "config_hash"]
 
 MAX_SCENES = 10**9  # scene ids are s + 9 digits
 RUN_CONTROL_KEYS = ("out", "executor", "resume", "overwrite", "progress", "dry_run")
@@ -135,7 +138,8 @@ def compose_config(overrides: list[str] | None = None, config_dir: str | Path | 
     """Compose ``conf/config.yaml`` with Hydra override strings and return a resolved plain dict.
 
     Uses Hydra's compose API: no working-directory change and no Hydra output folders.
-    Raises ConfigError naming the key when an override targets an unknown key or group.
+    Raises ConfigError listing every override Hydra refuses, each naming the key Hydra
+    complains about and the fix (the nearest valid key, or the group's options).
     """
     from hydra import compose, initialize_config_dir
     from hydra.errors import HydraException
@@ -143,21 +147,161 @@ def compose_config(overrides: list[str] | None = None, config_dir: str | Path | 
     from omegaconf.errors import OmegaConfBaseException
 
     cdir = str(Path(config_dir or CONF_DIR).resolve())
-    try:
-        with initialize_config_dir(config_dir=cdir, version_base=None, job_name="spatialforge"):
-            cfg = compose(config_name=config_name, overrides=list(overrides or []))
-            return OmegaConf.to_container(cfg, resolve=True)
-    except (HydraException, OmegaConfBaseException) as e:
-        msg = str(e).strip().splitlines()
-        key = ""
-        for o in overrides or []:
-            k = o.split("=", 1)[0].lstrip("+~")
-            if f"'{k}'" in str(e) or k in str(e):
-                key = k
-                break
-        where = f"{key}: " if key else ""
-        raise ConfigError(f"{where}{' '.join(msg)}; fix: check the key against conf/config.yaml and its groups "
-                          f"(add a new key with +key=value only if a stage reads it)") from None
+    overrides = list(overrides or [])
+    parsed, errors = _parse_overrides(overrides)
+    raise_errors(errors, "invalid overrides")
+    with initialize_config_dir(config_dir=cdir, version_base=None, job_name="spatialforge"):
+        bad: set[int] = set()
+        while True:  # Hydra stops at the first problem: drop each refused override and retry
+            kept = [o for i, o in enumerate(overrides) if i not in bad]
+            try:
+                cfg = OmegaConf.to_container(compose(config_name=config_name, overrides=kept), resolve=True)
+            except (HydraException, OmegaConfBaseException) as e:
+                index, msg = _compose_error(e, overrides, parsed, bad, cdir, config_name)
+                errors.append(msg)
+                if index is None:  # not tied to one override: report what is known
+                    break
+                bad.add(index)
+                continue
+            break
+    raise_errors(errors, "invalid overrides")
+    return cfg
+
+
+def _parse_overrides(overrides: list[str]) -> tuple[list, list[str]]:
+    """Each override parsed alone with Hydra's grammar (so a syntax error names its override),
+    and the errors."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    parser, parsed, errors = OverridesParser.create(), [], []
+    for o in overrides:
+        key = o.split("=", 1)[0].lstrip("+~")
+        try:
+            ov = parser.parse_override(o)
+        except HydraException as e:
+            why = " ".join(str(e).split()).split(" See https://")[0]
+            errors.append(f"{key or o}: cannot parse the override {o!r} ({why}); fix: write key=value, a list as "
+                          "key=[a,b], quoting values with spaces or brackets (Hydra's override grammar: "
+                          "https://hydra.cc/docs/advanced/override_grammar/basic/)")
+            parsed.append(None)
+            continue
+        if not ov.key_or_group:
+            errors.append(f"{o}: the override has no key; fix: write key=value, e.g. num_scenes=100")
+        parsed.append(ov)
+    return parsed, errors
+
+
+def _compose_error(e: Exception, overrides: list[str], parsed: list, bad: set[int], cdir: str,
+                   config_name: str) -> tuple[int | None, str]:
+    """The override Hydra refused (its index, None when it cannot be told) and the error line:
+    ``key: problem; fix: ...`` naming the key from Hydra's own message."""
+    text = " ".join(str(e).split())
+
+    def find(key: str) -> int | None:
+        for i, ov in enumerate(parsed):
+            if i not in bad and ov is not None and ov.key_or_group == key:
+                return i
+        return None
+
+    m = re.search(r"Could not find '([^']+)/([^'/]+)'", text)
+    if m:  # a misspelt group option: scene=rooom
+        group, option = m.group(1), m.group(2)
+        options = config_groups(cdir).get(group, [])
+        near = [o for o in options if o.startswith(option)] or difflib.get_close_matches(option, options, n=1)
+        hint = f"did you mean {group}={near[0]}? " if near else f"pick one with {group}=<option> "
+        return find(group), (f"{group}: unknown option {option!r}; fix: {hint}(options of {group}: "
+                             f"{', '.join(options) or 'none'}; the files in conf/{group}/)")
+    m = re.search(r"Could not (override|delete from config\.) '([^']+)'", text)
+    if m:  # an unknown key: camera.widht=5, ~camera.widht
+        key, delete = m.group(2), m.group(1) != "override"
+        index = find(key)
+        near, other = _nearest_key(_base_config(overrides, parsed, cdir, config_name), key)
+        others = _other_options(key, cdir)
+        if others and not near:  # a key of another option of its group
+            return index, (f"{key}: unknown key with the chosen {key.split('.')[0]}; fix: it is a key of "
+                           f"{' and '.join(others)}: pick that, or drop the override")
+        if delete:
+            return index, f"{key}: cannot delete an unknown key; fix: {f'did you mean ~{near}?' if near else other}"
+        fix = f"did you mean {near}?" if near else other
+        return index, f"{key}: unknown key; fix: {fix} (add a new key with +{key}=... only if a stage reads it)"
+    m = re.search(r"An item is already at '([^']+)'", text)
+    if m:  # +camera.width=5
+        key = m.group(1)
+        index = find(key)
+        value = overrides[index].split("=", 1)[1] if index is not None and "=" in overrides[index] else "..."
+        return index, f"{key}: the key exists, so + cannot add it; fix: drop the + ({key}={value})"
+    index = next((i for i, ov in enumerate(parsed)
+                  if i not in bad and ov is not None and f"'{ov.key_or_group}'" in text), None)
+    where = f"{parsed[index].key_or_group}: " if index is not None else ""
+    return index, (f"{where}{text}; fix: check the key against conf/config.yaml and its groups "
+                   f"(add a new key with +key=value only if a stage reads it)")
+
+
+def _base_config(overrides: list[str], parsed: list, cdir: str, config_name: str) -> dict:
+    """The config composed with only the overrides that pick group options (``scene=tabletop``,
+    ``preset=...``; the keys a misspelt key is compared with depend on them), else the defaults."""
+    from hydra import compose
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    groups = config_groups(cdir)
+    picks = [o for o, ov in zip(overrides, parsed) if ov is not None and ov.key_or_group in groups]
+    for attempt in (picks, []):
+        try:
+            return OmegaConf.to_container(compose(config_name=config_name, overrides=attempt), resolve=False)
+        except (HydraException, OmegaConfBaseException):
+            continue
+    return {}
+
+
+def _nearest_key(cfg: dict, key: str) -> tuple[str | None, str]:
+    """The valid dotted key nearest to ``key`` in ``cfg`` (each part matched exactly or by
+    difflib), or None; and a fix for when there is none (the keys at the level where no part
+    matches)."""
+    node: Any = cfg
+    fixed: list[str] = []
+    for part in key.split("."):
+        here = ".".join(fixed) or "the top level"
+        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            fixed.append(part)
+            node = node[int(part)]
+            continue
+        if not isinstance(node, dict):
+            return None, f"{here} holds a value, not keys: set it with {here}=..."
+        names = {str(k): k for k in node}
+        if part not in names:
+            near = difflib.get_close_matches(part, list(names), n=1, cutoff=0.6)
+            if not near:
+                return None, f"use one of the keys of {here}: {', '.join(names)}"
+            part = near[0]
+        fixed.append(part)
+        node = node[names[part]]
+    near = ".".join(fixed)
+    return (near if near != key else None), "check the key against conf/config.yaml and its groups"
+
+
+def _other_options(key: str, cdir: str) -> list[str]:
+    """``group=option`` for every option of ``key``'s group whose own file has ``key``
+    (``scene.doorway.width`` is a key of ``scene=room``, not of ``scene=tabletop``)."""
+    import yaml
+
+    group, _, rest = key.partition(".")
+    found = []
+    for option in config_groups(cdir).get(group, []) if rest else []:
+        try:
+            node = yaml.safe_load((Path(cdir) / group / f"{option}.yaml").read_text())
+        except (OSError, yaml.YAMLError):
+            continue
+        for part in rest.split("."):
+            node = node[part] if isinstance(node, dict) and part in node else _ABSENT
+        if node is not _ABSENT:
+            found.append(f"{group}={option}")
+    return found
+
+
+_ABSENT = object()
 
 
 def validate_config(cfg: dict) -> list[str]:
