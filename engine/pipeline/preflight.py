@@ -88,7 +88,7 @@ def selection_errors(cfg: dict, selected: list[Template], all_templates: dict[st
 def empty_splits(job: JobSpec) -> list[str]:
     """Splits with a positive ratio that no scene of the job falls into (checked exactly for jobs
     up to SPLIT_CHECK_MAX scenes; larger jobs leave a split empty only by a vanishing chance).
-    Such a split is declared empty in the dataset card; the run warns before any work."""
+    The run warns before any work; the dataset card says the split is empty."""
     ratios = job.cfg["split"]["ratios"]
     names = job.split_names()
     n = min(job.num_scenes, SPLIT_CHECK_MAX)
@@ -148,7 +148,8 @@ def preflight(job: JobSpec) -> None:
     """Every check that needs no output folder (see the module docstring); raises ConfigError."""
     raise_errors(_data_errors(job))
     for s in empty_splits(job):
-        log.warning("split %s: no scene of the %d falls into it (split.ratios.%s=%s); it is declared empty in the "
-                    "dataset card; to fill it raise num_scenes", s, job.num_scenes, s, job.cfg["split"]["ratios"][s])
+        log.warning("split %s: no scene of the %d falls into it (split.ratios.%s=%s); the dataset card says it is "
+                    "empty (datasets cannot load an empty split); to fill it raise num_scenes", s, job.num_scenes, s,
+                    job.cfg["split"]["ratios"][s])
     if job.cfg["dry_run"]:
         dry_run(job)
