@@ -4,6 +4,8 @@
     spatialforge config   [key=value ...]                            print the resolved config and its hash
     spatialforge demo     [key=value ...]                            50 scenes into outputs/demo + plots + a peek
     spatialforge glb      out=DIR scene_id=sXXXXXXXXX path=FILE.glb  export one scene of a dataset as GLB
+    spatialforge push     DATASET --repo user/name [--private] [--revision R] [--dry-run]
+                                                                     publish a dataset to the Hugging Face Hub
 
 Overrides use Hydra's syntax (``scene=tabletop qa.families=[distance,occlusion] num_scenes=1000
 out=data/x``). Also ``python -m engine.cli ...``. ``spatialforge <command> --help`` (or
@@ -37,7 +39,15 @@ COMMAND_HELP = {
              "sheet and a few rows read back with datasets.load_dataset."),
     "glb": ("spatialforge glb out=DIR scene_id=sXXXXXXXXX path=FILE.glb [catalog=FILE.yaml]",
             "Export one scene of a dataset as a GLB file (Blender, web viewers)."),
+    "push": ("spatialforge push DATASET --repo user/name [--private] [--revision R] [--dry-run]",
+             "Upload a finished dataset's own files (those its manifest lists) to a Hugging Face dataset "
+             "repository; resumable by running it again. The token comes from HF_TOKEN or `hf auth login` and "
+             "is never printed. --dry-run lists the files and the total size (docs/publishing.md)."),
 }
+PUSH_OPTIONS = [("--repo user/name", "the dataset repository (created when missing)"),
+                ("--private", "create the repository private"),
+                ("--revision R", "commit to branch R (created when missing; default main)"),
+                ("--dry-run", "list what would be uploaded and its size; send nothing")]
 GLB_KEYS = (("out", "the dataset folder (made by generate)"),
             ("scene_id", "the scene, e.g. s000000003 (listed in out/scenes/*.jsonl)"),
             ("path", "the .glb file to write (its folder is made)"),
@@ -119,6 +129,8 @@ def command_help(cmd: str) -> str:
     if cmd == "glb":
         lines += ["", "keys:"] + [f"  {k:<16} {doc}" for k, doc in GLB_KEYS]
         return "\n".join(lines)
+    if cmd == "push":
+        return "\n".join(lines + [f"  {k:<16} {doc}" for k, doc in PUSH_OPTIONS])
     if cmd != "config":
         lines += ["  --resume         resume=true: skip the shards already complete in `out`",
                   "  --overwrite      overwrite=true: replace a dataset of another config in `out`"]
@@ -237,7 +249,27 @@ def cmd_demo(args: list[str]) -> dict:
     return summary
 
 
-COMMANDS = {"generate": cmd_generate, "config": cmd_config, "demo": cmd_demo, "glb": cmd_glb}
+def cmd_push(args: list[str]) -> dict:
+    """Publish a finished dataset folder to the Hub (engine.pipeline.publish.push)."""
+    import argparse
+
+    from engine.pipeline.publish import push
+    from engine.schema import ConfigError
+
+    ap = argparse.ArgumentParser(prog="spatialforge push", add_help=False, exit_on_error=False)
+    ap.add_argument("dataset")
+    ap.add_argument("--repo", required=True)
+    ap.add_argument("--private", action="store_true")
+    ap.add_argument("--revision")
+    ap.add_argument("--dry-run", action="store_true")
+    try:
+        a = ap.parse_args(args)
+    except (argparse.ArgumentError, SystemExit) as e:
+        raise ConfigError(f"push: {e if str(e) else 'bad arguments'}; fix: {COMMAND_HELP['push'][0]}") from None
+    return push(a.dataset, a.repo, private=a.private, revision=a.revision, dry_run=a.dry_run)
+
+
+COMMANDS = {"generate": cmd_generate, "config": cmd_config, "demo": cmd_demo, "glb": cmd_glb, "push": cmd_push}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -259,12 +291,16 @@ def main(argv: list[str] | None = None) -> int:
                         stream=sys.stderr)
     from engine.pipeline.config import ConfigError
     from engine.pipeline.manifest import OutputLockedError
+    from engine.pipeline.publish import PublishError
 
     try:
         result = COMMANDS[cmd](rest)
     except (ConfigError, OutputLockedError, KeyError) as e:
         print(f"spatialforge {cmd}: error: {e}", file=sys.stderr)
         return 2
+    except PublishError as e:
+        print(f"spatialforge {cmd}: error: {e}", file=sys.stderr)
+        return 1
     except OSError as e:  # the disk or the file system failed mid-run: what is complete stays complete
         where = f" {e.filename}" if e.filename else ""
         print(f"spatialforge {cmd}: error: writing{where} failed: {e.strerror or e}; fix: free space or check the "
