@@ -22,6 +22,7 @@ from pathlib import Path
 
 USAGE = __doc__
 HELP_FLAGS = ("-h", "--help")
+MULTIRUN_FLAGS = ("-m", "--multirun")  # generate: one dataset per value of the swept keys
 # The keys `<command> --help` lists with their defaults and the comments of their YAML lines.
 HELP_KEYS = ("num_scenes", "seed", "out", "resume", "overwrite", "camera.width", "camera.height", "camera.num_views",
              "qa.families", "qa.answer_forms", "output.scenes_per_shard", "output.image_format", "output.depth",
@@ -29,9 +30,11 @@ HELP_KEYS = ("num_scenes", "seed", "out", "resume", "overwrite", "camera.width",
 DEMO_DEFAULTS = {"num_scenes": 50, "out": "outputs/demo"}  # what `demo` sets before the command's overrides
 # command -> (usage line, what it does)
 COMMAND_HELP = {
-    "generate": ("spatialforge generate [key=value ...] [--resume] [--overwrite]",
+    "generate": ("spatialforge generate [-m] [key=value ...] [--resume] [--overwrite]",
                  "Compose conf/config.yaml with the overrides (Hydra syntax), validate every key, then make the "
-                 "dataset in `out`: sharded Parquet with a dataset card, resumable (docs/pipeline.md)."),
+                 "dataset in `out`: sharded Parquet with a dataset card, resumable (docs/pipeline.md). With -m, "
+                 "keys given several values (key=a,b) are swept: one dataset per value under out/<key>=<value>/, "
+                 "the rest identical, and out/sweep.json says what stayed the same (docs/sweeps.md)."),
     "config": ("spatialforge config [key=value ...]",
                "Print the resolved, validated config as YAML, with its hash and shard count; makes nothing."),
     "demo": ("spatialforge demo [key=value ...] [--resume] [--overwrite]",
@@ -152,12 +155,12 @@ def _overrides(args: list[str]) -> list[str]:
     return out
 
 
-def _quoted(override: str) -> str:
+def _quoted(override: str, always: bool = False) -> str:
     """``key=value`` with a value Hydra's override grammar cannot read bare (spaces, non-ASCII
     letters, as in a folder path) put in single quotes; other overrides unchanged."""
     key, sep, value = override.partition("=")
     bare = value.isascii() and not any(ch.isspace() for ch in value)
-    if not sep or bare or value[:1] in ("'", '"', "[", "{"):
+    if not sep or (bare and not always) or value[:1] in ("'", '"', "[", "{"):
         return override
     return key + "='" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
@@ -176,10 +179,19 @@ def _kv(args: list[str], required: tuple[str, ...]) -> dict[str, str]:
 
 
 def cmd_generate(args: list[str]) -> dict:
-    """Compose, validate and run the main job; return the summary."""
+    """Compose, validate and run the main job; return the summary. With ``-m``/``--multirun``, one
+    dataset per value of the swept keys under ``out`` (engine.pipeline.sweep)."""
     from engine.pipeline.config import load_job
     from engine.pipeline.run import generate
 
+    if any(a in MULTIRUN_FLAGS for a in args):
+        from engine.pipeline.sweep import run_sweep
+
+        over = _overrides([a for a in args if a not in MULTIRUN_FLAGS])
+        outs = [o.split("=", 1)[1].strip("'\"") for o in over if o.startswith("out=")]
+        out = Path(outs[-1] if outs else load_job(over).cfg["out"])
+        return run_sweep([o for o in over if not o.startswith("out=")], out,
+                         lambda ov, sub: generate(load_job(ov + [_quoted(f"out={sub}", always=True)])))
     job = load_job(_overrides(args))
     return generate(job)
 
