@@ -95,7 +95,7 @@ def test_generate_help_lists_groups_and_keys(capsys, argv):
 
     assert main(argv) == 0
     text = capsys.readouterr().out
-    assert text.startswith("usage: spatialforge generate [key=value ...] [--resume] [--overwrite]")
+    assert text.startswith("usage: spatialforge generate [-m] [key=value ...] [--resume] [--overwrite]")
     assert "--resume" in text and "--overwrite" in text
     for group, options in config_groups().items():  # every group with every option, read from conf/
         line = next(l for l in text.splitlines() if l.startswith(f"  {group} "))
