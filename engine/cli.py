@@ -4,6 +4,7 @@
     spatialforge config   [key=value ...]                            print the resolved config and its hash
     spatialforge demo     [key=value ...]                            50 scenes into outputs/demo + plots + a peek
     spatialforge glb      out=DIR scene_id=sXXXXXXXXX path=FILE.glb  export one scene of a dataset as GLB
+    spatialforge card     DATASET [--plots] [--blind]                rewrite a dataset's card (README.md), with plots
     spatialforge push     DATASET --repo user/name [--private] [--revision R] [--dry-run]
                                                                      publish a dataset to the Hugging Face Hub
 
@@ -42,6 +43,11 @@ COMMAND_HELP = {
              "sheet and a few rows read back with datasets.load_dataset."),
     "glb": ("spatialforge glb out=DIR scene_id=sXXXXXXXXX path=FILE.glb [catalog=FILE.yaml]",
             "Export one scene of a dataset as a GLB file (Blender, web viewers)."),
+    "card": ("spatialforge card DATASET [--plots] [--blind]",
+             "Rewrite the dataset card (README.md: the Hub's YAML header, counts per split, family and task, "
+             "answer distributions, the split rule); --plots draws card/answers.png, card/factors.png and "
+             "card/samples.png; --blind adds the blind meter's per-template table (text-only models; minutes on "
+             "large sets). `generate` writes the card without them; `demo` adds the plots."),
     "push": ("spatialforge push DATASET --repo user/name [--private] [--revision R] [--dry-run]",
              "Upload a finished dataset's own files (those its manifest lists) to a Hugging Face dataset "
              "repository; resumable by running it again. The token comes from HF_TOKEN or `hf auth login` and "
@@ -134,6 +140,9 @@ def command_help(cmd: str) -> str:
         return "\n".join(lines)
     if cmd == "push":
         return "\n".join(lines + [f"  {k:<16} {doc}" for k, doc in PUSH_OPTIONS])
+    if cmd == "card":
+        return "\n".join(lines + ["  --plots          draw the card's plots into DATASET/card/",
+                                   "  --blind          add the blind meter's table (text-only models per template)"])
     if cmd != "config":
         lines += ["  --resume         resume=true: skip the shards already complete in `out`",
                   "  --overwrite      overwrite=true: replace a dataset of another config in `out`"]
@@ -281,7 +290,30 @@ def cmd_push(args: list[str]) -> dict:
     return push(a.dataset, a.repo, private=a.private, revision=a.revision, dry_run=a.dry_run)
 
 
-COMMANDS = {"generate": cmd_generate, "config": cmd_config, "demo": cmd_demo, "glb": cmd_glb, "push": cmd_push}
+def cmd_card(args: list[str]) -> dict:
+    """Rewrite a dataset's card from its files (engine.pipeline.card.write_card)."""
+    import yaml
+
+    from engine.pipeline.card import write_card
+    from engine.pipeline.manifest import read_manifest
+    from engine.schema import ConfigError
+
+    paths = [a for a in args if not a.startswith("--")]
+    unknown = [a for a in args if a.startswith("--") and a not in ("--plots", "--blind")]
+    if len(paths) != 1 or unknown:
+        raise ConfigError(f"card: expected one DATASET folder and --plots / --blind, got {args}; "
+                          f"fix: {COMMAND_HELP['card'][0]}")
+    out = Path(paths[0])
+    m = read_manifest(out) if out.is_dir() else None
+    if m is None or not (out / "config.yaml").is_file():
+        raise ConfigError(f"card: {out} is not a dataset folder (no manifest.json and config.yaml); fix: pass the "
+                          "folder a generate run wrote")
+    cfg = yaml.safe_load((out / "config.yaml").read_text())
+    stats = write_card(out, cfg, m["config_hash"], m["splits"], plots="--plots" in args, blind="--blind" in args)
+    return {"card": str(out / "README.md"), "rows": stats["split_rows"], "tasks": len(stats["task"])}
+
+
+COMMANDS = {"generate": cmd_generate, "card": cmd_card, "config": cmd_config, "demo": cmd_demo, "glb": cmd_glb, "push": cmd_push}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -124,10 +124,19 @@ def view_record(scene_id: str, view_id: str, scene_json: str, images: list[bytes
     return rec
 
 
+def size_category(n: int) -> str:
+    """The Hub's size category for ``n`` rows (``n<1K``, ``1K<n<10K``, ..., ``n>1T``)."""
+    bounds = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
+              (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"), (1_000_000_000, "100M<n<1B"),
+              (10**12, "1B<n<1T")]
+    return next((name for top, name in bounds if n < top), "n>1T")
+
+
 def dataset_card(features, split_rows: dict[str, int], split_bytes: dict[str, int], config_hash: str,
-                 version: str) -> str:
-    """README.md text: YAML front matter (``configs`` with one data_files glob per split and
-    ``dataset_info`` with the features and split sizes) and a short description.
+                 version: str, license: str = "cc-by-4.0", extra: str = "") -> str:
+    """README.md text: YAML front matter (``configs`` with one data_files glob per split,
+    ``dataset_info`` with the features and split sizes, license, task categories, size category)
+    and a description, followed by ``extra`` (:func:`engine.export.card.card_body`).
 
     A split with no rows (no scene fell into it) is named in the description with 0 rows but
     left out of ``configs`` and ``dataset_info``: ``datasets`` (5.2; huggingface/datasets PR
@@ -144,6 +153,9 @@ def dataset_card(features, split_rows: dict[str, int], split_bytes: dict[str, in
         "dataset_info": {"features": features._to_yaml_list(),
                          "splits": [{"name": s, "num_bytes": int(split_bytes.get(s, 0)),
                                      "num_examples": int(split_rows[s])} for s in splits]},
+        "license": license,
+        "task_categories": ["visual-question-answering"],
+        "size_categories": [size_category(sum(split_rows.values()))],
         "tags": ["spatial-reasoning", "synthetic", "vqa"],
     }
     lines = [f"- `{s}`: {split_rows[s]} rows" if split_rows[s] else
@@ -161,5 +173,6 @@ The resolved config is in `config.yaml`; `manifest.json` lists every shard with 
 Columns: `images` is a list of images in the order of `view_ids`; `value` is the typed answer as
 JSON text; `scene` is the scene record as JSON (see docs/record.md of SpatialForge); `marks` and
 `meta` are JSON text or null. Open it with `datasets.load_dataset("<this folder>")`.
-"""
+
+{extra}"""
     return "---\n" + yaml.safe_dump(front, sort_keys=False) + "---\n" + body

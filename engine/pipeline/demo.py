@@ -57,6 +57,10 @@ def demo_extras(job: JobSpec, n_plot: int = 6, n_sheet: int = 3, n_rows: int = 3
         frames, titles = rerender(job, scenes[:n_sheet])
         contact_sheet(frames, out / "contact_sheet.png", titles=titles, max_width=256)
         print(f"contact sheet of {len(frames)} views (re-rendered from the scene records): {out / 'contact_sheet.png'}")
+    from engine.pipeline.card import write_card
+
+    write_card(out, job.cfg, job.config_hash, job.split_names(), plots=True)
+    print(f"dataset card with plots: {out / 'README.md'}, {out / 'card'}/")
     from datasets import load_dataset
 
     ds = load_dataset(str(out))

@@ -20,7 +20,10 @@ from engine.export.writers import WRITERS, writer_for_file
 from engine.pipeline.manifest import LOCK, MANIFEST
 from engine.schema import ConfigError
 
-TOP_FILES = (MANIFEST, "README.md", "config.yaml")  # what a run writes at the top of the folder
+# What a run writes besides its shards: the manifest, the card and its plots, the resolved config,
+# the split rule, and the demo's pictures.
+TOP_FILES = (MANIFEST, "README.md", "config.yaml", "splits.json", "card/answers.png", "card/factors.png",
+             "card/samples.png", "topdown.png", "contact_sheet.png")
 SCENES_FOLDER = "scenes"
 # Shard files: <folder>/<split>-KKKKK-of-NNNNN.<ext>; scene records: scenes/scenes-KKKKK-of-NNNNN.jsonl.
 _SHARD_NAME = re.compile(r"^[A-Za-z0-9_]+-\d{5}-of-\d{5}$")
@@ -28,7 +31,7 @@ _SHARD_NAME = re.compile(r"^[A-Za-z0-9_]+-\d{5}-of-\d{5}$")
 
 def _folders() -> list[str]:
     """Folders a run may create, deepest first (removed at an overwrite only when left empty)."""
-    names = [SCENES_FOLDER, *dict.fromkeys(wk.folder for wk in WRITERS)]
+    names = [SCENES_FOLDER, "card", *dict.fromkeys(wk.folder for wk in WRITERS)]
     extra = [f"{wk.folder}/{sub}" for wk in WRITERS for sub in wk.member_folders]
     return extra + names
 

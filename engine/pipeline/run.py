@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import logging
 import time
-from pathlib import Path
 
 import yaml
 
 import engine
-from engine.export.hf import dataset_card, dataset_features
 from engine.atomic import atomic_write_text, remove_stale_temps
+from engine.pipeline.card import write_card
 from engine.pipeline.config import ConfigError, JobSpec
 from engine.pipeline.executors import EXECUTORS
 from engine.pipeline.manifest import (
@@ -130,12 +129,7 @@ def generate(job: JobSpec) -> dict:
                 split_rows[s] = split_rows.get(s, 0) + n
             for k, v in entry["stats"].items():
                 stats[k] = stats.get(k, 0) + v
-        split_bytes = {s: sum(p.stat().st_size for p in (out / "data").glob(f"{s}-*.parquet"))
-                       for s in split_rows}
-        o = job.cfg["output"]
-        card = dataset_card(dataset_features(o["depth"], o["instance_mask"]), split_rows, split_bytes,
-                            job.config_hash, engine.__version__)
-        atomic_write_text(out / "README.md", card)
+        write_card(out, job.cfg, job.config_hash, job.split_names())
     wall = time.perf_counter() - t0
     summary = {
         "out": str(out), "config_hash": job.config_hash, "executor": name, "workers": workers,
