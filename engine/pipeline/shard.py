@@ -23,6 +23,7 @@ from engine.pipeline.config import qa_enabled
 from engine.pipeline.stages import SceneOutput, SceneSkipped, SceneStages
 from engine.pipeline.timing import StageTimer
 from engine.export.marks import DEFAULT_MAX_COVER, draw_marks_image
+from engine.qa.factors import factors_json, factors_of, scene_factors
 
 
 def shard_tag(job: JobSpec, shard_index: int) -> str:
@@ -129,16 +130,19 @@ def scene_rows(cfg: dict, out: SceneOutput, timer: StageTimer, draw_marks, scene
     enc = _Encoder(cfg, out, draw_marks, timer)
     rows = []
     with timer("rows"):
+        scene_part = scene_factors(out.scene)
         if qa_enabled(cfg):
             for qa in out.qa_rows:
                 imgs, marks_rec = enc.images(list(qa["view_ids"]), qa.get("marks"))
+                fac = factors_json(factors_of(out.scene, list(qa["view_ids"]), qa, scene_part))
                 rows.append(qa_record(qa, scene_json, imgs, enc.depths(qa["view_ids"]), enc.masks(qa["view_ids"]),
-                                      marks_rec))
+                                      marks_rec, factors=fac))
         else:
             for v in out.scene.views:
                 imgs, _ = enc.images([v.id], None)
+                fac = factors_json(factors_of(out.scene, [v.id], None, scene_part))
                 rows.append(view_record(out.scene.scene_id, v.id, scene_json, imgs, enc.depths([v.id]),
-                                        enc.masks([v.id])))
+                                        enc.masks([v.id]), factors=fac))
     return rows
 
 
