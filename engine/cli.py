@@ -4,6 +4,7 @@
     spatialforge config   [key=value ...]                            print the resolved config and its hash
     spatialforge demo     [key=value ...]                            50 scenes into outputs/demo + plots + a peek
     spatialforge glb      out=DIR scene_id=sXXXXXXXXX path=FILE.glb  export one scene of a dataset as GLB
+    spatialforge check-splits DATASET                                check a dataset's splits for leaks
 
 Overrides use Hydra's syntax (``scene=tabletop qa.families=[distance,occlusion] num_scenes=1000
 out=data/x``). Also ``python -m engine.cli ...``.
@@ -130,7 +131,26 @@ def cmd_demo(args: list[str]) -> dict:
     return summary
 
 
-COMMANDS = {"generate": cmd_generate, "config": cmd_config, "demo": cmd_demo, "glb": cmd_glb}
+def cmd_check_splits(args: list[str]) -> int:
+    """Check a dataset folder's splits for leaks (docs/splits.md); exit 1 naming the first leaks."""
+    from engine.eval.leaks import LeakError, check_splits, format_report
+
+    if len(args) != 1 or args[0] in ("-h", "--help"):
+        print("usage: spatialforge check-splits DATASET\n\nChecks that no scene id, no image (sha256 of its bytes), "
+              "no held-out value of the recorded split rule (splits.json) and no (view, normalised question) "
+              "pair crosses between splits; exits 1 naming the first leaks with counts (docs/splits.md).")
+        return 0 if args and args[0] in ("-h", "--help") else 2
+    try:
+        res = check_splits(args[0])
+    except LeakError as e:
+        print(f"spatialforge check-splits: error: {e}", file=sys.stderr)
+        return 2
+    print(format_report(res), file=sys.stdout if res["ok"] else sys.stderr)
+    return 0 if res["ok"] else 1
+
+
+COMMANDS = {"generate": cmd_generate, "config": cmd_config, "demo": cmd_demo, "glb": cmd_glb,
+            "check-splits": cmd_check_splits}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -159,8 +179,14 @@ def main(argv: list[str] | None = None) -> int:
               "folder, then rerun the same command (complete shards are kept and verified, the rest is redone)",
               file=sys.stderr)
         return 1
+    if isinstance(result, int):  # a command that sets its own exit status
+        return result
     if isinstance(result, dict):
         print(json.dumps({k: v for k, v in result.items() if k != "stage_seconds"}, indent=1, default=str))
+        if (result.get("split_check") or {}).get("ok") is False:
+            print(f"spatialforge {cmd}: error: the splits leak (see check-splits above); fix: check split.params, "
+                  "then rerun with overwrite=true", file=sys.stderr)
+            return 1
     return 0
 
 
