@@ -218,3 +218,7 @@ def test_normalised_questions():
     a = normalise_question("Is the red chair 2.5 m from the lamp?", ["chair", "lamp"])
     assert a == normalise_question("is the red CHAIR 3 m from the lamp?", ["chair", "lamp"]) == \
         "is the red <obj> # m from the <obj>?"
+
+
+def test_blind_meter_does_not_read_factors():
+    assert "factors" not in (REPO / "engine" / "eval" / "blind.py").read_text()
