@@ -7,6 +7,7 @@
     spatialforge card     DATASET [--plots] [--blind]                rewrite a dataset's card (README.md), with plots
     spatialforge push     DATASET --repo user/name [--private] [--revision R] [--dry-run]
                                                                      publish a dataset to the Hugging Face Hub
+    spatialforge check-splits DATASET                                check a dataset's splits for leaks
 
 Overrides use Hydra's syntax (``scene=tabletop qa.families=[distance,occlusion] num_scenes=1000
 out=data/x``). Also ``python -m engine.cli ...``. ``spatialforge <command> --help`` (or
@@ -48,6 +49,10 @@ COMMAND_HELP = {
              "answer distributions, the split rule); --plots draws card/answers.png, card/factors.png and "
              "card/samples.png; --blind adds the blind meter's per-template table (text-only models; minutes on "
              "large sets). `generate` writes the card without them; `demo` adds the plots."),
+    "check-splits": ("spatialforge check-splits DATASET",
+                     "Check that no scene id, no image (sha256 of its bytes), no held-out value of the recorded split "
+                     "rule (splits.json) and no (view, normalised question) pair crosses between splits; exits 1 "
+                     "naming the first leaks with counts (docs/splits.md)."),
     "push": ("spatialforge push DATASET --repo user/name [--private] [--revision R] [--dry-run]",
              "Upload a finished dataset's own files (those its manifest lists) to a Hugging Face dataset "
              "repository; resumable by running it again. The token comes from HF_TOKEN or `hf auth login` and "
@@ -140,6 +145,8 @@ def command_help(cmd: str) -> str:
         return "\n".join(lines)
     if cmd == "push":
         return "\n".join(lines + [f"  {k:<16} {doc}" for k, doc in PUSH_OPTIONS])
+    if cmd == "check-splits":
+        return "\n".join(lines)
     if cmd == "card":
         return "\n".join(lines + ["  --plots          draw the card's plots into DATASET/card/",
                                    "  --blind          add the blind meter's table (text-only models per template)"])
@@ -313,7 +320,26 @@ def cmd_card(args: list[str]) -> dict:
     return {"card": str(out / "README.md"), "rows": stats["split_rows"], "tasks": len(stats["task"])}
 
 
-COMMANDS = {"generate": cmd_generate, "card": cmd_card, "config": cmd_config, "demo": cmd_demo, "glb": cmd_glb, "push": cmd_push}
+def cmd_check_splits(args: list[str]) -> int:
+    """Check a dataset folder's splits for leaks (docs/splits.md); exit 1 naming the first leaks."""
+    from engine.eval.leaks import LeakError, check_splits, format_report
+
+    if len(args) != 1 or args[0] in ("-h", "--help"):
+        print("usage: spatialforge check-splits DATASET\n\nChecks that no scene id, no image (sha256 of its bytes), "
+              "no held-out value of the recorded split rule (splits.json) and no (view, normalised question) "
+              "pair crosses between splits; exits 1 naming the first leaks with counts (docs/splits.md).")
+        return 0 if args and args[0] in ("-h", "--help") else 2
+    try:
+        res = check_splits(args[0])
+    except LeakError as e:
+        print(f"spatialforge check-splits: error: {e}", file=sys.stderr)
+        return 2
+    print(format_report(res), file=sys.stdout if res["ok"] else sys.stderr)
+    return 0 if res["ok"] else 1
+
+
+COMMANDS = {"generate": cmd_generate, "config": cmd_config, "demo": cmd_demo, "glb": cmd_glb,
+            "card": cmd_card, "push": cmd_push, "check-splits": cmd_check_splits}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -351,8 +377,14 @@ def main(argv: list[str] | None = None) -> int:
               "folder, then rerun the same command (complete shards are kept and verified, the rest is redone)",
               file=sys.stderr)
         return 1
+    if isinstance(result, int):  # a command that sets its own exit status
+        return result
     if isinstance(result, dict):
         print(json.dumps({k: v for k, v in result.items() if k != "stage_seconds"}, indent=1, default=str))
+        if (result.get("split_check") or {}).get("ok") is False:
+            print(f"spatialforge {cmd}: error: the splits leak (see check-splits above); fix: check split.params, "
+                  "then rerun with overwrite=true", file=sys.stderr)
+            return 1
     return 0
 
 

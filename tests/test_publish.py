@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from engine.cli import main
+from engine.pipeline.output import TOP_FILES
 from engine.pipeline.publish import PublishError, push, upload_plan
 
 TINY = ["num_scenes=2", "camera.width=64", "camera.height=64", "render.shadow_map_size=256", "progress=false",
@@ -34,8 +35,9 @@ def dataset(tmp_path_factory):
 
 def test_dry_run_lists_only_our_files(dataset, capsys):
     manifest = json.loads((dataset / "manifest.json").read_text())
-    ours = {rel for e in manifest["shards"].values() for rel in e["files"]} | {"README.md", "config.yaml",
-                                                                              "manifest.json"}
+    top = {n for n in TOP_FILES if (dataset / n).is_file()}
+    assert {"README.md", "config.yaml", "manifest.json"} <= top
+    ours = {rel for e in manifest["shards"].values() for rel in e["files"]} | top
     images = {str(p.relative_to(dataset)) for p in (dataset / "llava" / "images").iterdir()}
     plan = dict(upload_plan(dataset))
     assert set(plan) == ours | images and "my_notes.txt" not in plan

@@ -188,7 +188,7 @@ def test_rows_follow_the_record_contract(tmp_path):
     g = QAGenerator({"templates": core_templates(tmp_path)}, load_catalog())
     rows = g.generate(living_room(), np.random.default_rng(3))
     keys = {"id", "scene_id", "view_ids", "family", "task", "template_id", "question", "answer", "answer_type",
-            "choices", "answer_index", "value", "unit", "objects", "frame", "rationale", "marks", "meta"}
+            "choices", "answer_index", "value", "unit", "objects", "frame", "rationale", "marks", "meta", "paraphrase"}
     ids = set()
     for r in rows:
         assert set(r) == keys

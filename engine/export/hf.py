@@ -10,6 +10,8 @@ Schema (one consistent layout for single- and multi-view rows):
 - ``marks``: JSON text of the marks drawn on the marked images ({view_id, object_ids, style,
   [per_view], records: {view_id: what draw_marks returned}}) or null; ``meta``: JSON text of the
   generator's ``meta`` dict plus any further fields it returned, or null when empty.
+- ``factors``: JSON text of the row's factors (``conf/factors.yaml``, docs/factors.md): scene,
+  view and question factors (scene and view factors only on rows of ``stages.qa=false`` runs).
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ def dataset_features(depth: bool = False, instance_mask: bool = False):
         "objects": List(Value("string")),
         "marks": Value("string"),
         "meta": Value("string"),
+        "factors": Value("string"),
         "scene": Value("string"),
     })
     return Features(cols)
@@ -71,8 +74,9 @@ def _image(data: bytes) -> dict:
 
 
 def qa_record(qa: dict, scene_json: str, images: list[bytes], depths: list[bytes] | None = None,
-              masks: list[bytes] | None = None, marks: dict | None = None) -> dict:
-    """One dataset row from a QA generator row plus encoded images and the scene JSON.
+              masks: list[bytes] | None = None, marks: dict | None = None, factors: str | None = None) -> dict:
+    """One dataset row from a QA generator row plus encoded images and the scene JSON
+    (``factors``: the row's factors as JSON text, :mod:`engine.qa.factors`).
 
     Raises ValueError naming the field when the QA row breaks the record contract.
     """
@@ -86,7 +90,7 @@ def qa_record(qa: dict, scene_json: str, images: list[bytes], depths: list[bytes
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"QA row {rid}: value {value!r} is not finite")
     extra = dict(qa.get("meta") or {})
-    extra.update({k: v for k, v in qa.items() if k not in QA_FIELDS and k not in ("marks", "meta")})
+    extra.update({k: v for k, v in qa.items() if k not in QA_FIELDS and k not in ("marks", "meta", "paraphrase")})
     rec = {
         "id": str(qa["id"]),
         "scene_id": str(qa["scene_id"]),
@@ -107,18 +111,21 @@ def qa_record(qa: dict, scene_json: str, images: list[bytes], depths: list[bytes
         "objects": [str(o) for o in (qa["objects"] or [])],
         "marks": None if marks is None else canonical_json(marks),
         "meta": canonical_json(extra) if extra else None,
+        "factors": factors,
         "scene": scene_json,
     })
     return rec
 
 
 def view_record(scene_id: str, view_id: str, scene_json: str, images: list[bytes],
-                depths: list[bytes] | None = None, masks: list[bytes] | None = None) -> dict:
-    """A row for a view when QA is off (``qa.enabled=false``): images and scene, QA fields null."""
+                depths: list[bytes] | None = None, masks: list[bytes] | None = None,
+                factors: str | None = None) -> dict:
+    """A row for a view when QA is off (``qa.enabled=false``): images, scene and the scene and
+    view factors; QA fields null."""
     qa = {k: None for k in QA_FIELDS}
     qa.update({"id": f"{scene_id}_{view_id}", "scene_id": scene_id, "view_ids": [view_id], "objects": [],
                "answer_type": "text"})
-    rec = qa_record(qa, scene_json, images, depths, masks)
+    rec = qa_record(qa, scene_json, images, depths, masks, factors=factors)
     rec["answer_type"] = None
     rec["value"] = None
     return rec

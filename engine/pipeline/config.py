@@ -23,6 +23,7 @@ from engine.camera.config import camera_cfg_errors
 from engine.export.writers import WRITERS
 from engine.layout.config import scene_cfg_errors
 from engine.paths import CONF_DIR, DATA_FOLDERS, config_groups, data_dir
+from engine.pipeline.splits import SPLIT_KEYS, split_cfg, split_cfg_errors
 from engine.qa.config import qa_cfg_errors
 from engine.qa.templates import TemplateError, template_files
 from engine.render.protocol import render_cfg_errors
@@ -82,7 +83,7 @@ def _run_errors(cfg: dict) -> list[str]:
     if c.keys("stages", ("render", "qa"), see="conf/config.yaml"):
         c.check("stages.render", lambda v: isinstance(v, bool), "true or false (false: no images; rows carry the scene only)")
         c.check("stages.qa", lambda v: isinstance(v, bool), "true or false (false: one row per view instead of QA rows)")
-    if c.keys("split", ("ratios",), see="conf/split/default.yaml") and c.check(
+    if c.keys("split", ("ratios",), SPLIT_KEYS[1:], see="conf/split/default.yaml") and c.check(
             "split.ratios", lambda v: isinstance(v, dict) and bool(v), "a mapping of split names to fractions"):
         ratios = c.get("split.ratios")
         for name, r in ratios.items():
@@ -92,7 +93,7 @@ def _run_errors(cfg: dict) -> list[str]:
         vals = [r for r in ratios.values() if isinstance(r, (int, float)) and not isinstance(r, bool)]
         if len(vals) == len(ratios) and abs(sum(vals) - 1.0) > 1e-9:
             c.err("split.ratios", f"fractions sum to {sum(vals)!r}; fix: make them sum to 1")
-    return c.errors
+    return c.errors + split_cfg_errors(cfg)
 
 
 def worker_cpus(cfg: dict) -> int:
@@ -372,6 +373,8 @@ def config_hash(cfg: dict) -> str:
     the catalog, template and mesh-recipe files the job reads (:func:`input_digests`) and the
     engine version: every input that changes the bytes of the dataset."""
     data = {k: v for k, v in cfg.items() if k not in RUN_CONTROL_KEYS}
+    if isinstance(cfg.get("split"), dict) and split_cfg(cfg)["strategy"] == "random":
+        data["split"] = {"ratios": cfg["split"].get("ratios")}  # random reads only the ratios (hash as before)
     if isinstance(cfg.get("stages"), dict) and isinstance(cfg.get("render"), dict):
         data["_appearance"] = appearance_cfg(cfg)
         data["_inputs"] = input_digests(cfg)

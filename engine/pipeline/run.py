@@ -7,8 +7,10 @@ so a run killed at any moment and rerun ends with the same bytes as an uninterru
 
 from __future__ import annotations
 
+import json
 import logging
 import time
+from pathlib import Path
 
 import yaml
 
@@ -27,7 +29,9 @@ from engine.pipeline.manifest import (
     shard_key,
     write_manifest,
 )
+from engine.eval.leaks import SPLITS_FILE, LeakError, check_splits, format_report
 from engine.pipeline.preflight import preflight
+from engine.pipeline.splits import rule_record
 from engine.pipeline.output import check_out_path, foreign_entries, remove_owned
 from engine.pipeline.timing import StageTimer, format_timings
 
@@ -129,7 +133,12 @@ def generate(job: JobSpec) -> dict:
                 split_rows[s] = split_rows.get(s, 0) + n
             for k, v in entry["stats"].items():
                 stats[k] = stats.get(k, 0) + v
+        splits = _splits_record(job, split_rows, stats)
+        atomic_write_text(out / SPLITS_FILE, json.dumps(splits, indent=1, sort_keys=True) + "\n")
+        manifest["split_rule"] = {k: v for k, v in splits.items() if k != "rows"}
+        write_manifest(out, manifest)
         write_card(out, job.cfg, job.config_hash, job.split_names())
+        check = _check_splits(out)
     wall = time.perf_counter() - t0
     summary = {
         "out": str(out), "config_hash": job.config_hash, "executor": name, "workers": workers,
@@ -137,12 +146,37 @@ def generate(job: JobSpec) -> dict:
         "rows": sum(split_rows.values()), "rows_made": done_rows["n"], "split_rows": split_rows,
         "seconds": wall, "samples_per_s": done_rows["n"] / wall if wall > 0 else 0.0,
         "stage_seconds": dict(timer.seconds), "stats": dict(sorted(stats.items())),
+        "split_check": check,
     }
     log.info("per-stage time (summed over workers):\n%s", format_timings(timer.seconds) if timer.seconds else "  -")
     log.info("done: %d rows (%s) in %d shards (%d made, %d skipped), %.1f s, %.1f samples/s; %s -> %s",
              summary["rows"], ", ".join(f"{k} {v}" for k, v in split_rows.items()), job.num_shards, len(todo),
              skipped, wall, summary["samples_per_s"], ", ".join(f"{k} {v}" for k, v in summary["stats"].items()), out)
     return summary
+
+
+def _splits_record(job: JobSpec, split_rows: dict[str, int], stats: dict[str, int]) -> dict:
+    """splits.json: the split rule (strategy, parameters, factor, level, rule_hash), the rows per
+    split and the scenes / rows each split lost to the held-out split or dropped (docs/splits.md)."""
+    rec = rule_record(job.cfg["split"])
+    counts = {"moved_scenes": {}, "moved_rows": {}, "dropped_rows": {}}
+    for k, v in stats.items():
+        head, _, split = k.partition(".")
+        if head.startswith("split_") and head[6:] in counts:
+            counts[head[6:]][split] = counts[head[6:]].get(split, 0) + v
+    rec.update({"rows": dict(split_rows), **counts})
+    return rec
+
+
+def _check_splits(out: Path) -> dict | None:
+    """Run the leakage checker on the finished dataset and log its result."""
+    try:
+        res = check_splits(out)
+    except LeakError as e:
+        log.info("check-splits: skipped (%s)", e)
+        return None
+    (log.info if res["ok"] else log.error)("%s", format_report(res))
+    return {"ok": res["ok"], "leaks": res["leaks"], "examples": res["examples"]}
 
 
 class _Progress:

@@ -11,6 +11,7 @@ on any worker, executor or run. Its files (final names, relative to the output f
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from engine.export.hf import dataset_features, qa_record, view_record
@@ -18,11 +19,12 @@ from engine.export.writers import WRITERS, WriterContext
 from engine.atomic import commit, sha256_file, temp_path
 from engine.pipeline.config import JobSpec
 from engine.pipeline.encode import encode_depth, encode_ids, encode_rgb
-from engine.pipeline.splits import split_of
+from engine.pipeline.splits import make_rule, route_scene
 from engine.pipeline.config import qa_enabled
 from engine.pipeline.stages import SceneOutput, SceneSkipped, SceneStages
 from engine.pipeline.timing import StageTimer
 from engine.export.marks import DEFAULT_MAX_COVER, draw_marks_image
+from engine.qa.factors import factors_json, factors_of, scene_factors
 
 
 def shard_tag(job: JobSpec, shard_index: int) -> str:
@@ -129,16 +131,19 @@ def scene_rows(cfg: dict, out: SceneOutput, timer: StageTimer, draw_marks, scene
     enc = _Encoder(cfg, out, draw_marks, timer)
     rows = []
     with timer("rows"):
+        scene_part = scene_factors(out.scene)
         if qa_enabled(cfg):
             for qa in out.qa_rows:
                 imgs, marks_rec = enc.images(list(qa["view_ids"]), qa.get("marks"))
+                fac = factors_json(factors_of(out.scene, list(qa["view_ids"]), qa, scene_part))
                 rows.append(qa_record(qa, scene_json, imgs, enc.depths(qa["view_ids"]), enc.masks(qa["view_ids"]),
-                                      marks_rec))
+                                      marks_rec, factors=fac))
         else:
             for v in out.scene.views:
                 imgs, _ = enc.images([v.id], None)
+                fac = factors_json(factors_of(out.scene, [v.id], None, scene_part))
                 rows.append(view_record(out.scene.scene_id, v.id, scene_json, imgs, enc.depths([v.id]),
-                                        enc.masks([v.id])))
+                                        enc.masks([v.id]), factors=fac))
     return rows
 
 
@@ -169,13 +174,13 @@ def run_shard(job: JobSpec, shard_index: int, stages: SceneStages,
     stats: dict[str, int] = {"scenes": 0}
     rows_per_split = {s: 0 for s in job.split_names()}
     scene_range = job.shard_range(shard_index)
+    rule = make_rule(cfg["split"])
     try:
         for scene_index in scene_range:
             result = stages.make_scene(scene_index, qa_gen, timer)
             if isinstance(result, SceneSkipped):
                 stats[result.reason] = stats.get(result.reason, 0) + 1
             else:
-                split = split_of(job.cfg["seed"], scene_index, cfg["split"]["ratios"])
                 for k, v in result.stats.items():
                     stats[k] = stats.get(k, 0) + v
                 stats["scenes"] += 1
@@ -183,14 +188,20 @@ def run_shard(job: JobSpec, shard_index: int, stages: SceneStages,
                 with timer("rows"):
                     scene_json = result.scene.to_json()  # once: every row and the scenes file carry it
                 rows = scene_rows(cfg, result, timer, draw_marks_image, scene_json)
+                # each row's split (None: dropped by a held-out rule), docs/splits.md
+                routes, moved = route_scene(rule, job.cfg["seed"], scene_index, cfg["split"]["ratios"],
+                                            [json.loads(r["factors"]) for r in rows])
+                for k, v in moved.items():
+                    stats[k] = stats.get(k, 0) + v
                 with timer("write"):
-                    split_writers = [writers[f"{wk.name}:{split}"] for wk in kinds]
-                    for row in rows:
-                        for w in split_writers:
-                            w.write(row)
+                    for row, split in zip(rows, routes):
+                        if split is None:
+                            continue
+                        for wk in kinds:
+                            writers[f"{wk.name}:{split}"].write(row)
+                        rows_per_split[split] += 1
                     if scenes_f is not None:
                         scenes_f.write(scene_json + "\n")
-                rows_per_split[split] += len(rows)
             if progress is not None:
                 progress(1)
         with timer("write"):

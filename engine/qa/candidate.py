@@ -50,6 +50,8 @@ class Candidate:
         degenerate: True when the question's answer would not change without one of its
             referenced objects / filters (the generator drops it).
         meta: extra labels for the row (e.g. {"depth_cue": "counter_heuristic"}).
+        paraphrase: index of the template paraphrase the question text was rendered from (the
+            ``paraphrase`` factor, conf/factors.yaml).
         features: everything else the question text reveals, one string each (``slot=value``
             for every slot: an object slot gives its referent's category or "mark", other slots
             their text; plus the joint value of the non-object slots); the balancer keeps the
@@ -79,6 +81,7 @@ class Candidate:
     option_keys: tuple[str, ...] | None = None
     ordered: bool = False
     features: tuple[str, ...] = ()
+    paraphrase: int | None = None
 
 
 def capitalize(text: str) -> str:
@@ -89,8 +92,14 @@ def capitalize(text: str) -> str:
 
 def render_question(t: Template, rng: np.random.Generator, slots: dict[str, str]) -> str:
     """Pick a paraphrase of ``t`` with ``rng`` and fill its slots; first letter upper-cased."""
-    p = t.paraphrases[int(rng.integers(len(t.paraphrases)))]
-    return capitalize(p.format(**slots))
+    return _question(t, rng, slots)["question"]
+
+
+def _question(t: Template, rng: np.random.Generator, slots: dict[str, str]) -> dict:
+    """{question, paraphrase}: the text of :func:`render_question` (one rng draw, the same) and
+    the index of the paraphrase it was rendered from."""
+    k = int(rng.integers(len(t.paraphrases)))
+    return {"question": capitalize(t.paraphrases[k].format(**slots)), "paraphrase": k}
 
 
 def fmt_value(x: float, unit: str | None, decimals: int = 2) -> str:
@@ -153,7 +162,7 @@ def _common(ctx, t: Template, refs: Refs | None, slots: dict) -> dict:
 def bool_candidate(ctx, t: Template, rng, slots: dict, refs: Refs | None, value: bool, rationale: str,
                    **kw) -> Candidate:
     """A yes/no question; balanced over {yes, no} within the template and the referenced categories."""
-    c = Candidate(question=render_question(t, rng, slots), answer_type="bool", value=bool(value),
+    c = Candidate(**_question(t, rng, slots), answer_type="bool", value=bool(value),
                   rationale=rationale, answer="yes" if value else "no", answer_key="yes" if value else "no",
                   answer_space=("no", "yes"), **_common(ctx, t, refs, slots))
     for k, v in kw.items():
@@ -176,7 +185,7 @@ def choice_candidate(ctx, t: Template, rng, slots: dict, refs: Refs | None, opti
         answer_space = tuple(sorted(options))
     if len(set(options)) != len(options):
         raise ValueError(f"{t.id}: duplicate options {options}")
-    c = Candidate(question=render_question(t, rng, slots), answer_type="choice", value=options[correct],
+    c = Candidate(**_question(t, rng, slots), answer_type="choice", value=options[correct],
                   rationale=rationale, options=list(options), correct=int(correct), option_keys=tuple(options),
                   answer_key=answer_key if answer_key is not None else options[correct],
                   answer_space=answer_space,
@@ -191,7 +200,7 @@ def number_candidate(ctx, t: Template, rng, slots: dict, refs: Refs | None, valu
     """An open numeric question; value rounded to ``decimals`` in the template's unit, binned by ``t.bins``."""
     v = round(float(value), decimals)
     key, space = bin_key(v, t.bins)
-    c = Candidate(question=render_question(t, rng, slots), answer_type="number", value=v, unit=t.unit,
+    c = Candidate(**_question(t, rng, slots), answer_type="number", value=v, unit=t.unit,
                   rationale=rationale, answer=fmt_value(v, t.unit, decimals), answer_key=key,
                   answer_space=space, **_common(ctx, t, refs, slots))
     c.context_key, c.features = (), ()  # open numbers: balanced over bins only (the meter reports their MRA)
@@ -240,7 +249,7 @@ def numeric_choice_candidate(ctx, t: Template, rng, slots: dict, refs: Refs | No
     options = [fmt_value(x, t.unit, decimals) for x in vals]  # callers drop tiny values whose texts collide
     log_ratio = np.log(ratio)
     keys = tuple(f"step{int(np.floor(np.log(max(x, 1e-9)) / log_ratio))}" for x in vals)
-    c = Candidate(question=render_question(t, rng, slots), answer_type="choice", value=options[p],
+    c = Candidate(**_question(t, rng, slots), answer_type="choice", value=options[p],
                   rationale=rationale, options=options, correct=p, ordered=True, option_keys=keys,
                   answer_key=f"pos{p}", answer_space=tuple(f"pos{k}" for k in range(n)), **_common(ctx, t, refs, slots))
     c.context_key = ()
@@ -253,7 +262,7 @@ def count_candidate(ctx, t: Template, rng, slots: dict, refs: Refs | None, value
                     **kw) -> Candidate:
     """A counting question; balanced over ``t.bins`` (edges) or, without bins, over the exact count."""
     key, space = bin_key(value, t.bins)
-    c = Candidate(question=render_question(t, rng, slots), answer_type="count", value=int(value),
+    c = Candidate(**_question(t, rng, slots), answer_type="count", value=int(value),
                   rationale=rationale, answer=str(int(value)), answer_key=key, answer_space=space,
                   **_common(ctx, t, refs, slots))
     for k, v in kw.items():
@@ -264,7 +273,7 @@ def count_candidate(ctx, t: Template, rng, slots: dict, refs: Refs | None, value
 def text_candidate(ctx, t: Template, rng, slots: dict, refs: Refs | None, value: str, rationale: str,
                    answer_type: str = "text", **kw) -> Candidate:
     """A free-text (or json/ascii) answer; ``value`` is the answer text. Not balanced unless kw says so."""
-    c = Candidate(question=render_question(t, rng, slots), answer_type=answer_type, value=value,
+    c = Candidate(**_question(t, rng, slots), answer_type=answer_type, value=value,
                   rationale=rationale, answer=value, **_common(ctx, t, refs, slots))
     for k, v in kw.items():
         setattr(c, k, v)

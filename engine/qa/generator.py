@@ -85,6 +85,7 @@ def finalize(c: Candidate, balancer: Balancer, rng: np.random.Generator, scene_i
         "rationale": c.rationale,
         "marks": c.marks,
         "meta": dict(c.meta),
+        "paraphrase": c.paraphrase,
     }
 
 
