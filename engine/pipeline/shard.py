@@ -32,7 +32,8 @@ log = logging.getLogger("spatialforge")
 class RunFailedError(RuntimeError):
     """The run stopped at a fault (a scene that raised, a worker that hung or died). Its message
     names the shard and says that rerunning resumes: complete shards are kept, the failed one
-    left no file. The CLI exits 1."""
+    left no file. The CLI does not catch it: it exits 1 with the traceback, whose last line is
+    this message."""
 
     def __init__(self, message: str, shard: int | None = None):
         super().__init__(message)
