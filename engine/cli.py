@@ -362,13 +362,14 @@ def main(argv: list[str] | None = None) -> int:
     from engine.pipeline.config import ConfigError
     from engine.pipeline.manifest import OutputLockedError
     from engine.pipeline.publish import PublishError
+    from engine.pipeline.shard import RunFailedError
 
     try:
         result = COMMANDS[cmd](rest)
     except (ConfigError, OutputLockedError, KeyError) as e:
         print(f"spatialforge {cmd}: error: {e}", file=sys.stderr)
         return 2
-    except PublishError as e:
+    except (PublishError, RunFailedError) as e:  # a fault during the run: complete shards are kept
         print(f"spatialforge {cmd}: error: {e}", file=sys.stderr)
         return 1
     except OSError as e:  # the disk or the file system failed mid-run: what is complete stays complete

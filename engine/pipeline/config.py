@@ -2,8 +2,8 @@
 
 The resolved config is a plain nested dict (``JobSpec.cfg``) that travels to every worker. Its
 hash covers every key that changes the bytes of the dataset; run-control keys (``out``,
-``executor``, ``resume``, ``overwrite``, ``progress``, ``dry_run``) are left out, so the same
-data made on 1 worker, 2 workers or Ray carries the same hash.
+``executor``, ``resume``, ``overwrite``, ``progress``, ``dry_run``, ``on_scene_error``) are left
+out, so the same data made on 1 worker, 2 workers or Ray carries the same hash.
 """
 
 from __future__ import annotations
@@ -28,13 +28,16 @@ from engine.qa.config import qa_cfg_errors
 from engine.qa.templates import TemplateError, template_files
 from engine.render.protocol import render_cfg_errors
 from engine.scene.catalog import DEFAULT_CATALOG
-from engine.schema import Checker, ConfigError, canonical_hash, is_int, raise_errors
+from engine.schema import Checker, ConfigError, canonical_hash, is_int, is_num, raise_errors
 
 __all__ = ["ConfigError", "JobSpec", "compose_config", "config_groups", "validate_config", "make_job", "load_job",
            "config_hash"]
 
 MAX_SCENES = 10**9  # scene ids are s + 9 digits
-RUN_CONTROL_KEYS = ("out", "executor", "resume", "overwrite", "progress", "dry_run")
+# on_scene_error only decides whether a shard with a failing scene is written at all (a shard that
+# exists has the same bytes either way), so switching it resumes the dataset
+RUN_CONTROL_KEYS = ("out", "executor", "resume", "overwrite", "progress", "dry_run", "on_scene_error")
+SCENE_ERROR_MODES = ("stop", "skip")
 STAGE_GROUPS = ("scene", "camera", "render", "qa")
 IMAGE_FORMATS = ("png", "jpeg")
 JPEG_SUBSAMPLING = ("4:2:0", "4:4:4")
@@ -42,7 +45,8 @@ COMPRESSIONS = ("zstd", "snappy", "gzip", "none")
 # Each stage group's check (engine.schema style: every problem, each naming its dotted key).
 STAGE_CHECKS: dict[str, Callable[[dict], list[str]]] = {
     "scene": scene_cfg_errors, "camera": camera_cfg_errors, "render": render_cfg_errors, "qa": qa_cfg_errors}
-_TOP_KEYS = ("num_scenes", "seed", "out", "resume", "overwrite", "progress", "dry_run", "camera_retries")
+_TOP_KEYS = ("num_scenes", "seed", "out", "resume", "overwrite", "progress", "dry_run", "camera_retries",
+             "on_scene_error")
 _GROUPS = ("output", "executor", "split", "stages", *STAGE_GROUPS)
 
 
@@ -56,6 +60,8 @@ def _run_errors(cfg: dict) -> list[str]:
     for k in ("resume", "overwrite", "progress", "dry_run"):
         c.boolean(k)
     c.number("camera_retries", 0, 100, integer=True, unit=" (extra camera attempts per scene)")
+    c.check("on_scene_error", lambda v: v in SCENE_ERROR_MODES,
+            "stop (fail the run at a scene whose stages raise) or skip (leave it out, listed in the manifest)")
     flags = {wk.flag: wk.flag_doc for wk in WRITERS if wk.flag}  # one flag per exporter
     if c.keys("output", ["scenes_per_shard", "row_group_size", "compression", "image_format", "jpeg_quality",
                          "jpeg_subsampling", "depth", "instance_mask", "scenes", "license", *flags], see="conf/output/default.yaml"):
@@ -73,13 +79,18 @@ def _run_errors(cfg: dict) -> list[str]:
                 "a Hub license id such as cc-by-4.0, mit or other (the dataset card's license)")
         for flag, doc in flags.items():
             c.check(f"output.{flag}", lambda v: isinstance(v, bool), doc)
-    if c.keys("executor", ("name", "workers", "cpus_per_worker", "address"), see="conf/executor/*.yaml"):
+    if c.keys("executor", ("name", "workers", "cpus_per_worker", "address", "task_timeout_s", "connect_timeout_s",
+                           "max_retries"), see="conf/executor/*.yaml"):
         c.one_of("executor.name", ("local", "ray"))
         c.check("executor.workers", lambda v: v is None or (is_int(v) and v >= 1),
                 "null (as many as the CPUs hold at cpus_per_worker each) or an integer >= 1")
         c.number("executor.cpus_per_worker", 1, integer=True, unit=" (CPUs each worker rasterises on)")
         c.check("executor.address", lambda v: v is None or (isinstance(v, str) and v != ""),
                 "null (start a local Ray cluster) or a Ray address such as ray://host:10001")
+        c.check("executor.task_timeout_s", lambda v: v is None or (is_num(v) and v > 0),
+                "null (no limit) or seconds > 0 a shard may run before the run fails as hung")
+        c.number("executor.connect_timeout_s", 0, strict=True, unit=" (seconds a Ray address has to answer)")
+        c.number("executor.max_retries", 0, 100, integer=True, unit=" (Ray reruns of a task whose worker died)")
     if c.keys("stages", ("render", "qa"), see="conf/config.yaml"):
         c.check("stages.render", lambda v: isinstance(v, bool), "true or false (false: no images; rows carry the scene only)")
         c.check("stages.qa", lambda v: isinstance(v, bool), "true or false (false: one row per view instead of QA rows)")

@@ -16,7 +16,7 @@ import yaml
 
 from engine.assets.meshes import MeshRecipeError, load_recipes
 from engine.pipeline.config import JobSpec, appearance_cfg, qa_enabled, render_enabled
-from engine.pipeline.executors import worker_stages
+from engine.pipeline.executors import probe_ray_address, worker_stages
 from engine.pipeline.splits import split_of
 from engine.pipeline.timing import StageTimer
 from engine.qa import QAGenerator
@@ -147,6 +147,7 @@ def dry_run(job: JobSpec) -> None:
 def preflight(job: JobSpec) -> None:
     """Every check that needs no output folder (see the module docstring); raises ConfigError."""
     raise_errors(_data_errors(job))
+    probe_ray_address(job)  # a Ray address that does not answer fails in seconds, before any work
     for s in empty_splits(job):
         log.warning("split %s: no scene of the %d falls into it (split.ratios.%s=%s); the dataset card says it is "
                     "empty (datasets cannot load an empty split); to fill it raise num_scenes", s, job.num_scenes, s,

@@ -118,7 +118,10 @@ def generate(job: JobSpec) -> dict:
 
         def on_result(res: dict) -> None:
             timer.add(res["seconds"])
-            manifest["shards"][shard_key(res["shard"])] = {k: res[k] for k in ("scenes", "rows", "files", "stats")}
+            entry = {k: res[k] for k in ("scenes", "rows", "files", "stats")}
+            if res.get("scene_errors"):  # on_scene_error=skip: the scenes left out, {scene_index, error}
+                entry["scene_errors"] = res["scene_errors"]
+            manifest["shards"][shard_key(res["shard"])] = entry
             write_manifest(out, manifest)
             done_rows["n"] += sum(res["rows"].values())
             bars.finish(res["shard"])

@@ -12,6 +12,8 @@ on any worker, executor or run. Its files (final names, relative to the output f
 from __future__ import annotations
 
 import json
+import logging
+import re
 from collections.abc import Callable
 
 from engine.export.hf import dataset_features, qa_record, view_record
@@ -21,10 +23,44 @@ from engine.pipeline.config import JobSpec
 from engine.pipeline.encode import encode_depth, encode_ids, encode_rgb
 from engine.pipeline.splits import make_rule, route_scene
 from engine.pipeline.config import qa_enabled
-from engine.pipeline.stages import SceneOutput, SceneSkipped, SceneStages
+from engine.pipeline.stages import SceneOutput, SceneSkipped, SceneStages, scene_id_of
 from engine.pipeline.timing import StageTimer
 from engine.export.marks import DEFAULT_MAX_COVER, draw_marks_image
 from engine.qa.factors import factors_json, factors_of, scene_factors
+
+log = logging.getLogger("spatialforge")
+
+
+class RunFailedError(RuntimeError):
+    """The run stopped at a fault (a scene that raised, a worker that hung or died). Its message
+    names the shard and says that rerunning resumes: complete shards are kept, the failed one
+    left no file. The CLI prints it and exits 1."""
+
+    def __init__(self, message: str, shard: int | None = None):
+        super().__init__(message)
+        self.shard = shard
+
+    def __reduce__(self):  # keep ``shard`` across processes (pool workers, Ray tasks)
+        return type(self), (str(self), self.shard)
+
+
+class SceneError(RunFailedError):
+    """A scene's stages raised (not a layout or camera skip) and ``on_scene_error`` is ``stop``.
+    ``scene_index`` names it; the original exception is the cause."""
+
+    def __init__(self, message: str, shard: int | None = None, scene_index: int | None = None):
+        super().__init__(message, shard)
+        self.scene_index = scene_index
+
+    def __reduce__(self):
+        return type(self), (str(self), self.shard, self.scene_index)
+
+
+def error_text(e: BaseException) -> str:
+    """One line ``Type: message`` for a manifest entry, without memory addresses (so the same
+    failure reads the same on every run)."""
+    text = " ".join(f"{type(e).__name__}: {e}".split())
+    return re.sub(r"0x[0-9a-fA-F]{6,}", "0x?", text)[:500]
 
 
 def shard_tag(job: JobSpec, shard_index: int) -> str:
@@ -151,10 +187,16 @@ def run_shard(job: JobSpec, shard_index: int, stages: SceneStages,
               progress: Callable[[int], None] | None = None) -> dict:
     """Make shard ``shard_index`` into ``job.out`` and return its result:
     ``{"shard", "scenes": [first, end), "rows": {split: n}, "files": {path: sha256},
-    "stats": {counter: n}, "seconds": {stage: s}}``.
+    "stats": {counter: n}, "scene_errors": [{scene_index, error}], "seconds": {stage: s}}``.
 
     Files are written under temporary names and renamed only when the shard is complete; the
     caller records the result in the manifest. ``progress(n)`` is called after each scene.
+
+    A scene whose stages raise (anything but the layout and camera skips, which are counted) is
+    left out and listed in ``scene_errors`` (stats ``scene_errors``) when ``on_scene_error`` is
+    ``skip``; with ``stop`` (the default) the shard raises :class:`SceneError` naming the scene and
+    the seed, and its writers abort (no file). The renderer is rebuilt after a failed scene, so
+    the scenes after it do not depend on the failure. Errors while writing always stop the shard.
     """
     cfg, root = job.cfg, job.out
     o = cfg["output"]
@@ -172,22 +214,35 @@ def run_shard(job: JobSpec, shard_index: int, stages: SceneStages,
         scenes_f = open(scenes_tmp, "w", encoding="utf-8")
     qa_gen = stages.new_qa_generator()
     stats: dict[str, int] = {"scenes": 0}
+    scene_errors: list[dict] = []
     rows_per_split = {s: 0 for s in job.split_names()}
     scene_range = job.shard_range(shard_index)
     rule = make_rule(cfg["split"])
     try:
         for scene_index in scene_range:
-            result = stages.make_scene(scene_index, qa_gen, timer)
-            if isinstance(result, SceneSkipped):
+            try:
+                result = stages.make_scene(scene_index, qa_gen, timer)
+                if not isinstance(result, SceneSkipped):
+                    with timer("rows"):
+                        scene_json = result.scene.to_json()  # once: every row and the scenes file carry it
+                    rows = scene_rows(cfg, result, timer, draw_marks_image, scene_json)
+            except (RunFailedError, MemoryError):
+                raise
+            except Exception as e:
+                _scene_failed(job, shard_index, scene_index, e)  # raises unless on_scene_error=skip
+                stages.reset_renderer()
+                scene_errors.append({"scene_index": scene_index, "error": error_text(e)})
+                stats["scene_errors"] = stats.get("scene_errors", 0) + 1
+                result = None
+            if result is None:
+                pass
+            elif isinstance(result, SceneSkipped):
                 stats[result.reason] = stats.get(result.reason, 0) + 1
             else:
                 for k, v in result.stats.items():
                     stats[k] = stats.get(k, 0) + v
                 stats["scenes"] += 1
                 stats["views"] = stats.get("views", 0) + len(result.scene.views)
-                with timer("rows"):
-                    scene_json = result.scene.to_json()  # once: every row and the scenes file carry it
-                rows = scene_rows(cfg, result, timer, draw_marks_image, scene_json)
                 # each row's split (None: dropped by a held-out rule), docs/splits.md
                 routes, moved = route_scene(rule, job.cfg["seed"], scene_index, cfg["split"]["ratios"],
                                             [json.loads(r["factors"]) for r in rows])
@@ -225,4 +280,18 @@ def run_shard(job: JobSpec, shard_index: int, stages: SceneStages,
         raise
     stats["rows"] = sum(rows_per_split.values())
     return {"shard": shard_index, "scenes": [scene_range.start, scene_range.stop], "rows": rows_per_split,
-            "files": digests, "stats": dict(sorted(stats.items())), "seconds": timer.seconds}
+            "files": digests, "stats": dict(sorted(stats.items())), "scene_errors": scene_errors,
+            "seconds": timer.seconds}
+
+
+def _scene_failed(job: JobSpec, shard_index: int, scene_index: int, e: Exception) -> None:
+    """Report a scene whose stages raised: raise :class:`SceneError` (``on_scene_error=stop``),
+    else log it (the caller leaves the scene out)."""
+    where = (f"scene {scene_index} ({scene_id_of(scene_index)}, seed {job.cfg['seed']}) of shard {shard_index} "
+             f"raised {error_text(e)}")
+    if job.cfg.get("on_scene_error", "stop") != "skip":
+        raise SceneError(f"{where}; shard {shard_index} was not written (complete shards are kept, so rerunning "
+                         "resumes); fix: correct the cause and rerun, or pass on_scene_error=skip to leave failing "
+                         "scenes out (listed under scene_errors in manifest.json)", shard_index, scene_index) from e
+    log.warning("%s; on_scene_error=skip: the scene is left out (manifest.json lists it under scene_errors)", where,
+                exc_info=e)

@@ -86,6 +86,16 @@ class SceneStages:
             self._renderer = self.get_renderer(self.cfg["render"], cpus=worker_cpus(self.cfg))
         return self._renderer
 
+    def reset_renderer(self) -> None:
+        """Drop the renderer after a scene failed (its GL objects may be half made); the next
+        scene that renders makes a fresh one, as a new worker would."""
+        r, self._renderer = self._renderer, None
+        if r is not None and hasattr(r, "release"):
+            try:
+                r.release()
+            except Exception:  # a renderer that failed may not release cleanly; it is dropped either way
+                pass
+
     def new_qa_generator(self):
         """A fresh QA generator (one per shard: it keeps answer-balancing state), or None."""
         return self.qa_class(self.cfg["qa"], self.catalog) if self.qa_on else None
