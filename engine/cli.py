@@ -4,6 +4,7 @@
     spatialforge config   [key=value ...]                            print the resolved config and its hash
     spatialforge demo     [key=value ...]                            50 scenes into outputs/demo + plots + a peek
     spatialforge glb      out=DIR scene_id=sXXXXXXXXX path=FILE.glb  export one scene of a dataset as GLB
+    spatialforge score    DATASET PREDICTIONS [--by f[,f]] [--json OUT] [--split s]  score a model's answers
 
 Overrides use Hydra's syntax (``scene=tabletop qa.families=[distance,occlusion] num_scenes=1000
 out=data/x``). Also ``python -m engine.cli ...``.
@@ -130,7 +131,35 @@ def cmd_demo(args: list[str]) -> dict:
     return summary
 
 
-COMMANDS = {"generate": cmd_generate, "config": cmd_config, "demo": cmd_demo, "glb": cmd_glb}
+def cmd_score(args: list[str]) -> None:
+    """Score a predictions file against a dataset folder: tables on stdout, JSON with --json."""
+    import argparse
+
+    from engine.eval.score import format_report, score_dataset
+
+    ap = argparse.ArgumentParser(
+        prog="spatialforge score",
+        description="Score a model's predictions against a dataset (docs/scoring.md): accuracy for choice, "
+                    "bool, count and text answers, MRA for numbers, cell accuracy for ASCII maps, IoU for boxes; "
+                    "overall, per family, task, answer type and per bin of any --by factor. Exit 0 ok, 2 bad input.")
+    ap.add_argument("dataset", help="the dataset folder (holds data/*.parquet)")
+    ap.add_argument("predictions", help='JSONL: {"id": ..., "prediction": ...} per line, or an lmms-eval samples_*.jsonl')
+    ap.add_argument("--by", default="", help="factors to tabulate, comma-separated: a key of the factors column, a row "
+                    "column (family, task, template_id, answer_type, unit, frame, split) or a scene value (num_objects, "
+                    "room_type, num_views, camera_height, camera_pitch, fov, image_size)")
+    ap.add_argument("--split", default="", help="splits to score, comma-separated (default: the splits holding a predicted id)")
+    ap.add_argument("--bins", type=int, default=5, help="quantile bins of a numeric factor with more than 12 values (default 5)")
+    ap.add_argument("--json", dest="json_out", default=None, help="also write the report as JSON to this file")
+    a = ap.parse_args(args)
+    split = [s for s in a.split.split(",") if s] or None
+    report = score_dataset(a.dataset, a.predictions, [b for b in a.by.split(",") if b], split, a.bins)
+    print(format_report(report))
+    if a.json_out:
+        Path(a.json_out).parent.mkdir(parents=True, exist_ok=True)
+        Path(a.json_out).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+
+
+COMMANDS = {"generate": cmd_generate, "config": cmd_config, "demo": cmd_demo, "glb": cmd_glb, "score": cmd_score}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -145,12 +174,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s",
                         stream=sys.stderr)
+    from engine.eval.score import ScoreInputError
     from engine.pipeline.config import ConfigError
     from engine.pipeline.manifest import OutputLockedError
 
     try:
         result = COMMANDS[cmd](rest)
-    except (ConfigError, OutputLockedError, KeyError) as e:
+    except (ConfigError, OutputLockedError, KeyError, ScoreInputError) as e:
         print(f"spatialforge {cmd}: error: {e}", file=sys.stderr)
         return 2
     except OSError as e:  # the disk or the file system failed mid-run: what is complete stays complete
