@@ -237,6 +237,8 @@ def _clip_points(a: dict, fa: tuple, b: dict, fb: tuple) -> list[np.ndarray]:
 def iou3d(a: dict, b: dict) -> float:
     """Exact IoU of two oriented 3D boxes (the convex hull of A's corners inside B, B's corners
     inside A and every edge-face crossing is their intersection)."""
+    if all(np.array_equal(a[k], b[k]) for k in ("center", "size", "rotation")):
+        return 1.0  # the same box (the hull below gives 1 up to rounding)
     va, vb = float(np.prod(a["size"])), float(np.prod(b["size"]))
     fa, fb = _frame(a), _frame(b)
     pts = list(fa[0][_inside(fa[0], fb, b["center"], 1e-7)]) + list(fb[0][_inside(fb[0], fa, a["center"], 1e-7)])
@@ -538,8 +540,17 @@ def _groups(keys: list, score: np.ndarray, parsed: np.ndarray, answered: np.ndar
     tot = np.bincount(inv, weights=score, minlength=len(uniq))
     ans = np.bincount(inv, weights=answered, minlength=len(uniq))
     par = np.bincount(inv, weights=parsed, minlength=len(uniq))
-    return [{"bin": str(u), "rows": int(r), "answered": int(a), "parsed": int(p), "score": float(s / r)}
-            for u, r, a, p, s in zip(uniq, rows, ans, par, tot)]
+    out = [{"bin": str(u), "rows": int(r), "answered": int(a), "parsed": int(p), "score": float(s / r)}
+           for u, r, a, p, s in zip(uniq, rows, ans, par, tot)]
+    return sorted(out, key=lambda x: _bin_order(x["bin"]))
+
+
+def _bin_order(label: str) -> tuple:
+    """Numbers and quantile bins ``[lo, hi)`` by value, then other labels, ``none`` last."""
+    m = _ANY_NUM.match(label.lstrip("["))
+    if m and (label.startswith("[") or m.end() == len(label.lstrip("["))):
+        return (0, float(m.group(0)), label)
+    return (2 if label == "none" else 1, 0.0, label)
 
 
 def score_dataset(dataset: str, predictions: str, by: list[str] | None = None, splits: list[str] | None = None,
