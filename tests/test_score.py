@@ -216,3 +216,35 @@ def test_ground_truth_scores_100(generated, tmp_path, capsys):
     wrong.write_text("".join(json.dumps({"id": i, "prediction": "zzz"}) + "\n" for i in test_ids))
     r = score_dataset(str(generated), str(wrong))
     assert r["splits"] == ["test"] and r["overall"]["score"] == 0.0 and r["counts"]["missing"] == 0
+
+
+def test_batch_scoring_agrees_with_row_scoring(tmp_path):
+    """score_table's pyarrow / numpy passes give what score_answer gives row by row."""
+    from engine.eval.score import load_predictions, score_table
+
+    box3 = json.dumps({"center": [0.1, 0.2, 2.0], "size": [0.5, 0.8, 0.7],
+                       "rotation": [[0.978, -0.207, 0.0], [0.102, 0.479, -0.872], [0.181, 0.853, 0.49]]})
+    rows = ROWS + [_row(8, "grounding", "box3d", "json", box3, box3), _row(9, "relations", "clock", "text", "8 o'clock",
+                                                                         "8 o'clock")]
+    ds = _write_dataset(tmp_path / "ds", rows)
+    variants = ["B", "b", "(A)", "B)", "B.", "B:", " A", "the desk", "The Lamp.", "C", "", "yes", "Yes!", "no,",
+                "True", "maybe", "2.3", "2.3m", "230 cm", "4 degrees", "-1", "3", "three", "3.0", "3.5", "[5, 0, 14, 9]",
+                "[9, 9, 0, 0]", "###\n#A#\n###", box3, box3.replace("0.1,", "0.3,"), "8 o'clock", "8", "\u00a0B"]
+    for v in variants:
+        preds = tmp_path / "p.jsonl"
+        preds.write_text("".join(json.dumps({"id": r["id"], "prediction": v}) + "\n" for r in rows))
+        p, _ = load_predictions(str(preds))
+        t = load_truth(str(ds))
+        score, parsed, _ = score_table(t, p)
+        for i, r in enumerate(rows):
+            s, ok = score_answer(v, r["answer_type"], r["answer"], r["choices"], r["answer_index"], r["value"], r["unit"])
+            assert (score[i], parsed[i]) == pytest.approx((s, ok)), (v, r["id"])
+
+
+def test_fast_reader_counts_duplicates(tmp_path):
+    from engine.eval.score import load_predictions
+
+    f = tmp_path / "p.jsonl"
+    f.write_text('{"id": "a", "prediction": "A"}\n{"id": "b", "prediction": "B"}\n{"id": "a", "prediction": "C"}\n')
+    preds, c = load_predictions(str(f))
+    assert preds == {"a": "A", "b": "B"} and (c["duplicates"], c["duplicate_ids"], c["lines"]) == (1, ["a"], 3)

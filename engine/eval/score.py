@@ -196,63 +196,80 @@ def parse_box3d(pred: Any) -> dict | None:
 
 
 _UNIT_CORNERS = np.array([[x, y, z] for x in (-0.5, 0.5) for y in (-0.5, 0.5) for z in (-0.5, 0.5)])
-_EDGES = [(i, j) for i in range(8) for j in range(i + 1, 8) if bin(i ^ j).count("1") == 1]
+_EDGES = np.array([(i, j) for i in range(8) for j in range(i + 1, 8) if bin(i ^ j).count("1") == 1])
 
 
-def _frame(box: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(corners 8x3, face normals 3x3 (columns of an orthonormalised rotation), half sizes)."""
-    u, _, vt = np.linalg.svd(box["rotation"])
-    r = u @ vt  # nearest rotation: a rounded one is not exactly orthonormal
-    corners = box["center"] + (_UNIT_CORNERS * box["size"]) @ r.T
-    return corners, r, box["size"] / 2
+def _inside_many(points: np.ndarray, center: np.ndarray, rot: np.ndarray, half: np.ndarray, tol: float) -> np.ndarray:
+    """(N, M) whether points (N, M, 3) lie in boxes (center (N, 3), rotation (N, 3, 3), half sizes (N, 3))."""
+    local = np.einsum("nmi,nij->nmj", points - center[:, None, :], rot)
+    return np.all(np.abs(local) <= half[:, None, :] * (1 + 1e-9) + tol, axis=2)
 
 
-def _inside(points: np.ndarray, box_frame: tuple, center: np.ndarray, tol: float = 1e-9) -> np.ndarray:
-    _, r, half = box_frame
-    local = (points - center) @ r
-    return np.all(np.abs(local) <= half * (1 + 1e-9) + tol, axis=1)
+def _crossings(corners: np.ndarray, center: np.ndarray, rot: np.ndarray, half: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Points (N, 72, 3) where the 12 edges of boxes with ``corners`` (N, 8, 3) cross the 6 face
+    planes of the other boxes, and whether each is a real crossing inside the other box."""
+    p0, d = corners[:, _EDGES[:, 0]], corners[:, _EDGES[:, 1]] - corners[:, _EDGES[:, 0]]  # (N, 12, 3)
+    p0n, dn = np.einsum("nei,nik->nek", p0, rot), np.einsum("nei,nik->nek", d, rot)      # (N, 12, 3)
+    cn = np.einsum("ni,nik->nk", center, rot)[:, None, :, None] + np.stack([-half, half], -1)[:, None]  # (N, 1, 3, 2)
+    ok = np.abs(dn) > 1e-12
+    t = (cn - p0n[..., None]) / np.where(ok, dn, 1.0)[..., None]                          # (N, 12, 3, 2)
+    pts = p0[:, :, None, None, :] + t[..., None] * d[:, :, None, None, :]
+    n = len(corners)
+    pts, t = pts.reshape(n, 72, 3), t.reshape(n, 72)
+    valid = np.repeat(ok.reshape(n, 36), 2, axis=1) & (t >= 0) & (t <= 1)
+    return pts, valid & _inside_many(pts, center, rot, half, 1e-7)
 
 
-def _clip_points(a: dict, fa: tuple, b: dict, fb: tuple) -> list[np.ndarray]:
-    """Points of A's edges crossing B's faces, inside B."""
-    out = []
-    ca = fa[0]
-    _, rb, hb = fb
-    p0 = np.array([ca[i] for i, _ in _EDGES])
-    d = np.array([ca[j] - ca[i] for i, j in _EDGES])
-    for k in range(3):
-        n = rb[:, k]
-        for sgn in (-1.0, 1.0):
-            off = n @ b["center"] + sgn * hb[k]
-            den = d @ n
-            ok = np.abs(den) > 1e-12
-            t = np.where(ok, (off - p0 @ n) / np.where(ok, den, 1.0), -1.0)
-            sel = ok & (t >= 0) & (t <= 1)
-            if sel.any():
-                pts = p0[sel] + t[sel, None] * d[sel]
-                out.extend(pts[_inside(pts, fb, b["center"], 1e-7)])
+def iou3d_many(a: list[dict], b: list[dict]) -> np.ndarray:
+    """Exact IoU of pairs of oriented 3D boxes (dicts of center, size, rotation): their
+    intersection is the convex hull of A's corners inside B, B's corners inside A and every
+    crossing of an edge of one with a face of the other. Rotations are replaced by the nearest
+    rotation matrix (an answer's rounded one is not exactly orthonormal). Identical boxes give 1."""
+    from scipy.spatial import ConvexHull, QhullError
+
+    n = len(a)
+    out = np.zeros(n)
+    if not n:
+        return out
+    ca, cb = np.array([x["center"] for x in a], float), np.array([x["center"] for x in b], float)
+    sa, sb = np.array([x["size"] for x in a], float), np.array([x["size"] for x in b], float)
+    u, _, vt = np.linalg.svd(np.array([x["rotation"] for x in a], float))
+    ra = u @ vt
+    u, _, vt = np.linalg.svd(np.array([x["rotation"] for x in b], float))
+    rb = u @ vt
+    ka = ca[:, None, :] + np.einsum("nkj,nij->nki", _UNIT_CORNERS[None] * sa[:, None, :], ra)  # (N, 8, 3)
+    kb = cb[:, None, :] + np.einsum("nkj,nij->nki", _UNIT_CORNERS[None] * sb[:, None, :], rb)
+    in_b, in_a = _inside_many(ka, cb, rb, sb / 2, 1e-7), _inside_many(kb, ca, ra, sa / 2, 1e-7)
+    xab, vab = _crossings(ka, cb, rb, sb / 2)
+    xba, vba = _crossings(kb, ca, ra, sa / 2)
+    pts = np.concatenate([ka, kb, xab, xba], axis=1)                                        # (N, 160, 3)
+    keep = np.concatenate([in_b, in_a, vab, vba], axis=1)
+    va, vb = np.prod(sa, axis=1), np.prod(sb, axis=1)
+    same = np.all(ca == cb, 1) & np.all(sa == sb, 1) & np.all([np.array_equal(x["rotation"], y["rotation"])
+                                                                for x, y in zip(a, b)], 0)
+    # B's axes along A's (a signed permutation, e.g. the same rotation): the overlap is a box in A's frame
+    rel = np.einsum("nji,njk->nik", ra, rb)
+    aligned = np.all(np.isclose(np.abs(rel), np.round(np.abs(rel)), atol=1e-9), axis=(1, 2))
+    hb = np.einsum("nik,nk->ni", np.abs(np.round(rel)), sb / 2)
+    cba = np.einsum("nji,nj->ni", ra, cb - ca)
+    ov = np.clip(np.minimum(sa / 2, cba + hb) - np.maximum(-sa / 2, cba - hb), 0, None).prod(axis=1)
+    out[aligned] = (ov / (va + vb - ov))[aligned]
+    out[same] = 1.0
+    for i in np.flatnonzero(~aligned & ~same):
+        p = pts[i][keep[i]]
+        if len(p) < 4:
+            continue
+        try:
+            inter = min(ConvexHull(p).volume, va[i], vb[i])
+        except (QhullError, ValueError):  # flat: the boxes only touch
+            continue
+        out[i] = inter / (va[i] + vb[i] - inter)
     return out
 
 
 def iou3d(a: dict, b: dict) -> float:
-    """Exact IoU of two oriented 3D boxes (the convex hull of A's corners inside B, B's corners
-    inside A and every edge-face crossing is their intersection)."""
-    if all(np.array_equal(a[k], b[k]) for k in ("center", "size", "rotation")):
-        return 1.0  # the same box (the hull below gives 1 up to rounding)
-    va, vb = float(np.prod(a["size"])), float(np.prod(b["size"]))
-    fa, fb = _frame(a), _frame(b)
-    pts = list(fa[0][_inside(fa[0], fb, b["center"], 1e-7)]) + list(fb[0][_inside(fb[0], fa, a["center"], 1e-7)])
-    pts += _clip_points(a, fa, b, fb) + _clip_points(b, fb, a, fa)
-    if len(pts) < 4:
-        return 0.0
-    from scipy.spatial import ConvexHull, QhullError
-
-    try:
-        inter = ConvexHull(np.unique(np.round(np.array(pts), 12), axis=0)).volume
-    except (QhullError, ValueError):  # flat: touching boxes
-        return 0.0
-    inter = min(inter, va, vb)
-    return float(inter / (va + vb - inter))
+    """Exact IoU of two oriented 3D boxes (:func:`iou3d_many` of one pair)."""
+    return float(iou3d_many([a], [b])[0])
 
 
 def score_answer(pred: Any, answer_type: str, answer: str, choices: list[str] | None = None,
@@ -359,6 +376,29 @@ def _lmms_id(d: dict) -> str | None:
     return None
 
 
+def _load_plain_jsonl(path: str) -> tuple[dict, dict] | None:
+    """:func:`load_predictions` of a well-formed ``{"id", "prediction"}`` file (every line an object
+    with a string id and a string prediction) read by pyarrow's JSON reader; None for anything
+    else (the line-by-line reader then reports what is wrong where)."""
+    import pyarrow as pa
+    import pyarrow.json as pj
+
+    try:
+        t = pj.read_json(path, read_options=pj.ReadOptions(block_size=1 << 24))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError):
+        return None
+    if t.num_rows == 0 or not {"id", "prediction"} <= set(t.column_names) or "doc_id" in t.column_names \
+            or t.schema.field("id").type != pa.string() or t.schema.field("prediction").type != pa.string() \
+            or t["id"].null_count or t["prediction"].null_count:
+        return None
+    ids, ps = t["id"].to_pylist(), t["prediction"].to_pylist()
+    preds = dict(zip(reversed(ids), reversed(ps)))  # the first line of an id wins
+    preds = {k: preds[k] for k in dict.fromkeys(ids)}  # in file order
+    dup_ids = [] if len(preds) == len(ids) else [k for k, v in Counter(ids).items() if v > 1]
+    return preds, {"lines": len(ids), "duplicates": len(ids) - len(preds), "duplicate_ids": dup_ids[:100],
+                   "bad_lines": 0, "bad_line_numbers": [], "format": "jsonl"}
+
+
 def load_predictions(path: str) -> tuple[dict, dict]:
     """(id -> prediction text, counts) from a JSONL file of ``{"id", "prediction"}`` lines or an
     lmms-eval ``samples_*.jsonl`` log (``doc_id``, ``filtered_resps``: the id from ``doc.id``, this
@@ -371,6 +411,9 @@ def load_predictions(path: str) -> tuple[dict, dict]:
     if not os.path.isfile(path):
         raise ScoreInputError(f"{path}: no such file; fix: pass a JSONL file with one "
                               '{"id": ..., "prediction": ...} object per line (or an lmms-eval samples_*.jsonl)')
+    fast = _load_plain_jsonl(path)
+    if fast is not None:
+        return fast
     preds: dict = {}
     c = Counter()
     dup_ids, bad_nums = [], []
@@ -424,41 +467,84 @@ def load_predictions(path: str) -> tuple[dict, dict]:
     return preds, counts
 
 
+def _first_tokens(preds):
+    """pyarrow: :func:`first_token` of each prediction (null stays null)."""
+    import pyarrow.compute as pc
+
+    tok = pc.struct_field(pc.extract_regex(preds, r"^\s*(?P<t>\S*)"), [0])
+    return pc.utf8_rtrim(tok, characters=".")
+
+
 def score_table(truth, preds: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(score, parsed, answered) arrays over ``truth``'s rows. Numbers are scored in one numpy
-    pass; the other types row by row with :func:`score_answer`."""
-    cols = {k: truth[k].to_pylist() for k in ("id", "answer_type", "answer", "choices", "answer_index", "value", "unit")}
+    """(score, parsed, answered) arrays over ``truth``'s rows, with the rules of
+    :func:`score_answer`: choice letters, bool and count answers are read with pyarrow kernels in
+    one pass (a choice prediction that is not a letter falls back to :func:`parse_choice`),
+    numbers are scored with :func:`mra_many`, 3D boxes with :func:`iou3d_many`, the rest row by row."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     n = truth.num_rows
-    score = np.zeros(n)
-    parsed = np.zeros(n, bool)
-    answered = np.zeros(n, bool)
     get = preds.get
-    num_idx, num_pred, num_truth = [], [], []
-    ids, types, answers = cols["id"], cols["answer_type"], cols["answer"]
-    choices, index, values, units = cols["choices"], cols["answer_index"], cols["value"], cols["unit"]
-    for i in range(n):
-        p = get(ids[i])
-        if p is None:
-            continue
-        answered[i] = True
-        at = types[i]
-        if at == "choice":  # the common case, inlined
-            k = parse_choice(p, choices[i] or [])
-            if k is not None:
-                parsed[i] = True
-                score[i] = k == index[i]
-        elif at == "number":
-            x = parse_number(p, units[i])
-            if x is not None:
-                parsed[i] = True
-                num_idx.append(i)
-                num_pred.append(x)
-                num_truth.append(float(values[i]))
+    p_list = [get(i) for i in truth["id"].to_pylist()]
+    p_arr = pa.array(p_list, pa.string())
+    answered = np.asarray(p_arr.is_valid())
+    score, parsed = np.zeros(n), np.zeros(n, bool)
+    at = truth["answer_type"]
+    tok = _first_tokens(p_arr)
+    rest = np.zeros(n, bool)
+
+    # choice: a letter A.. within the options
+    is_c = np.asarray(pc.equal(at, "choice").fill_null(False)) & answered
+    letter = pc.utf8_upper(pc.utf8_rtrim(pc.utf8_trim(tok, characters="()"), characters=":),"))
+    nch = np.asarray(pc.list_value_length(truth["choices"]).fill_null(0))
+    k = np.full(n, -1)
+    for j in range(int(nch.max(initial=0))):
+        k[np.asarray(pc.equal(letter, chr(65 + j)).fill_null(False)) & (j < nch)] = j
+    hit = is_c & (k >= 0)
+    idx = np.asarray(truth["answer_index"].fill_null(-1))
+    score[hit], parsed[hit] = k[hit] == idx[hit], True
+    rest |= is_c & ~hit
+
+    # bool: yes/true, no/false
+    is_b = np.asarray(pc.equal(at, "bool").fill_null(False)) & answered
+    if is_b.any():
+        low = pc.utf8_rtrim(pc.utf8_lower(tok), characters=",!;:")
+        yes = np.asarray(pc.is_in(low, value_set=pa.array(["yes", "true"])).fill_null(False))
+        no = np.asarray(pc.is_in(low, value_set=pa.array(["no", "false"])).fill_null(False))
+        truth_yes = np.asarray(pc.equal(truth["value"], "true").fill_null(False))
+        ok = is_b & (yes | no)
+        score[ok], parsed[ok] = yes[ok] == truth_yes[ok], True
+
+    # numbers: parsed row by row, MRA in one pass
+    is_n = np.flatnonzero(np.asarray(pc.equal(at, "number").fill_null(False)) & answered)
+    if len(is_n):
+        units, values = truth["unit"].to_pylist(), truth["value"].to_pylist()
+        xs = np.array([np.nan if (x := parse_number(p_list[i], units[i])) is None else x for i in is_n], float)
+        tv = np.array([float(values[i]) for i in is_n])
+        score[is_n], parsed[is_n] = mra_many(xs, tv), ~np.isnan(xs)
+
+    # 3D boxes: one batch
+    is_j = np.flatnonzero(np.asarray(pc.equal(at, "json").fill_null(False)) & answered)
+    answers = truth["answer"].to_pylist() if (rest.any() or len(is_j) or n) else None
+    box_rows, box_p, box_t = [], [], []
+    for i in is_j:
+        if answers[i].lstrip().startswith("{"):
+            pb = parse_box3d(p_list[i])
+            if pb is not None:
+                box_rows.append(i), box_p.append(pb), box_t.append(parse_box3d(answers[i]))
         else:
-            s, ok = score_answer(p, at, answers[i], choices[i], index[i], values[i], units[i])
-            score[i], parsed[i] = s, ok
-    if num_idx:
-        score[np.array(num_idx)] = mra_many(np.array(num_pred), np.array(num_truth))
+            rest[i] = True
+    if box_rows:
+        score[box_rows], parsed[box_rows] = iou3d_many(box_p, box_t), True
+
+    # the rest row by row
+    other = np.asarray(pc.is_in(at, value_set=pa.array(["count", "text", "ascii"])).fill_null(False)) & answered
+    todo = np.flatnonzero(rest | other)
+    if len(todo):
+        cols = {c: truth[c].to_pylist() for c in ("answer_type", "choices", "answer_index", "value", "unit")}
+        for i in todo:
+            score[i], parsed[i] = score_answer(p_list[i], cols["answer_type"][i], answers[i], cols["choices"][i],
+                                               cols["answer_index"][i], cols["value"][i], cols["unit"][i])
     return score, parsed, answered
 
 
@@ -534,14 +620,18 @@ def bin_values(values: list, bins: int = 5) -> list[str]:
 
 
 def _groups(keys: list, score: np.ndarray, parsed: np.ndarray, answered: np.ndarray) -> list[dict]:
-    """Per distinct key (sorted): rows, answered, parsed, score (mean over rows, missing = 0)."""
-    uniq, inv = np.unique(np.array(keys, dtype=object).astype(str), return_inverse=True)
+    """Per distinct key: rows, answered, parsed, score (mean over rows, missing = 0), sorted by
+    :func:`_bin_order`."""
+    import pyarrow as pa
+
+    enc = pa.array(keys if isinstance(keys, list) else keys.to_pylist()).cast(pa.string()).fill_null("none").dictionary_encode()
+    inv, uniq = np.asarray(enc.indices), enc.dictionary.to_pylist()
     rows = np.bincount(inv, minlength=len(uniq))
     tot = np.bincount(inv, weights=score, minlength=len(uniq))
     ans = np.bincount(inv, weights=answered, minlength=len(uniq))
     par = np.bincount(inv, weights=parsed, minlength=len(uniq))
     out = [{"bin": str(u), "rows": int(r), "answered": int(a), "parsed": int(p), "score": float(s / r)}
-           for u, r, a, p, s in zip(uniq, rows, ans, par, tot)]
+           for u, r, a, p, s in zip(uniq, rows, ans, par, tot) if r]
     return sorted(out, key=lambda x: _bin_order(x["bin"]))
 
 
@@ -596,7 +686,7 @@ def score_dataset(dataset: str, predictions: str, by: list[str] | None = None, s
                     "score": float(score.mean()) if n else 0.0},
         "metric": METRIC, "tables": {},
     }
-    tables = {k: truth[k].to_pylist() for k in ("family", "task", "answer_type")}
+    tables = {k: truth[k] for k in ("family", "task", "answer_type")}
     if by:
         tables.update({k: bin_values(v, bins) for k, v in factor_values(dataset, truth, by).items()})
     for name, keys in tables.items():
