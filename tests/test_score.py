@@ -19,7 +19,7 @@ from engine.eval.score import (cell_accuracy, iou2d, iou3d, load_truth, mra, mra
 
 TINY = ["num_scenes=3", "output.scenes_per_shard=2", "camera.width=96", "camera.height=96",
         "render.shadow_map_size=256", "render.msaa_samples=1", "progress=false", "executor.workers=1",
-        "qa.questions_per_view=12", "seed=3"]
+        "qa.questions_per_view=12", "seed=3", "output.lmms_eval=true"]
 
 
 # --- metrics by hand ---
@@ -248,3 +248,54 @@ def test_fast_reader_counts_duplicates(tmp_path):
     f.write_text('{"id": "a", "prediction": "A"}\n{"id": "b", "prediction": "B"}\n{"id": "a", "prediction": "C"}\n')
     preds, c = load_predictions(str(f))
     assert preds == {"a": "A", "b": "B"} and (c["duplicates"], c["duplicate_ids"], c["lines"]) == (1, ["a"], 3)
+
+
+# --- the lmms-eval task written with the dataset ---
+
+def _utils_module(folder: Path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("sf_lmms_utils", folder / "lmms_eval" / "utils.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_lmms_task_files_score_like_the_command(generated):
+    import datasets
+    import yaml
+
+    from engine.eval import score as S
+    from engine.export.lmms_eval import MARKER
+
+    text = (generated / "lmms_eval" / "utils.py").read_text()
+    src = Path(S.__file__).read_text()
+    body = src[src.index("from __future__"):src.index(MARKER)].rstrip()
+    assert body in text  # a verbatim copy of the row scoring
+    cfg = yaml.load((generated / "lmms_eval" / "spatialforge.yaml").read_text(), Loader=yaml.BaseLoader)
+    assert cfg["task"] == "spatialforge" and Path(cfg["dataset_path"]) == generated.resolve()
+    u = _utils_module(generated)
+    ds = datasets.load_dataset(str(generated), split="test")
+    assert len(ds) > 0
+    kw = {"pre_prompt": "", "choice_post_prompt": "Answer with the letter.", "short_post_prompt": "Short."}
+    for doc in ds:
+        assert doc["question"] in u.doc_to_text(doc, kw)
+        assert all(im.mode == "RGB" for im in u.doc_to_visual(doc)) and len(u.doc_to_visual(doc)) == len(doc["view_ids"])
+        r = u.process_results(doc, [doc["answer"]])["spatialforge_score"]
+        assert r["id"] == doc["id"] and r["score"] == pytest.approx(1.0, abs=1e-12), doc["id"]
+        assert u.process_results(doc, ["zzz"])["spatialforge_score"]["score"] == 0.0
+    right = [u.process_results(d, [d["answer"]])["spatialforge_score"] for d in ds]
+    assert u.aggregate_score(right) == pytest.approx(100.0)
+
+
+def test_lmms_eval_loads_the_task(generated):
+    """Through lmms-eval itself (the optional `lmms` extra: it pulls torch, transformers and ~150
+    packages, about 3 GB, so `make test` does not install it)."""
+    tasks = pytest.importorskip("lmms_eval.tasks", reason="lmms-eval is not installed (pip install '.[lmms]')")
+    tm = tasks.TaskManager(include_path=str(generated / "lmms_eval"))
+    task = tasks.get_task_dict(["spatialforge"], tm)["spatialforge"]
+    docs = list(task.test_docs())
+    assert docs
+    for doc in docs:
+        assert task.process_results(doc, [doc["answer"]])["spatialforge_score"]["score"] == pytest.approx(1.0, abs=1e-12)
+        assert task.process_results(doc, ["zzz"])["spatialforge_score"]["score"] == 0.0

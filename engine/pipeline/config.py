@@ -54,7 +54,7 @@ def _run_errors(cfg: dict) -> list[str]:
     c.number("camera_retries", 0, 100, integer=True, unit=" (extra camera attempts per scene)")
     flags = {wk.flag: wk.flag_doc for wk in WRITERS if wk.flag}  # one flag per exporter
     if c.keys("output", ["scenes_per_shard", "row_group_size", "compression", "image_format", "jpeg_quality",
-                         "jpeg_subsampling", "depth", "instance_mask", "scenes", *flags], see="conf/output/default.yaml"):
+                         "jpeg_subsampling", "depth", "instance_mask", "scenes", "lmms_eval", *flags], see="conf/output/default.yaml"):
         c.number("output.scenes_per_shard", 1, integer=True)
         c.number("output.row_group_size", 1, integer=True, unit=" (rows per Parquet row group)")
         c.one_of("output.compression", COMPRESSIONS)
@@ -65,6 +65,7 @@ def _run_errors(cfg: dict) -> list[str]:
         c.check("output.depth", lambda v: isinstance(v, bool), "true or false (add a `depths` column: 16-bit PNG, millimetres)")
         c.check("output.instance_mask", lambda v: isinstance(v, bool), "true or false (add an `instance_masks` column: 16-bit PNG ids)")
         c.check("output.scenes", lambda v: isinstance(v, bool), "true or false (write scenes/scenes-XXXXX.jsonl)")
+        c.check("output.lmms_eval", lambda v: isinstance(v, bool), "true or false (write lmms_eval/: an lmms-eval task)")
         for flag, doc in flags.items():
             c.check(f"output.{flag}", lambda v: isinstance(v, bool), doc)
     if c.keys("executor", ("name", "workers", "cpus_per_worker", "address"), see="conf/executor/*.yaml"):

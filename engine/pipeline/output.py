@@ -16,11 +16,12 @@ import re
 from pathlib import Path
 
 from engine.atomic import TMP_PREFIX
+from engine.export.lmms_eval import FILES as LMMS_FILES
 from engine.export.writers import WRITERS, writer_for_file
 from engine.pipeline.manifest import LOCK, MANIFEST
 from engine.schema import ConfigError
 
-TOP_FILES = (MANIFEST, "README.md", "config.yaml")  # what a run writes at the top of the folder
+TOP_FILES = (MANIFEST, "README.md", "config.yaml", *LMMS_FILES)  # what a run writes at the top of the folder
 SCENES_FOLDER = "scenes"
 # Shard files: <folder>/<split>-KKKKK-of-NNNNN.<ext>; scene records: scenes/scenes-KKKKK-of-NNNNN.jsonl.
 _SHARD_NAME = re.compile(r"^[A-Za-z0-9_]+-\d{5}-of-\d{5}$")

@@ -15,6 +15,7 @@ import yaml
 
 import engine
 from engine.export.hf import dataset_card, dataset_features
+from engine.export.lmms_eval import write_lmms_task
 from engine.atomic import atomic_write_text, remove_stale_temps
 from engine.pipeline.config import ConfigError, JobSpec
 from engine.pipeline.executors import EXECUTORS
@@ -136,6 +137,8 @@ def generate(job: JobSpec) -> dict:
         card = dataset_card(dataset_features(o["depth"], o["instance_mask"]), split_rows, split_bytes,
                             job.config_hash, engine.__version__)
         atomic_write_text(out / "README.md", card)
+        if o.get("lmms_eval"):
+            write_lmms_task(out)
     wall = time.perf_counter() - t0
     summary = {
         "out": str(out), "config_hash": job.config_hash, "executor": name, "workers": workers,
