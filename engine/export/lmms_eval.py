@@ -15,11 +15,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.atomic import atomic_write_text
-from engine.eval import score as _score
 
 FOLDER = "lmms_eval"
 FILES = (f"{FOLDER}/spatialforge.yaml", f"{FOLDER}/utils.py")
 MARKER = "# --- END OF ROW SCORING"
+# read as text, not imported (eval and export are one layer; docs/architecture.md)
+SCORE_SOURCE = Path(__file__).resolve().parents[1] / "eval" / "score.py"
 
 YAML = """\
 # lmms-eval task for this SpatialForge dataset (written by `spatialforge generate output.lmms_eval=true`).
@@ -94,7 +95,7 @@ def aggregate_score(results):
 
 def utils_source() -> str:
     """The text of the task's utils.py: engine/eval/score.py's row scoring, then the lmms-eval hooks."""
-    src = Path(_score.__file__).read_text(encoding="utf-8")
+    src = SCORE_SOURCE.read_text(encoding="utf-8")
     head = src[: src.index(MARKER)].rstrip() + "\n"
     note = ('"""lmms-eval hooks for a SpatialForge dataset. The scoring part below is a verbatim copy of '
             'engine/eval/score.py\n(written by engine/export/lmms_eval.py); the hooks are at the end."""\n\n')
