@@ -8,6 +8,7 @@
     spatialforge push     DATASET --repo user/name [--private] [--revision R] [--dry-run]
                                                                      publish a dataset to the Hugging Face Hub
     spatialforge check-splits DATASET                                check a dataset's splits for leaks
+    spatialforge score    DATASET PREDICTIONS [--by f[,f]] [--json OUT] [--split s]  score a model's answers
 
 Overrides use Hydra's syntax (``scene=tabletop qa.families=[distance,occlusion] num_scenes=1000
 out=data/x``). Also ``python -m engine.cli ...``. ``spatialforge <command> --help`` (or
@@ -49,6 +50,8 @@ COMMAND_HELP = {
              "answer distributions, the split rule); --plots draws card/answers.png, card/factors.png and "
              "card/samples.png; --blind adds the blind meter's per-template table (text-only models; minutes on "
              "large sets). `generate` writes the card without them; `demo` adds the plots."),
+    "score": ("spatialforge score DATASET PREDICTIONS [--by f[,f]] [--json OUT] [--split s] [--bins N]",
+              "Score a model's answers (docs/scoring.md)."),
     "check-splits": ("spatialforge check-splits DATASET",
                      "Check that no scene id, no image (sha256 of its bytes), no held-out value of the recorded split "
                      "rule (splits.json) and no (view, normalised question) pair crosses between splits; exits 1 "
@@ -147,6 +150,8 @@ def command_help(cmd: str) -> str:
         return "\n".join(lines + [f"  {k:<16} {doc}" for k, doc in PUSH_OPTIONS])
     if cmd == "check-splits":
         return "\n".join(lines)
+    if cmd == "score":
+        return _score_parser().format_help()
     if cmd == "card":
         return "\n".join(lines + ["  --plots          draw the card's plots into DATASET/card/",
                                    "  --blind          add the blind meter's table (text-only models per template)"])
@@ -338,8 +343,42 @@ def cmd_check_splits(args: list[str]) -> int:
     return 0 if res["ok"] else 1
 
 
+def _score_parser():
+    """The ``score`` command's argument parser (also its --help)."""
+    import argparse
+
+    ap = argparse.ArgumentParser(
+        prog="spatialforge score",
+        description="Score a model's predictions against a dataset (docs/scoring.md): accuracy for choice, "
+                    "bool, count and text answers, MRA for numbers, cell accuracy for ASCII maps, IoU for boxes; "
+                    "overall, per family, task, answer type and per bin of any --by factor. Exit 0 ok, 2 bad input.")
+    ap.add_argument("dataset", help="the dataset folder (holds data/*.parquet)")
+    ap.add_argument("predictions", help='JSONL: {"id": ..., "prediction": ...} per line, or an lmms-eval samples_*.jsonl')
+    ap.add_argument("--by", default="", help="factors to tabulate, comma-separated: a key of the factors column, a row "
+                    "column (family, task, template_id, answer_type, unit, frame, split) or a scene value (num_objects, "
+                    "room_type, num_views, camera_height, camera_pitch, fov, image_size)")
+    ap.add_argument("--split", default="", help="splits to score, comma-separated (default: the splits holding a predicted id)")
+    ap.add_argument("--bins", type=int, default=5, help="quantile bins of a numeric factor with more than 12 values (default 5)")
+    ap.add_argument("--json", dest="json_out", default=None, help="also write the report as JSON to this file")
+    return ap
+
+
+def cmd_score(args: list[str]) -> None:
+    """Score a predictions file against a dataset folder: tables on stdout, JSON with --json."""
+    from engine.eval.score import format_report, score_dataset
+
+    ap = _score_parser()
+    a = ap.parse_args(args)
+    split = [s for s in a.split.split(",") if s] or None
+    report = score_dataset(a.dataset, a.predictions, [b for b in a.by.split(",") if b], split, a.bins)
+    print(format_report(report))
+    if a.json_out:
+        Path(a.json_out).parent.mkdir(parents=True, exist_ok=True)
+        Path(a.json_out).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+
+
 COMMANDS = {"generate": cmd_generate, "config": cmd_config, "demo": cmd_demo, "glb": cmd_glb,
-            "card": cmd_card, "push": cmd_push, "check-splits": cmd_check_splits}
+            "card": cmd_card, "push": cmd_push, "check-splits": cmd_check_splits, "score": cmd_score}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -359,6 +398,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s",
                         stream=sys.stderr)
+    from engine.eval.score import ScoreInputError
     from engine.pipeline.config import ConfigError
     from engine.pipeline.manifest import OutputLockedError
     from engine.pipeline.publish import PublishError
@@ -366,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         result = COMMANDS[cmd](rest)
-    except (ConfigError, OutputLockedError, KeyError) as e:
+    except (ConfigError, OutputLockedError, KeyError, ScoreInputError) as e:
         print(f"spatialforge {cmd}: error: {e}", file=sys.stderr)
         return 2
     except (PublishError, RunFailedError) as e:  # a fault during the run: complete shards are kept

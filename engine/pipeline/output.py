@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 
 from engine.atomic import TMP_PREFIX
+from engine.export.lmms_eval import FILES as LMMS_FILES
 from engine.export.writers import WRITERS, writer_for_file
 from engine.pipeline.manifest import LOCK, MANIFEST
 from engine.schema import ConfigError
@@ -23,7 +24,8 @@ from engine.schema import ConfigError
 # What a run writes besides its shards: the manifest, the card and its plots, the resolved config,
 # the split rule, and the demo's pictures.
 TOP_FILES = (MANIFEST, "README.md", "config.yaml", "splits.json", "card/answers.png", "card/factors.png",
-             "card/samples.png", "topdown.png", "contact_sheet.png")
+             "card/samples.png", "topdown.png", "contact_sheet.png",
+             *LMMS_FILES)
 SCENES_FOLDER = "scenes"
 # Shard files: <folder>/<split>-KKKKK-of-NNNNN.<ext>; scene records: scenes/scenes-KKKKK-of-NNNNN.jsonl.
 _SHARD_NAME = re.compile(r"^[A-Za-z0-9_]+-\d{5}-of-\d{5}$")

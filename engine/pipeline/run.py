@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 import engine
+from engine.export.lmms_eval import write_lmms_task
 from engine.atomic import atomic_write_text, remove_stale_temps
 from engine.pipeline.card import write_card
 from engine.pipeline.config import ConfigError, JobSpec
@@ -142,6 +143,8 @@ def generate(job: JobSpec) -> dict:
         write_manifest(out, manifest)
         write_card(out, job.cfg, job.config_hash, job.split_names())
         check = _check_splits(out)
+        if job.cfg["output"].get("lmms_eval"):
+            write_lmms_task(out)
     wall = time.perf_counter() - t0
     summary = {
         "out": str(out), "config_hash": job.config_hash, "executor": name, "workers": workers,
