@@ -157,12 +157,15 @@ CONTRADICTIONS = [
     (["qa.families=[measurement,ascii]", "qa.answer_forms=[ascii]"], "qa.families: 'measurement'"),
     (["qa.tags=[no_such_tag]"], "qa"),
     (["+scene.categories.furniture.hovercraft=1"], "scene.categories.furniture.hovercraft"),
+    (["split.strategy=heldout_categories", "split.params={categories:[chiar]}", "split.ratios.train=0.5", "split.ratios.test=0.5"], "split.params.categories: 'chiar'"),
+    (["split.strategy=heldout_templates", "split.params={templates:[relations.nope]}", "split.ratios.train=0.5", "split.ratios.test=0.5"], "split.params.templates"),
+    (["split.strategy=heldout_tasks", "split.params={tasks:[heigth]}", "split.ratios.train=0.5", "split.ratios.test=0.5"], "did you mean 'height'"),
 ]
 
 
 @pytest.mark.parametrize("overrides,key", CONTRADICTIONS, ids=[" ".join(o) for o, _ in CONTRADICTIONS])
 def test_contradiction(overrides, key, tmp_path, capsys):
-    refused(["generate", *overrides, *TINY, f"out={tmp_path / 'ds'}"], key, tmp_path, capsys)
+    refused(["generate", *TINY, *overrides, f"out={tmp_path / 'ds'}"], key, tmp_path, capsys)
 
 
 # ------------------------------------------------------------------ data files

@@ -10,6 +10,7 @@ with ``dry_run``, makes scene 0 through every stage in this process: layout, vie
 
 from __future__ import annotations
 
+import difflib
 import logging
 
 import yaml
@@ -22,7 +23,7 @@ from engine.pipeline.timing import StageTimer
 from engine.qa import QAGenerator
 from engine.qa.schema import Template
 from engine.qa.templates import load_templates
-from engine.scene.catalog import CatalogError, load_catalog
+from engine.scene.catalog import SCENE_TYPES, CatalogError, load_catalog
 from engine.schema import ConfigError, raise_errors
 
 log = logging.getLogger("spatialforge")
@@ -56,6 +57,41 @@ def _data_errors(job: JobSpec) -> list[str]:
                           else _one_line(e))
         else:
             errors += selection_errors(cfg, gen.templates, load_templates(gen.cfg["templates"]))
+    if catalog is not None:
+        errors += split_value_errors(cfg, catalog)
+    return errors
+
+
+def split_value_errors(cfg: dict, catalog) -> list[str]:
+    """Held-out values in ``split.params`` that name nothing (a category not in the catalog, a
+    template or task no template has, a scene type that does not exist): such a rule would
+    silently hold out nothing."""
+    strategy, params = cfg["split"].get("strategy", "random"), cfg["split"].get("params") or {}
+    known: dict[str, tuple[str, list[str]]] = {}
+    if strategy == "heldout_categories":
+        known["categories"] = ("a catalog category", sorted(catalog.categories))
+    elif strategy == "heldout_combos":
+        known["pairs"] = ("<a catalog category>/<value>", sorted(catalog.categories))
+    elif strategy == "heldout_room_types":
+        known["room_types"] = ("a scene type", list(SCENE_TYPES))
+    elif strategy in ("heldout_templates", "heldout_tasks") and qa_enabled(cfg):
+        try:
+            templates = load_templates(cfg["qa"].get("templates")).values()
+        except (ValueError, yaml.YAMLError, OSError):
+            return []  # reported by the template check
+        if strategy == "heldout_templates":
+            known["templates"] = ("a template id", sorted(t.id for t in templates))
+        else:
+            known["tasks"] = ("a task of the templates", sorted({t.task for t in templates}))
+    errors = []
+    for key, (what, names) in known.items():
+        for v in params.get(key) or []:
+            name = str(v).split("/", 1)[0] if key == "pairs" else str(v)
+            if name not in names:
+                near = difflib.get_close_matches(name, names, n=1)
+                errors.append(f"split.params.{key}: {v!r} is not {what}, so the rule would hold out nothing; fix: "
+                              + (f"did you mean {near[0]!r}? " if near else "") + f"use one of {', '.join(names[:12])}"
+                              + (" ..." if len(names) > 12 else ""))
     return errors
 
 
