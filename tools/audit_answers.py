@@ -1055,11 +1055,16 @@ def c_move(row):
 def c_turn(row):
     v1, v2 = _two_views(row)
     turn = wrap_deg(math.degrees(v2.heading() - v1.heading()))
+    return _side_or_degrees(row, turn, "turn_direction", "turn >= min_angle_deg")
+
+
+def _side_or_degrees(row, ang: float, side_task: str, degrees_gate: str):
+    """Verdict on a signed angle (degrees, left positive): the side for ``side_task``, else its size."""
     mg = row.D.margin(row.T, "min_angle_deg")
-    if row.r["task"] == "turn_direction":
-        m = min(abs(turn), 180 - abs(turn))
-        return compare(row, "left" if turn > 0 else "right", margin=m, gate=m - mg, gate_what="15..165")
-    return number_result(row, abs(turn), gate=abs(turn) - mg, gate_what="turn >= min_angle_deg")
+    if row.r["task"] == side_task:
+        m = min(abs(ang), 180 - abs(ang))
+        return compare(row, "left" if ang > 0 else "right", margin=m, gate=m - mg, gate_what="15..165")
+    return number_result(row, abs(ang), gate=abs(ang) - mg, gate_what=degrees_gate)
 
 
 # ---- motion
@@ -1158,11 +1163,7 @@ def mo_aim(row):
     v, o = row.view, row.o(0)
     d = o.c[:2] - v.pos[:2]
     ang = wrap_deg(math.degrees(math.atan2(d[1], d[0]) - v.heading()))
-    mg = row.D.margin(row.T, "min_angle_deg")
-    if row.r["task"] == "aim_direction":
-        m = min(abs(ang), 180 - abs(ang))
-        return compare(row, "left" if ang > 0 else "right", margin=m, gate=m - mg, gate_what="15..165")
-    return number_result(row, abs(ang), gate=abs(ang) - mg, gate_what=">= min_angle_deg")
+    return _side_or_degrees(row, ang, "aim_direction", ">= min_angle_deg")
 
 
 def mo_object_move(row):

@@ -49,6 +49,7 @@ def _data_errors(job: JobSpec) -> list[str]:
             appearance_cfg(cfg)
         except (ValueError, yaml.YAMLError, OSError) as e:
             errors.append(_file_error("render.appearance", e, "docs/meshes.md"))
+    all_templates = None
     if qa_enabled(cfg) and catalog is not None:
         try:
             gen = QAGenerator(cfg["qa"], catalog)
@@ -56,16 +57,18 @@ def _data_errors(job: JobSpec) -> list[str]:
             errors.append(_file_error("qa.templates", e, "docs/qa.md") if not str(e).startswith("qa")
                           else _one_line(e))
         else:
-            errors += selection_errors(cfg, gen.templates, load_templates(gen.cfg["templates"]))
+            all_templates = load_templates(gen.cfg["templates"])
+            errors += selection_errors(cfg, gen.templates, all_templates)
     if catalog is not None:
-        errors += split_value_errors(cfg, catalog)
+        errors += split_value_errors(cfg, catalog, all_templates)
     return errors
 
 
-def split_value_errors(cfg: dict, catalog) -> list[str]:
+def split_value_errors(cfg: dict, catalog, all_templates: dict[str, Template] | None) -> list[str]:
     """Held-out values in ``split.params`` that name nothing (a category not in the catalog, a
-    template or task no template has, a scene type that does not exist): such a rule would
-    silently hold out nothing."""
+    template or task none of ``all_templates`` has (None: QA is off or its templates did not
+    load, reported elsewhere), a scene type that does not exist): such a rule would silently hold
+    out nothing."""
     strategy, params = cfg["split"].get("strategy", "random"), cfg["split"].get("params") or {}
     known: dict[str, tuple[str, list[str]]] = {}
     if strategy == "heldout_categories":
@@ -74,11 +77,8 @@ def split_value_errors(cfg: dict, catalog) -> list[str]:
         known["pairs"] = ("<a catalog category>/<value>", sorted(catalog.categories))
     elif strategy == "heldout_room_types":
         known["room_types"] = ("a scene type", list(SCENE_TYPES))
-    elif strategy in ("heldout_templates", "heldout_tasks") and qa_enabled(cfg):
-        try:
-            templates = load_templates(cfg["qa"].get("templates")).values()
-        except (ValueError, yaml.YAMLError, OSError):
-            return []  # reported by the template check
+    elif strategy in ("heldout_templates", "heldout_tasks") and all_templates is not None:
+        templates = all_templates.values()
         if strategy == "heldout_templates":
             known["templates"] = ("a template id", sorted(t.id for t in templates))
         else:
