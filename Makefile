@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 OUT    ?= outputs/demo
 
-.PHONY: demo test setup setup-dev system bench clean
+.PHONY: demo test setup setup-dev setup-lmms system bench clean
 
 system:
 	@bash tools/setup_system.sh
@@ -31,8 +31,21 @@ $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
 	$(PIP) install -q "$(PYOPENGL)"
 	@touch $@
 
+# lmms-eval in a venv of its own, for tests/test_score.py::test_lmms_eval_loads_the_task, which runs
+# tools/lmms_eval_probe.py with it. torch 2.13.0 is installed first and alone: on this machine pip
+# takes that version from a CPU build on disk (~1.6 GB venv, ~90 s) instead of a CUDA build.
+LMMS_VENV ?= .venv-lmms
+LMMS_EVAL := lmms-eval==0.7.3
+$(LMMS_VENV)/.installed: tools/lmms-eval-requirements.txt
+	$(PYTHON) -m venv $(LMMS_VENV)
+	$(LMMS_VENV)/bin/python -m pip install -q torch==2.13.0
+	$(LMMS_VENV)/bin/python -m pip install -q --no-deps "$(LMMS_EVAL)"
+	$(LMMS_VENV)/bin/python -m pip install -q -r tools/lmms-eval-requirements.txt
+	@touch $@
+
 setup: system $(VENV)/.installed
-setup-dev: system $(VENV)/.installed-dev
+setup-dev: system $(VENV)/.installed-dev $(LMMS_VENV)/.installed
+setup-lmms: $(LMMS_VENV)/.installed
 
 demo: setup
 	$(PY) -m engine.cli demo out=$(OUT)

@@ -287,14 +287,29 @@ def test_lmms_task_files_score_like_the_command(generated):
     assert u.aggregate_score(right) == pytest.approx(100.0)
 
 
-def test_lmms_eval_loads_the_task(generated):
-    """Through lmms-eval itself (the optional `lmms` extra: it pulls torch, transformers and ~150
-    packages, about 3 GB, so `make test` does not install it)."""
-    tasks = pytest.importorskip("lmms_eval.tasks", reason="lmms-eval is not installed (pip install '.[lmms]')")
-    tm = tasks.TaskManager(include_path=str(generated / "lmms_eval"))
-    task = tasks.get_task_dict(["spatialforge"], tm)["spatialforge"]
-    docs = list(task.test_docs())
-    assert docs
-    for doc in docs:
-        assert task.process_results(doc, [doc["answer"]])["spatialforge_score"]["score"] == pytest.approx(1.0, abs=1e-12)
-        assert task.process_results(doc, ["zzz"])["spatialforge_score"]["score"] == 0.0
+def test_lmms_eval_loads_the_task(generated, tmp_path):
+    """Through lmms-eval itself: its TaskManager loads the exported task from the dataset folder and
+    the task's process_results and aggregation give 100 on the ground truth and 0 on a wrong answer.
+    lmms-eval (torch, transformers) lives in its own venv, built by `make setup-lmms` (a dependency
+    of `make test`); tools/lmms_eval_probe.py runs there, in a separate process."""
+    import os
+    import subprocess
+    import sys
+
+    import pyarrow.parquet as pq
+
+    repo = Path(__file__).resolve().parents[1]
+    python = Path(os.environ.get("SPATIALFORGE_LMMS_PYTHON", repo / ".venv-lmms" / "bin" / "python"))
+    if not python.exists():
+        pytest.skip(f"no lmms-eval venv at {python} (make setup-lmms builds it)")
+    env = {**os.environ, "HF_HOME": str(tmp_path / "hf"), "HF_DATASETS_CACHE": str(tmp_path / "hf" / "datasets")}
+    run = subprocess.run([str(python), str(repo / "tools" / "lmms_eval_probe.py"), str(generated)],
+                         capture_output=True, text=True, env=env, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    r = json.loads(run.stdout.strip().splitlines()[-1])
+    test_ids = [i for f in sorted(generated.glob("data/test-*.parquet"))
+                for i in pq.read_table(f, columns=["id"])["id"].to_pylist()]
+    assert test_ids and sorted(r["ids"]) == sorted(test_ids)
+    assert r["truth_scores"] == pytest.approx([1.0] * len(test_ids), abs=1e-12)
+    assert r["wrong_scores"] == [0.0] * len(test_ids)
+    assert (r["truth_aggregate"], r["wrong_aggregate"]) == (pytest.approx(100.0), 0.0)
