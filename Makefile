@@ -6,10 +6,14 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 OUT    ?= outputs/demo
 
-.PHONY: demo test setup setup-dev setup-lmms system bench clean
+.PHONY: demo test setup setup-dev setup-lmms system system-dev bench clean
 
 system:
 	@bash tools/setup_system.sh
+
+# make test also needs Debian's chromium (tests/test_viewer.py drives it headless through Playwright)
+system-dev:
+	@bash tools/setup_system.sh --browser
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,7 +48,7 @@ $(LMMS_VENV)/.installed: tools/lmms-eval-requirements.txt
 	@touch $@
 
 setup: system $(VENV)/.installed
-setup-dev: system $(VENV)/.installed-dev $(LMMS_VENV)/.installed
+setup-dev: system-dev $(VENV)/.installed-dev $(LMMS_VENV)/.installed
 setup-lmms: $(LMMS_VENV)/.installed
 
 demo: setup

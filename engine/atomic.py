@@ -19,8 +19,9 @@ def temp_path(path: str | Path) -> Path:
     return p.with_name(f"{TMP_PREFIX}{os.getpid()}-{p.name}")
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (readers see the old file or the new one)."""
+def atomic_write_bytes(path: str | Path, data: bytes, fsync: bool = True) -> None:
+    """Write ``data`` to ``path`` atomically (readers see the old file or the new one). ``fsync``
+    False skips flushing to the disk (still atomic; for many small files that can be remade)."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path(p)
@@ -28,7 +29,8 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         with open(tmp, "wb") as f:
             f.write(data)
             f.flush()
-            os.fsync(f.fileno())
+            if fsync:
+                os.fsync(f.fileno())
         os.replace(tmp, p)
     except BaseException:
         if tmp.exists():

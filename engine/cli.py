@@ -9,6 +9,8 @@
                                                                      publish a dataset to the Hugging Face Hub
     spatialforge check-splits DATASET                                check a dataset's splits for leaks
     spatialforge score    DATASET PREDICTIONS [--by f[,f]] [--json OUT] [--split s]  score a model's answers
+    spatialforge view     DATASET [--out DIR] [--predictions FILE] [--per-task N] [--serve PORT]
+                                                                     a static HTML gallery of the dataset
 
 Overrides use Hydra's syntax (``scene=tabletop qa.families=[distance,occlusion] num_scenes=1000
 out=data/x``). Also ``python -m engine.cli ...``. ``spatialforge <command> --help`` (or
@@ -42,7 +44,7 @@ COMMAND_HELP = {
                "Print the resolved, validated config as YAML, with its hash and shard count; makes nothing."),
     "demo": ("spatialforge demo [key=value ...] [--resume] [--overwrite]",
              "generate with num_scenes=50 out=outputs/demo (unless overridden), then a top-down plot, a contact "
-             "sheet and a few rows read back with datasets.load_dataset."),
+             "sheet, a few rows read back with datasets.load_dataset, and the gallery (out/viewer/index.html)."),
     "glb": ("spatialforge glb out=DIR scene_id=sXXXXXXXXX path=FILE.glb [catalog=FILE.yaml]",
             "Export one scene of a dataset as a GLB file (Blender, web viewers)."),
     "card": ("spatialforge card DATASET [--plots] [--blind]",
@@ -52,6 +54,8 @@ COMMAND_HELP = {
              "large sets). `generate` writes the card without them; `demo` adds the plots."),
     "score": ("spatialforge score DATASET PREDICTIONS [--by f[,f]] [--json OUT] [--split s] [--bins N]",
               "Score a model's answers (docs/scoring.md)."),
+    "view": ("spatialforge view DATASET [--out DIR] [--predictions FILE] [--per-task N] [--seed N] [--serve PORT]",
+             "Write a static HTML gallery of the dataset (docs/viewer.md)."),
     "check-splits": ("spatialforge check-splits DATASET",
                      "Check that no scene id, no image (sha256 of its bytes), no held-out value of the recorded split "
                      "rule (splits.json) and no (view, normalised question) pair crosses between splits; exits 1 "
@@ -152,6 +156,8 @@ def command_help(cmd: str) -> str:
         return "\n".join(lines)
     if cmd == "score":
         return _score_parser().format_help()
+    if cmd == "view":
+        return _view_parser().format_help()
     if cmd == "card":
         return "\n".join(lines + ["  --plots          draw the card's plots into DATASET/card/",
                                    "  --blind          add the blind meter's table (text-only models per template)"])
@@ -377,8 +383,59 @@ def cmd_score(args: list[str]) -> None:
         Path(a.json_out).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
 
 
+def _view_parser():
+    """The ``view`` command's argument parser (also its --help)."""
+    import argparse
+
+    ap = argparse.ArgumentParser(
+        prog="spatialforge view", exit_on_error=False,
+        description="Write a static HTML gallery of a dataset (docs/viewer.md): pages of sample cards (images with "
+                    "box, depth and instance overlays, question, choices, answer, rationale, a top-down plot) with "
+                    "filters by split, family, task, answer and factor values and a search over question text, and "
+                    "a summary page. Opens from file:// (no server). Exit 0 ok, 2 bad input.")
+    ap.add_argument("dataset", help="the dataset folder (holds data/*.parquet)")
+    ap.add_argument("--out", default=None, help="the gallery folder (default DATASET/viewer; a non-empty folder "
+                    "that is not a gallery is refused)")
+    ap.add_argument("--predictions", default=None, help="JSONL that `spatialforge score` reads: shows each prediction "
+                    "next to the truth, the scores per task and factor, and a wrong-answers filter")
+    ap.add_argument("--per-task", type=int, default=50, help="rows sampled per task (default 50; with --predictions "
+                    "also up to as many wrong rows per task)")
+    ap.add_argument("--seed", type=int, default=0, help="the sample's seed (default 0)")
+    ap.add_argument("--page-size", type=int, default=24, help="cards per page (default 24)")
+    ap.add_argument("--serve", type=int, default=None, metavar="PORT", help="then serve the gallery on "
+                    "http://127.0.0.1:PORT/ (Python's http.server) until Ctrl-C")
+    return ap
+
+
+def cmd_view(args: list[str]) -> dict:
+    """Write a dataset's gallery (engine.pipeline.view.build_view); optionally serve it."""
+    import argparse
+
+    from engine.pipeline.view import build_view, serve
+    from engine.schema import ConfigError
+
+    def refuse(msg: str):
+        raise ConfigError(f"view: {msg}; fix: {COMMAND_HELP['view'][0]}")
+
+    ap = _view_parser()
+    ap.error = refuse  # a bad argument is an error line naming the fix, not argparse's usage dump
+    try:
+        a = ap.parse_args(args)
+    except argparse.ArgumentError as e:
+        refuse(str(e))
+    if a.page_size < 1:
+        raise ConfigError(f"view: --page-size {a.page_size}; fix: a positive integer")
+    res = build_view(a.dataset, a.out, per_task=a.per_task, predictions=a.predictions, seed=a.seed,
+                     page_size=a.page_size)
+    print(f"gallery of {res['rows']} rows: {res['index']}", file=sys.stderr)
+    if a.serve is not None:
+        serve(Path(res["index"]).parent, a.serve)
+    return res
+
+
 COMMANDS = {"generate": cmd_generate, "config": cmd_config, "demo": cmd_demo, "glb": cmd_glb,
-            "card": cmd_card, "push": cmd_push, "check-splits": cmd_check_splits, "score": cmd_score}
+            "card": cmd_card, "push": cmd_push, "check-splits": cmd_check_splits, "score": cmd_score,
+            "view": cmd_view}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -403,10 +460,11 @@ def main(argv: list[str] | None = None) -> int:
     from engine.pipeline.manifest import OutputLockedError
     from engine.pipeline.publish import PublishError
     from engine.pipeline.shard import RunFailedError
+    from engine.pipeline.view import ViewInputError
 
     try:
         result = COMMANDS[cmd](rest)
-    except (ConfigError, OutputLockedError, KeyError, ScoreInputError) as e:
+    except (ConfigError, OutputLockedError, KeyError, ScoreInputError, ViewInputError) as e:
         print(f"spatialforge {cmd}: error: {e}", file=sys.stderr)
         return 2
     except (PublishError, RunFailedError) as e:  # a fault during the run: complete shards are kept

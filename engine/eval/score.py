@@ -643,11 +643,12 @@ def _bin_order(label: str) -> tuple:
     return (2 if label == "none" else 1, 0.0, label)
 
 
-def score_dataset(dataset: str, predictions: str, by: list[str] | None = None, splits: list[str] | None = None,
-                  bins: int = 5) -> dict:
-    """Score ``predictions`` against the dataset folder ``dataset``; return the report (JSON-able):
-    counts, overall, and tables per family, task, answer_type and each ``by`` factor. ``splits``:
-    the splits scored (default: those holding a predicted id, all when none does)."""
+def score_rows(dataset: str, predictions: str, splits: list[str] | None = None) -> dict:
+    """Score every row of the scored splits: a dict with ``truth`` (the rows, a pyarrow Table of
+    :data:`ROW_COLUMNS` and ``split``), ``score``, ``parsed``, ``answered`` (arrays over its rows,
+    :func:`score_table`), ``preds`` (id -> prediction text), ``counts`` (the report's counts),
+    ``splits`` and ``unknown`` (predicted ids not in the dataset). ``splits``: the splits scored
+    (default: those holding a predicted id, all when none does)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -677,11 +678,21 @@ def score_dataset(dataset: str, predictions: str, by: list[str] | None = None, s
     outside = len(set(preds) - set(unknown) - set(truth["id"].to_pylist()))
     score, parsed, answered = score_table(truth, preds)
     n = truth.num_rows
+    counts = {"rows": n, "predictions": len(preds), "scored": int(answered.sum()),
+              "missing": int(n - answered.sum()), "unparsed": int(answered.sum() - parsed.sum()),
+              "unknown": len(unknown), "unknown_ids": unknown[:100], "outside_splits": outside, **counts}
+    return {"truth": truth, "score": score, "parsed": parsed, "answered": answered, "preds": preds,
+            "counts": counts, "splits": splits, "unknown": unknown}
+
+
+def score_report(dataset: str, predictions: str, rows: dict, by: list[str] | None = None, bins: int = 5) -> dict:
+    """The report (JSON-able) of :func:`score_rows`' result ``rows``: counts, overall, and tables
+    per family, task, answer_type and each ``by`` factor (:func:`factor_values`, binned with
+    :func:`bin_values`)."""
+    truth, score, parsed, answered = rows["truth"], rows["score"], rows["parsed"], rows["answered"]
+    n = truth.num_rows
     report = {
-        "dataset": str(dataset), "predictions": str(predictions), "splits": splits,
-        "counts": {"rows": n, "predictions": len(preds), "scored": int(answered.sum()),
-                   "missing": int(n - answered.sum()), "unparsed": int(answered.sum() - parsed.sum()),
-                   "unknown": len(unknown), "unknown_ids": unknown[:100], "outside_splits": outside, **counts},
+        "dataset": str(dataset), "predictions": str(predictions), "splits": rows["splits"], "counts": rows["counts"],
         "overall": {"rows": n, "answered": int(answered.sum()), "parsed": int(parsed.sum()),
                     "score": float(score.mean()) if n else 0.0},
         "metric": METRIC, "tables": {},
@@ -692,6 +703,14 @@ def score_dataset(dataset: str, predictions: str, by: list[str] | None = None, s
     for name, keys in tables.items():
         report["tables"][name] = _groups(keys, score, parsed, answered)
     return report
+
+
+def score_dataset(dataset: str, predictions: str, by: list[str] | None = None, splits: list[str] | None = None,
+                  bins: int = 5) -> dict:
+    """Score ``predictions`` against the dataset folder ``dataset``; return the report (JSON-able):
+    counts, overall, and tables per family, task, answer_type and each ``by`` factor. ``splits``:
+    the splits scored (default: those holding a predicted id, all when none does)."""
+    return score_report(dataset, predictions, score_rows(dataset, predictions, splits), by, bins)
 
 
 def format_report(r: dict) -> str:

@@ -1,5 +1,5 @@
-"""What ``make demo`` shows after generating: a top-down plot, a contact sheet, and a few rows
-read back with ``datasets.load_dataset``."""
+"""What ``make demo`` shows after generating: a top-down plot, a contact sheet, a few rows read
+back with ``datasets.load_dataset``, and last the gallery (``out/viewer/index.html``, its path printed)."""
 
 from __future__ import annotations
 
@@ -43,7 +43,8 @@ def rerender(job: JobSpec, scenes: list[SceneGraph]) -> tuple[list, list[str]]:
 
 
 def demo_extras(job: JobSpec, n_plot: int = 6, n_sheet: int = 3, n_rows: int = 3) -> None:
-    """Write ``topdown.png`` and ``contact_sheet.png`` into the job's folder and print a few rows."""
+    """Write ``topdown.png`` and ``contact_sheet.png`` into the job's folder, print a few rows, then
+    write the gallery into ``out/viewer/`` and print the path of its index.html (the last line)."""
     out = job.out
     scenes = read_scenes(out, n_plot)
     if scenes:
@@ -70,3 +71,7 @@ def demo_extras(job: JobSpec, n_plot: int = 6, n_sheet: int = 3, n_rows: int = 3
         shown = {k: row[k] for k in ("id", "view_ids", "family", "question", "answer", "value", "unit") if k in row}
         shown["images"] = [f"{im.size[0]}x{im.size[1]} {im.mode}" for im in row["images"]]
         print(json.dumps(shown, indent=1, default=str))
+    from engine.pipeline.view import build_view
+
+    res = build_view(out)
+    print(f"gallery of {res['rows']} rows (open it in a browser): {Path(res['index']).resolve()}")

@@ -6,7 +6,9 @@ files, the files an exporter's file names, such as LLaVA images, and the fixed t
 A run refuses a non-empty folder that is not ours and never changes anything in it;
 ``overwrite=true`` removes only the files the manifest lists (and this engine's temporary files),
 then the folders it made when they are left empty. When the manifest is unreadable, our files are
-recognised by the names our writers give them (:func:`files_by_name`).
+recognised by the names our writers give them (:func:`files_by_name`). The gallery that
+``spatialforge view`` writes into ``viewer/`` by default is removed at an overwrite too (the files
+its own ``viewer.json`` lists); it is not one of the dataset's files (``push`` never uploads it).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from engine.export.lmms_eval import FILES as LMMS_FILES
 from engine.export.writers import WRITERS, writer_for_file
 from engine.pipeline.manifest import LOCK, MANIFEST
 from engine.schema import ConfigError
+from engine.viewer.gallery import remove_gallery
 
 # What a run writes besides its shards: the manifest, the card and its plots, the resolved config,
 # the split rule, and the demo's pictures.
@@ -27,6 +30,7 @@ TOP_FILES = (MANIFEST, "README.md", "config.yaml", "splits.json", "card/answers.
              "card/samples.png", "topdown.png", "contact_sheet.png",
              *LMMS_FILES)
 SCENES_FOLDER = "scenes"
+VIEWER_FOLDER = "viewer"  # `spatialforge view`'s default gallery: not the dataset's (never pushed), removed at an overwrite
 # Shard files: <folder>/<split>-KKKKK-of-NNNNN.<ext>; scene records: scenes/scenes-KKKKK-of-NNNNN.jsonl.
 _SHARD_NAME = re.compile(r"^[A-Za-z0-9_]+-\d{5}-of-\d{5}$")
 
@@ -100,9 +104,10 @@ def files_by_name(out: Path) -> list[Path]:
 
 def remove_owned(out: Path, manifest: dict | None) -> int:
     """Remove our files from ``out`` (listed by ``manifest``, or recognised by name when it is
-    None), our temporary files, and our folders left empty. Returns the number of files removed."""
+    None), the gallery in ``out/viewer`` (the files its viewer.json lists), our temporary files,
+    and our folders left empty. Returns the number of files removed."""
     files = owned_files(out, manifest) if manifest is not None else files_by_name(out)
-    n = 0
+    n = remove_gallery(out / VIEWER_FOLDER) if (out / VIEWER_FOLDER).is_dir() else 0
     for p in dict.fromkeys(files):
         if p.is_file() or p.is_symlink():
             p.unlink()

@@ -18,12 +18,17 @@ from matplotlib.patches import Rectangle
 from engine.atomic import atomic_write_bytes
 from engine.scene.catalog import load_catalog
 from engine.scene.graph import SceneGraph, SceneObject, View
+from engine.viewer.labels import leader_segment, place_labels
 
 PANEL_INCHES = 6.0
 DPI = 100
 PANEL_PX = int(PANEL_INCHES * DPI)  # each panel is PANEL_PX x PANEL_PX pixels
 RAY_LENGTH_M = 3.0
 _FALLBACK_RGB = (0.6, 0.6, 0.6)
+OBJECT_FONT_PT, CAMERA_FONT_PT = 6.0, 7.0
+CHAR_WIDTH_EM = 0.62  # DejaVu Sans: mean advance of lower-case letters and digits, in em (a margin included)
+LABEL_PAD_PT = 1.0
+STACK_SHADOW_M = np.array([0.04, -0.04])  # the drop shadow under an object standing on another
 _CAMERA_COLORS = ("#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#e377c2", "#8c564b")
 
 
@@ -72,7 +77,7 @@ def _draw_scene(ax, scene: SceneGraph, colors: dict) -> None:
                 solid_capstyle="projecting", zorder=1)
 
     by_id = {o.id: o for o in scene.objects}
-    supports = {o.supported_by for o in scene.objects if o.supported_by}
+    labels: list[tuple[np.ndarray, str, dict]] = []  # (anchor x, y; text; text style)
     # Lower objects first so that things standing on others are drawn on top of them.
     order = sorted(scene.objects, key=lambda o: (o.box.z_range[0], o.id))
     for o in order:
@@ -81,11 +86,16 @@ def _draw_scene(ax, scene: SceneGraph, colors: dict) -> None:
         face = linear_to_srgb(colors.get(o.attributes.get("color"), _FALLBACK_RGB))
         wall = o.on_wall
         on = by_id.get(o.supported_by) if o.supported_by else None
+        if on is not None:  # standing on another object: a drop shadow and a double outline
+            ax.add_patch(PolygonPatch(ring + STACK_SHADOW_M, closed=True, facecolor="#000000", alpha=0.35,
+                                      edgecolor="none", zorder=2.8))
         ax.add_patch(PolygonPatch(
-            ring, closed=True, facecolor=face, alpha=0.9, zorder=3 if (on or wall) else 2,
-            edgecolor="#111111" if not on else "white", linewidth=1.6 if on else 0.8,
-            hatch="////" if wall else None,
+            ring, closed=True, facecolor=face, alpha=0.95 if on else 0.9, zorder=3 if (on or wall) else 2,
+            edgecolor="#111111", linewidth=2.4 if on else 0.8, hatch="////" if wall else None,
         ))
+        if on is not None:
+            ax.add_patch(PolygonPatch(ring, closed=True, facecolor="none", edgecolor="white", linewidth=0.9,
+                                      linestyle=(0, (2, 1.5)), zorder=3.1))
         cx, cy = box.center[:2]
         if on is not None:  # link a supported object to its support's centre
             ax.plot([cx, on.center[0]], [cy, on.center[1]], color="#333333", linewidth=0.8, linestyle=":",
@@ -97,11 +107,9 @@ def _draw_scene(ax, scene: SceneGraph, colors: dict) -> None:
             ax.annotate("", xy=(cx + f[0] * L, cy + f[1] * L), xytext=(cx, cy), zorder=5,
                         arrowprops=dict(arrowstyle="->", color="black", linewidth=1.0))
         text = _label(o) + (" [wall]" if wall else "") + (f" on {_label(on).rsplit(' ', 1)[-1]}" if on else "")
-        if o.id in supports:  # keep the support's label clear of the labels of what stands on it
-            cy -= 0.3 * float(np.ptp(ring[:, 1]))
-        ax.text(cx, cy, text, fontsize=6, ha="center", va="center", zorder=6,
-                bbox=dict(boxstyle="round,pad=0.15", facecolor="white", alpha=0.7, linewidth=0))
+        labels.append((np.array([cx, cy]), text, dict(fontsize=OBJECT_FONT_PT)))
 
+    markers = []
     for i, v in enumerate(scene.views):
         col = _CAMERA_COLORS[i % len(_CAMERA_COLORS)]
         origin, left, right = frustum_rays_xy(v)
@@ -115,15 +123,17 @@ def _draw_scene(ax, scene: SceneGraph, colors: dict) -> None:
             ax.annotate("", xy=tuple(origin + fwd / n * 0.5), xytext=tuple(origin), zorder=8,
                         arrowprops=dict(arrowstyle="-|>", color=col, linewidth=1.5))
         ax.plot([origin[0]], [origin[1]], marker="o", markersize=6, color=col, markeredgecolor="black", zorder=9)
+        markers.append(origin)
         h = float(np.asarray(v.cam_to_world, dtype=float)[2, 3])
-        ax.text(origin[0], origin[1] - 0.18, f"{v.id} (z {h:.1f} m)", fontsize=7, color=col, ha="center",
-                va="top", fontweight="bold", zorder=9)
+        labels.insert(i, (origin - np.array([0.0, 0.3]), f"{v.id} (z {h:.1f} m)",
+                          dict(fontsize=CAMERA_FONT_PT, color=col, fontweight="bold")))
 
     pts = [np.array([[-sx / 2, -sy / 2], [sx / 2, sy / 2]])] + [v.position[None, :2] for v in scene.views]
     lo, hi = np.min(np.vstack(pts), axis=0) - 0.4, np.max(np.vstack(pts), axis=0) + 0.4
     ax.set_xlim(lo[0], hi[0])
     ax.set_ylim(lo[1], hi[1])
     ax.set_aspect("equal")
+    _draw_labels(ax, labels, markers, (lo[0], lo[1], hi[0], hi[1]))
     ax.set_xlabel("x (m)")
     ax.set_ylabel("y (m)")
     ax.grid(True, linewidth=0.3, alpha=0.5)
@@ -131,13 +141,45 @@ def _draw_scene(ax, scene: SceneGraph, colors: dict) -> None:
                  f"{len(scene.objects)} objects, {len(scene.views)} views", fontsize=9)
 
 
+def text_size(text: str, fontsize_pt: float, scale: float) -> np.ndarray:
+    """Estimated (width, height) of one line of ``text`` in DejaVu Sans at ``fontsize_pt`` points,
+    in data units, where ``scale`` is data units per point (plus the label's box padding)."""
+    return np.array([CHAR_WIDTH_EM * fontsize_pt * len(text) + 2 * LABEL_PAD_PT,
+                     1.25 * fontsize_pt + 2 * LABEL_PAD_PT]) * scale
+
+
+def _draw_labels(ax, labels: list, markers: list, bounds: tuple) -> None:
+    """Place the labels (:func:`engine.viewer.labels.place_labels`) in the axes' data units with
+    the camera markers kept clear, and draw them with leader lines where moved."""
+    fig_w_in = ax.figure.get_size_inches()[0] * ax.get_position().width
+    aspect = ax.get_position().height * ax.figure.get_size_inches()[1] / fig_w_in
+    span_x, span_y = bounds[2] - bounds[0], bounds[3] - bounds[1]
+    # equal aspect: the axes box is fitted to the data, the larger relative span decides the scale
+    scale = max(span_x, span_y / aspect) / (fig_w_in * 72.0)  # data units per point
+    sizes = np.array([text_size(t, st["fontsize"], scale) for _, t, st in labels])
+    anchors = np.array([a for a, _, _ in labels])
+    m = 4.0 * scale
+    fixed = [[p[0] - m, p[1] - m, p[0] + m, p[1] + m] for p in markers]
+    centres, moved = place_labels(anchors, sizes, bounds=bounds, fixed=fixed, pad=1.0 * scale)
+    for (anchor, text, style), c, mv, sz in zip(labels, centres, moved, sizes):
+        if mv:
+            a, b = leader_segment(anchor, c, sz)
+            ax.plot([a[0], b[0]], [a[1], b[1]], color="#555555", linewidth=0.6, zorder=5.5)
+            ax.plot([a[0]], [a[1]], marker="o", markersize=1.8, color="#555555", zorder=5.5)
+        ax.text(c[0], c[1], text, ha="center", va="center", zorder=6,
+                bbox=dict(boxstyle=f"square,pad={LABEL_PAD_PT / style['fontsize']:.3f}", facecolor="white",
+                          alpha=0.8, linewidth=0), **style)
+
+
 def plot_topdown(scenes: list[SceneGraph], path: str | Path, cols: int = 3) -> Path:
     """Draw one top-down panel per scene and write a PNG atomically.
 
     Each panel shows the room outline and walls, each object's oriented footprint filled with
     its ``attributes["color"]`` (catalog colour table, shown in sRGB), a label (category + id
-    number), supported objects outlined in white and linked to their support's centre by a
-    dotted line, wall-mounted objects hatched, front arrows for objects with a front, and every
+    number) placed without overlapping another label or a camera marker (moved labels get a
+    leader line to their object; :mod:`engine.viewer.labels`), objects standing on others drawn
+    with a drop shadow, a thick dark and a dashed white outline and linked to their support's
+    centre by a dotted line, wall-mounted objects hatched, front arrows for objects with a front, and every
     camera: its position, heading arrow and the frustum's horizontal extent (rays to 3 m,
     :func:`frustum_rays_xy`), labelled with the view id and height. Axes in metres, equal
     aspect.

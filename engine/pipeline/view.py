@@ -1,0 +1,306 @@
+"""``spatialforge view``: the rows a gallery shows, read from a dataset folder without loading it whole.
+
+1. A light pass reads only the ``task`` column (and ``id`` with predictions) of every shard.
+2. With predictions, every row of the scored splits is scored (engine.eval.score.score_rows) and
+   a row is *wrong* when its score is below 1 (a missing or unparsed answer scores 0).
+3. The sample: row groups are visited in a seeded random order, and in each the rows of tasks
+   still short of ``per_task`` rows (and, with predictions, of ``per_task`` wrong rows) are taken at
+   random, until every task has its quota or the groups run out. Only the row groups that gave a
+   row are then read in full (images, scene records): a few hundred 64-row groups for a
+   gallery of thousands of rows, whatever the dataset's size.
+4. Each sampled row becomes a card record (engine.viewer.gallery): its images, depth and instance
+   maps written as files, the 2D boxes of its referenced objects, a top-down SVG, its factors.
+5. The summary: counts and answers per family and task (engine.export.card.card_stats), factor
+   histograms over up to ``hist_rows`` rows of random row groups, the card's blind-baseline table
+   and plots, and with predictions the score tables (engine.eval.score.score_report).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from engine.rng import stage_rng
+
+ROW_GROUP_COLUMNS = ("id", "scene_id", "view_ids", "images", "depths", "instance_masks", "family", "task",
+                     "template_id", "question", "answer", "answer_type", "frame", "rationale", "choices",
+                     "answer_index", "value", "unit", "objects", "factors", "scene")
+VIEW_STAGE = "viewer"  # the rng stream of the sample (engine.rng.stage_rng(seed, 0, stage))
+
+
+class ViewInputError(ValueError):
+    """The dataset or the output folder cannot be used; the message names it and the fix."""
+
+
+def _shards(dataset: Path) -> list[tuple[str, Path]]:
+    """(split, file) of every Parquet shard, in score.load_truth's order (train, validation, test, others)."""
+    from engine.eval.score import ScoreInputError, _parquet_files
+
+    try:
+        files = _parquet_files(str(dataset))
+    except ScoreInputError as e:
+        raise ViewInputError(str(e)) from None
+    order = sorted(files, key=lambda s: ({"train": 0, "validation": 1, "test": 2}.get(s, 3), s))
+    return [(s, f) for s in order for f in files[s]]
+
+
+def light_pass(shards: list[tuple[str, Path]], with_ids: bool) -> dict:
+    """Per dataset row (in shard order): ``task`` (int codes into ``tasks``), ``group`` (index into
+    ``groups``: (shard index, row group)), ``offset`` in its row group; ``ids`` (pyarrow array)
+    when ``with_ids``. Reads only those columns."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    task_chunks, id_chunks, groups, group_of, offsets = [], [], [], [], []
+    for k, (_split, f) in enumerate(shards):
+        pf = pq.ParquetFile(f)
+        cols = ["task", "id"] if with_ids else ["task"]
+        if "task" not in pf.schema_arrow.names:
+            continue
+        t = pf.read(columns=cols)
+        task_chunks.append(t["task"].combine_chunks().cast(pa.string()))
+        if with_ids:
+            id_chunks.append(t["id"].combine_chunks())
+        for g in range(pf.metadata.num_row_groups):
+            n = pf.metadata.row_group(g).num_rows
+            group_of.append(np.full(n, len(groups), np.int64))
+            offsets.append(np.arange(n, dtype=np.int64))
+            groups.append((k, g))
+    if not task_chunks:
+        raise ViewInputError("no shard has a task column (a stages.qa=false run); fix: view a dataset with QA rows")
+    enc = pa.chunked_array(task_chunks).combine_chunks().dictionary_encode()
+    codes = np.asarray(enc.indices.fill_null(-1))
+    return {"task": codes, "tasks": enc.dictionary.to_pylist(), "groups": groups,
+            "group": np.concatenate(group_of), "offset": np.concatenate(offsets),
+            "ids": pa.chunked_array(id_chunks).combine_chunks() if with_ids else None}
+
+
+def sample_rows(task: np.ndarray, group: np.ndarray, n_groups: int, per_task: int, rng: np.random.Generator,
+                wrong: np.ndarray | None = None) -> np.ndarray:
+    """Sorted dataset row numbers of the sample (see the module docstring).
+
+    Args:
+        task: (N,) task code per row (-1: no task, never taken). group: (N,) row group per row,
+            rows of a group contiguous and groups in order. per_task: quota per task (and per task
+            among wrong rows when ``wrong`` (N,) bool is given). rng: the sample's generator.
+    """
+    n_tasks = int(task.max(initial=-1)) + 1
+    keys = [task] + ([np.where(wrong, task + n_tasks, -1)] if wrong is not None else [])
+    n_keys = n_tasks * len(keys)
+    total = np.zeros(n_keys, np.int64)
+    for key in keys:
+        total += np.bincount(key[key >= 0], minlength=n_keys)
+    want = np.minimum(total, per_task)
+    taken = np.zeros(n_keys, np.int64)
+    starts = np.searchsorted(group, np.arange(n_groups + 1))
+    chosen: list[np.ndarray] = []
+    for g in rng.permutation(n_groups):
+        if (taken >= want).all():
+            break
+        lo, hi = starts[g], starts[g + 1]
+        order = lo + rng.permutation(hi - lo)
+        got = np.zeros(hi - lo, bool)
+        for key in keys:
+            kk = key[order]
+            for k in np.unique(kk[kk >= 0]):
+                need = want[k] - taken[k]
+                if need <= 0:
+                    continue
+                idx = np.flatnonzero((kk == k) & ~got)[:need]
+                got[idx] = True
+                taken[k] += len(idx)
+                # a wrong row taken for the task quota also counts for the wrong quota, and back
+                for other in keys:
+                    if other is not key:
+                        ok = other[order[idx]]
+                        np.add.at(taken, ok[ok >= 0], 1)
+        chosen.append(order[got])
+    return np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, np.int64)
+
+
+def read_rows(shards: list[tuple[str, Path]], groups: list, rows_by_group: dict[int, np.ndarray]) -> list[dict]:
+    """The sampled rows as dicts (:data:`ROW_GROUP_COLUMNS` present in the shard, plus ``split``),
+    reading only the row groups that hold one."""
+    import pyarrow.parquet as pq
+
+    out: list[dict] = []
+    files: dict[int, pq.ParquetFile] = {}
+    for g in sorted(rows_by_group):
+        k, rg = groups[g]
+        pf = files.setdefault(k, pq.ParquetFile(shards[k][1]))
+        cols = [c for c in ROW_GROUP_COLUMNS if c in pf.schema_arrow.names]
+        t = pf.read_row_group(rg, columns=cols).take(rows_by_group[g])
+        for r in t.to_pylist():
+            r["split"] = shards[k][0]
+            out.append(r)
+    return out
+
+
+def factor_histograms(shards, groups: list, hist_rows: int, rng: np.random.Generator) -> dict:
+    """{factor: {"rows": n, "bins": [[label, count], ...]}} over the ``factors`` column of up to
+    ``hist_rows`` rows from random row groups (every row when the dataset is smaller); numeric
+    factors with more than 12 values in quantile bins (engine.eval.score.bin_values), list
+    factors counted per element."""
+    import pyarrow.parquet as pq
+
+    from engine.eval.score import _bin_order, bin_values
+
+    values: dict[str, list] = defaultdict(list)
+    n = 0
+    files: dict[int, pq.ParquetFile] = {}
+    for g in rng.permutation(len(groups)):
+        if n >= hist_rows:
+            break
+        k, rg = groups[g]
+        pf = files.setdefault(k, pq.ParquetFile(shards[k][1]))
+        if "factors" not in pf.schema_arrow.names:
+            continue
+        col = pf.read_row_group(rg, columns=["factors"])["factors"].to_pylist()
+        for text in col:
+            if not text:
+                continue
+            n += 1
+            for name, v in json.loads(text).items():
+                values[name].append(v)
+    out = {}
+    for name, vs in sorted(values.items()):
+        if any(isinstance(v, list) for v in vs):
+            labels = [str(x) for v in vs if isinstance(v, list) for x in v]
+        else:
+            labels = bin_values([None if isinstance(v, dict) else v for v in vs])
+        counts: dict[str, int] = defaultdict(int)
+        for lab in labels:
+            counts[lab] += 1
+        out[name] = {"rows": len(vs), "bins": sorted(counts.items(), key=lambda kv: _bin_order(kv[0]))}
+    return {"rows": n, "factors": out}
+
+
+def blind_table(dataset: Path) -> list[list[str]] | None:
+    """The card's blind-baseline table (header row first) from ``README.md``, or None."""
+    card = dataset / "README.md"
+    if not card.is_file():
+        return None
+    text = card.read_text(encoding="utf-8")
+    head = "## Blind baseline (text only)"
+    if head not in text:
+        return None
+    section = text.split(head, 1)[1].split("\n## ", 1)[0]
+    rows = [ln.strip().strip("|").split("|") for ln in section.splitlines() if ln.strip().startswith("|")]
+    rows = [[c.strip() for c in r] for r in rows if not set("".join(r)) <= set("-: ")]
+    return rows or None
+
+
+def _row_factors(rows: list[dict]) -> None:
+    """Replace each row's ``factors`` JSON by {name: label or [labels]} for the gallery's filters:
+    list factors as their elements, numbers with more than 12 values in quantile bins."""
+    from engine.eval.score import bin_values
+
+    parsed = [json.loads(r["factors"]) if r.get("factors") else {} for r in rows]
+    names = sorted({k for d in parsed for k in d})
+    for r in rows:
+        r["factors"] = {}
+    for name in names:
+        vs = [d.get(name) for d in parsed]
+        if any(isinstance(v, list) for v in vs):
+            for r, v in zip(rows, vs):
+                if isinstance(v, list):
+                    r["factors"][name] = [str(x) for x in v]
+            continue
+        for r, lab in zip(rows, bin_values([None if isinstance(v, dict) else v for v in vs])):
+            r["factors"][name] = lab
+
+
+def build_view(dataset: str | Path, out: str | Path | None = None, per_task: int = 50, predictions: str | None = None,
+               seed: int = 0, hist_rows: int = 100_000, page_size: int = 24) -> dict:
+    """Write the gallery of ``dataset`` into ``out`` (default ``dataset/viewer``); return a summary
+    dict with ``index`` (the path of index.html), ``rows`` (cards), ``row_groups_read``, ``dataset_rows``.
+
+    Args:
+        per_task: rows sampled per task (and wrong rows per task with predictions), >= 1.
+        predictions: a JSONL file that ``spatialforge score`` reads; adds predictions, scores and
+            the wrong-answers filter.
+        seed: the sample's seed (the same seed and dataset give the same gallery).
+        hist_rows: rows read for the factor histograms.
+    """
+    from engine.export.card import card_stats
+    from engine.scene.catalog import load_catalog
+    from engine.viewer.gallery import GalleryError, write_gallery
+
+    dataset = Path(dataset)
+    if not isinstance(per_task, int) or per_task < 1:
+        raise ViewInputError(f"--per-task: got {per_task!r}; fix: a positive integer (rows shown per task)")
+    out = Path(out) if out is not None else dataset / "viewer"
+    shards = _shards(dataset)
+    scored = None
+    if predictions is not None:
+        from engine.eval.score import ScoreInputError, score_rows
+
+        try:
+            scored = score_rows(str(dataset), predictions)
+        except ScoreInputError as e:
+            raise ViewInputError(str(e)) from None
+    light = light_pass(shards, with_ids=scored is not None)
+    wrong = None
+    row_scores: dict[str, tuple] = {}
+    if scored is not None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        truth, score = scored["truth"], scored["score"]
+        wrong_ids = truth["id"].filter(pa.array(score < 1.0))
+        wrong = np.asarray(pc.is_in(light["ids"], value_set=wrong_ids))
+    rng = stage_rng(seed, 0, VIEW_STAGE)
+    picked = sample_rows(light["task"], light["group"], len(light["groups"]), per_task, rng, wrong)
+    by_group: dict[int, list] = defaultdict(list)
+    for i in picked:
+        by_group[int(light["group"][i])].append(int(light["offset"][i]))
+    rows = read_rows(shards, light["groups"], {g: np.array(v) for g, v in by_group.items()})
+    if scored is not None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        truth = scored["truth"]
+        hit = np.asarray(pc.is_in(truth["id"], value_set=pa.array([r["id"] for r in rows], pa.string())))
+        for j in np.flatnonzero(hit):
+            rid = truth["id"][int(j)].as_py()
+            row_scores[rid] = (float(scored["score"][j]), bool(scored["parsed"][j]), bool(scored["answered"][j]))
+        for r in rows:
+            s = row_scores.get(r["id"])
+            r["prediction"] = None if s is None else {
+                "text": scored["preds"].get(r["id"]), "score": s[0], "parsed": s[1], "answered": s[2],
+                "wrong": s[0] < 1.0}
+    _row_factors(rows)
+    summary = {"dataset": str(dataset), "stats": card_stats(dataset), "per_task": per_task, "seed": seed,
+               "histograms": factor_histograms(shards, light["groups"], hist_rows, stage_rng(seed, 1, VIEW_STAGE)),
+               "blind": blind_table(dataset), "card_plots": sorted(str(p) for p in (dataset / "card").glob("*.png")),
+               "dataset_rows": int(len(light["task"]))}
+    if scored is not None:
+        from engine.eval.score import score_report
+
+        by = sorted({k for r in rows for k, v in r["factors"].items() if not isinstance(v, list)}
+                    - {"family", "task", "answer_type", "template_id"})
+        summary["score"] = score_report(str(dataset), predictions, scored, by)
+    try:
+        index = write_gallery(out, rows, summary, load_catalog().colors, page_size=page_size, protect=dataset)
+    except GalleryError as e:
+        raise ViewInputError(str(e)) from None
+    return {"index": str(index), "rows": len(rows), "row_groups_read": len(by_group),
+            "dataset_rows": summary["dataset_rows"]}
+
+
+def serve(folder: str | Path, port: int) -> None:
+    """Serve ``folder`` on http://127.0.0.1:``port``/ until interrupted (Python's http.server)."""
+    import functools
+    import http.server
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", port), handler) as httpd:
+        print(f"serving {folder} at http://127.0.0.1:{port}/index.html (Ctrl-C stops)", flush=True)
+        try:
+            httpd.serve_forever()
+        except KeyboardInterrupt:
+            pass
+
