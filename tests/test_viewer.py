@@ -116,6 +116,7 @@ def test_topdown_svg_labels_do_not_overlap(dataset):
     boxes = [(float(r.get("x")), float(r.get("y")), float(r.get("width")), float(r.get("height")))
              for r in root.iter(f"{ns}rect") if r.get("fill") == "#fff"]
     assert len(boxes) == len(scene.objects) + 1  # every object and the highlighted camera
+    assert sorted(t.get("data-obj") for t in root.iter(f"{ns}text") if t.get("class") == "reflab" and t.get("data-obj")) == sorted(refs)
     c = np.array([[x + w / 2, y + h / 2] for x, y, w, h in boxes])
     assert rects_overlap(c, np.array([[w, h] for _, _, w, h in boxes])) == []
     hi = [p.get("data-obj") for p in root.iter(f"{ns}polygon") if p.get("class") == "ref"]

@@ -10,7 +10,7 @@
    gallery of thousands of rows, whatever the dataset's size.
 4. Each sampled row becomes a card record (engine.viewer.gallery): its images, depth and instance
    maps written as files, the 2D boxes of its referenced objects, a top-down SVG, its factors.
-5. The summary: counts and answers per family and task (engine.export.card.card_stats), factor
+5. The summary: counts and answers per family and task (:func:`dataset_stats`, every row), factor
    histograms over up to ``hist_rows`` rows of random row groups, the card's blind-baseline table
    and plots, and with predictions the score tables (engine.eval.score.score_report).
 """
@@ -18,7 +18,7 @@
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -121,17 +121,31 @@ def sample_rows(task: np.ndarray, group: np.ndarray, n_groups: int, per_task: in
     return np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, np.int64)
 
 
+class _Files:
+    """Open Parquet shards, each opened once, with their column names."""
+
+    def __init__(self, shards: list[tuple[str, Path]]):
+        self.shards, self.open = shards, {}
+
+    def __call__(self, k: int):
+        """(ParquetFile, set of column names) of shard ``k``."""
+        import pyarrow.parquet as pq
+
+        if k not in self.open:
+            pf = pq.ParquetFile(self.shards[k][1])
+            self.open[k] = (pf, set(pf.schema_arrow.names))
+        return self.open[k]
+
+
 def read_rows(shards: list[tuple[str, Path]], groups: list, rows_by_group: dict[int, np.ndarray]) -> list[dict]:
     """The sampled rows as dicts (:data:`ROW_GROUP_COLUMNS` present in the shard, plus ``split``),
     reading only the row groups that hold one."""
-    import pyarrow.parquet as pq
-
     out: list[dict] = []
-    files: dict[int, pq.ParquetFile] = {}
+    files = _Files(shards)
     for g in sorted(rows_by_group):
         k, rg = groups[g]
-        pf = files.setdefault(k, pq.ParquetFile(shards[k][1]))
-        cols = [c for c in ROW_GROUP_COLUMNS if c in pf.schema_arrow.names]
+        pf, names = files(k)
+        cols = [c for c in ROW_GROUP_COLUMNS if c in names]
         t = pf.read_row_group(rg, columns=cols).take(rows_by_group[g])
         for r in t.to_pylist():
             r["split"] = shards[k][0]
@@ -148,34 +162,66 @@ def factor_histograms(shards, groups: list, hist_rows: int, rng: np.random.Gener
 
     from engine.eval.score import _bin_order, bin_values
 
-    values: dict[str, list] = defaultdict(list)
-    n = 0
-    files: dict[int, pq.ParquetFile] = {}
+    parsed: list[dict] = []
+    files = _Files(shards)
     for g in rng.permutation(len(groups)):
-        if n >= hist_rows:
+        if len(parsed) >= hist_rows:
             break
         k, rg = groups[g]
-        pf = files.setdefault(k, pq.ParquetFile(shards[k][1]))
-        if "factors" not in pf.schema_arrow.names:
-            continue
-        col = pf.read_row_group(rg, columns=["factors"])["factors"].to_pylist()
-        for text in col:
-            if not text:
-                continue
-            n += 1
-            for name, v in json.loads(text).items():
-                values[name].append(v)
+        pf, names = files(k)
+        if "factors" in names:
+            parsed += [json.loads(t) for t in pf.read_row_group(rg, columns=["factors"])["factors"].to_pylist() if t]
+    names = sorted({k for d in parsed for k in d})
+    values = {name: [d.get(name) for d in parsed] for name in names}
+    n = len(parsed)
     out = {}
     for name, vs in sorted(values.items()):
         if any(isinstance(v, list) for v in vs):
             labels = [str(x) for v in vs if isinstance(v, list) for x in v]
         else:
             labels = bin_values([None if isinstance(v, dict) else v for v in vs])
-        counts: dict[str, int] = defaultdict(int)
-        for lab in labels:
-            counts[lab] += 1
+        counts = Counter(labels)
         out[name] = {"rows": len(vs), "bins": sorted(counts.items(), key=lambda kv: _bin_order(kv[0]))}
     return {"rows": n, "factors": out}
+
+
+def dataset_stats(shards: list[tuple[str, Path]], top: int = 5) -> dict:
+    """Counts over every row, in the shape of engine.export.card.card_stats: ``split_rows``,
+    ``family`` {family: {split: rows}}, ``task`` {"family.task": {split: rows}} and ``answers``
+    {"family.task": [(answer, rows), ...]} (the ``top`` most frequent, ties by answer text; answers
+    over 40 characters cut to 37 and "..."). Aggregated by pyarrow per shard (the family, task
+    and answer columns only), then over the shards."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    split_rows: Counter = Counter()
+    family: dict = defaultdict(Counter)
+    task: dict = defaultdict(Counter)
+    parts = []
+    for split, f in shards:
+        t = pq.read_table(f, columns=[c for c in ("family", "task", "answer") if c in pq.read_schema(f).names])
+        split_rows[split] += t.num_rows
+        if "task" not in t.column_names:
+            continue
+        t = t.filter(pc.is_valid(t["task"]))
+        for r in t.group_by(["family", "task"]).aggregate([([], "count_all")]).to_pylist():
+            family[r["family"]][split] += r["count_all"]
+            task[f"{r['family']}.{r['task']}"][split] += r["count_all"]
+        parts.append(t.group_by(["family", "task", "answer"]).aggregate([([], "count_all")]))
+    answers: dict = {}
+    if parts:
+        a = pa.concat_tables(parts).group_by(["family", "task", "answer"]).aggregate([("count_all", "sum")])
+        a = a.sort_by([("family", "ascending"), ("task", "ascending"), ("count_all_sum", "descending"),
+                       ("answer", "ascending")])
+        for r in a.to_pylist():
+            key = f"{r['family']}.{r['task']}"
+            lst = answers.setdefault(key, [])
+            if len(lst) < top:
+                an = r["answer"]
+                lst.append((an if an is None or len(an) <= 40 else an[:37] + "...", r["count_all_sum"]))
+    return {"split_rows": dict(split_rows), "family": {k: dict(v) for k, v in sorted(family.items())},
+            "task": {k: dict(v) for k, v in sorted(task.items())}, "answers": dict(sorted(answers.items()))}
 
 
 def blind_table(dataset: Path) -> list[list[str]] | None:
@@ -214,7 +260,7 @@ def _row_factors(rows: list[dict]) -> None:
 
 
 def build_view(dataset: str | Path, out: str | Path | None = None, per_task: int = 50, predictions: str | None = None,
-               seed: int = 0, hist_rows: int = 100_000, page_size: int = 24) -> dict:
+               seed: int = 0, hist_rows: int = 20_000, page_size: int = 24) -> dict:
     """Write the gallery of ``dataset`` into ``out`` (default ``dataset/viewer``); return a summary
     dict with ``index`` (the path of index.html), ``rows`` (cards), ``row_groups_read``, ``dataset_rows``.
 
@@ -225,7 +271,6 @@ def build_view(dataset: str | Path, out: str | Path | None = None, per_task: int
         seed: the sample's seed (the same seed and dataset give the same gallery).
         hist_rows: rows read for the factor histograms.
     """
-    from engine.export.card import card_stats
     from engine.scene.catalog import load_catalog
     from engine.viewer.gallery import GalleryError, write_gallery
 
@@ -273,7 +318,7 @@ def build_view(dataset: str | Path, out: str | Path | None = None, per_task: int
                 "text": scored["preds"].get(r["id"]), "score": s[0], "parsed": s[1], "answered": s[2],
                 "wrong": s[0] < 1.0}
     _row_factors(rows)
-    summary = {"dataset": str(dataset), "stats": card_stats(dataset), "per_task": per_task, "seed": seed,
+    summary = {"dataset": str(dataset), "stats": dataset_stats(shards), "per_task": per_task, "seed": seed,
                "histograms": factor_histograms(shards, light["groups"], hist_rows, stage_rng(seed, 1, VIEW_STAGE)),
                "blind": blind_table(dataset), "card_plots": sorted(str(p) for p in (dataset / "card").glob("*.png")),
                "dataset_rows": int(len(light["task"]))}

@@ -29,7 +29,7 @@ import numpy as np
 
 from engine.atomic import TMP_PREFIX, atomic_write_bytes
 from engine.scene.graph import SceneGraph
-from engine.viewer.topdown_svg import topdown_svg
+from engine.viewer.topdown_svg import highlight, topdown_base
 
 STATIC = Path(__file__).resolve().parent / "static"
 MANIFEST = "viewer.json"
@@ -142,10 +142,10 @@ def _nth(r: dict, col: str, k: int):
     return xs[k] if k < len(xs) else None
 
 
-def _card(w: _Writer, r: dict, scenes: dict, colors: dict) -> dict:
+def _card(w: _Writer, r: dict, scenes: dict, bases: dict, colors: dict) -> dict:
     """The record of one card (what app.js draws), writing its images and top-down plot."""
     sid = r.get("scene_id")
-    scene = None
+    scene, key = None, None
     if r.get("scene"):
         key = (sid, hashlib.sha1(r["scene"].encode()).hexdigest())
         if key not in scenes:
@@ -173,11 +173,13 @@ def _card(w: _Writer, r: dict, scenes: dict, colors: dict) -> dict:
                       "w": v.width if v else None, "h": v.height if v else None, "boxes": boxes})
     topdown = None
     if scene is not None:
-        key = json.dumps([sid, key[1], refs, view_ids])
-        rel = f"topdown/{hashlib.sha1(key.encode()).hexdigest()[:20]}.svg"
-        if rel not in w.files:
-            w.put(rel, topdown_svg(scene, refs, view_ids, colors).encode("utf-8"))
-        topdown = rel
+        base_key = (key, tuple(view_ids))
+        if base_key not in bases:  # one layout per scene and views; rows differ only in highlights
+            if len(bases) > 1024:
+                bases.clear()
+            bases[base_key] = topdown_base(scene, view_ids, colors)
+        svg = highlight(bases[base_key], refs)
+        topdown = w.put(f"topdown/{hashlib.sha1(svg.encode()).hexdigest()[:20]}.svg", svg.encode("utf-8"))
     value = r.get("value")
     return {"id": r["id"], "split": r["split"], "family": r.get("family"), "task": r.get("task"),
             "template_id": r.get("template_id"), "answer_type": r.get("answer_type"), "question": r.get("question"),
@@ -220,7 +222,8 @@ def write_gallery(out: str | Path, rows: list[dict], summary: dict, colors: dict
     before = set(str(p.relative_to(out)) for p in owned_files(out)) if out.is_dir() else set()
     w = _Writer(out)
     scenes: dict = {}
-    cards = [_card(w, r, scenes, colors) for r in rows]
+    bases: dict = {}
+    cards = [_card(w, r, scenes, bases, colors) for r in rows]
     for name in ("app.js", "style.css"):
         w.put(f"assets/{name}", (STATIC / name).read_bytes())
     chunks = []

@@ -15,15 +15,6 @@ import numpy as np
 RING_DIRECTIONS = 16
 
 
-def _overlap_area(rect: np.ndarray, rects: np.ndarray) -> np.ndarray:
-    """Overlap area of one rectangle (4,) [x0, y0, x1, y1] with each of ``rects`` (M, 4)."""
-    if not len(rects):
-        return np.zeros(0)
-    w = np.minimum(rect[2], rects[:, 2]) - np.maximum(rect[0], rects[:, 0])
-    h = np.minimum(rect[3], rects[:, 3]) - np.maximum(rect[1], rects[:, 1])
-    return np.clip(w, 0, None) * np.clip(h, 0, None)
-
-
 def place_labels(anchors, sizes, bounds=None, fixed=None, step: float | None = None, rings: int = 10,
                  pad: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Centres for labels so that no two overlap.
@@ -65,14 +56,12 @@ def place_labels(anchors, sizes, bounds=None, fixed=None, step: float | None = N
         else:
             inside = np.ones(len(rects), bool)
         others = np.array(placed).reshape(-1, 4)
-        best, best_cost = 0, np.inf
-        for k in range(len(rects)):
-            cost = float(_overlap_area(rects[k], others).sum()) + (0.0 if inside[k] else 1e6)
-            if cost == 0.0:
-                best = k
-                break
-            if cost < best_cost:
-                best, best_cost = k, cost
+        # overlap area of every candidate with every placed rectangle, (K, M), in one pass
+        w = np.minimum(rects[:, None, 2], others[None, :, 2]) - np.maximum(rects[:, None, 0], others[None, :, 0])
+        h = np.minimum(rects[:, None, 3], others[None, :, 3]) - np.maximum(rects[:, None, 1], others[None, :, 1])
+        cost = (np.clip(w, 0, None) * np.clip(h, 0, None)).sum(axis=1) + np.where(inside, 0.0, 1e6)
+        free = np.flatnonzero(cost == 0.0)
+        best = int(free[0]) if len(free) else int(np.argmin(cost))
         centres[i] = cands[best]
         moved[i] = best != 0
         placed.append(rects[best] + np.array([pad / 2, pad / 2, -pad / 2, -pad / 2]))

@@ -47,7 +47,7 @@ def _score_tables(rep: dict) -> str:
 
 def summary_html(summary: dict, plots: list[str], n_cards: int) -> str:
     """The page's HTML. ``summary``: engine.pipeline.view.build_view's summary (stats from
-    engine.export.card.card_stats, histograms, blind table, optional score report); ``plots``:
+    engine.pipeline.view.dataset_stats, histograms, blind table, optional score report); ``plots``:
     relative paths of the card's PNGs in the gallery; ``n_cards``: rows in the gallery."""
     st = summary["stats"]
     splits = sorted(st["split_rows"])

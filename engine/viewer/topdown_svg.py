@@ -12,14 +12,14 @@ from html import escape
 
 import numpy as np
 
+from engine.geometry.boxes import boxes_corners
 from engine.scene.graph import SceneGraph
 from engine.viewer.labels import leader_segment, place_labels
 from engine.viewer.topdown import _CAMERA_COLORS, _FALLBACK_RGB, _label, frustum_rays_xy, linear_to_srgb
 
 SIZE_PX = 340           # the longer side of the plot, pixels
 FONT_PX = 8.5
-REF_FONT_PX = 10.0
-CHAR_EM = 0.6           # mean advance of a sans-serif character, in em (a margin included)
+CHAR_EM = 0.64          # mean advance of a bold sans-serif character, in em (a margin included)
 HIGHLIGHT = "#ff7f0e"
 
 
@@ -28,21 +28,39 @@ def _hex(rgb) -> str:
 
 
 def topdown_svg(scene: SceneGraph, refs: list[str] = (), views: list[str] = (), colors: dict | None = None) -> str:
-    """The SVG text of ``scene`` seen from above.
+    """The SVG text of ``scene`` seen from above: :func:`highlight` of :func:`topdown_base`.
 
     Args:
         scene: the scene record.
-        refs: ids of the objects to highlight (orange outline, bold label, listed first for labels).
+        refs: ids of the objects to highlight (orange outline, bold orange label).
         views: ids of the views to highlight (their cameras coloured with frustum and heading; the
             other views' cameras grey).
         colors: the catalog colour table (linear RGB in [0, 1] by colour name); grey when missing.
 
     Returns:
         An ``<svg>`` element, SIZE_PX pixels on its longer side; each object's footprint is a
-        ``<polygon data-obj="obj_XX">``, highlighted ones carry ``class="ref"``.
+        ``<polygon data-obj="obj_XX">`` and its label a ``<text data-obj="obj_XX">``; highlighted
+        ones carry ``class="ref"`` and ``class="reflab"``.
     """
+    return highlight(topdown_base(scene, views, colors), refs)
+
+
+def highlight(svg: str, refs: list[str]) -> str:
+    """``svg`` (from :func:`topdown_base`) with the footprints and labels of the objects ``refs``
+    highlighted (a string edit: the plot's layout is the same for every row of a view)."""
+    for oid in refs:
+        a = escape(oid)
+        svg = svg.replace(f'<polygon data-obj="{a}" ', f'<polygon data-obj="{a}" class="ref" ', 1)
+        svg = svg.replace(f'<text class="lab" data-obj="{a}"', f'<text class="reflab" data-obj="{a}"', 1)
+    return svg
+
+
+def topdown_base(scene: SceneGraph, views: list[str] = (), colors: dict | None = None) -> str:
+    """The top-down SVG of ``scene`` with the cameras of ``views`` highlighted and no object
+    highlighted (see :func:`topdown_svg`); labels are sized for the bold highlighted style, so
+    that highlighting never makes two overlap."""
     colors = colors or {}
-    refs, views = list(refs), list(views)
+    views = list(views)
     sx, sy = float(scene.room.size[0]), float(scene.room.size[1])
     pts = [np.array([[-sx / 2, -sy / 2], [sx / 2, sy / 2]])] + [v.position[None, :2] for v in scene.views]
     lo, hi = np.min(np.vstack(pts), axis=0) - 0.3, np.max(np.vstack(pts), axis=0) + 0.3
@@ -58,8 +76,8 @@ def topdown_svg(scene: SceneGraph, refs: list[str] = (), views: list[str] = (), 
 
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w:.0f}" height="{h:.0f}" '
            f'viewBox="0 0 {w:.1f} {h:.1f}" font-family="sans-serif">',
-           '<style>.lab{font-size:%spx}.ref{stroke:%s;stroke-width:3}.reflab{font-size:%spx;font-weight:bold;'
-           'fill:#b34700}</style>' % (FONT_PX, HIGHLIGHT, REF_FONT_PX)]
+           '<style>text{font-size:%spx}.ref{stroke:%s;stroke-width:3}.reflab{font-weight:bold;fill:#b34700}'
+           '</style>' % (FONT_PX, HIGHLIGHT)]
     r0, r1 = xy([-sx / 2, sy / 2]), xy([sx / 2, -sy / 2])
     dash = ' stroke-dasharray="4 3"' if scene.room.type == "open" or not scene.room.walls else ""
     out.append(f'<rect x="{r0[0]:.1f}" y="{r0[1]:.1f}" width="{r1[0] - r0[0]:.1f}" height="{r1[1] - r0[1]:.1f}" '
@@ -79,16 +97,21 @@ def topdown_svg(scene: SceneGraph, refs: list[str] = (), views: list[str] = (), 
                    f'stroke-opacity="{0.9 if on else 0.4}"/>')
         cams.append((v, o, col, on))
     by_id = {o.id: o for o in scene.objects}
-    labels = []  # (anchor px, text, is_ref)
-    for o in sorted(scene.objects, key=lambda o: (o.box.z_range[0], o.id)):
-        ring = np.asarray(o.box.footprint().exterior.coords)[:, :2]
+    labels = []  # (anchor px, text, object id or None)
+    # object rotations are about +Z only (SceneObject.rotation): the footprint is the bottom face
+    objs = list(scene.objects)
+    corners = boxes_corners(np.array([o.center for o in objs], float).reshape(-1, 3),
+                            np.array([o.size for o in objs], float).reshape(-1, 3),
+                            np.array([o.rotation for o in objs], float).reshape(-1, 3, 3))
+    rings = {o.id: corners[k][[0, 4, 6, 2], :2] for k, o in enumerate(objs)}
+    bottom = {o.id: float(corners[k][:, 2].min()) for k, o in enumerate(objs)}
+    for o in sorted(objs, key=lambda o: (bottom[o.id], o.id)):
+        ring = rings[o.id]
         face = _hex(linear_to_srgb(colors.get(o.attributes.get("color"), _FALLBACK_RGB)))
         on = by_id.get(o.supported_by) if o.supported_by else None
-        ref = o.id in refs
         if on is not None:  # standing on another object: shadow, double outline, dotted link
             out.append(f'<polygon points="{poly(ring + [0.035, -0.035])}" fill="#000" fill-opacity="0.35"/>')
-        cls = ' class="ref"' if ref else ""
-        out.append(f'<polygon data-obj="{escape(o.id)}"{cls} points="{poly(ring)}" fill="{face}" fill-opacity="0.92" '
+        out.append(f'<polygon data-obj="{escape(o.id)}" points="{poly(ring)}" fill="{face}" fill-opacity="0.92" '
                    f'stroke="#111" stroke-width="{1.8 if on else 0.7}"'
                    + (' stroke-dasharray="2 1.5"' if o.on_wall else "") + '/>')
         if on is not None:
@@ -98,7 +121,7 @@ def topdown_svg(scene: SceneGraph, refs: list[str] = (), views: list[str] = (), 
             out.append(f'<line x1="{a[0]:.1f}" y1="{a[1]:.1f}" x2="{b[0]:.1f}" y2="{b[1]:.1f}" stroke="#333" '
                        'stroke-width="0.8" stroke-dasharray="1 2"/>')
         text = _label(o) + (f" on {_label(on).rsplit(' ', 1)[-1]}" if on else "")
-        labels.append((xy(o.center), text, ref))
+        labels.append((xy(o.center), text, o.id))
     for v, o, col, on in cams:
         fwd = np.asarray(v.cam_to_world, dtype=float)[:2, 2]
         n = float(np.linalg.norm(fwd))
@@ -108,22 +131,20 @@ def topdown_svg(scene: SceneGraph, refs: list[str] = (), views: list[str] = (), 
                        'stroke-width="2"/>')
         out.append(f'<circle cx="{o[0]:.1f}" cy="{o[1]:.1f}" r="{5 if on else 3.5}" fill="{col}" stroke="#000"/>')
         if on:
-            labels.insert(0, (o + [0, 12], v.id, True))
-    # highlighted labels first: they get the places nearest their objects
-    labels.sort(key=lambda t: not t[2])
-    sizes = np.array([[CHAR_EM * (REF_FONT_PX if r else FONT_PX) * len(t) + 3, (REF_FONT_PX if r else FONT_PX) + 3]
-                      for _, t, r in labels]).reshape(-1, 2)
+            labels.insert(0, (o + [0, 12], v.id, None))
+    sizes = np.array([[CHAR_EM * FONT_PX * len(t) + 3, FONT_PX + 3] for _, t, _ in labels]).reshape(-1, 2)
     fixed = [[o[0] - 6, o[1] - 6, o[0] + 6, o[1] + 6] for _, o, _, _ in cams]
     centres, moved = place_labels(np.array([a for a, _, _ in labels]).reshape(-1, 2), sizes, bounds=[0, 0, w, h],
                                   fixed=fixed, pad=1.0)
-    for (anchor, text, ref), c, mv, sz in zip(labels, centres, moved, sizes):
+    for (anchor, text, oid), c, mv, sz in zip(labels, centres, moved, sizes):
         if mv:
             a, b = leader_segment(anchor, c, sz)
             out.append(f'<line x1="{a[0]:.1f}" y1="{a[1]:.1f}" x2="{b[0]:.1f}" y2="{b[1]:.1f}" stroke="#555" '
                        'stroke-width="0.7"/>')
         out.append(f'<rect x="{c[0] - sz[0] / 2:.1f}" y="{c[1] - sz[1] / 2:.1f}" width="{sz[0]:.1f}" '
                    f'height="{sz[1]:.1f}" fill="#fff" fill-opacity="0.8"/>')
-        out.append(f'<text class="{"reflab" if ref else "lab"}" x="{c[0]:.1f}" y="{c[1]:.1f}" text-anchor="middle" '
+        tag = f'class="lab" data-obj="{escape(oid)}"' if oid else 'class="reflab"'  # a highlighted camera: bold
+        out.append(f'<text {tag} x="{c[0]:.1f}" y="{c[1]:.1f}" text-anchor="middle" '
                    f'dominant-baseline="central">{escape(text)}</text>')
     out.append("</svg>")
     return "\n".join(out)
