@@ -123,6 +123,23 @@ def test_topdown_svg_labels_do_not_overlap(dataset):
     assert sorted(hi) == sorted(refs)
 
 
+def test_summary_counts_agree_with_the_card(dataset):
+    # the viewer's pyarrow aggregation against the card's row-by-row counts (engine.export.card)
+    from engine.export.card import card_stats
+    from engine.pipeline.view import _shards, dataset_stats
+
+    a, b = dataset_stats(_shards(dataset)), card_stats(dataset)
+    assert (a["split_rows"], a["family"], a["task"]) == (b["split_rows"], b["family"], b["task"])
+    # answers: the five most frequent full answers (ties by text), counted here row by row (the card
+    # counts answers cut to 40 characters, so two long maps with one start merge there)
+    full: dict = {}
+    for r in _rows(dataset, ["family", "task", "answer"]):
+        full.setdefault(f"{r['family']}.{r['task']}", Counter())[r["answer"]] += 1
+    cut = lambda x: x if len(x) <= 40 else x[:37] + "..."  # noqa: E731
+    assert a["answers"] == {t: [(cut(x), n) for x, n in sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[:5]]
+                            for t, c in sorted(full.items())}
+
+
 def test_out_folder_ownership(dataset, tmp_path, capsys):
     foreign = tmp_path / "mine"
     foreign.mkdir()

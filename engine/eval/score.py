@@ -643,7 +643,7 @@ def _bin_order(label: str) -> tuple:
     return (2 if label == "none" else 1, 0.0, label)
 
 
-def score_rows(dataset: str, predictions: str, splits: list[str] | None = None) -> dict:
+def score_prediction_rows(dataset: str, predictions: str, splits: list[str] | None = None) -> dict:
     """Score every row of the scored splits: a dict with ``truth`` (the rows, a pyarrow Table of
     :data:`ROW_COLUMNS` and ``split``), ``score``, ``parsed``, ``answered`` (arrays over its rows,
     :func:`score_table`), ``preds`` (id -> prediction text), ``counts`` (the report's counts),
@@ -686,8 +686,8 @@ def score_rows(dataset: str, predictions: str, splits: list[str] | None = None) 
 
 
 def score_report(dataset: str, predictions: str, rows: dict, by: list[str] | None = None, bins: int = 5) -> dict:
-    """The report (JSON-able) of :func:`score_rows`' result ``rows``: counts, overall, and tables
-    per family, task, answer_type and each ``by`` factor (:func:`factor_values`, binned with
+    """The report (JSON-able) of :func:`score_prediction_rows`' result ``rows``: counts, overall,
+    and tables per family, task, answer_type and each ``by`` factor (:func:`factor_values`, binned with
     :func:`bin_values`)."""
     truth, score, parsed, answered = rows["truth"], rows["score"], rows["parsed"], rows["answered"]
     n = truth.num_rows
@@ -710,7 +710,7 @@ def score_dataset(dataset: str, predictions: str, by: list[str] | None = None, s
     """Score ``predictions`` against the dataset folder ``dataset``; return the report (JSON-able):
     counts, overall, and tables per family, task, answer_type and each ``by`` factor. ``splits``:
     the splits scored (default: those holding a predicted id, all when none does)."""
-    return score_report(dataset, predictions, score_rows(dataset, predictions, splits), by, bins)
+    return score_report(dataset, predictions, score_prediction_rows(dataset, predictions, splits), by, bins)
 
 
 def format_report(r: dict) -> str:

@@ -1,8 +1,9 @@
 """``spatialforge view``: the rows a gallery shows, read from a dataset folder without loading it whole.
 
 1. A light pass reads only the ``task`` column (and ``id`` with predictions) of every shard.
-2. With predictions, every row of the scored splits is scored (engine.eval.score.score_rows) and
-   a row is *wrong* when its score is below 1 (a missing or unparsed answer scores 0).
+2. With predictions, every row of the scored splits is scored
+   (engine.eval.score.score_prediction_rows) and a row is *wrong* when its score is below 1 (a
+   missing or unparsed answer scores 0).
 3. The sample: row groups are visited in a seeded random order, and in each the rows of tasks
    still short of ``per_task`` rows (and, with predictions, of ``per_task`` wrong rows) are taken at
    random, until every task has its quota or the groups run out. Only the row groups that gave a
@@ -281,10 +282,10 @@ def build_view(dataset: str | Path, out: str | Path | None = None, per_task: int
     shards = _shards(dataset)
     scored = None
     if predictions is not None:
-        from engine.eval.score import ScoreInputError, score_rows
+        from engine.eval.score import ScoreInputError, score_prediction_rows
 
         try:
-            scored = score_rows(str(dataset), predictions)
+            scored = score_prediction_rows(str(dataset), predictions)
         except ScoreInputError as e:
             raise ViewInputError(str(e)) from None
     light = light_pass(shards, with_ids=scored is not None)

@@ -150,7 +150,7 @@ var SF = (function () {
     shown.slice(state.page * ps, (state.page + 1) * ps).forEach(function (r) { box.appendChild(card(r)); });
     if (!shown.length) box.appendChild(el("div", {"class": "empty"}, "No row matches the filters."));
     $("page").textContent = "page " + (state.page + 1) + " / " + pages;
-    $("count").textContent = shown.length + " of " + rows.length + " rows shown match (" + meta.dataset_rows + " in the dataset; up to " + meta.per_task + " per task sampled)";
+    $("count").textContent = shown.length + " rows match (of " + rows.length + " in the gallery: up to " + meta.per_task + " per task sampled from the dataset's " + meta.dataset_rows + ")";
     $("count").setAttribute("data-count", shown.length);
     $("prev").disabled = state.page === 0;
     $("next").disabled = state.page >= pages - 1;
