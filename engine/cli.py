@@ -276,7 +276,8 @@ def cmd_glb(args: list[str]) -> Path:
 
 def cmd_demo(args: list[str]) -> dict:
     """50 scenes with the default config into outputs/demo, a top-down plot, a contact sheet,
-    then open the dataset with datasets.load_dataset and print a few rows."""
+    then open the dataset with datasets.load_dataset and print a few rows; the gallery last
+    (its index.html is the last line printed)."""
     from engine.pipeline.config import load_job
     from engine.pipeline.demo import demo_extras
     from engine.pipeline.run import generate
@@ -284,7 +285,7 @@ def cmd_demo(args: list[str]) -> dict:
     over = [f"{k}={v}" for k, v in DEMO_DEFAULTS.items()] + _overrides(args)
     job = load_job(over)
     summary = generate(job)
-    demo_extras(job)
+    summary["gallery"] = str(demo_extras(job))  # main prints it last
     return summary
 
 
@@ -484,6 +485,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"spatialforge {cmd}: error: the splits leak (see check-splits above); fix: check split.params, "
                   "then rerun with overwrite=true", file=sys.stderr)
             return 1
+        if result.get("gallery"):  # demo: the last line is the gallery to open
+            print(f"gallery (open it in a browser): {result['gallery']}")
     return 0
 
 

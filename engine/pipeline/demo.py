@@ -42,9 +42,9 @@ def rerender(job: JobSpec, scenes: list[SceneGraph]) -> tuple[list, list[str]]:
     return frames, titles
 
 
-def demo_extras(job: JobSpec, n_plot: int = 6, n_sheet: int = 3, n_rows: int = 3) -> None:
+def demo_extras(job: JobSpec, n_plot: int = 6, n_sheet: int = 3, n_rows: int = 3) -> Path:
     """Write ``topdown.png`` and ``contact_sheet.png`` into the job's folder, print a few rows, then
-    write the gallery into ``out/viewer/`` and print the path of its index.html (the last line)."""
+    write the gallery into ``out/viewer/``; returns the path of its index.html (absolute)."""
     out = job.out
     scenes = read_scenes(out, n_plot)
     if scenes:
@@ -74,4 +74,4 @@ def demo_extras(job: JobSpec, n_plot: int = 6, n_sheet: int = 3, n_rows: int = 3
     from engine.pipeline.view import build_view
 
     res = build_view(out)
-    print(f"gallery of {res['rows']} rows (open it in a browser): {Path(res['index']).resolve()}")
+    return Path(res["index"]).resolve()
