@@ -16,7 +16,7 @@ RING_DIRECTIONS = 16
 
 
 def place_labels(anchors, sizes, bounds=None, fixed=None, step: float | None = None, rings: int = 10,
-                 pad: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+                 pad: float = 0.0, fixed_owner=None) -> tuple[np.ndarray, np.ndarray]:
     """Centres for labels so that no two overlap.
 
     Args:
@@ -27,6 +27,8 @@ def place_labels(anchors, sizes, bounds=None, fixed=None, step: float | None = N
         step: ring spacing; default the median label height.
         rings: how many rings of candidates to try before taking the least-overlapping one.
         pad: extra space kept between labels, same unit.
+        fixed_owner: optional (M,) ints: the label that may cover each fixed rectangle (its own
+            object's marker), -1 for none.
 
     Returns:
         centres (N, 2) and moved (N,) bool: True where the label is not on its anchor (draw a
@@ -43,7 +45,9 @@ def place_labels(anchors, sizes, bounds=None, fixed=None, step: float | None = N
     step = float(np.median(sizes[:, 1])) if step is None else float(step)
     ang = np.linspace(0, 2 * np.pi, RING_DIRECTIONS, endpoint=False)
     unit = np.stack([np.cos(ang), np.sin(ang)], axis=1)
-    placed = [np.asarray(r, dtype=float) for r in (fixed if fixed is not None else [])]
+    fixed = np.asarray(fixed if fixed is not None else [], dtype=float).reshape(-1, 4)
+    owner = np.full(len(fixed), -1) if fixed_owner is None else np.asarray(fixed_owner, int).reshape(-1)
+    placed: list[np.ndarray] = []
     for i in range(n):
         half = sizes[i] / 2 + pad / 2
         cands = [anchors[i]] + [anchors[i] + unit * np.array([r * step + half[0] * 0.5, r * step])
@@ -55,7 +59,7 @@ def place_labels(anchors, sizes, bounds=None, fixed=None, step: float | None = N
             inside = (rects[:, 0] >= b[0]) & (rects[:, 1] >= b[1]) & (rects[:, 2] <= b[2]) & (rects[:, 3] <= b[3])
         else:
             inside = np.ones(len(rects), bool)
-        others = np.array(placed).reshape(-1, 4)
+        others = np.vstack([fixed[owner != i], np.array(placed).reshape(-1, 4)])
         # overlap area of every candidate with every placed rectangle, (K, M), in one pass
         w = np.minimum(rects[:, None, 2], others[None, :, 2]) - np.maximum(rects[:, None, 0], others[None, :, 0])
         h = np.minimum(rects[:, None, 3], others[None, :, 3]) - np.maximum(rects[:, None, 1], others[None, :, 1])

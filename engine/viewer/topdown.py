@@ -158,9 +158,15 @@ def _draw_labels(ax, labels: list, markers: list, bounds: tuple) -> None:
     scale = max(span_x, span_y / aspect) / (fig_w_in * 72.0)  # data units per point
     sizes = np.array([text_size(t, st["fontsize"], scale) for _, t, st in labels])
     anchors = np.array([a for a, _, _ in labels])
-    m = 4.0 * scale
+    # camera markers and every object's centre stay visible (a label may cover its own object's centre)
+    m, c = 4.0 * scale, 3.0 * scale
     fixed = [[p[0] - m, p[1] - m, p[0] + m, p[1] + m] for p in markers]
-    centres, moved = place_labels(anchors, sizes, bounds=bounds, fixed=fixed, pad=1.0 * scale)
+    owner = [-1] * len(fixed)
+    for k, (a, _, st) in enumerate(labels):
+        if st.get("color") is None:  # an object's label
+            fixed.append([a[0] - c, a[1] - c, a[0] + c, a[1] + c])
+            owner.append(k)
+    centres, moved = place_labels(anchors, sizes, bounds=bounds, fixed=fixed, pad=1.0 * scale, fixed_owner=owner)
     for (anchor, text, style), c, mv, sz in zip(labels, centres, moved, sizes):
         if mv:
             a, b = leader_segment(anchor, c, sz)

@@ -133,9 +133,15 @@ def topdown_base(scene: SceneGraph, views: list[str] = (), colors: dict | None =
         if on:
             labels.insert(0, (o + [0, 12], v.id, None))
     sizes = np.array([[CHAR_EM * FONT_PX * len(t) + 3, FONT_PX + 3] for _, t, _ in labels]).reshape(-1, 2)
+    # camera markers and every object's centre stay visible (a label may cover its own object's centre)
     fixed = [[o[0] - 6, o[1] - 6, o[0] + 6, o[1] + 6] for _, o, _, _ in cams]
+    owner = [-1] * len(fixed)
+    for k, (a, _, oid) in enumerate(labels):
+        if oid:
+            fixed.append([a[0] - 2.5, a[1] - 2.5, a[0] + 2.5, a[1] + 2.5])
+            owner.append(k)
     centres, moved = place_labels(np.array([a for a, _, _ in labels]).reshape(-1, 2), sizes, bounds=[0, 0, w, h],
-                                  fixed=fixed, pad=1.0)
+                                  fixed=fixed, pad=1.0, fixed_owner=owner)
     for (anchor, text, oid), c, mv, sz in zip(labels, centres, moved, sizes):
         if mv:
             a, b = leader_segment(anchor, c, sz)
