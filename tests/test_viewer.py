@@ -228,3 +228,30 @@ def test_gallery_in_headless_chromium(dataset, tmp_path):
         browser.close()
     assert errors == []
     print(f"screenshots: {tmp_path}/*.png")
+
+
+def test_serve_answers_on_loopback(dataset, tmp_path):
+    # --serve: the gallery over http://127.0.0.1:PORT/ (the process started here is stopped by its pid)
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "view", str(dataset), "--out", str(tmp_path / "g"),
+                             "--per-task", "1", "--serve", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        body = None
+        for _ in range(300):
+            try:
+                body = urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=1).read()
+                break
+            except OSError:
+                time.sleep(0.2)
+        assert body == (tmp_path / "g" / "index.html").read_bytes()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
