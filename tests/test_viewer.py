@@ -167,7 +167,7 @@ def test_gallery_in_headless_chromium(dataset, tmp_path):
     preds = tmp_path / "preds.jsonl"
     wrong_ids = _predictions(dataset, preds)
     res = build_view(dataset, tmp_path / "gallery", per_task=50, predictions=str(preds), page_size=10)
-    rows = _rows(dataset, ["id", "task", "answer", "scene", "view_ids", "objects"])
+    rows = _rows(dataset, ["id", "task", "answer", "scene", "view_ids", "objects", "factors", "question"])
     tasks = Counter(r["task"] for r in rows)
     assert max(tasks.values()) <= 50 and res["rows"] == len(rows)  # the sample is the whole small dataset
     task = "box2d" if tasks["box2d"] else tasks.most_common(1)[0][0]
@@ -206,8 +206,19 @@ def test_gallery_in_headless_chromium(dataset, tmp_path):
         page.click("#ov-depth")
         assert page.locator(".card").first.locator("img.depth").first.is_visible()
         page.screenshot(path=str(tmp_path / "boxes.png"))
-        # the wrong-answers view lists exactly the rows this test made wrong, over every page
+        # a factor value and the search box, against counts from the Parquet's factors and questions
         page.select_option("#f-task", "")
+        refs = Counter(json.loads(r["factors"])["num_refs"] for r in rows)
+        n_refs, want_n = max(refs.items(), key=lambda kv: (kv[1], kv[0]))
+        page.select_option("#f-factor", "num_refs")
+        page.select_option("#f-fvalue", str(n_refs))
+        assert count() == want_n
+        page.select_option("#f-factor", "")
+        word = max(rows[len(rows) // 2]["question"].split(), key=len).upper()  # a word of some question
+        page.fill("#q", word)
+        assert count() == sum(word.lower() in r["question"].lower() for r in rows) > 0
+        page.fill("#q", "")
+        # the wrong-answers view lists exactly the rows this test made wrong, over every page
         page.click("#ov-depth")
         page.check("#wrong")
         assert count() == len(wrong_ids)
