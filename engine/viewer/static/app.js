@@ -55,6 +55,7 @@ var SF = (function () {
     var s = $(id);
     s.innerHTML = "";
     s.appendChild(el("option", {value: ""}, allLabel || "all"));
+    if (value && !pairs.some(function (p) { return String(p[0]) === value; })) pairs = pairs.concat([[value, 0]]);
     pairs.forEach(function (p) {
       var o = el("option", {value: p[0]}, p[0] + (p[1] !== undefined ? " (" + p[1] + ")" : ""));
       s.appendChild(o);
@@ -103,12 +104,19 @@ var SF = (function () {
     media.appendChild(frames);
     if (r.topdown) {
       var td = el("div", {"class": "topdown"});
-      td.appendChild(el("img", {src: r.topdown, alt: "top-down", loading: "lazy"}));
+      var a = el("a", {href: r.topdown, target: "_blank", title: "open the top-down plot full size"});
+      a.appendChild(el("img", {src: r.topdown, alt: "top-down", loading: "lazy"}));
+      td.appendChild(a);
       media.appendChild(td);
     }
     c.appendChild(media);
-    var multiline = (r.question || "").indexOf("\n") >= 0;
-    c.appendChild(el(multiline ? "pre" : "div", {"class": "q"}, r.question));
+    var q = r.question || "";
+    if (r.choices) {  // the options listed at the end of the question are drawn as a list below
+      var lines = q.split("\n");
+      while (lines.length > 1 && /^[A-Z]\. /.test(lines[lines.length - 1])) lines.pop();
+      q = lines.join("\n");
+    }
+    c.appendChild(el(q.indexOf("\n") >= 0 ? "pre" : "div", {"class": "q"}, q));
     var picked = null;
     if (r.choices) {
       var ol = el("ol", {"class": "choices", type: "A"});
