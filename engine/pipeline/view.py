@@ -260,6 +260,24 @@ def _row_factors(rows: list[dict]) -> None:
             r["factors"][name] = lab
 
 
+def _attach_predictions(rows: list[dict], scored: dict) -> None:
+    """Set each row's ``prediction``: {text, score, parsed, answered, wrong (score below 1)} from
+    engine.eval.score.score_prediction_rows' result, or None for a row of a split not scored."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    truth = scored["truth"]
+    hit = np.flatnonzero(np.asarray(pc.is_in(truth["id"], value_set=pa.array([r["id"] for r in rows], pa.string()))))
+    ids = truth["id"].take(pa.array(hit, pa.int64())).to_pylist()
+    at = dict(zip(ids, hit))
+    for r in rows:
+        j = at.get(r["id"])
+        r["prediction"] = None if j is None else {
+            "text": scored["preds"].get(r["id"]), "score": float(scored["score"][j]),
+            "parsed": bool(scored["parsed"][j]), "answered": bool(scored["answered"][j]),
+            "wrong": bool(scored["score"][j] < 1.0)}
+
+
 def build_view(dataset: str | Path, out: str | Path | None = None, per_task: int = 50, predictions: str | None = None,
                seed: int = 0, hist_rows: int = 20_000, page_size: int = 24) -> dict:
     """Write the gallery of ``dataset`` into ``out`` (default ``dataset/viewer``); return a summary
@@ -290,13 +308,11 @@ def build_view(dataset: str | Path, out: str | Path | None = None, per_task: int
             raise ViewInputError(str(e)) from None
     light = light_pass(shards, with_ids=scored is not None)
     wrong = None
-    row_scores: dict[str, tuple] = {}
-    if scored is not None:
+    if scored is not None:  # per dataset row: scored and below 1
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        truth, score = scored["truth"], scored["score"]
-        wrong_ids = truth["id"].filter(pa.array(score < 1.0))
+        wrong_ids = scored["truth"]["id"].filter(pa.array(scored["score"] < 1.0))
         wrong = np.asarray(pc.is_in(light["ids"], value_set=wrong_ids))
     rng = stage_rng(seed, 0, VIEW_STAGE)
     picked = sample_rows(light["task"], light["group"], len(light["groups"]), per_task, rng, wrong)
@@ -305,19 +321,7 @@ def build_view(dataset: str | Path, out: str | Path | None = None, per_task: int
         by_group[int(light["group"][i])].append(int(light["offset"][i]))
     rows = read_rows(shards, light["groups"], {g: np.array(v) for g, v in by_group.items()})
     if scored is not None:
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        truth = scored["truth"]
-        hit = np.asarray(pc.is_in(truth["id"], value_set=pa.array([r["id"] for r in rows], pa.string())))
-        for j in np.flatnonzero(hit):
-            rid = truth["id"][int(j)].as_py()
-            row_scores[rid] = (float(scored["score"][j]), bool(scored["parsed"][j]), bool(scored["answered"][j]))
-        for r in rows:
-            s = row_scores.get(r["id"])
-            r["prediction"] = None if s is None else {
-                "text": scored["preds"].get(r["id"]), "score": s[0], "parsed": s[1], "answered": s[2],
-                "wrong": s[0] < 1.0}
+        _attach_predictions(rows, scored)
     _row_factors(rows)
     summary = {"dataset": str(dataset), "stats": dataset_stats(shards), "per_task": per_task, "seed": seed,
                "histograms": factor_histograms(shards, light["groups"], hist_rows, stage_rng(seed, 1, VIEW_STAGE)),
