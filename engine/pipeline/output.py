@@ -22,7 +22,6 @@ from engine.export.lmms_eval import FILES as LMMS_FILES
 from engine.export.writers import WRITERS, writer_for_file
 from engine.pipeline.manifest import LOCK, MANIFEST
 from engine.schema import ConfigError
-from engine.viewer.gallery import remove_gallery
 
 # What a run writes besides its shards: the manifest, the card and its plots, the resolved config,
 # the split rule, and the demo's pictures.
@@ -107,7 +106,11 @@ def remove_owned(out: Path, manifest: dict | None) -> int:
     None), the gallery in ``out/viewer`` (the files its viewer.json lists), our temporary files,
     and our folders left empty. Returns the number of files removed."""
     files = owned_files(out, manifest) if manifest is not None else files_by_name(out)
-    n = remove_gallery(out / VIEWER_FOLDER) if (out / VIEWER_FOLDER).is_dir() else 0
+    n = 0
+    if (out / VIEWER_FOLDER).is_dir():
+        from engine.viewer.gallery import remove_gallery  # here: the gallery's modules draw with matplotlib
+
+        n += remove_gallery(out / VIEWER_FOLDER)
     for p in dict.fromkeys(files):
         if p.is_file() or p.is_symlink():
             p.unlink()
