@@ -59,11 +59,19 @@ class Room:
     """The enclosure: ``type`` is ``room``, ``tabletop`` or ``open``; ``size`` = [sx, sy, sz] m.
 
     For ``open`` scenes there are no walls and sz is 0 (an unbounded-looking plane of sx x sy).
+    ``architecture`` (rooms with a door, windows, ceiling and skirting; None otherwise) is the
+    dict of engine/layout/architecture.py: ``ceiling``, ``skirting_height``, ``openings``.
     """
 
     type: str
     size: list[float]
     walls: list[Wall] = field(default_factory=list)
+    architecture: dict[str, Any] | None = None
+
+    @property
+    def openings(self) -> list[dict]:
+        """The doors and windows (record dicts), [] when the room has no architecture."""
+        return list((self.architecture or {}).get("openings", []))
 
     @property
     def floor_area(self) -> float:
@@ -77,11 +85,16 @@ class Room:
         return (np.abs(p[:, 0]) <= hx) & (np.abs(p[:, 1]) <= hy)
 
     def to_dict(self) -> dict:
-        return {"type": self.type, "size": _floats(self.size), "walls": [w.to_dict() for w in self.walls]}
+        d = {"type": self.type, "size": _floats(self.size), "walls": [w.to_dict() for w in self.walls]}
+        if self.architecture is not None:
+            d["architecture"] = self.architecture
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "Room":
-        return cls(d["type"], list(d["size"]), [Wall.from_dict(w) for w in d.get("walls", [])])
+        arch = d.get("architecture")
+        return cls(d["type"], list(d["size"]), [Wall.from_dict(w) for w in d.get("walls", [])],
+                   None if arch is None else json.loads(json.dumps(arch)))
 
 
 @dataclass
