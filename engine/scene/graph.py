@@ -203,6 +203,8 @@ class View:
             ``bbox_visible``, ``bbox_amodal`` (pixel boxes [u0, v0, u1, v1] or None); fields
             not computed yet are None. Record dicts given here are parsed on construction.
         params: the sampled camera parameters (height, pitch, fov, ...), for the record.
+        pixel_shares: once rendered, the share of the image's pixels showing objects and each
+            bare room surface (engine.render.framing.SHARE_KEYS), or None.
     """
 
     id: str
@@ -212,6 +214,7 @@ class View:
     cam_to_world: list[list[float]]
     objects: dict[str, ObjectInView] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
+    pixel_shares: dict[str, float] | None = None
 
     def __post_init__(self) -> None:
         for k, v in self.objects.items():
@@ -229,18 +232,22 @@ class View:
         return np.asarray(self.cam_to_world, dtype=float)[:3, 2]
 
     def to_dict(self) -> dict:
-        return {
+        d = {
             "id": self.id, "K": _floats(self.K), "width": int(self.width), "height": int(self.height),
             "cam_to_world": _floats(self.cam_to_world),
             "objects": {k: v.to_dict() for k, v in sorted(self.objects.items())},
             "params": dict(self.params),
         }
+        if self.pixel_shares is not None:
+            d["pixel_shares"] = {k: float(v) for k, v in self.pixel_shares.items()}
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "View":
+        ps = d.get("pixel_shares")
         return cls(d["id"], d["K"], int(d["width"]), int(d["height"]), d["cam_to_world"],
                    {k: ObjectInView.from_dict(v) for k, v in d.get("objects", {}).items()},
-                   dict(d.get("params", {})))
+                   dict(d.get("params", {})), None if ps is None else {k: float(v) for k, v in ps.items()})
 
 
 @dataclass

@@ -201,6 +201,11 @@ def validate_scene_record(d: Any, raise_on_error: bool = False) -> list[str]:
             T = np.asarray(T, dtype=float)
             if not np.allclose(T[3], [0, 0, 0, 1]) or not np.allclose(T[:3, :3] @ T[:3, :3].T, np.eye(3), atol=1e-6):
                 e.append(f"{p}.cam_to_world: must be rigid (orthonormal rotation, last row 0 0 0 1)")
+        ps = v.get("pixel_shares")
+        if ps is not None and (not isinstance(ps, dict) or not all(_is_num(x) and 0.0 <= x <= 1.0 for x in ps.values())
+                               or abs(sum(ps.values()) - 1.0) > 1e-6):
+            e.append(f"{p}.pixel_shares: must map surface class -> share in [0, 1], summing to 1, got {ps!r}; "
+                     "fix: recompute it with engine.render.framing.pixel_shares")
         per_object = v.get("objects", {})
         if not isinstance(per_object, dict):
             e.append(f"{p}.objects: must map object id -> per-object fields, got {type(per_object).__name__}")
