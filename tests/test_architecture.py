@@ -214,7 +214,8 @@ def test_sampled_views_meet_the_framing_rule_in_the_rendered_ids(catalog, mgl):
                        and o["visible_pixels"] >= fr["min_pixel_share"] * 96 * 96)
             est = v.params["framing_est"]
             assert abs(bare - est["bare_share"]) <= 0.06, (i, v.id, bare, est)
-            assert bare <= fr["max_bare_share"] + 0.06 and well >= fr["min_seen_well"] - 1, (i, v.id, bare, well)
+            if not v.params["framing_relaxed"]:
+                assert bare <= fr["max_bare_share"] + 0.06 and well >= fr["min_seen_well"] - 1, (i, v.id, bare, well)
             assert v.params["shot"] in ("wide", "close")
             ps = pixel_shares(s, v, f.ids, f.depth)
             assert ps["object"] == pytest.approx(1.0 - bare)

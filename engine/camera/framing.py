@@ -100,7 +100,7 @@ def framing_ok(est: Mapping, cfg: Mapping) -> bool:
 def framing_cfg_errors(c, where: str) -> None:
     """Add the checks of a profile's ``framing`` block at ``where`` to the Checker ``c``."""
     keys = ("grid", "min_seen_well", "min_visible_fraction", "min_pixel_share", "max_bare_share", "close_prob",
-            "close_distance_m", "close_pitch_deg", "yaw_spread_deg")
+            "close_distance_m", "close_pitch_deg", "yaw_spread_deg", "relax_after")
     if not c.keys(where, keys, see="conf/camera/default.yaml and docs/camera.md"):
         return
     c.number(f"{where}.grid", 4, 256, integer=True)
@@ -110,3 +110,4 @@ def framing_cfg_errors(c, where: str) -> None:
     c.pair(f"{where}.close_distance_m", 0.0, positive=True)
     c.pair(f"{where}.close_pitch_deg", -89.0, 89.0)
     c.number(f"{where}.yaw_spread_deg", 0.0, 180.0)
+    c.number(f"{where}.relax_after", 0, integer=True)

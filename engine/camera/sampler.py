@@ -209,9 +209,10 @@ def sample_views(scene: SceneGraph, camera_cfg: Mapping, rng: np.random.Generato
 
         members = _cluster(pool, pool_centers, anchor, m) if pool else []
         aim = pool_centers[members].mean(axis=0) if members else np.zeros(3)
-        if fr and float(fr["yaw_spread_deg"]) < 180.0 and math.hypot(aim[0], aim[1]) > 1e-9:
-            # look outwards, from the room's middle towards the cluster, within +-yaw_spread_deg
+        if shot == "close" and float(fr["yaw_spread_deg"]) < 180.0 and math.hypot(aim[0], aim[1]) > 1e-9:
+            # close-ups look outwards, from the room's middle towards the cluster, within +-yaw_spread_deg
             yaw = math.atan2(aim[1], aim[0]) + yaw * float(fr["yaw_spread_deg"]) / 180.0
+            yaw = (yaw + math.pi) % (2 * math.pi) - math.pi
         direction = np.array([math.cos(yaw), math.sin(yaw)])
         eye = np.array([aim[0] - dist * direction[0], aim[1] - dist * direction[1], h])
         target = np.array([aim[0], aim[1], h + dist * math.tan(pitch)])
@@ -236,7 +237,8 @@ def sample_views(scene: SceneGraph, camera_cfg: Mapping, rng: np.random.Generato
             reasons["too_few_in_frustum"] += 1
             continue
         est = estimate_framing(caster, K, pose, width, height, near, fr) if fr else None
-        if est is not None and not framing_ok(est, fr):
+        relaxed = bool(fr) and since_last > int(fr["relax_after"])  # a hard scene: take a plainer view
+        if est is not None and not relaxed and not framing_ok(est, fr):
             reasons["poor_framing"] += 1
             continue
         geom = objects_geometry(scene.objects, K, pose, width, height, near)
@@ -264,6 +266,7 @@ def sample_views(scene: SceneGraph, camera_cfg: Mapping, rng: np.random.Generato
         if fr:
             params["shot"] = shot
             params["framing_est"] = est
+            params["framing_relaxed"] = relaxed
         views.append(View(id=f"view_{len(views)}", K=K.tolist(), width=width, height=height,
                           cam_to_world=pose.tolist(), objects=geom, params=params))
         since_last = 0
