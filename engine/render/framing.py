@@ -41,11 +41,17 @@ def surface_classes(scene: SceneGraph, view: View, ids: np.ndarray, depth: np.nd
     # world ray per pixel (camera z = 1) is linear in (u, v): d = R[:, 0] x' + R[:, 1] y' + R[:, 2]
     xs = ((np.arange(W) - K[0, 2]) / K[0, 0]).astype(np.float32)
     ys = ((np.arange(H) - K[1, 2]) / K[1, 1]).astype(np.float32)
-    d = depth.astype(np.float32)
+    d = np.asarray(depth, dtype=np.float32)
+
     def world(axis: int) -> np.ndarray:
-        r = R[axis].astype(np.float32)
-        return C[axis] + d * (r[0] * xs[None, :] + r[1] * ys[:, None] + r[2])
-    px, py, pz = world(0), world(1), world(2)
+        """World coordinate ``axis`` of every pixel's point, float32 (H, W)."""
+        r0, r1, r2 = (float(x) for x in R[axis])
+        out = (ys * np.float32(r1) + np.float32(r2))[:, None] + (xs * np.float32(r0))[None, :]
+        out *= d
+        out += np.float32(C[axis])
+        return out
+
+    pz = world(2)
     sx, sy, sz = (float(v) for v in scene.room.size)
     t = max((float(w.thickness) for w in scene.room.walls), default=0.0) + OUTSIDE_TOL
     cls = np.full((H, W), SHARE_KEYS.index("wall"), dtype=np.uint8)
@@ -54,7 +60,9 @@ def surface_classes(scene: SceneGraph, view: View, ids: np.ndarray, depth: np.nd
         cls[pz >= sz - CEILING_TOL] = SHARE_KEYS.index("ceiling")
     cls[pz <= FLOOR_TOL] = SHARE_KEYS.index("floor")
     if scene.room.walls:
-        cls[(np.abs(px) > sx / 2 + t) | (np.abs(py) > sy / 2 + t)] = SHARE_KEYS.index("outdoor")
+        out = np.abs(world(0)) > sx / 2 + t
+        out |= np.abs(world(1)) > sy / 2 + t
+        cls[out] = SHARE_KEYS.index("outdoor")
     cls[d <= 0] = SHARE_KEYS.index("none")
     cls[ids >= 1] = SHARE_KEYS.index("object")
     return cls
