@@ -5,6 +5,8 @@ the rendered id buffer of the objects' boxes)."""
 from __future__ import annotations
 
 import math
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,8 +27,10 @@ from engine.render.framing import SHARE_KEYS, pixel_shares, surface_classes
 from engine.rng import stage_rng
 from engine.scene.catalog import load_catalog
 from engine.scene.graph import Room, SceneGraph, View
+from engine.scene.openings import door_swing_boxes
 from engine.scene.validate import validate_scene_record
 
+sys.path.insert(0, str(Path(__file__).parent))
 ROOM_CFG = yaml.safe_load(open(CONF_DIR / "scene" / "room.yaml"))
 
 
@@ -181,7 +185,10 @@ def test_doors_clear_and_windows_unblocked(catalog):
     assert n_windows >= 12
 
 
-def test_open_door_leaf_stays_in_the_doorway_zone():
+def test_open_door_leaf_stays_in_its_swing_box():
+    """The leaf mesh (engine/assets) lies inside engine.scene.openings.door_swing_boxes (the box
+    QA uses) and inside the layout's doorway zone: x within the door's width, y from the wall's
+    face to clear_depth (0.9 m) into the room, the leaf's 4 cm thickness behind the hinge line."""
     door = {"id": "door_0", "kind": "door", "wall": "wall_0", "center": [0.5, -2.0], "width": 0.9, "sill": 0.0,
             "height": 2.1, "open_deg": 90.0, "hinge": "left"}
     for hinge in ("left", "right"):
@@ -191,6 +198,39 @@ def test_open_door_leaf_stays_in_the_doorway_zone():
             x, y = leaf.vertices[:, 0], leaf.vertices[:, 1]
             assert x.min() >= 0.05 - 1e-6 and x.max() <= 0.95 + 1e-6     # within the door's width
             assert y.min() >= -2.0 - 0.04 - 1e-6 and y.max() <= -2.0 + 0.9 + 1e-6  # wall face .. clear_depth
+            boxes = door_swing_boxes(s.room)
+            assert len(boxes) == (deg > 0)
+            if boxes:
+                assert boxes[0].contains(leaf.vertices.astype(float), tol=1e-6).all()
+
+
+def test_no_which_object_question_where_an_open_door_may_hide(mgl, catalog):
+    """Door on wall_0 (y = -2) at x = 0, open 90 degrees on its left hinge: the leaf is the plane
+    x ~ -0.43 from y = -2 to -1.1, 2.1 m tall. The camera at (-1.6, -1.5, 1.2) looks along +x, so
+    rays to a cabinet at (1.0, -0.6) cross the leaf: the render shows the cabinet partly hidden by
+    id 0 in the middle of the image, and door_may_hide says so; a chair at (1.0, 1.2), seen past
+    the leaf's far edge, is not behind it."""
+    from qa_families_scenes import make_ctx
+
+    from engine.qa.families.occlusion import door_may_hide
+    from engine.scene.graph import SceneObject
+
+    door = {"id": "door_0", "kind": "door", "wall": "wall_0", "center": [0.0, -2.0], "width": 0.9, "sill": 0.0,
+            "height": 2.1, "open_deg": 90.0, "hinge": "left"}
+    s = hand_scene([door])
+    s.objects = [SceneObject("obj_00", 1, "cabinet", [1.0, -0.6, 0.5], [0.5, 0.5, 1.0], 0.0),
+                 SceneObject("obj_01", 2, "cabinet", [1.0, 1.2, 0.5], [0.5, 0.5, 1.0], 0.0)]
+    v = view_towards([-1.6, -1.5, 1.2], [1.0, -1.5, 0.6], size=96, fov=90.0)
+    s.views = [v]
+    f = mgl.render(s, v, box_meshes(s) + hand_meshes(s))
+    annotate_visibility(v, f, s)
+    assert 0.0 < v.objects["obj_00"].visible_fraction < 0.8       # the leaf hides the near cabinet
+    assert v.objects["obj_01"].visible_fraction == 1.0
+    ctx = make_ctx(s)
+    assert door_may_hide(ctx, "obj_00") and not door_may_hide(ctx, "obj_01")
+    shut = hand_scene([dict(door, open_deg=0.0)])
+    shut.objects, shut.views = s.objects, s.views
+    assert not door_may_hide(make_ctx(shut), "obj_00")
 
 
 def test_sampled_views_meet_the_framing_rule_in_the_rendered_ids(catalog, mgl):
