@@ -14,7 +14,8 @@ import shapely
 import yaml
 
 from engine.assets.appearance import load_appearance_config, sample_appearance
-from engine.assets.architecture import CASING, GROUND_Z, SKY, SKY_HALF
+from engine.assets.architecture import GROUND_Z, SKY, SKY_HALF
+from engine.scene.openings import CASING, CASING_PROUD
 from engine.assets.meshes import box_meshes, room_meshes, scene_meshes
 from engine.camera import load_camera_cfg, sample_views
 from engine.camera.intrinsics import make_intrinsics
@@ -159,6 +160,10 @@ def _zones(scene: SceneGraph, depth_door: float, depth_window: float) -> list[tu
         h = op["width"] / 2
         out.append((shapely.Polygon([c - along * h, c + along * h, c + along * h + n * dep, c - along * h + n * dep]),
                     op["sill"], op["sill"] + op["height"], op))
+        if op["kind"] == "door":  # the casing strip, CASING wide beside and above, CASING_PROUD proud of the wall
+            hc = h + CASING
+            out.append((shapely.Polygon([c - along * hc, c + along * hc, c + along * hc + n * CASING_PROUD,
+                                         c - along * hc + n * CASING_PROUD]), 0.0, op["height"] + CASING, op))
     return out
 
 
@@ -178,8 +183,9 @@ def test_doors_clear_and_windows_unblocked(catalog):
                 if min(z1, b) - max(z0, a) > 1e-9:
                     assert fp.distance(poly) > 0.0, (i, o.id, o.category, op["id"])
         # openings on one wall do not overlap
-        for j, (p, *_ , op) in enumerate(zones):
-            for q, *_, op2 in zones[j + 1:]:
+        main = [(p, op) for p, a, b, op in zones if b - a == op["height"]]  # not the casing strips
+        for j, (p, op) in enumerate(main):
+            for q, op2 in main[j + 1:]:
                 if op["wall"] == op2["wall"]:
                     assert p.distance(q) >= 0.3 - 1e-9
     assert n_windows >= 12

@@ -8,10 +8,12 @@ record alone, so a record re-renders to the same pixels:
 - a ceiling at z = sz facing down, with one emissive light fixture above each ``point`` light
   (the room centre when the scene has none);
 - skirting boards along the walls' inner faces, interrupted at the door;
-- the door: a casing (two jambs and a head) and a leaf ``open_deg`` degrees open into the room
+- the door: a casing (two jambs and a head, CASING_PROUD proud of the wall, a strip the layout
+  keeps clear) and a leaf ``open_deg`` degrees open into the room
   about its hinge, with a knob; behind the opening a short corridor (a box open towards the room)
   so nothing outside shows through the door;
-- each window: a frame, a mullion when wider than 1 m, and a sill board; no glass is drawn;
+- each window: a frame, a mullion when wider than 1 m, and a sill board, all inside the wall's
+  thickness (so they hide no object); no glass is drawn;
 - the outdoor backdrop seen through the windows: an emissive ground plane just below z = 0 and an
   emissive sky box (horizon to zenith gradient) around the room, ``SKY_HALF`` m away, closed, so
   every ray through a window hits it (depth finite, id 0).
@@ -28,10 +30,10 @@ import numpy as np
 
 from engine.assets.types import RenderMesh
 from engine.scene.graph import SceneGraph, Wall
+from engine.scene.openings import CASING, CASING_PROUD
 
 SKY_HALF = 25.0       # m: half side and height of the sky box around the room (depth stays < 65.5 m)
 GROUND_Z = -0.005     # m: the outdoor ground, just below the floor
-CASING = 0.06         # m: width of the door casing and window frame bars
 LEAF_T = 0.04         # m: door leaf thickness
 SKIRT_T = 0.015       # m: skirting board depth into the room
 CORRIDOR_DEPTH = 1.5  # m: how far the corridor behind the door reaches
@@ -137,9 +139,10 @@ def _door_meshes(op: Mapping, w: Wall, tex, scale: float) -> list[RenderMesh]:
     s0, s1, _, h = opening_span(op, w)
     axes = np.stack([along, inward, up])
     at = lambda s, n, z: a + along * s + inward * n + up * z  # noqa: E731
-    casing = [box(at(s0 - CASING, -t - 0.01, 0.0), axes, np.array([CASING, t + 0.025, h + CASING])),
-              box(at(s1, -t - 0.01, 0.0), axes, np.array([CASING, t + 0.025, h + CASING])),
-              box(at(s0, -t - 0.01, h), axes, np.array([s1 - s0, t + 0.025, CASING]))]
+    depth = t + 0.01 + CASING_PROUD
+    casing = [box(at(s0 - CASING, -t - 0.01, 0.0), axes, np.array([CASING, depth, h + CASING])),
+              box(at(s1, -t - 0.01, 0.0), axes, np.array([CASING, depth, h + CASING])),
+              box(at(s0, -t - 0.01, h), axes, np.array([s1 - s0, depth, CASING]))]
     th = math.radians(float(op["open_deg"]))
     width, leaf_h = s1 - s0 - 0.01, h - 0.01
     if op["hinge"] == "left":
@@ -174,7 +177,8 @@ def _window_meshes(op: Mapping, w: Wall) -> list[RenderMesh]:
     if s1 - s0 > 1.0:
         mid = (s0 + s1) / 2
         bars.append(box(at(mid - c / 2, n0, z0 + c), axes, np.array([c, depth, z1 - z0 - 2 * c])))
-    sill = box(at(s0 - 0.05, -t / 2, z0 - 0.03), axes, np.array([s1 - s0 + 0.1, t / 2 + 0.04, 0.03]))
+    # the sill board stays in the reveal (inside the wall's thickness): it hides nothing in the room
+    sill = box(at(s0, -t / 2, z0), axes, np.array([s1 - s0, t / 2 - 0.002, 0.03]))
     return [_mesh(f"{op['id']}_frame", bars + [sill], TRIM_RGB, specular=0.2, shininess=32.0)]
 
 

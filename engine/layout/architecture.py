@@ -23,6 +23,7 @@ import numpy as np
 
 from engine.layout.occupancy import DOOR, Occupancy, rect_corners
 from engine.layout.poses import WallLine
+from engine.scene.openings import CASING, CASING_PROUD
 
 OPENING_GAP = 0.3  # m of wall kept between two openings on the same wall
 
@@ -58,6 +59,10 @@ def place_openings(arch: Mapping, doorway: Mapping | None, lines: list[WallLine]
         is_open = bool(rng.random() < float(d["open_prob"]))
         open_deg = float(rng.uniform(*d["open_deg"])) if is_open else 0.0
         hinge = "left" if rng.random() < 0.5 else "right"
+        # the casing beside and above the opening stands proud of the wall: keep that strip clear too
+        x, y = wl.point(t, CASING_PROUD / 2 + 0.005)
+        occ.add(rect_corners(x, y, CASING_PROUD / 2 + 0.005, doorway["width"] / 2 + CASING + 0.01, wl.yaw_in), 0.0,
+                float(doorway["height"]) + CASING + 0.01, DOOR)
         openings.append({"id": "door_0", "kind": "door", "wall": wl.id, "center": [float(v) for v in doorway["center"]],
                          "width": float(doorway["width"]), "sill": 0.0, "height": float(doorway["height"]),
                          "open_deg": open_deg, "hinge": hinge})

@@ -17,6 +17,8 @@ from engine.geometry.transforms import yaw_rotation
 from engine.scene.graph import Room
 
 LEAF_MARGIN = 0.05  # m of slack around the leaf (its thickness behind the hinge line, the knob)
+CASING = 0.06       # m: width of the door casing beside and above the opening (and of window frame bars)
+CASING_PROUD = 0.005  # m the door casing stands proud of the wall's inner face (kept clear in the layout)
 
 
 def door_swing_boxes(room: Room) -> list[OrientedBox]:
