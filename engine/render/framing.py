@@ -3,7 +3,9 @@
 Every pixel falls in exactly one class (docs/record.md, ``view.pixel_shares``):
 
 - ``object``: the id image holds an object (instance id >= 1);
-- ``none``: nothing was hit (depth 0: the background colour, e.g. above an open scene);
+- ``none``: nothing was hit (depth 0: the background colour, e.g. above an open scene), in a
+  room without a ceiling; in a closed room (``room.architecture.ceiling``) such a pixel is the sky
+  seen through a window and counts as ``outdoor``;
 - the rest (id 0: room surfaces) by the world point the depth image puts there,
   ``p = C + depth * R [(u - cx) / fx, (v - cy) / fy, 1]`` (OpenCV camera, ``cam_to_world``
   = [R | C]): ``outdoor`` when p lies beyond the walls (more than the wall thickness + 2 cm
@@ -63,7 +65,7 @@ def surface_classes(scene: SceneGraph, view: View, ids: np.ndarray, depth: np.nd
         out = np.abs(world(0)) > sx / 2 + t
         out |= np.abs(world(1)) > sy / 2 + t
         cls[out] = SHARE_KEYS.index("outdoor")
-    cls[d <= 0] = SHARE_KEYS.index("none")
+    cls[d <= 0] = SHARE_KEYS.index("outdoor" if has_ceiling else "none")
     cls[ids >= 1] = SHARE_KEYS.index("object")
     return cls
 
