@@ -179,8 +179,14 @@ def _independent_in_frustum(obj: SceneObject, view: View, near: float) -> bool:
                        & (uv[:, 1] >= -0.5) & (uv[:, 1] <= view.height - 0.5)))
 
 
+# The hand-made rooms of these tests (6 objects in 30 m^2) test the base sampler; the framing rule
+# is tested on sampled layouts (test_views_over_sampled_layouts) and in tests/test_architecture.py.
+NO_FRAMING = {"profiles": {"room": {"framing": None}}}
+
+
 def _check_views(scene: SceneGraph, views: list[View], cfg: dict) -> None:
     prof = cfg["profiles"][scene.room.type]
+    fr = prof.get("framing")
     sx, sy, sz = scene.room.size
     wm, om, k = cfg["wall_margin_m"], cfg["object_margin_m"], cfg["min_objects_in_frustum"]
     assert [v.id for v in views] == [f"view_{i}" for i in range(cfg["num_views"])]
@@ -205,7 +211,17 @@ def _check_views(scene: SceneGraph, views: list[View], cfg: dict) -> None:
         assert math.isclose(math.degrees(math.asin(fwd[2])), p["pitch_deg"], abs_tol=1e-9)
         assert math.isclose(math.degrees(math.atan2(fwd[1], fwd[0])), p["yaw_deg"], abs_tol=1e-9)
         assert abs(right[2]) < 1e-12  # roll 0: camera x axis is horizontal
-        assert prof["pitch_deg"][0] <= p["pitch_deg"] <= prof["pitch_deg"][1]
+        close = p.get("shot") == "close"
+        pitch_r = fr["close_pitch_deg"] if close else prof["pitch_deg"]
+        assert pitch_r[0] - 1e-9 <= p["pitch_deg"] <= pitch_r[1] + 1e-9
+        if fr:  # the framing estimate passed, and the drawn distance is the shot's
+            from engine.camera.framing import framing_ok
+            assert p["shot"] in ("wide", "close")
+            assert framing_ok(p["framing_est"], fr) or (p["framing_relaxed"] and p["attempts"] > fr["relax_after"])
+            dist_r = fr["close_distance_m"] if close else prof["distance_m"]
+            assert dist_r[0] <= p["distance_m"] <= dist_r[1]
+        else:
+            assert "shot" not in p and "framing_est" not in p
         assert prof["height_m"][0] <= p["height"] <= prof["height_m"][1]
         assert cfg["fov_deg"][0] <= p["fov_deg"] <= cfg["fov_deg"][1]
         assert np.allclose(v.K, make_intrinsics(v.width, v.height, p["fov_deg"]))
@@ -225,7 +241,7 @@ def _check_views(scene: SceneGraph, views: list[View], cfg: dict) -> None:
 
 @pytest.mark.parametrize("seed", range(12))
 def test_sampled_views_satisfy_constraints_random_rooms(seed):
-    cfg = load_camera_cfg(overrides={"num_views": 3})
+    cfg = load_camera_cfg(overrides={**NO_FRAMING, "num_views": 3})
     scene = random_room(seed)
     views = sample_views(scene, cfg, np.random.default_rng(seed))
     _check_views(scene, views, cfg)
@@ -235,14 +251,14 @@ def test_sampled_views_satisfy_constraints_random_rooms(seed):
 
 
 def test_sampled_views_hand_room_many_seeds():
-    cfg = load_camera_cfg()
+    cfg = load_camera_cfg(overrides=NO_FRAMING)
     scene = hand_room()
     for seed in range(20):
         _check_views(scene, sample_views(scene, cfg, np.random.default_rng(1000 + seed)), cfg)
 
 
 def test_tabletop_camera_beside_table_aims_at_table_objects():
-    cfg = load_camera_cfg(overrides={"num_views": 3})
+    cfg = load_camera_cfg(overrides={**NO_FRAMING, "num_views": 3})
     scene = tabletop_scene()
     assert find_table(scene).id == "obj_00"
     for seed in range(6):
@@ -257,7 +273,7 @@ def test_tabletop_camera_beside_table_aims_at_table_objects():
 
 
 def test_open_scene_elevated_views():
-    cfg = load_camera_cfg()
+    cfg = load_camera_cfg(overrides=NO_FRAMING)
     scene = open_scene()
     views = sample_views(scene, cfg, np.random.default_rng(3))
     _check_views(scene, views, cfg)
@@ -267,7 +283,7 @@ def test_open_scene_elevated_views():
 def test_sampler_accepts_omegaconf_and_is_deterministic():
     from omegaconf import OmegaConf
 
-    cfg = load_camera_cfg()
+    cfg = load_camera_cfg(overrides=NO_FRAMING)
     scene = hand_room()
     a = sample_views(scene, OmegaConf.create(cfg), np.random.default_rng(42))
     b = sample_views(scene, cfg, np.random.default_rng(42))
@@ -278,7 +294,7 @@ def test_sampler_accepts_omegaconf_and_is_deterministic():
 
 
 def test_annotate_geometry_reproduces_sampler_fields():
-    cfg = load_camera_cfg()
+    cfg = load_camera_cfg(overrides=NO_FRAMING)
     scene = hand_room()
     views = sample_views(scene, cfg, np.random.default_rng(5))
     for v in views:
@@ -291,26 +307,26 @@ def test_annotate_geometry_reproduces_sampler_fields():
 
 
 def test_k_larger_than_object_count_raises():
-    cfg = load_camera_cfg(overrides={"min_objects_in_frustum": 7})
+    cfg = load_camera_cfg(overrides={**NO_FRAMING, "min_objects_in_frustum": 7})
     with pytest.raises(CameraSamplingError, match="min_objects_in_frustum"):
         sample_views(hand_room(), cfg, np.random.default_rng(0))
 
 
 def test_impossible_separation_raises_with_hint():
-    cfg = load_camera_cfg(overrides={"min_translation_m": 50.0, "max_attempts": 200})
+    cfg = load_camera_cfg(overrides={**NO_FRAMING, "min_translation_m": 50.0, "max_attempts": 200})
     with pytest.raises(CameraSamplingError, match="min_translation_m"):
         sample_views(hand_room(), cfg, np.random.default_rng(0))
 
 
 def test_impossible_frustum_raises_with_hint():
-    cfg = load_camera_cfg(overrides={"fov_deg": [2.0, 3.0], "max_attempts": 100})
+    cfg = load_camera_cfg(overrides={**NO_FRAMING, "fov_deg": [2.0, 3.0], "max_attempts": 100})
     with pytest.raises(CameraSamplingError, match="fov_deg"):
         sample_views(hand_room(), cfg, np.random.default_rng(0))
 
 
 def test_rng_must_be_a_generator():
     with pytest.raises(TypeError, match="Generator"):
-        sample_views(hand_room(), load_camera_cfg(), 0)
+        sample_views(hand_room(), load_camera_cfg(overrides=NO_FRAMING), 0)
 
 
 @pytest.mark.parametrize(

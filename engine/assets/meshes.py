@@ -23,6 +23,7 @@ import numpy as np
 import trimesh
 import yaml
 
+from engine.assets.architecture import architecture_meshes
 from engine.assets.textures import make_texture
 from engine.assets.types import RenderMesh
 from engine.paths import SCENES_DIR
@@ -434,6 +435,8 @@ def room_meshes(scene: SceneGraph, appearance: Mapping) -> list[RenderMesh]:
         if "wall" not in appearance:
             raise ValueError("materials.wall: missing; fix: run sample_appearance on the scene")
         wtex, wscale, wspec, wshin = _surface(appearance["wall"], "wall")
+        if scene.room.architecture is not None:  # walls with openings, ceiling, trim, backdrop
+            return out + architecture_meshes(scene, (wtex, wscale, wspec, wshin))
         for w in scene.room.walls:
             a, b = np.asarray(w.start, float), np.asarray(w.end, float)
             length = float(np.linalg.norm(b - a))

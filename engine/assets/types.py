@@ -21,6 +21,7 @@ class RenderMesh:
         uv: (N, 2) float32 texture coordinates, or None.
         texture: (H, W, 3) uint8 RGB texture image, or None.
         specular: specular strength in [0, 1]; shininess: Phong exponent.
+        emissive: drawn in its colour, unlit (sky, ground backdrop, ceiling light fixtures).
     """
 
     instance_id: int
@@ -33,3 +34,4 @@ class RenderMesh:
     texture: np.ndarray | None = None
     specular: float = 0.1
     shininess: float = 16.0
+    emissive: bool = False

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import yaml
 
+from engine.camera.framing import framing_cfg_errors
 from engine.plain import to_plain
 from engine.paths import CONF_DIR
 from engine.scene.catalog import SCENE_TYPES
@@ -73,8 +74,11 @@ def camera_cfg_errors(camera_cfg: Mapping) -> list[str]:
         return c.errors
     for st, prof in c.get("profiles").items():
         where = f"profiles.{st}"
-        if st not in SCENE_TYPES or not c.keys(where, _PROFILE_RANGES + _PROFILE_BOOLS, see=str(DEFAULT_CAMERA_CFG)):
+        if st not in SCENE_TYPES or not c.keys(where, _PROFILE_RANGES + _PROFILE_BOOLS, ("framing",),
+                                                see=str(DEFAULT_CAMERA_CFG)):
             continue
+        if prof.get("framing") is not None:
+            framing_cfg_errors(c, f"{where}.framing")
         c.pair(f"{where}.height_m", 0.0)
         c.pair(f"{where}.pitch_deg", -89.0, 89.0)
         c.pair(f"{where}.distance_m", 0.0, positive=True)

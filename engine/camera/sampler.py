@@ -18,12 +18,14 @@ import numpy as np
 
 from engine.camera.annotate import objects_geometry
 from engine.camera.config import validate_camera_cfg
+from engine.camera.framing import BoxCaster, estimate_framing, framing_ok
 from engine.plain import to_plain
 from engine.camera.intrinsics import make_intrinsics, vertical_fov_deg
 from engine.geometry import look_at
 from engine.scene.graph import SceneGraph, SceneObject, View
 
-REJECT_REASONS = ("outside_room", "inside_object", "above_footprint", "too_close_to_view", "too_few_in_frustum")
+REJECT_REASONS = ("outside_room", "inside_object", "above_footprint", "too_close_to_view", "too_few_in_frustum",
+                  "poor_framing")
 
 
 class CameraSamplingError(ValueError):
@@ -126,6 +128,8 @@ def _relax_hint(cfg: dict, scene_type: str, reasons: dict[str, int]) -> str:
                         f"the top of profiles.{scene_type}.height_m",
         "inside_object": "lower camera.object_margin_m or change the height/distance ranges",
         "above_footprint": f"set camera.profiles.{scene_type}.clear_footprints: false or lower camera.object_margin_m",
+        "poor_framing": f"lower camera.profiles.{scene_type}.framing.min_seen_well, raise its max_bare_share "
+                        f"or set framing: null",
     }
     seen = sorted((r for r in REJECT_REASONS if reasons[r]), key=lambda r: -reasons[r])  # stable on ties
     return "; ".join(f"for {r!r} ({reasons[r]}x) {hints[r]}" for r in seen) or "no candidate was tried"
@@ -172,6 +176,8 @@ def sample_views(scene: SceneGraph, camera_cfg: Mapping, rng: np.random.Generato
     floor_objs = [o for o in scene.objects if o.on_floor] if prof["clear_footprints"] else []
     obstacles = _Obstacles(scene.objects, float(cfg["object_margin_m"]), floor_objs)
     cos_min_rot = math.cos(math.radians(cfg["min_rotation_deg"]))
+    fr = prof.get("framing")
+    caster = BoxCaster(scene.objects) if fr else None
 
     views: list[View] = []
     reasons = {r: 0 for r in REJECT_REASONS}
@@ -192,9 +198,21 @@ def sample_views(scene: SceneGraph, camera_cfg: Mapping, rng: np.random.Generato
         pitch = math.radians(float(rng.uniform(*prof["pitch_deg"])))
         dist = float(rng.uniform(*prof["distance_m"]))
         yaw = float(rng.uniform(-math.pi, math.pi))
+        shot = None
+        if fr:  # framing profiles: a close-up of the cluster with probability close_prob
+            close = bool(rng.random() < float(fr["close_prob"]))
+            close_dist = float(rng.uniform(*fr["close_distance_m"]))
+            close_pitch = math.radians(float(rng.uniform(*fr["close_pitch_deg"])))
+            shot = "close" if close else "wide"
+            if close:
+                dist, pitch = close_dist, close_pitch
 
         members = _cluster(pool, pool_centers, anchor, m) if pool else []
         aim = pool_centers[members].mean(axis=0) if members else np.zeros(3)
+        if shot == "close" and float(fr["yaw_spread_deg"]) < 180.0 and math.hypot(aim[0], aim[1]) > 1e-9:
+            # close-ups look outwards, from the room's middle towards the cluster, within +-yaw_spread_deg
+            yaw = math.atan2(aim[1], aim[0]) + yaw * float(fr["yaw_spread_deg"]) / 180.0
+            yaw = (yaw + math.pi) % (2 * math.pi) - math.pi
         direction = np.array([math.cos(yaw), math.sin(yaw)])
         eye = np.array([aim[0] - dist * direction[0], aim[1] - dist * direction[1], h])
         target = np.array([aim[0], aim[1], h + dist * math.tan(pitch)])
@@ -218,6 +236,11 @@ def sample_views(scene: SceneGraph, camera_cfg: Mapping, rng: np.random.Generato
         if obstacles.in_frustum_upper_bound(K, pose, width, height, near) < k:
             reasons["too_few_in_frustum"] += 1
             continue
+        est = estimate_framing(caster, K, pose, width, height, near, fr) if fr else None
+        relaxed = bool(fr) and since_last > int(fr["relax_after"])  # a hard scene: take a plainer view
+        if est is not None and not relaxed and not framing_ok(est, fr):
+            reasons["poor_framing"] += 1
+            continue
         geom = objects_geometry(scene.objects, K, pose, width, height, near)
         count = sum(g.in_frustum for g in geom.values())
         if count < k:
@@ -240,6 +263,10 @@ def sample_views(scene: SceneGraph, camera_cfg: Mapping, rng: np.random.Generato
             "in_frustum_count": int(count),
             "attempts": since_last,
         }
+        if fr:
+            params["shot"] = shot
+            params["framing_est"] = est
+            params["framing_relaxed"] = relaxed
         views.append(View(id=f"view_{len(views)}", K=K.tolist(), width=width, height=height,
                           cam_to_world=pose.tolist(), objects=geom, params=params))
         since_last = 0

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from engine.layout.architecture import architecture_cfg_errors
 from engine.scene.catalog import SCENE_TYPES
-from engine.schema import Checker, canonical_hash, is_int, raise_errors
+from engine.schema import MISSING, Checker, canonical_hash, is_int, raise_errors
 
 _SEE = "conf/scene/*.yaml and docs/layout.md"
 
@@ -23,7 +24,7 @@ def config_hash(cfg: Mapping) -> str:
 _COMMON = ("type", "catalog", "max_attempts", "max_scene_attempts", "yaw_jitter")
 _KEYS = {
     "room": _COMMON + ("room", "doorway", "counts", "categories", "max_per_category",
-                       "default_max_per_category", "min_surface_furniture", "small_on_floor_prob", "clearance"),
+                       "default_max_per_category", "min_surface_furniture", "small_on_floor_prob", "clearance", "architecture"),
     "tabletop": _COMMON + ("room", "table", "counts", "categories", "clearance"),
     "open": _COMMON + ("plane", "counts", "categories", "clearance"),
 }
@@ -43,7 +44,8 @@ def scene_cfg_errors(scene_cfg: Mapping) -> list[str]:
     if typ not in SCENE_TYPES:
         return [f"scene.type: {typ!r} is not one of {SCENE_TYPES}; fix: set type to room, tabletop or open"]
     keys = _KEYS[typ]
-    c.keys("", [k for k in keys if k != "catalog"], ["catalog"], see=_SEE)
+    optional = ("catalog", "architecture")
+    c.keys("", [k for k in keys if k not in optional], [k for k in optional if k in keys], see=_SEE)
     c.check("catalog", lambda v: v is None or isinstance(v, str), "a path to a catalog YAML or null")
     c.number("max_attempts", 1, integer=True)
     c.number("max_scene_attempts", 1, integer=True)
@@ -55,6 +57,8 @@ def scene_cfg_errors(scene_cfg: Mapping) -> list[str]:
                 c.pair(f"room.{k}", 0.0, positive=True)
             c.number("room.wall_thickness", 0.0, strict=True)
     if typ == "room":
+        if c.get("architecture") not in (None, MISSING):
+            architecture_cfg_errors(c)
         if c.get("doorway") is not None and c.keys("doorway", ("width", "height", "clear_depth"), see=_SEE):
             for k in ("width", "height", "clear_depth"):
                 c.number(f"doorway.{k}", 0.0, strict=True)

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from engine.layout.architecture import place_openings
 from engine.layout.drafts import Draft, Picker, Stats, check_counts, resolve_categories, sample_attributes, sample_size
 from engine.layout.errors import LayoutInfeasibleError
 from engine.layout.occupancy import (DOOR, FREE, N_CLASSES, PRIMITIVE, SMALL, WALL_FURNITURE, WALL_OBJECT,
@@ -198,6 +199,8 @@ def _attempt(plan: RoomPlan, rng: np.random.Generator, stats: Stats) -> tuple[Ro
             px, py = wl.point(t, 0.0)
             extra["doorway"] = {"wall": wl.id, "center": [px, py], "width": float(door["width"]),
                                 "height": float(door["height"]), "clear_depth": float(door["clear_depth"])}
+    if cfg.get("architecture") is not None:
+        room.architecture = place_openings(cfg["architecture"], extra.get("doorway"), lines, occ, corner, rng)
 
     drafts: list[Draft] = []
     placed = {"furniture": 0, "wall": 0, "small": 0}

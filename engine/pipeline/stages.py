@@ -145,7 +145,7 @@ class SceneStages:
                 meshes = self.scene_meshes(scene, self.catalog)
                 for view in scene.views:
                     frame = self.renderer.render(scene, view, meshes)
-                    self.annotate_visibility(view, frame)
+                    self.annotate_visibility(view, frame, scene)
                     frames[view.id] = frame
         rows: list[dict] = []
         if qa_gen is not None:

@@ -124,6 +124,7 @@ void main() {
     if (dot(n, vdir) < 0.0) n = -n;
     vec3 albedo = v_color;
     if (u_use_tex) albedo *= pow(texture(u_tex, v_uv).rgb, vec3(2.2));
+    if (v_mat.x < 0.0) { o_color = vec4(pow(clamp(albedo, 0.0, 1.0), vec3(1.0 / 2.2)), 1.0); return; }  // emissive
     vec3 col = albedo * u_ambient;
     for (int i = 0; i < u_nlights; ++i) {
         vec3 l; vec3 rad = u_lrad[i];
@@ -252,7 +253,7 @@ class _SceneBuffers:
             v["pos"], v["normal"], v["color"] = m.vertices, m.normals, m.colors
             if m.uv is not None:
                 v["uv"] = m.uv
-            v["mat"] = (float(m.specular), float(m.shininess))
+            v["mat"] = (-1.0, 0.0) if m.emissive else (float(m.specular), float(m.shininess))  # < 0: emissive
             v["inst"] = int(m.instance_id)
             v["obj"] = obj_index.get(int(m.instance_id), 0)
             f = np.asarray(m.faces, dtype=np.uint32).reshape(-1) + vbase

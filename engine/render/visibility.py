@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.geometry.projection import project_boxes
+from engine.render.framing import pixel_shares
 from engine.render.protocol import RENDER_FIELDS
 from engine.render.types import Frame
 from engine.scene.annotations import NOT_IN_VIEW
@@ -70,11 +71,14 @@ def id_stats(ids: np.ndarray) -> dict[int, dict]:
     return out
 
 
-def annotate_visibility(view: View, frame: Frame) -> None:
-    """Write the renderer fields (docs/record.md) of ``frame.objects`` into ``view.objects[id]``.
+def annotate_visibility(view: View, frame: Frame, scene: SceneGraph | None = None) -> None:
+    """Write the renderer fields (docs/record.md) of ``frame.objects`` into ``view.objects[id]``,
+    and, when ``scene`` is given, ``view.pixel_shares`` (engine.render.framing.pixel_shares).
 
     Other fields of each entry (the camera sampler's geometric fields) are kept.
     """
+    if scene is not None:
+        view.pixel_shares = pixel_shares(scene, view, frame.ids, frame.depth)
     for oid in sorted(frame.objects):
         fields = frame.objects[oid]
         missing = [k for k in RENDER_FIELDS if k not in fields]

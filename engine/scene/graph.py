@@ -59,11 +59,19 @@ class Room:
     """The enclosure: ``type`` is ``room``, ``tabletop`` or ``open``; ``size`` = [sx, sy, sz] m.
 
     For ``open`` scenes there are no walls and sz is 0 (an unbounded-looking plane of sx x sy).
+    ``architecture`` (rooms with a door, windows, ceiling and skirting; None otherwise) is the
+    dict of engine/layout/architecture.py: ``ceiling``, ``skirting_height``, ``openings``.
     """
 
     type: str
     size: list[float]
     walls: list[Wall] = field(default_factory=list)
+    architecture: dict[str, Any] | None = None
+
+    @property
+    def openings(self) -> list[dict]:
+        """The doors and windows (record dicts), [] when the room has no architecture."""
+        return list((self.architecture or {}).get("openings", []))
 
     @property
     def floor_area(self) -> float:
@@ -77,11 +85,16 @@ class Room:
         return (np.abs(p[:, 0]) <= hx) & (np.abs(p[:, 1]) <= hy)
 
     def to_dict(self) -> dict:
-        return {"type": self.type, "size": _floats(self.size), "walls": [w.to_dict() for w in self.walls]}
+        d = {"type": self.type, "size": _floats(self.size), "walls": [w.to_dict() for w in self.walls]}
+        if self.architecture is not None:
+            d["architecture"] = self.architecture
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "Room":
-        return cls(d["type"], list(d["size"]), [Wall.from_dict(w) for w in d.get("walls", [])])
+        arch = d.get("architecture")
+        return cls(d["type"], list(d["size"]), [Wall.from_dict(w) for w in d.get("walls", [])],
+                   None if arch is None else json.loads(json.dumps(arch)))
 
 
 @dataclass
@@ -190,6 +203,8 @@ class View:
             ``bbox_visible``, ``bbox_amodal`` (pixel boxes [u0, v0, u1, v1] or None); fields
             not computed yet are None. Record dicts given here are parsed on construction.
         params: the sampled camera parameters (height, pitch, fov, ...), for the record.
+        pixel_shares: once rendered, the share of the image's pixels showing objects and each
+            bare room surface (engine.render.framing.SHARE_KEYS), or None.
     """
 
     id: str
@@ -199,6 +214,7 @@ class View:
     cam_to_world: list[list[float]]
     objects: dict[str, ObjectInView] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
+    pixel_shares: dict[str, float] | None = None
 
     def __post_init__(self) -> None:
         for k, v in self.objects.items():
@@ -216,18 +232,22 @@ class View:
         return np.asarray(self.cam_to_world, dtype=float)[:3, 2]
 
     def to_dict(self) -> dict:
-        return {
+        d = {
             "id": self.id, "K": _floats(self.K), "width": int(self.width), "height": int(self.height),
             "cam_to_world": _floats(self.cam_to_world),
             "objects": {k: v.to_dict() for k, v in sorted(self.objects.items())},
             "params": dict(self.params),
         }
+        if self.pixel_shares is not None:
+            d["pixel_shares"] = {k: float(v) for k, v in self.pixel_shares.items()}
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "View":
+        ps = d.get("pixel_shares")
         return cls(d["id"], d["K"], int(d["width"]), int(d["height"]), d["cam_to_world"],
                    {k: ObjectInView.from_dict(v) for k, v in d.get("objects", {}).items()},
-                   dict(d.get("params", {})))
+                   dict(d.get("params", {})), None if ps is None else {k: float(v) for k, v in ps.items()})
 
 
 @dataclass

@@ -34,6 +34,38 @@ def _mat(x: Any, r: int, c: int) -> bool:
     return isinstance(x, (list, tuple)) and len(x) == r and all(_vec(row, c) for row in x)
 
 
+def _architecture_errors(a: Any, wall_ids: set[str]) -> list[str]:
+    """Problems of ``room.architecture`` (engine/layout/architecture.py; docs/record.md)."""
+    if not isinstance(a, dict) or not isinstance(a.get("openings"), list):
+        return ["room.architecture: must be an object with ceiling, skirting_height, openings (a list)"]
+    e = []
+    if not isinstance(a.get("ceiling"), bool):
+        e.append("room.architecture.ceiling: must be true or false")
+    if not _is_num(a.get("skirting_height")) or a["skirting_height"] < 0:
+        e.append("room.architecture.skirting_height: must be a number of metres >= 0")
+    seen: set[str] = set()
+    for i, op in enumerate(a["openings"]):
+        p = f"room.architecture.openings[{i}]"
+        if not isinstance(op, dict) or op.get("kind") not in ("door", "window") or not isinstance(op.get("id"), str):
+            e.append(f"{p}: must be an object with an id and kind door or window")
+            continue
+        if op["id"] in seen:
+            e.append(f"{p}.id: duplicate opening id {op['id']!r}")
+        seen.add(op["id"])
+        if op.get("wall") not in wall_ids:
+            e.append(f"{p}.wall: {op.get('wall')!r} is not a wall id of room.walls")
+        if not _vec(op.get("center"), 2):
+            e.append(f"{p}.center: must be [x, y] metres")
+        for k in ("width", "height"):
+            if not _is_num(op.get(k)) or op[k] <= 0:
+                e.append(f"{p}.{k}: must be a positive number of metres")
+        if not _is_num(op.get("sill")) or op["sill"] < 0:
+            e.append(f"{p}.sill: must be a number of metres >= 0")
+        if op["kind"] == "door" and (not _is_num(op.get("open_deg")) or op.get("hinge") not in ("left", "right")):
+            e.append(f"{p}: a door needs open_deg (degrees) and hinge left or right")
+    return e
+
+
 def validate_scene_record(d: Any, raise_on_error: bool = False) -> list[str]:
     """Check a scene record dict against the schema in docs/record.md.
 
@@ -81,6 +113,8 @@ def validate_scene_record(d: Any, raise_on_error: bool = False) -> list[str]:
                 e.append(f"{p}: start and end coincide; fix: give the wall a positive length")
             if not _is_num(w.get("height")) or w["height"] <= 0:
                 e.append(f"{p}.height: must be a positive number of metres")
+        if room.get("architecture") is not None:
+            e.extend(_architecture_errors(room["architecture"], wall_ids))
 
     objs = d["objects"]
     ids: set[str] = set()
@@ -167,6 +201,11 @@ def validate_scene_record(d: Any, raise_on_error: bool = False) -> list[str]:
             T = np.asarray(T, dtype=float)
             if not np.allclose(T[3], [0, 0, 0, 1]) or not np.allclose(T[:3, :3] @ T[:3, :3].T, np.eye(3), atol=1e-6):
                 e.append(f"{p}.cam_to_world: must be rigid (orthonormal rotation, last row 0 0 0 1)")
+        ps = v.get("pixel_shares")
+        if ps is not None and (not isinstance(ps, dict) or not all(_is_num(x) and 0.0 <= x <= 1.0 for x in ps.values())
+                               or abs(sum(ps.values()) - 1.0) > 1e-6):
+            e.append(f"{p}.pixel_shares: must map surface class -> share in [0, 1], summing to 1, got {ps!r}; "
+                     "fix: recompute it with engine.render.framing.pixel_shares")
         per_object = v.get("objects", {})
         if not isinstance(per_object, dict):
             e.append(f"{p}.objects: must map object id -> per-object fields, got {type(per_object).__name__}")

@@ -21,8 +21,9 @@ probe pixels; else every 4th pixel, then every pixel is tried. Who certainly doe
 (:func:`cannot_occlude`): O's amodal box misses X's amodal box, or O does not stand on X and no
 ray of the overlap of the two amodal boxes reaches O first (the same test over a larger
 rectangle, so such an O also fails :func:`occluders`). "By which object" is asked only when
-exactly one object of the whole scene may occlude X, and its distractors are visible objects
-that certainly do not, so no other option also hides part of X.
+exactly one object of the whole scene may occlude X, no open door's leaf may (:func:`door_may_hide`:
+the leaf is a room part, id 0, that can stand between the camera and X), and its distractors are
+visible objects that certainly do not, so no other option also hides part of X.
 """
 
 from __future__ import annotations
@@ -32,13 +33,14 @@ from typing import Sequence
 import numpy as np
 
 from engine.geometry.boxes import boxes_corners
-from engine.geometry.projection import pixel_ray_box_depths, world_to_camera
+from engine.geometry.projection import pixel_ray_box_depths, project_box, world_to_camera
 from engine.qa.candidate import (Candidate, bool_candidate, capitalize, choice_candidate, count_candidate,
                                  object_choice_candidate)
 from engine.qa.context import FamilyContext
 from engine.qa.facts import WorldFacts
 from engine.qa.refer import covered_in_view, plural
 from engine.qa.schema import Template
+from engine.scene.openings import door_swing_boxes
 
 TASKS = {"partly_hidden", "occluder", "visible_fraction", "most_occluded", "amodal_count", "unanswerable"}
 UNKNOWN = "cannot be determined from this view"
@@ -200,6 +202,30 @@ def occluders(ctx: FamilyContext, x: str) -> list[str]:
     return cache[x]
 
 
+def door_may_hide(ctx: FamilyContext, x: str) -> bool:
+    """True when an open door's leaf (a room part, not an object) may hide part of ``x`` in this
+    view: the box it swings in (engine.scene.openings.door_swing_boxes) projects onto x's amodal
+    box (both grown by one pixel) and its nearest corner is nearer the camera than x's farthest.
+    "By which object" is then not asked about x: the hidden part may be the door's."""
+    boxes = door_swing_boxes(ctx.scene.room)
+    if not boxes:
+        return False
+    v = ctx.view
+    bx = v.bbox_amodal(x)
+    if bx is None:
+        return True
+    x_far = float(world_to_camera(v.pose, ctx.world.boxes[v.i(x)].corners)[:, 2].max())
+    for b in boxes:
+        p = project_box(v.K, v.pose, b, v.width, v.height)
+        if p is None:
+            continue
+        u0, v0, u1, v1 = p["bbox"]
+        grown = [u0 - 1, v0 - 1, u1 + 1, v1 + 1]
+        if _overlap(grown, bx) and float(world_to_camera(v.pose, b.corners)[:, 2].min()) < x_far:
+            return True
+    return False
+
+
 def cannot_occlude(ctx: FamilyContext, o: str, x: str) -> bool:
     """True when ``o`` certainly hides no part of ``x`` in this view (module doc): o's amodal box
     misses x's amodal box, or o does not stand on x and no pixel ray of the overlap of the two
@@ -269,7 +295,7 @@ def _occluder(ctx: FamilyContext, t: Template, rng: np.random.Generator) -> list
         if v.vis_frac[v.i(x)] > hid:
             continue
         occ = occluders(ctx, x)
-        if len(occ) != 1 or occ[0] not in visible:
+        if len(occ) != 1 or occ[0] not in visible or door_may_hide(ctx, x):
             continue
         o = occ[0]
         others = [d for d in visible if d not in (x, o)]
