@@ -4,6 +4,8 @@ on images where the answer is known by hand."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import yaml
@@ -15,6 +17,7 @@ from engine.pipeline.timing import StageTimer
 from engine.render import get_renderer, load_default_render_cfg
 from engine.render.post import IDENTITY, apply_camera_effects, jpeg_round_trip
 from engine.rng import stage_rng
+from engine.schema import ConfigError
 from engine.scene.graph import Room, SceneGraph
 from tests.render_scenes import make_view, room_walls, simple_meshes
 
@@ -174,3 +177,14 @@ def test_ssao_darkens_a_concave_corner_not_open_floor():
     floor = _pixel(s0.views[0], [-0.6, -0.6, 0.0])
     ratio = lambda p: _lin(f2[p]).mean() / _lin(f0[p]).mean()  # noqa: E731
     assert ratio(corner) < 0.9 and ratio(floor) > 0.97  # measured 0.81 and 1.0
+
+
+@pytest.mark.parametrize("override, key", [
+    ("render.quality=best", "render.quality: got 'best'; fix: set it to fast"),
+    ("+render.high.bloom=true", "render.high.bloom: unknown key"),
+    ("render.high.ssao=3", "render.high.ssao: got 3; fix: set it to true or false"),
+    ("render.effects={camera:{jpeg_quality:[90,60]}}", "render.effects.camera.jpeg_quality: [90, 60] must satisfy"),
+])
+def test_bad_quality_keys_name_key_and_fix(override, key):
+    with pytest.raises(ConfigError, match=re.escape(key)):
+        load_job(SMALL + [override])

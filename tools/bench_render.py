@@ -94,7 +94,7 @@ def run(renderer, scenes, size: int, frames: int, report_every: int = 0) -> dict
     renderer.render(jobs[0][0], jobs[0][2], jobs[0][1])  # warm-up: programs, framebuffers
     rss0 = rss_mb()
     samples = []
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for k in range(frames):
         scene, meshes, view = jobs[k % len(jobs)]
         frame = renderer.render(scene, view, meshes)
@@ -102,8 +102,8 @@ def run(renderer, scenes, size: int, frames: int, report_every: int = 0) -> dict
         if report_every and (k + 1) % report_every == 0:
             samples.append((k + 1, round(rss_mb(), 1)))
             print(f"    frame {k + 1}: RSS {samples[-1][1]} MiB", flush=True)
-    dt = time.perf_counter() - t0
-    return {"fps": frames / dt, "ms": 1000 * dt / frames, "rss_start": rss0, "rss_end": rss_mb(), "samples": samples}
+    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return {"fps": frames / dt, "ms": 1000 * dt / frames, "cpu_ms": 1000 * cpu / frames, "rss_start": rss0, "rss_end": rss_mb(), "samples": samples}
 
 
 def main() -> None:
@@ -137,7 +137,8 @@ def bench(args, quality: str) -> None:
         for size in args.sizes:
             n = args.frames if backend == "moderngl" else args.pyrender_frames
             res = run(r, scenes, size, n, report_every=max(n // 10, 1) if n >= 1000 else 0)
-            print(f"  {size}x{size} {quality}: {res['fps']:.1f} frames/s ({res['ms'] / 1000:.4f} s/frame over {n} frames); "
+            print(f"  {size}x{size} {quality}: {res['fps']:.1f} frames/s ({res['ms'] / 1000:.4f} s/frame, CPU {res['cpu_ms'] / 1000:.4f} s/frame "
+                  f"over {n} frames); "
                   f"RSS {res['rss_start']:.0f} -> {res['rss_end']:.0f} MiB, peak {peak_rss_mb():.0f} MiB", flush=True)
 
 

@@ -33,6 +33,9 @@ IDENTITY = {"exposure_ev": 0.0, "white_balance": [1.0, 1.0, 1.0], "noise_std": 0
             "blur_sigma_px": 0.0, "vignetting": 0.0, "jpeg_quality": None}
 
 
+_DECODE = ((np.arange(256) / 255.0) ** GAMMA).astype(np.float32)  # uint8 -> linear, a table
+
+
 def vignetting_gain(height: int, width: int, vignetting: float) -> np.ndarray:
     """(H, W) float32 gain ``1 - vignetting * (r / r_corner)^2`` (r from the image centre to the
     pixel centre, pixels); exactly ``1 - vignetting`` at the four corner pixels."""
@@ -61,7 +64,7 @@ def apply_camera_effects(rgb: np.ndarray, params: Mapping) -> np.ndarray:
     missing = [k for k in KEYS if k not in params]
     if missing:
         raise ValueError(f"camera_effects: missing {missing}; fix: sample them with engine.assets.effects.camera_effects")
-    x = np.power(rgb.astype(np.float32) / np.float32(255.0), np.float32(GAMMA))
+    x = _DECODE[rgb]  # (H, W, 3) float32 linear
     sigma = float(params["blur_sigma_px"])
     if sigma > 0:
         x = scipy.ndimage.gaussian_filter(x, sigma=(sigma, sigma, 0), mode="reflect")
