@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import yaml
 
-from engine.assets.effects import SWITCHES, camera_effects, load_effects_config, sample_effects
+from engine.assets.effects import SWITCHES, camera_effects, load_effects_config
 from engine.pipeline.config import load_job
 from engine.pipeline.stages import SceneStages
 from engine.pipeline.timing import StageTimer

@@ -37,7 +37,7 @@ from engine.assets.meshes import dominant_material
 from engine.paths import SCENES_DIR
 from engine.rng import child_rng
 from engine.scene.graph import SceneGraph
-from engine.schema import MISSING, Checker
+from engine.schema import MISSING, Checker, load_data_section
 
 DEFAULT_EFFECTS = SCENES_DIR / "render_effects.yaml"
 QUALITIES = ("fast", "high")
@@ -227,14 +227,9 @@ SHADING_MATERIALS = ("wood", "metal", "plastic", "fabric", "leather", "ceramic",
 def effects_cfg_errors(cfg: Any) -> list[str]:
     """Every problem of a render effects config (a mapping, or a YAML path / None for the default
     file), each ``render.effects.<key>: problem; fix: ...`` (empty when valid)."""
-    if cfg is None or isinstance(cfg, (str, Path)):
-        try:
-            cfg = load_effects_config(cfg)
-        except (OSError, yaml.YAMLError) as e:
-            return [f"render.effects: {' '.join(str(e).split())}"
-                    + ("" if "fix:" in str(e) else "; fix: correct the YAML (see scenes/render_effects.yaml)")]
-    if not isinstance(cfg, Mapping):
-        return [f"render.effects: got a {type(cfg).__name__}; fix: a mapping like scenes/render_effects.yaml"]
+    cfg, errors = load_data_section(cfg, load_effects_config, "render.effects", "scenes/render_effects.yaml")
+    if errors:
+        return errors
     c = Checker(cfg, "render.effects")
 
     def pair(dotted: str, lo: float = -math.inf, hi: float = math.inf) -> None:

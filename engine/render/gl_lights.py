@@ -1,10 +1,22 @@
-"""Light uniforms shared by the moderngl colour programs (fast and high)."""
+"""What the moderngl colour programs (fast and high) share: the light uniforms and the GLSL that
+starts their fragment shaders (the camera-facing normal and the linear albedo)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import numpy as np
+
+# The first lines of a colour fragment shader's main(): ``n`` (unit normal turned towards the
+# camera, so surfaces are two-sided), ``vdir`` (unit vector to the camera) and ``albedo`` (linear
+# RGB: vertex colour times the gamma-2.2 decoded texel).
+SURFACE_GLSL = """
+    vec3 n = normalize(v_normal);
+    vec3 vdir = normalize(u_cam_pos - v_world);
+    if (dot(n, vdir) < 0.0) n = -n;
+    vec3 albedo = v_color;
+    if (u_use_tex) albedo *= pow(texture(u_tex, v_uv).rgb, vec3(2.2));
+"""
 
 
 def write_light_uniforms(prog, cam_pos: Sequence[float], lights: list[dict], ambient: np.ndarray, shadow_idx: int,

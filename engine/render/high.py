@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.assets.textures import make_height_map
-from engine.render.gl_lights import write_light_uniforms
+from engine.render.gl_lights import SURFACE_GLSL, write_light_uniforms
 
 AO_BLUR = 4  # the rotation pattern's period, pixels (the blur's width)
 DETAIL_CODES = {None: 0, "wood": 1, "fabric": 2}
@@ -151,13 +151,7 @@ vec3 bump(vec3 n, vec3 p, float hx, float hy) {   // hx, hy: height change (m) o
     return normalize(abs(det) * n - g);
 }
 
-void main() {
-    vec3 n = normalize(v_normal);
-    vec3 vdir = normalize(u_cam_pos - v_world);
-    if (dot(n, vdir) < 0.0) n = -n;
-    vec3 albedo = v_color;
-    if (u_use_tex) albedo *= pow(texture(u_tex, v_uv).rgb, vec3(2.2));
-    vec4 m = v_inst > 0 ? objmat[v_inst] : u_surf;
+void main() {%(SURFACE)s    vec4 m = v_inst > 0 ? objmat[v_inst] : u_surf;
     float bump_m = m.z;
     if (bump_m > 0.0) {
         if (v_inst > 0) {
@@ -230,7 +224,8 @@ class HighShading:
         import moderngl
 
         self.ctx, self.mgl, self.max_lights = ctx, moderngl, max_lights
-        self.color = ctx.program(vertex_shader=vertex_shader, fragment_shader=_FS_COLOR_HIGH % {"ML": max_lights})
+        fs = _FS_COLOR_HIGH % {"ML": max_lights, "SURFACE": SURFACE_GLSL}
+        self.color = ctx.program(vertex_shader=vertex_shader, fragment_shader=fs)
         self.ssao = ctx.program(vertex_shader=_VS_FULLSCREEN, fragment_shader=_FS_SSAO)
         self.blur = ctx.program(vertex_shader=_VS_FULLSCREEN, fragment_shader=_FS_BLUR)
         self.ssao["u_kernel"].write(ssao_kernel(64).tobytes())

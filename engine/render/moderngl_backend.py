@@ -23,7 +23,7 @@ import numpy as np
 
 from engine.assets.types import RenderMesh
 from engine.render.context import moderngl_context
-from engine.render.gl_lights import write_light_uniforms
+from engine.render.gl_lights import SURFACE_GLSL, write_light_uniforms
 from engine.render.high import HighShading
 from engine.render.post import apply_camera_effects
 from engine.render.protocol import gl_projection, light_view_projection, mesh_bounds, scene_lights
@@ -121,13 +121,7 @@ uniform bool u_use_tex;
 uniform sampler2D u_tex;
 out vec4 o_color;
 
-void main() {
-    vec3 n = normalize(v_normal);
-    vec3 vdir = normalize(u_cam_pos - v_world);
-    if (dot(n, vdir) < 0.0) n = -n;
-    vec3 albedo = v_color;
-    if (u_use_tex) albedo *= pow(texture(u_tex, v_uv).rgb, vec3(2.2));
-    vec3 col = albedo * u_ambient;
+void main() {%(SURFACE)s    vec3 col = albedo * u_ambient;
     for (int i = 0; i < u_nlights; ++i) {
         vec3 l; vec3 rad = u_lrad[i];
         if (u_ltype[i] == 0) { l = -normalize(u_lvec[i]); }
@@ -141,7 +135,7 @@ void main() {
     }
     o_color = vec4(pow(clamp(col, 0.0, 1.0), vec3(1.0 / 2.2)), 1.0);
 }
-""" % {"ML": MAX_LIGHTS}
+""" % {"ML": MAX_LIGHTS, "SURFACE": SURFACE_GLSL}
 
 _VS_SHADOW = """
 #version 430
