@@ -137,8 +137,8 @@ def extra_lights(scene: SceneGraph, cfg: Mapping, rng: np.random.Generator) -> l
     """The extra lights of a scene (see the module docstring), as record dicts.
 
     Window: azimuth = the direction of the chosen wall's inward normal, the light travelling
-    ``(cos(el) n_in, -sin(el))``; lamp: a point light at ``height_m`` within ``xy_fraction``
-    of the room's centre; sky (no walls): direction ``-(cos(el) cos(az), cos(el) sin(az), sin(el))``.
+    ``(cos(el) n_in, -sin(el))``; lamp: a point light at ``height_m``, at least
+    ``wall_margin_m`` from the walls of the (centred) room, so it does not burn a spot into one; sky (no walls): direction ``-(cos(el) cos(az), cos(el) sin(az), sin(el))``.
     """
     lc = cfg["lights"]
     walls = scene.room.walls
@@ -150,9 +150,9 @@ def extra_lights(scene: SceneGraph, cfg: Mapping, rng: np.random.Generator) -> l
         window = _light("window", _u(rng, lc["window"]["temperature_k"]), _u(rng, lc["window"]["intensity"]),
                         type="directional", direction=_r(d), elevation=_r(el),
                         azimuth=_r(np.arctan2(n_in[1], n_in[0])), wall=w.id)
-        sx, sy = (float(v) for v in scene.room.size[:2])
-        f = float(lc["lamp"]["xy_fraction"])
-        pos = [rng.uniform(-f, f) * sx, rng.uniform(-f, f) * sy, _u(rng, lc["lamp"]["height_m"])]
+        margin = float(lc["lamp"]["wall_margin_m"])
+        hx, hy = (max(float(v) / 2 - margin, 0.0) for v in scene.room.size[:2])
+        pos = [rng.uniform(-1.0, 1.0) * hx, rng.uniform(-1.0, 1.0) * hy, _u(rng, lc["lamp"]["height_m"])]
         lamp = _light("lamp", _u(rng, lc["lamp"]["temperature_k"]), _u(rng, lc["lamp"]["intensity"]),
                       type="point", position=_r(pos))
         return [window, lamp]
@@ -249,7 +249,7 @@ def effects_cfg_errors(cfg: Any) -> list[str]:
     for dotted in _PAIRS:
         pair(dotted, *_BOUNDS.get(dotted, (-math.inf, math.inf)))
     for dotted, lo, hi, integer, unit in (("ssao.samples", 1, 64, True, " (samples per pixel)"),
-                                          ("lights.lamp.xy_fraction", 0.0, 0.5, False, " (fraction of the room size)")):
+                                          ("lights.lamp.wall_margin_m", 0.0, 10.0, False, " (metres)")):
         if c.get(dotted) is MISSING:
             c.err(dotted, "missing; fix: copy it from scenes/render_effects.yaml")
         else:
