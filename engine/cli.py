@@ -31,7 +31,7 @@ MULTIRUN_FLAGS = ("-m", "--multirun")  # generate: one dataset per value of the 
 # The keys `<command> --help` lists with their defaults and the comments of their YAML lines.
 HELP_KEYS = ("num_scenes", "seed", "out", "resume", "overwrite", "camera.width", "camera.height", "camera.num_views",
              "qa.families", "qa.answer_forms", "output.scenes_per_shard", "output.image_format", "output.depth",
-             "output.instance_mask", "output.scenes", "output.llava", "output.webdataset", "executor.workers")
+             "output.instance_mask", "output.scenes", "output.llava", "output.webdataset", "render.quality", "executor.workers")
 DEMO_DEFAULTS = {"num_scenes": 50, "out": "outputs/demo"}  # what `demo` sets before the command's overrides
 # command -> (usage line, what it does)
 COMMAND_HELP = {

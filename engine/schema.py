@@ -13,7 +13,10 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Callable, Iterable
+
+import yaml
 
 from engine.plain import to_plain
 
@@ -198,3 +201,20 @@ class Checker:
             self.err(path, "all weights are 0; fix: give at least one a positive weight")
             ok = False
         return ok
+
+
+def load_data_section(value: Any, loader: Callable[[Any], Any], where: str, example: str, hint: str = "") -> tuple[Any, list[str]]:
+    """A config value that is a YAML path (None: the default file) or an inline mapping, as a
+    mapping: ``(mapping, [])``, or ``(None, [error])`` naming ``where`` and the fix when the
+    file cannot be read or the value is no mapping. ``loader(path)`` reads the file; ``example``
+    names the file to copy (``scenes/appearance.yaml``); ``hint`` is added to a YAML error's fix."""
+    if value is None or isinstance(value, (str, Path)):
+        try:
+            value = loader(value)
+        except (OSError, yaml.YAMLError) as e:
+            return None, [f"{where}: {' '.join(str(e).split())}"
+                          + ("" if "fix:" in str(e) else f"; fix: correct the YAML (see {example}){hint}")]
+    if not isinstance(value, Mapping):
+        return None, [f"{where}: got a {type(value).__name__}; fix: a mapping like {example}"]
+    return value, []
+

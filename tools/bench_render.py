@@ -8,6 +8,11 @@ camera config's views (2 by default), so the shadow map is rendered once per sce
     .venv/bin/python tools/bench_render.py                       # both backends, 512 and 1024
     .venv/bin/python tools/bench_render.py --backends moderngl --sizes 512 --frames 5000  # memory
     .venv/bin/python tools/bench_render.py --device-index 1      # another EGL device / GPU
+    .venv/bin/python tools/bench_render.py --backends moderngl --sizes 512 --quality fast high  # s/frame per preset
+
+``--quality high`` samples the high effects (engine/assets/effects.py, every switch on) into copies
+of the same scenes, so fast and high time the same layouts and views; the camera effects
+(post-processing) are timed inside the frame.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from engine.camera import sample_views  # noqa: E402
 from engine.layout import load_scene_cfg, sample_layout  # noqa: E402
 from engine.render import annotate_visibility, get_renderer, load_default_render_cfg  # noqa: E402
 from engine.assets.appearance import load_appearance_config, sample_appearance  # noqa: E402
+from engine.assets.effects import high_switches, load_effects_config, sample_effects  # noqa: E402
 from engine.assets.meshes import scene_meshes  # noqa: E402
 from engine.rng import stage_rng  # noqa: E402
 from engine.scene.catalog import load_catalog  # noqa: E402
@@ -57,8 +63,9 @@ def scaled_view(view, size: int):
     return v
 
 
-def prepare(n_scenes: int, n_objects: int):
-    """``n_scenes`` sampled rooms with ``n_objects`` objects each: (scene, meshes) pairs."""
+def prepare(n_scenes: int, n_objects: int, quality: str = "fast"):
+    """``n_scenes`` sampled rooms with ``n_objects`` objects each: (scene, meshes) pairs; with
+    ``quality="high"`` the high effects are sampled into them (every switch on)."""
     catalog = load_catalog()
     cam = yaml.safe_load(open(Path(__file__).resolve().parents[1] / "conf" / "camera" / "default.yaml"))
     scfg = load_scene_cfg("room")
@@ -75,6 +82,7 @@ def prepare(n_scenes: int, n_objects: int):
             i += 1
             continue
         sample_appearance(scene, catalog, appearance, stage_rng(7, i, "appearance"))
+        sample_effects(scene, load_effects_config(), high_switches({"quality": quality}), stage_rng(7, i, "effects"))
         out.append((scene, scene_meshes(scene, catalog)))
         i += 1
     return out
@@ -86,7 +94,7 @@ def run(renderer, scenes, size: int, frames: int, report_every: int = 0) -> dict
     renderer.render(jobs[0][0], jobs[0][2], jobs[0][1])  # warm-up: programs, framebuffers
     rss0 = rss_mb()
     samples = []
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for k in range(frames):
         scene, meshes, view = jobs[k % len(jobs)]
         frame = renderer.render(scene, view, meshes)
@@ -94,8 +102,8 @@ def run(renderer, scenes, size: int, frames: int, report_every: int = 0) -> dict
         if report_every and (k + 1) % report_every == 0:
             samples.append((k + 1, round(rss_mb(), 1)))
             print(f"    frame {k + 1}: RSS {samples[-1][1]} MiB", flush=True)
-    dt = time.perf_counter() - t0
-    return {"fps": frames / dt, "ms": 1000 * dt / frames, "rss_start": rss0, "rss_end": rss_mb(), "samples": samples}
+    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return {"fps": frames / dt, "ms": 1000 * dt / frames, "cpu_ms": 1000 * cpu / frames, "rss_start": rss0, "rss_end": rss_mb(), "samples": samples}
 
 
 def main() -> None:
@@ -107,9 +115,16 @@ def main() -> None:
     ap.add_argument("--scenes", type=int, default=6)
     ap.add_argument("--objects", type=int, default=20)
     ap.add_argument("--device-index", type=int, default=0)
+    ap.add_argument("--quality", nargs="+", default=["fast"], choices=["fast", "high"], help="render.quality presets to time")
     args = ap.parse_args()
+    for quality in args.quality:
+        print(f"== render.quality={quality}")
+        bench(args, quality)
 
-    scenes = prepare(args.scenes, args.objects)
+
+def bench(args, quality: str) -> None:
+    """Time every backend and size for one quality preset."""
+    scenes = prepare(args.scenes, args.objects, quality)
     tris = np.mean([sum(len(m.faces) for m in ms) for _, ms in scenes])
     nobj = np.mean([len(s.objects) for s, _ in scenes])
     print(f"{len(scenes)} rooms, {nobj:.1f} objects, {tris:.0f} triangles on average; "
@@ -122,7 +137,8 @@ def main() -> None:
         for size in args.sizes:
             n = args.frames if backend == "moderngl" else args.pyrender_frames
             res = run(r, scenes, size, n, report_every=max(n // 10, 1) if n >= 1000 else 0)
-            print(f"  {size}x{size}: {res['fps']:.1f} frames/s ({res['ms']:.1f} ms/frame over {n} frames); "
+            print(f"  {size}x{size} {quality}: {res['fps']:.1f} frames/s ({res['ms'] / 1000:.4f} s/frame, CPU {res['cpu_ms'] / 1000:.4f} s/frame "
+                  f"over {n} frames); "
                   f"RSS {res['rss_start']:.0f} -> {res['rss_end']:.0f} MiB, peak {peak_rss_mb():.0f} MiB", flush=True)
 
 

@@ -29,7 +29,7 @@ from engine.assets.meshes import dominant_material
 from engine.paths import SCENES_DIR
 from engine.scene.catalog import Catalog
 from engine.scene.graph import SceneGraph
-from engine.schema import MISSING, Checker, is_num, is_rgb, raise_errors
+from engine.schema import MISSING, Checker, is_num, is_rgb, load_data_section, raise_errors
 
 DEFAULT_APPEARANCE = SCENES_DIR / "appearance.yaml"
 _DIGITS = 6  # stored floats are rounded so records stay short and readable
@@ -235,15 +235,10 @@ def _rgb_list(v: Any) -> bool:
 def appearance_cfg_errors(cfg: Any) -> list[str]:
     """Every problem of an appearance config (a mapping, or a YAML path / None for the default
     file), each ``render.appearance.<key>: problem; fix: ...`` (empty when valid)."""
-    if cfg is None or isinstance(cfg, (str, Path)):
-        try:
-            cfg = load_appearance_config(cfg)
-        except (OSError, yaml.YAMLError) as e:
-            return [f"render.appearance: {' '.join(str(e).split())}"
-                    + ("" if "fix:" in str(e) else "; fix: correct the YAML (see scenes/appearance.yaml) or point "
-                       "render.appearance at another file")]
-    if not isinstance(cfg, Mapping):
-        return [f"render.appearance: got a {type(cfg).__name__}; fix: a mapping like scenes/appearance.yaml"]
+    cfg, errors = load_data_section(cfg, load_appearance_config, "render.appearance", "scenes/appearance.yaml",
+                                    " or point render.appearance at another file")
+    if errors:
+        return errors
     c = Checker(cfg, "render.appearance")
 
     def present(dotted: str) -> bool:

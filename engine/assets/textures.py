@@ -44,13 +44,15 @@ def _gaussian_gain(size: int, sigma_v: float, sigma_u: float) -> np.ndarray:
     return gain
 
 
-def _wood(rng, size, c1, c2, p) -> np.ndarray:
-    """Planks along u (columns), ``planks`` rows per texture, staggered seams, grain stripes."""
+def _wood(rng, size, c1, c2, p) -> tuple[np.ndarray, np.ndarray]:
+    """Planks along u (columns), ``planks`` rows per texture, staggered seams, grain stripes.
+    Height: 1 on planks, 0 in the gaps and butt joints, grain as +-0.15 ripples."""
     planks = int(p.get("planks", 4))
     h = size // planks
     tone = rng.uniform(0.0, 1.0, planks)  # mix between the two colours per plank
     img = np.empty((size, size, 3), dtype=np.float32)
     grain = _periodic_noise(rng, size, (1.0, 24.0))  # long streaks along u
+    height = 1.0 + np.float32(0.15) * np.tanh(grain)
     u = np.arange(size)
     for k in range(planks):
         rows = slice(k * h, (k + 1) * h if k < planks - 1 else size)  # the last plank takes the rest
@@ -60,12 +62,15 @@ def _wood(rng, size, c1, c2, p) -> np.ndarray:
         img[rows] = col * g[..., None]
         seam = int(rng.integers(0, size))  # one butt joint per plank row, wrapped
         img[rows, seam % size] *= 0.55
+        height[rows, seam % size] = 0.0
     img[::h] *= 0.5  # gaps between plank rows
-    return img
+    height[::h] = 0.0
+    return img, height
 
 
-def _tiles(rng, size, c1, c2, p) -> np.ndarray:
-    """``tiles`` x ``tiles`` square tiles of colour ``c1`` (slightly varied) with grout ``c2``."""
+def _tiles(rng, size, c1, c2, p) -> tuple[np.ndarray, np.ndarray]:
+    """``tiles`` x ``tiles`` square tiles of colour ``c1`` (slightly varied) with grout ``c2``.
+    Height: 1 on tiles, 0 in the grout lines."""
     n = int(p.get("tiles", 4))
     t = size // n
     var = rng.uniform(-1.0, 1.0, (n, n)) * float(p.get("variation", 0.06))
@@ -76,27 +81,32 @@ def _tiles(rng, size, c1, c2, p) -> np.ndarray:
     line = (np.arange(size) % t) < gw
     img[line, :] = c2
     img[:, line] = c2
-    return img
+    height = np.ones((size, size), np.float32)
+    height[line, :] = 0.0
+    height[:, line] = 0.0
+    return img, height
 
 
-def _carpet(rng, size, c1, c2, p) -> np.ndarray:
-    """Fibre noise: fine per-pixel noise over a soft blotch pattern between ``c1`` and ``c2``."""
+def _carpet(rng, size, c1, c2, p) -> tuple[np.ndarray, np.ndarray]:
+    """Fibre noise: fine per-pixel noise over a soft blotch pattern between ``c1`` and ``c2``.
+    Height: the fibre noise (0.5 +- 0.5)."""
     blot = 0.5 + 0.5 * np.tanh(_periodic_noise(rng, size, (8.0, 8.0)))
     fine = _periodic_noise(rng, size, (0.6, 0.6))
     # c1 * (1 - 0.35 blot) + c2 * 0.35 blot, times the fibre noise
     c1, c2 = c1.astype(np.float32), c2.astype(np.float32)
     img = c1 + (blot * np.float32(0.35))[..., None] * (c2 - c1)
     img *= (1.0 + np.float32(p.get("noise", 0.10)) * fine)[..., None]
-    return img
+    return img, 0.5 + 0.5 * np.tanh(fine)
 
 
-def _plaster(rng, size, c1, c2, p) -> np.ndarray:
-    """Faint smooth mottling of ``c1`` (walls)."""
-    return c1.astype(np.float32) * (1.0 + np.float32(p.get("noise", 0.04)) * _periodic_noise(rng, size, (6.0, 6.0)))[..., None]
+def _plaster(rng, size, c1, c2, p) -> tuple[np.ndarray, np.ndarray]:
+    """Faint smooth mottling of ``c1`` (walls). Height: the mottling (0.5 +- 0.5)."""
+    n = _periodic_noise(rng, size, (6.0, 6.0))
+    return c1.astype(np.float32) * (1.0 + np.float32(p.get("noise", 0.04)) * n)[..., None], 0.5 + 0.5 * np.tanh(n)
 
 
-def _plain(rng, size, c1, c2, p) -> np.ndarray:
-    return np.broadcast_to(c1, (size, size, 3)).copy()
+def _plain(rng, size, c1, c2, p) -> tuple[np.ndarray, np.ndarray]:
+    return np.broadcast_to(c1, (size, size, 3)).copy(), np.zeros((size, size), np.float32)
 
 
 _MAKERS = {"wood": _wood, "tiles": _tiles, "carpet": _carpet, "plain": _plain, "plaster": _plaster}
@@ -104,13 +114,15 @@ _NON_PARAMS = {"texture", "color", "color2", "seed", "scale_m", "specular", "shi
 
 
 @lru_cache(maxsize=64)
-def _cached(kind: str, c1: tuple, c2: tuple, seed: int, size: int, params: tuple) -> np.ndarray:
+def _cached(kind: str, c1: tuple, c2: tuple, seed: int, size: int, params: tuple) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.Generator(np.random.PCG64(seed))
-    img = _MAKERS[kind](rng, size, np.asarray(c1), np.asarray(c2), dict(params))
+    img, height = _MAKERS[kind](rng, size, np.asarray(c1), np.asarray(c2), dict(params))
     lin = np.clip(np.asarray(img, dtype=np.float32), 0.0, 1.0)
     out = np.round(np.power(lin, np.float32(1.0 / GAMMA)) * np.float32(255.0)).astype(np.uint8)
     out.setflags(write=False)
-    return out
+    h = np.clip(np.asarray(height, dtype=np.float32), 0.0, 1.0)
+    h.setflags(write=False)
+    return out, h
 
 
 def make_texture(spec: Mapping[str, Any], size: int | None = None) -> np.ndarray:
@@ -125,6 +137,22 @@ def make_texture(spec: Mapping[str, Any], size: int | None = None) -> np.ndarray
 
     Returns a read-only (size, size, 3) uint8 gamma-encoded RGB array; same spec -> same bytes.
     """
+    return _cached(*_cache_key(spec, size))[0]
+
+
+def make_height_map(spec: Mapping[str, Any], size: int | None = None) -> np.ndarray:
+    """The relief that goes with :func:`make_texture` (same spec, same pixel grid, same tiling).
+
+    Returns a read-only (size, size) float32 array in [0, 1]: 1 = the surface's top (planks,
+    tiles), 0 = the bottom of a groove (plank gaps and butt joints, grout lines); carpet and
+    plaster give their fibre / mottling noise around 0.5, plain surfaces 0 everywhere. The
+    renderer's normal detail (``quality: high``) scales it by the recorded ``bump_mm``.
+    """
+    return _cached(*_cache_key(spec, size))[1]
+
+
+def _cache_key(spec: Mapping[str, Any], size: int | None) -> tuple:
+    """The arguments of :func:`_cached` for a spec (validated; ValueError names the bad field)."""
     kind = spec.get("texture")
     if kind not in _MAKERS:
         raise ValueError(f"texture: {kind!r} is not one of {KINDS}")
@@ -141,4 +169,4 @@ def make_texture(spec: Mapping[str, Any], size: int | None = None) -> np.ndarray
     if n < 16:
         raise ValueError(f"texture size: must be >= 16 pixels, got {n}")
     params = tuple(sorted((k, float(v)) for k, v in spec.items() if k not in _NON_PARAMS))
-    return _cached(kind, cols[0], cols[1], int(seed), n, params)
+    return kind, cols[0], cols[1], int(seed), n, params

@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 import engine
 from engine.assets.appearance import load_appearance_config
+from engine.assets.effects import HIGH_KEYS, high_switches, resolve_effects_config
 from engine.assets.meshes import DEFAULT_RECIPES
 from engine.atomic import sha256_file
 from engine.camera.config import camera_cfg_errors
@@ -390,6 +391,10 @@ def config_hash(cfg: dict) -> str:
     if isinstance(cfg.get("stages"), dict) and isinstance(cfg.get("render"), dict):
         data["_appearance"] = appearance_cfg(cfg)
         data["_inputs"] = input_digests(cfg)
+        if high_switches(cfg["render"]) is None:  # fast reads none of the high keys: hash as before them
+            data["render"] = {k: v for k, v in cfg["render"].items() if k not in HIGH_KEYS}
+        elif render_enabled(cfg):
+            data["_effects"] = resolve_effects_config(cfg["render"].get("effects"))
     data["_engine"] = engine.__version__
     return canonical_hash(data)
 

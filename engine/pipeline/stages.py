@@ -18,6 +18,7 @@ from engine.pipeline.timing import StageTimer
 from engine.qa import QAGenerator
 from engine.render import annotate_visibility, get_renderer
 from engine.assets.appearance import sample_appearance
+from engine.assets.effects import high_switches, resolve_effects_config, sample_effects
 from engine.assets.meshes import scene_meshes
 from engine.rng import stage_rng
 from engine.scene.catalog import load_catalog
@@ -75,6 +76,8 @@ class SceneStages:
             self.get_renderer = get_renderer
             self.annotate_visibility = annotate_visibility
             self.appearance_cfg = appearance_cfg(cfg)
+            self.effect_switches = high_switches(cfg["render"])  # None under render.quality=fast
+            self.effects_cfg = resolve_effects_config(cfg["render"].get("effects")) if self.effect_switches else None
         if self.qa_on:
             self.qa_class = QAGenerator
 
@@ -141,6 +144,8 @@ class SceneStages:
             with timer("appearance"):
                 self.sample_appearance(scene, self.catalog, self.appearance_cfg,
                                        stage_rng(self.seed, scene_index, "appearance"))
+                if self.effect_switches is not None:
+                    sample_effects(scene, self.effects_cfg, self.effect_switches, stage_rng(self.seed, scene_index, "effects"))
             with timer("render"):
                 meshes = self.scene_meshes(scene, self.catalog)
                 for view in scene.views:

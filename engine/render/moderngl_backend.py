@@ -23,6 +23,9 @@ import numpy as np
 
 from engine.assets.types import RenderMesh
 from engine.render.context import moderngl_context
+from engine.render.gl_lights import SURFACE_GLSL, write_light_uniforms
+from engine.render.high import HighShading
+from engine.render.post import apply_camera_effects
 from engine.render.protocol import gl_projection, light_view_projection, mesh_bounds, scene_lights
 from engine.render.types import Frame
 from engine.render.visibility import object_fields
@@ -118,14 +121,7 @@ uniform bool u_use_tex;
 uniform sampler2D u_tex;
 out vec4 o_color;
 
-void main() {
-    vec3 n = normalize(v_normal);
-    vec3 vdir = normalize(u_cam_pos - v_world);
-    if (dot(n, vdir) < 0.0) n = -n;
-    vec3 albedo = v_color;
-    if (u_use_tex) albedo *= pow(texture(u_tex, v_uv).rgb, vec3(2.2));
-    if (v_mat.x < 0.0) { o_color = vec4(pow(clamp(albedo, 0.0, 1.0), vec3(1.0 / 2.2)), 1.0); return; }  // emissive
-    vec3 col = albedo * u_ambient;
+void main() {%(SURFACE)s    vec3 col = albedo * u_ambient;
     for (int i = 0; i < u_nlights; ++i) {
         vec3 l; vec3 rad = u_lrad[i];
         if (u_ltype[i] == 0) { l = -normalize(u_lvec[i]); }
@@ -139,7 +135,7 @@ void main() {
     }
     o_color = vec4(pow(clamp(col, 0.0, 1.0), vec3(1.0 / 2.2)), 1.0);
 }
-""" % {"ML": MAX_LIGHTS}
+""" % {"ML": MAX_LIGHTS, "SURFACE": SURFACE_GLSL}
 
 _VS_SHADOW = """
 #version 430
@@ -278,6 +274,7 @@ class _SceneBuffers:
             self.vaos[name] = ctx.vertex_array(prog, [(self.vbo, fmt, *attrs)], self.ibo, index_element_size=4)
         self.textures = {}
         self.runs = []
+        self.run_meshes = [r[3] for r in runs]  # the first mesh of each run (the high pass reads its surface)
         for first, count, tk, m in runs:
             tex = None
             if tk is not None:
@@ -340,6 +337,7 @@ class ModernglRenderer:
         self._scene: _SceneBuffers | None = None
         self._shadow = self._shadow_fbo = None  # one shadow map, reused by every scene
         self._moderngl = moderngl
+        self._high: HighShading | None = None  # quality: high programs, made for the first such scene
 
     # -- caches -----------------------------------------------------------------------------
     def _size_targets(self, width: int, height: int) -> _SizeTargets:
@@ -378,6 +376,8 @@ class ModernglRenderer:
                 if r is not None:
                     r.release()
             self._shadow = self._shadow_fbo = None
+            if self._high is not None:
+                self._high.release()
 
     # -- passes -----------------------------------------------------------------------------
     def _shadow_pass(self, sb: _SceneBuffers, lights: list[dict]) -> int:
@@ -461,28 +461,25 @@ class ModernglRenderer:
             t.fbo_ids.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)  # ids 0, depth 0, occlusion 0 (lit)
             sb.vaos["ids"].render(mgl.TRIANGLES, vertices=sb.n_indices, first=0)
 
-            # colour, multisampled
-            pc = self.programs["color"]
-            pc["u_cam_pos"].value = tuple(float(x) for x in view.position)
-            pc["u_ambient"].value = tuple(float(x) for x in ambient)
-            pc["u_nlights"].value = len(lights)
-            pad = MAX_LIGHTS - len(lights)
-            pc["u_ltype"].value = [0 if l["type"] == "directional" else 1 for l in lights] + [0] * pad
-            pc["u_lvec"].value = [tuple(float(x) for x in (l["direction"] if l["type"] == "directional" else l["position"]))
-                                  for l in lights] + [(0.0, 0.0, -1.0)] * pad
-            pc["u_lrad"].value = [tuple(float(x) for x in l["radiance"]) for l in lights] + [(0.0, 0.0, 0.0)] * pad
-            pc["u_shadow_light"].value = shadow_idx
-            t.shadow_tex.use(location=3)
-            pc["u_shadow_screen"].value = 3
-            pc["u_tex"].value = 0
-            t.fbo_ms.use()
+            # colour, multisampled (the record's quality: high effects in engine/render/high.py)
             bg = [float(c) ** (1 / 2.2) for c in self.cfg["background"]]
+            t.fbo_ms.use()
             t.fbo_ms.clear(*bg, 1.0, depth=1.0)
-            for first, count, tex in sb.runs:
-                pc["u_use_tex"].value = tex is not None
-                if tex is not None:
-                    tex.use(location=0)
-                sb.vaos["color"].render(mgl.TRIANGLES, vertices=count, first=first)
+            if "effects" in scene.materials:
+                if self._high is None:
+                    self._high = HighShading(ctx, _VS, _SceneBuffers._format, MAX_LIGHTS)
+                self._high.draw(sb, t, scene, view, lights, ambient, shadow_idx, view_m, proj, VERTEX_ATTRS)
+            else:
+                pc = self.programs["color"]
+                write_light_uniforms(pc, view.position, lights, ambient, shadow_idx, MAX_LIGHTS)
+                t.shadow_tex.use(location=3)
+                pc["u_shadow_screen"].value = 3
+                pc["u_tex"].value = 0
+                for first, count, tex in sb.runs:
+                    pc["u_use_tex"].value = tex is not None
+                    if tex is not None:
+                        tex.use(location=0)
+                    sb.vaos["color"].render(mgl.TRIANGLES, vertices=count, first=first)
             ctx.copy_framebuffer(t.fbo_rgb, t.fbo_ms)
 
             # amodal + visible statistics over the objects' triangles
@@ -517,6 +514,8 @@ class ModernglRenderer:
             depth = np.empty((H, W), dtype=np.float32)
             t.fbo_ids.read_into(depth, components=1, attachment=1, dtype="f4")
 
+        if view.params.get("camera_effects"):  # RGB only: depth, ids and the statistics are read above
+            rgb = apply_camera_effects(rgb, view.params["camera_effects"])
         per_id = {}
         for o in objs:
             s = stats[obj_index[int(o.instance_id)]]

@@ -13,6 +13,7 @@ import numpy as np
 import yaml
 
 from engine.assets.appearance import appearance_cfg_errors
+from engine.assets.effects import HIGH_KEYS, QUALITIES, SWITCHES, effects_cfg_errors
 from engine.assets.types import RenderMesh
 from engine.paths import CONF_DIR
 from engine.plain import to_plain
@@ -61,8 +62,10 @@ class Renderer(Protocol):
 RENDER_KEYS = ("backend", "platform", "device_index", "msaa_samples", "shadows", "shadow_map_size",
                "shadow_pcf_radius", "near_m", "far_m", "background", "ambient", "default_lights")
 # What appearance sampling records on a light besides what the renderer reads (docs/record.md).
-_LIGHT_EXTRAS = ("name", "cast_shadows", "temperature_k", "elevation", "azimuth")
-OPTIONAL_KEYS = ("appearance",)  # validated by engine.assets.appearance.appearance_cfg_errors
+_LIGHT_EXTRAS = ("name", "cast_shadows", "temperature_k", "elevation", "azimuth", "wall")
+# appearance: engine.assets.appearance.appearance_cfg_errors; quality, high, effects: the quality
+# preset (absent = fast), its switches and ranges (engine.assets.effects.effects_cfg_errors)
+OPTIONAL_KEYS = ("appearance", *HIGH_KEYS)
 
 
 def load_default_render_cfg() -> dict:
@@ -131,6 +134,7 @@ def render_cfg_errors(render_cfg: Mapping) -> list[str]:
     if c.check("default_lights", lambda v: isinstance(v, list), "a list of lights (used when a scene has none)"):
         for i, light in enumerate(c.get("default_lights")):
             c.errors += validate_light(light, f"render.default_lights[{i}]")
+    c.errors += _quality_errors(c)
     a = c.get("appearance")
     if a is not MISSING:
         if a is None or isinstance(a, (str, Mapping)):  # a YAML path (null: the default file) or inline
@@ -138,6 +142,27 @@ def render_cfg_errors(render_cfg: Mapping) -> list[str]:
         else:
             c.err("appearance", f"got {a!r}; fix: a mapping, a YAML path, or null for scenes/appearance.yaml")
     return c.errors
+
+
+def _quality_errors(c: Checker) -> list[str]:
+    """Errors of ``render.quality``, ``render.high`` and ``render.effects`` (the last two are
+    checked whatever the preset, so a typo shows before someone switches to high)."""
+    q = Checker(c.cfg, "render")
+    if q.get("quality") is not MISSING:
+        q.check("quality", lambda v: v in QUALITIES, "fast (default: no extra effects) or high (the effects under render.high)")
+    if q.get("high") is not MISSING:
+        if q.check("high", lambda v: isinstance(v, Mapping), f"a mapping of switches {{{', '.join(f'{k}: true' for k in SWITCHES)}}}"):
+            q.keys("high", SWITCHES, see="conf/render/default.yaml")
+            for k in SWITCHES:
+                if q.get(f"high.{k}") is not MISSING:
+                    q.boolean(f"high.{k}")
+    e = q.get("effects")
+    if e is not MISSING:
+        if e is None or isinstance(e, (str, Mapping)):
+            q.errors += effects_cfg_errors(e)
+        else:
+            q.err("effects", f"got {e!r}; fix: a mapping, a YAML path, or null for scenes/render_effects.yaml")
+    return q.errors
 
 
 def validate_render_cfg(render_cfg: Mapping) -> None:

@@ -17,6 +17,7 @@ import numpy as np
 
 from engine.assets.types import RenderMesh
 from engine.render.context import import_pyrender
+from engine.render.post import apply_camera_effects
 from engine.render.protocol import scene_lights
 from engine.render.types import Frame
 from engine.render.visibility import id_stats, mask_stats, object_fields
@@ -117,6 +118,8 @@ class PyrenderRenderer:
         self.osr.viewport_width, self.osr.viewport_height = W, H
         flags = pr.RenderFlags.SHADOWS_DIRECTIONAL if self.cfg["shadows"] else pr.RenderFlags.NONE
         rgb, _ = self.osr.render(self._scene, flags=flags)
+        if view.params.get("camera_effects"):  # the record's camera effects, RGB only (shading stays pyrender's)
+            rgb = apply_camera_effects(np.ascontiguousarray(rgb, dtype=np.uint8), view.params["camera_effects"])
         seg_map = {n: (0, 0, 0) for n in self._room_nodes}
         for iid, ns in self._nodes.items():
             for n in ns:
