@@ -136,7 +136,8 @@ def random_clevr(n: int, seed: int = 0) -> list[list[dict]]:
     scenes = []
     for _ in range(n):
         objs: list[dict] = []
-        while len(objs) < int(rng.integers(3, 7)):
+        n_objs = int(rng.integers(3, 7))
+        while len(objs) < n_objs:
             xy = rng.uniform(-3, 3, 2)
             if all(np.hypot(*(xy - o["xy"])) > 1.6 for o in objs):
                 objs.append({"shape": shapes[rng.integers(3)], "size": sizes[rng.integers(2)],
