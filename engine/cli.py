@@ -331,8 +331,8 @@ def cmd_ask(args: list[str]) -> dict:
     from engine.schema import ConfigError
 
     ap = argparse.ArgumentParser(prog="spatialforge ask", add_help=False, exit_on_error=False)
-    ap.add_argument("scenes")
-    ap.add_argument("--images", required=True)
+    ap.add_argument("scenes", nargs="?")
+    ap.add_argument("--images")
     ap.add_argument("--out", default="outputs/ask")
     ap.add_argument("--format", dest="fmt", default=None)
     ap.add_argument("--depth-tol", type=float, default=0.05)
@@ -341,6 +341,9 @@ def cmd_ask(args: list[str]) -> dict:
         a, rest = ap.parse_known_args(args)
     except (argparse.ArgumentError, SystemExit) as e:
         raise ConfigError(f"ask: {e if str(e) else 'bad arguments'}; fix: {COMMAND_HELP['ask'][0]}") from None
+    for what, given in (("SCENES", a.scenes), ("--images DIR", a.images)):
+        if not given:
+            raise ConfigError(f"ask: {what}: missing; fix: {COMMAND_HELP['ask'][0]}")
     bad = [r for r in rest if r.startswith("-") or "=" not in r]
     if bad:
         raise ConfigError(f"ask: unknown argument {bad[0]!r}; fix: {COMMAND_HELP['ask'][0]}")
@@ -352,7 +355,7 @@ def cmd_ask(args: list[str]) -> dict:
     try:
         return ask(a.scenes, a.images, over, a.fmt, a.depth_tol)
     except IngestError as e:
-        raise ConfigError(f"ask: {e}") from None
+        raise ConfigError(str(e)) from None
 
 
 def cmd_card(args: list[str]) -> dict:

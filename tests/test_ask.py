@@ -231,3 +231,26 @@ def test_views_without_masks_skip_mask_questions_with_a_count(asked):
     assert not [r for r in rows if r["view_ids"] == ["view_1"] and (r["family"] == "occlusion" or r["task"] == "box2d")]
     assert [r for r in rows if r["view_ids"] == ["view_0"] and r["family"] == "occlusion"]  # masked: asked
     assert (asked["openspatial"] / "README.md").is_file() and (asked["openspatial"] / "manifest.json").is_file()
+
+
+def test_ask_is_deterministic(asked, tmp_path):
+    out = tmp_path / "again"
+    assert main(["ask", str(CLEVR), "--images", str(DATA / "clevr" / "images"), "--out", str(out),
+                 "qa.questions_per_view=20", "output.image_format=png"]) == 0
+    first = json.loads((asked["clevr"] / "manifest.json").read_text())["shards"]
+    again = json.loads((out / "manifest.json").read_text())["shards"]
+    assert [s["files"] for s in first.values()] == [s["files"] for s in again.values()]
+
+
+@pytest.mark.parametrize("argv, message", [
+    ([str(CLEVR)], "--images DIR: missing; fix"),
+    (["--images", "."], "SCENES: missing; fix"),
+    ([str(CLEVR), "--images", ".", "--bogus"], "unknown argument '--bogus'"),
+    ([str(CLEVR), "--images", ".", "--depth-tol", "-1"], "--depth-tol: got -1.0; fix"),
+    ([str(CLEVR), "--images", str(DATA / "native")], "image not found; fix: pass --images"),
+    ([str(NATIVE), "--images", ".", "--format", "colmap"], "--format 'colmap': unknown; fix"),
+])
+def test_ask_bad_input_exits_2_naming_the_field(argv, message, tmp_path, capsys):
+    assert main(["ask", *argv, "--out", str(tmp_path / "o")]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

@@ -18,8 +18,7 @@ LAYERS = [
     {"scene"},
     {"layout", "camera", "assets"},  # assets: meshes, textures, appearance (what a scene looks like)
     {"render"},
-    {"ingest"},  # scenes users bring: converters and annotations from their boxes, depth and masks
-    {"qa"},
+    {"qa", "ingest"},  # ingest: scenes users bring (converters, annotations from their boxes, depth, masks)
     {"eval", "export", "viewer"},
     {"pipeline"},
     {"cli"},

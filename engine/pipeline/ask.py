@@ -21,7 +21,7 @@ import yaml
 import engine
 from engine.atomic import atomic_write_text
 from engine.eval.leaks import SPLITS_FILE
-from engine.ingest import UserScene, annotate_scene, load_scenes
+from engine.ingest import UserScene, annotate_scene, detect_format, load_scenes
 from engine.ingest.build import formats
 from engine.pipeline.card import write_card
 from engine.pipeline.config import JobSpec, load_job
@@ -138,8 +138,6 @@ def ask(scenes: str | Path, images: str | Path, overrides: list[str] | None = No
         ``tilted_boxes``, ``support_unknown``...). Also written to ``out/ask.json``.
     """
     t0 = time.perf_counter()
-    from engine.ingest import detect_format
-
     path = Path(scenes)
     fmt = fmt or (detect_format(path) if path.exists() else None)
     base = load_job(list(overrides or []) + ["num_scenes=1"])
