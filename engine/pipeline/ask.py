@@ -20,13 +20,11 @@ import yaml
 
 import engine
 from engine.atomic import atomic_write_text
-from engine.eval.leaks import SPLITS_FILE
 from engine.ingest import UserScene, annotate_scene, detect_format, load_scenes
 from engine.ingest.build import formats
-from engine.pipeline.card import write_card
 from engine.pipeline.config import JobSpec, load_job
 from engine.pipeline.manifest import OutputLock, shard_key, write_manifest
-from engine.pipeline.run import _check_splits, _existing, _splits_record, _take_over
+from engine.pipeline.run import _existing, _take_over, finish_dataset
 from engine.pipeline.shard import run_shard
 from engine.pipeline.stages import SceneOutput
 from engine.pipeline.timing import StageTimer
@@ -155,8 +153,6 @@ def ask(scenes: str | Path, images: str | Path, overrides: list[str] | None = No
         manifest["shards"] = {}
         cfg_text = f"# {engine.ENGINE_NAME} {engine.__version__} ask config_hash: {job.config_hash}\n"
         atomic_write_text(out / "config.yaml", cfg_text + yaml.safe_dump(job.cfg, sort_keys=False))
-        stats: dict[str, int] = {}
-        split_rows = {s: 0 for s in job.split_names()}
         for k in range(job.num_shards):
             res = run_shard(job, k, stages)
             timer.add(res["seconds"])
@@ -165,16 +161,7 @@ def ask(scenes: str | Path, images: str | Path, overrides: list[str] | None = No
                 entry["scene_errors"] = res["scene_errors"]
             manifest["shards"][shard_key(k)] = entry
             write_manifest(out, manifest)
-            for s, n in res["rows"].items():
-                split_rows[s] = split_rows.get(s, 0) + n
-            for key, v in res["stats"].items():
-                stats[key] = stats.get(key, 0) + v
-        splits = _splits_record(job, split_rows, stats)
-        atomic_write_text(out / SPLITS_FILE, json.dumps(splits, indent=1, sort_keys=True) + "\n")
-        manifest["split_rule"] = {k: v for k, v in splits.items() if k != "rows"}
-        write_manifest(out, manifest)
-        write_card(out, job.cfg, job.config_hash, job.split_names())
-        check = _check_splits(out)
+        split_rows, stats, check = finish_dataset(job, manifest)
         wall = time.perf_counter() - t0
         rows = sum(split_rows.values())
         qa_s = timer.seconds.get("annotate", 0.0) + timer.seconds.get("qa", 0.0)
