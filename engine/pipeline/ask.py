@@ -110,9 +110,10 @@ class AskStages:
 
 
 def input_hash(job: JobSpec, path: Path, fmt: str, depth_tol: float) -> str:
-    """Hash of the run: the job's config hash, the scene file(s) bytes, the format and depth_tol."""
+    """Hash of the run: the job's config hash, the bytes of the scene file (of a folder: its
+    .parquet files), the format and depth_tol. Image files are not hashed (large)."""
     h = hashlib.sha256(f"{job.config_hash}|{fmt}|{depth_tol!r}".encode())
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    files = [path] if path.is_file() else sorted(path.rglob("*.parquet"))
     for f in files:
         h.update(f.name.encode())
         h.update(f.read_bytes())
