@@ -11,6 +11,8 @@
     spatialforge score    DATASET PREDICTIONS [--by f[,f]] [--json OUT] [--split s]  score a model's answers
     spatialforge view     DATASET [--out DIR] [--predictions FILE] [--per-task N] [--serve PORT]
                                                                      a static HTML gallery of the dataset
+    spatialforge ask      SCENES --images DIR [--out DIR] [--format F] [key=value ...]
+                                                                     QA on scenes you bring (docs/ask.md)
 
 Overrides use Hydra's syntax (``scene=tabletop qa.families=[distance,occlusion] num_scenes=1000
 out=data/x``). Also ``python -m engine.cli ...``. ``spatialforge <command> --help`` (or
@@ -60,6 +62,16 @@ COMMAND_HELP = {
                      "Check that no scene id, no image (sha256 of its bytes), no held-out value of the recorded split "
                      "rule (splits.json) and no (view, normalised question) pair crosses between splits; exits 1 "
                      "naming the first leaks with counts (docs/splits.md)."),
+    "ask": ("spatialforge ask SCENES --images DIR [--out DIR] [--format native|openspatial|clevr] "
+            "[--depth-tol M] [--overwrite] [key=value ...]",
+            "Generate QA for scenes you bring: oriented 3D boxes with categories, camera poses and intrinsics, and "
+            "your own images (optional depth and instance masks) in place of our rendering. SCENES is our scene "
+            "record JSON/JSONL, OpenSpatial's input Parquet (file or folder) or CLEVR's scenes JSON; --images is "
+            "the folder its image paths are relative to. The questions go through the same generator (margins, "
+            "balancing, rationales) and land in the same dataset layout as generate (Parquet shards with your "
+            "images, card, manifest), so score, card and check-splits work on it. Without instance masks "
+            "visibility comes from the boxes (and depth) and questions that need masks are skipped with a count "
+            "(docs/ask.md)."),
     "push": ("spatialforge push DATASET --repo user/name [--private] [--revision R] [--dry-run]",
              "Upload a finished dataset's own files (those its manifest lists) to a Hugging Face dataset "
              "repository; resumable by running it again. The token comes from HF_TOKEN or `hf auth login` and "
@@ -69,6 +81,12 @@ PUSH_OPTIONS = [("--repo user/name", "the dataset repository (created when missi
                 ("--private", "create the repository private"),
                 ("--revision R", "commit to branch R (created when missing; default main)"),
                 ("--dry-run", "list what would be uploaded and its size; send nothing")]
+ASK_OPTIONS = [("--images DIR", "the folder the scene file's image (depth, mask) paths are relative to"),
+               ("--out DIR", "the dataset folder to write (default outputs/ask); same as out=DIR"),
+               ("--format F", "native | openspatial | clevr (default: told from the file)"),
+               ("--depth-tol M", "metres a depth reading may lie in front of a box and still show it (default 0.05)"),
+               ("--overwrite", "overwrite=true: replace a dataset of another input in --out"),
+               ("key=value", "config overrides as for generate: qa.*, output.*, split.*, seed")]
 GLB_KEYS = (("out", "the dataset folder (made by generate)"),
             ("scene_id", "the scene, e.g. s000000003 (listed in out/scenes/*.jsonl)"),
             ("path", "the .glb file to write (its folder is made)"),
@@ -152,6 +170,8 @@ def command_help(cmd: str) -> str:
         return "\n".join(lines)
     if cmd == "push":
         return "\n".join(lines + [f"  {k:<16} {doc}" for k, doc in PUSH_OPTIONS])
+    if cmd == "ask":
+        return "\n".join(lines + [f"  {k:<16} {doc}" for k, doc in ASK_OPTIONS])
     if cmd == "check-splits":
         return "\n".join(lines)
     if cmd == "score":
@@ -309,6 +329,42 @@ def cmd_push(args: list[str]) -> dict:
     return push(a.dataset, a.repo, private=a.private, revision=a.revision, dry_run=a.dry_run)
 
 
+def cmd_ask(args: list[str]) -> dict:
+    """QA on the user's scenes (engine.pipeline.ask.ask); bad input is a ConfigError naming the field."""
+    import argparse
+
+    from engine.ingest import IngestError
+    from engine.pipeline.ask import ask
+    from engine.schema import ConfigError
+
+    ap = argparse.ArgumentParser(prog="spatialforge ask", add_help=False, exit_on_error=False)
+    ap.add_argument("scenes", nargs="?")
+    ap.add_argument("--images")
+    ap.add_argument("--out", default="outputs/ask")
+    ap.add_argument("--format", dest="fmt", default=None)
+    ap.add_argument("--depth-tol", type=float, default=0.05)
+    ap.add_argument("--overwrite", action="store_true")
+    try:
+        a, rest = ap.parse_known_args(args)
+    except (argparse.ArgumentError, SystemExit) as e:
+        raise ConfigError(f"ask: {e if str(e) else 'bad arguments'}; fix: {COMMAND_HELP['ask'][0]}") from None
+    for what, given in (("SCENES", a.scenes), ("--images DIR", a.images)):
+        if not given:
+            raise ConfigError(f"ask: {what}: missing; fix: {COMMAND_HELP['ask'][0]}")
+    bad = [r for r in rest if r.startswith("-") or "=" not in r]
+    if bad:
+        raise ConfigError(f"ask: unknown argument {bad[0]!r}; fix: {COMMAND_HELP['ask'][0]}")
+    if not a.depth_tol >= 0:
+        raise ConfigError(f"ask: --depth-tol: got {a.depth_tol}; fix: a distance in metres >= 0")
+    over = [_quoted(f"out={a.out}", always=True)] + [_quoted(r) for r in rest]
+    if a.overwrite:
+        over.append("overwrite=true")
+    try:
+        return ask(a.scenes, a.images, over, a.fmt, a.depth_tol)
+    except IngestError as e:
+        raise ConfigError(str(e)) from None
+
+
 def cmd_card(args: list[str]) -> dict:
     """Rewrite a dataset's card from its files (engine.pipeline.card.write_card)."""
     import yaml
@@ -436,7 +492,7 @@ def cmd_view(args: list[str]) -> dict:
 
 COMMANDS = {"generate": cmd_generate, "config": cmd_config, "demo": cmd_demo, "glb": cmd_glb,
             "card": cmd_card, "push": cmd_push, "check-splits": cmd_check_splits, "score": cmd_score,
-            "view": cmd_view}
+            "view": cmd_view, "ask": cmd_ask}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,7 +18,7 @@ LAYERS = [
     {"scene"},
     {"layout", "camera", "assets"},  # assets: meshes, textures, appearance (what a scene looks like)
     {"render"},
-    {"qa"},
+    {"qa", "ingest"},  # ingest: scenes users bring (converters, annotations from their boxes, depth, masks)
     {"eval", "export", "viewer"},
     {"pipeline"},
     {"cli"},

@@ -130,21 +130,7 @@ def generate(job: JobSpec) -> dict:
         name = job.cfg["executor"]["name"]
         workers = EXECUTORS[name](job, todo, on_result, bars.update) if todo else 0
         bars.close()
-        split_rows = {s: 0 for s in job.split_names()}
-        stats: dict[str, int] = {}
-        for entry in manifest["shards"].values():
-            for s, n in entry["rows"].items():
-                split_rows[s] = split_rows.get(s, 0) + n
-            for k, v in entry["stats"].items():
-                stats[k] = stats.get(k, 0) + v
-        splits = _splits_record(job, split_rows, stats)
-        atomic_write_text(out / SPLITS_FILE, json.dumps(splits, indent=1, sort_keys=True) + "\n")
-        manifest["split_rule"] = {k: v for k, v in splits.items() if k != "rows"}
-        write_manifest(out, manifest)
-        write_card(out, job.cfg, job.config_hash, job.split_names())
-        check = _check_splits(out)
-        if job.cfg["output"].get("lmms_eval"):
-            write_lmms_task(out)
+        split_rows, stats, check = finish_dataset(job, manifest)
     wall = time.perf_counter() - t0
     summary = {
         "out": str(out), "config_hash": job.config_hash, "executor": name, "workers": workers,
@@ -159,6 +145,29 @@ def generate(job: JobSpec) -> dict:
              summary["rows"], ", ".join(f"{k} {v}" for k, v in split_rows.items()), job.num_shards, len(todo),
              skipped, wall, summary["samples_per_s"], ", ".join(f"{k} {v}" for k, v in summary["stats"].items()), out)
     return summary
+
+
+def finish_dataset(job: JobSpec, manifest: dict) -> tuple[dict[str, int], dict[str, int], dict | None]:
+    """After the shards: rows per split and counters summed over the manifest's shards, then
+    splits.json, the manifest's split rule, the card, the split check and (``output.lmms_eval``)
+    the lmms-eval task. Returns (split_rows, stats, split check)."""
+    out = job.out
+    split_rows = {s: 0 for s in job.split_names()}
+    stats: dict[str, int] = {}
+    for entry in manifest["shards"].values():
+        for s, n in entry["rows"].items():
+            split_rows[s] = split_rows.get(s, 0) + n
+        for k, v in entry["stats"].items():
+            stats[k] = stats.get(k, 0) + v
+    splits = _splits_record(job, split_rows, stats)
+    atomic_write_text(out / SPLITS_FILE, json.dumps(splits, indent=1, sort_keys=True) + "\n")
+    manifest["split_rule"] = {k: v for k, v in splits.items() if k != "rows"}
+    write_manifest(out, manifest)
+    write_card(out, job.cfg, job.config_hash, job.split_names())
+    check = _check_splits(out)
+    if job.cfg["output"].get("lmms_eval"):
+        write_lmms_task(out)
+    return split_rows, stats, check
 
 
 def _splits_record(job: JobSpec, split_rows: dict[str, int], stats: dict[str, int]) -> dict:
