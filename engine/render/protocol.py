@@ -16,12 +16,13 @@ from engine.assets.appearance import appearance_cfg_errors
 from engine.assets.types import RenderMesh
 from engine.paths import CONF_DIR
 from engine.plain import to_plain
+from engine.render.cycles_config import cycles_cfg_errors
 from engine.render.types import Frame
 from engine.scene.graph import SceneGraph, View
 from engine.schema import MISSING, Checker, ConfigError, is_num, is_rgb, raise_errors
 
 DEFAULT_RENDER_CFG = CONF_DIR / "render" / "default.yaml"
-BACKENDS = ("moderngl", "pyrender")
+BACKENDS = ("moderngl", "pyrender", "cycles")
 PLATFORMS = ("egl", "osmesa")
 LIGHT_TYPES = ("directional", "point", "ambient")
 # The per-object fields a renderer writes into View.objects (docs/record.md).
@@ -62,7 +63,7 @@ RENDER_KEYS = ("backend", "platform", "device_index", "msaa_samples", "shadows",
                "shadow_pcf_radius", "near_m", "far_m", "background", "ambient", "default_lights")
 # What appearance sampling records on a light besides what the renderer reads (docs/record.md).
 _LIGHT_EXTRAS = ("name", "cast_shadows", "temperature_k", "elevation", "azimuth")
-OPTIONAL_KEYS = ("appearance",)  # validated by engine.assets.appearance.appearance_cfg_errors
+OPTIONAL_KEYS = ("appearance", "cycles")  # checked by engine.assets.appearance / engine.render.cycles_config
 
 
 def load_default_render_cfg() -> dict:
@@ -128,6 +129,9 @@ def render_cfg_errors(render_cfg: Mapping) -> list[str]:
         c.err("near_m", f"{c.get('near_m')} must be below render.far_m {c.get('far_m')}")
     if c.get("backend") == "moderngl" and c.get("platform") == "osmesa":
         c.err("platform", "the moderngl backend runs on EGL only; fix: platform=egl, or backend=pyrender for osmesa")
+    if c.get("backend") == "cycles" and c.get("platform") == "osmesa":
+        c.err("platform", "the cycles backend takes its exact passes from moderngl, which runs on EGL only; fix: platform=egl")
+    c.errors += cycles_cfg_errors(render_cfg)
     if c.check("default_lights", lambda v: isinstance(v, list), "a list of lights (used when a scene has none)"):
         for i, light in enumerate(c.get("default_lights")):
             c.errors += validate_light(light, f"render.default_lights[{i}]")
