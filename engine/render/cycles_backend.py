@@ -125,16 +125,19 @@ class BlenderWorker:
 def blender_lights(scene: SceneGraph, render_cfg: Mapping) -> tuple[list[dict], list[float]]:
     """The scene's lights in Blender units and the ambient (world) colour.
 
-    Directional light of radiance E (colour x intensity) -> sun, colour E, strength pi; point
-    light -> point, colour E, power 4 pi^2 (see cycles_config); ``cast_shadows`` kept."""
+    Directional light of radiance E (colour x intensity, linear RGB) -> sun of colour E / max(E) and
+    strength pi max(E) (W/m^2); point light -> point light of colour E / max(E) and power
+    4 pi^2 max(E) (W) (see cycles_config); ``cast_shadows`` kept. Ambient: (3,) linear RGB."""
     lights, ambient = scene_lights(scene, render_cfg)
     out = []
     for L in lights:
-        d = {"color": [float(x) for x in L["radiance"]], "cast_shadows": bool(L["cast_shadows"])}
+        peak = float(np.max(L["radiance"]))  # Blender's light colour is a hue in [0, 1]; the level goes to strength
+        color = [float(x) / peak for x in L["radiance"]] if peak > 0 else [0.0, 0.0, 0.0]
+        d = {"color": color, "cast_shadows": bool(L["cast_shadows"])}
         if L["type"] == "directional":
-            d.update(type="sun", direction=[float(x) for x in L["direction"]], strength=SUN_STRENGTH_PER_IRRADIANCE)
+            d.update(type="sun", direction=[float(x) for x in L["direction"]], strength=SUN_STRENGTH_PER_IRRADIANCE * peak)
         else:
-            d.update(type="point", position=[float(x) for x in L["position"]], power=POINT_POWER_PER_INTENSITY)
+            d.update(type="point", position=[float(x) for x in L["position"]], power=POINT_POWER_PER_INTENSITY * peak)
         out.append(d)
     return out, [float(x) for x in ambient]
 
