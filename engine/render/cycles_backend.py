@@ -170,10 +170,13 @@ class CyclesRenderer:
         self.cfg = dict(cfg)
         self.settings = cycles_settings(cfg)
         self.cpus = cpus
-        self.raster = ModernglRenderer({**self.cfg, "backend": "moderngl"})
-        self.gl_renderer = f"Cycles ({self.settings['device']}) + {self.raster.gl_renderer}"
+        self.worker = self._start()  # first: a missing venv fails before any GL object is made
+        try:
+            self.raster = ModernglRenderer({**self.cfg, "backend": "moderngl"})
+        except Exception:
+            self.worker.close()
+            raise
         self.max_image_size = self.raster.max_image_size
-        self.worker = self._start()
         self.gl_renderer = f"Cycles (Blender {self.worker.info['version']}, {self.worker.info['device']}) + " \
                            f"{self.raster.gl_renderer}"
         self._scene: tuple | None = None
