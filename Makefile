@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 OUT    ?= outputs/demo
 
-.PHONY: demo test setup setup-dev setup-lmms system system-dev bench clean
+.PHONY: demo test setup setup-dev setup-lmms setup-cycles system system-dev bench clean
 
 system:
 	@bash tools/setup_system.sh
@@ -47,9 +47,20 @@ $(LMMS_VENV)/.installed: tools/lmms-eval-requirements.txt
 	$(LMMS_VENV)/bin/python -m pip install -q -r tools/lmms-eval-requirements.txt
 	@touch $@
 
+# Blender (bpy, the Cycles backend: render.backend=cycles) in a venv of its own: bpy 4.5 needs Python 3.11
+# and pins numpy 1.26. tests/test_render_cycles.py runs with it (and skips, saying so, without it).
+CYCLES_VENV   ?= .venv-cycles
+CYCLES_PYTHON ?= python3.11
+$(CYCLES_VENV)/.installed: tools/cycles-requirements.txt
+	$(CYCLES_PYTHON) -m venv $(CYCLES_VENV)
+	$(CYCLES_VENV)/bin/python -m pip install -q --upgrade pip
+	$(CYCLES_VENV)/bin/python -m pip install -q -r tools/cycles-requirements.txt
+	@touch $@
+
 setup: system $(VENV)/.installed
-setup-dev: system-dev $(VENV)/.installed-dev $(LMMS_VENV)/.installed
+setup-dev: system-dev $(VENV)/.installed-dev $(LMMS_VENV)/.installed $(CYCLES_VENV)/.installed
 setup-lmms: $(LMMS_VENV)/.installed
+setup-cycles: $(CYCLES_VENV)/.installed
 
 demo: setup
 	$(PY) -m engine.cli demo out=$(OUT)

@@ -17,12 +17,13 @@ from engine.assets.effects import HIGH_KEYS, QUALITIES, SWITCHES, effects_cfg_er
 from engine.assets.types import RenderMesh
 from engine.paths import CONF_DIR
 from engine.plain import to_plain
+from engine.render.cycles_config import cycles_cfg_errors
 from engine.render.types import Frame
 from engine.scene.graph import SceneGraph, View
 from engine.schema import MISSING, Checker, ConfigError, is_num, is_rgb, raise_errors
 
 DEFAULT_RENDER_CFG = CONF_DIR / "render" / "default.yaml"
-BACKENDS = ("moderngl", "pyrender")
+BACKENDS = ("moderngl", "pyrender", "cycles")
 PLATFORMS = ("egl", "osmesa")
 LIGHT_TYPES = ("directional", "point", "ambient")
 # The per-object fields a renderer writes into View.objects (docs/record.md).
@@ -64,8 +65,8 @@ RENDER_KEYS = ("backend", "platform", "device_index", "msaa_samples", "shadows",
 # What appearance sampling records on a light besides what the renderer reads (docs/record.md).
 _LIGHT_EXTRAS = ("name", "cast_shadows", "temperature_k", "elevation", "azimuth", "wall")
 # appearance: engine.assets.appearance.appearance_cfg_errors; quality, high, effects: the quality
-# preset (absent = fast), its switches and ranges (engine.assets.effects.effects_cfg_errors)
-OPTIONAL_KEYS = ("appearance", *HIGH_KEYS)
+# preset (absent = fast), its switches and ranges (engine.assets.effects.effects_cfg_errors); cycles: engine.render.cycles_config
+OPTIONAL_KEYS = ("appearance", "cycles", *HIGH_KEYS)
 
 
 def load_default_render_cfg() -> dict:
@@ -131,6 +132,9 @@ def render_cfg_errors(render_cfg: Mapping) -> list[str]:
         c.err("near_m", f"{c.get('near_m')} must be below render.far_m {c.get('far_m')}")
     if c.get("backend") == "moderngl" and c.get("platform") == "osmesa":
         c.err("platform", "the moderngl backend runs on EGL only; fix: platform=egl, or backend=pyrender for osmesa")
+    if c.get("backend") == "cycles" and c.get("platform") == "osmesa":
+        c.err("platform", "the cycles backend takes its exact passes from moderngl, which runs on EGL only; fix: platform=egl")
+    c.errors += cycles_cfg_errors(render_cfg)
     if c.check("default_lights", lambda v: isinstance(v, list), "a list of lights (used when a scene has none)"):
         for i, light in enumerate(c.get("default_lights")):
             c.errors += validate_light(light, f"render.default_lights[{i}]")
