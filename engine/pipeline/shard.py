@@ -85,8 +85,11 @@ def shard_files(job: JobSpec, shard_index: int) -> dict[str, str]:
     return files
 
 
-class _Encoder:
-    """Encodes a scene's frames once per view (and marked variants once per marks request)."""
+class RowImages:
+    """Encodes a scene's frames once per view (and marked variants once per marks request).
+
+    ``_rgb``, ``depths`` and ``masks`` give what a row holds; a subclass that returns arrays
+    instead of encoded bytes feeds the streaming dataset (engine/pipeline/stream.py)."""
 
     def __init__(self, cfg: dict, out: SceneOutput, draw_marks, timer: StageTimer):
         self.o = cfg["output"]
@@ -163,10 +166,11 @@ class _Encoder:
         return [self.mask[v] for v in view_ids if v in self.mask]
 
 
-def scene_rows(cfg: dict, out: SceneOutput, timer: StageTimer, draw_marks, scene_json: str) -> list[dict]:
+def scene_rows(cfg: dict, out: SceneOutput, timer: StageTimer, draw_marks, scene_json: str,
+               images: type[RowImages] = RowImages) -> list[dict]:
     """The dataset rows of one scene (QA rows, or one row per view when QA is off);
-    ``scene_json`` is ``out.scene.to_json()``."""
-    enc = _Encoder(cfg, out, draw_marks, timer)
+    ``scene_json`` is ``out.scene.to_json()``; ``images`` makes the rows' image entries."""
+    enc = images(cfg, out, draw_marks, timer)
     rows = []
     with timer("rows"):
         scene_part = scene_factors(out.scene)
