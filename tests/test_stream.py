@@ -78,6 +78,8 @@ def test_ranks_split_the_stream(ds, main_process):
     parts = [[_key(s) for s in SpatialStream(job=job, rank=r, world_size=2)] for r in range(2)]
     assert not set(parts[0]) & set(parts[1])
     assert sorted(parts[0] + parts[1]) == sorted(main_process)
+    with pytest.raises(ValueError, match="world_size"):
+        SpatialStream(job=job, rank=2, world_size=2)
 
 
 def test_hf_iterable_dataset_same_samples(ds, main_process):

@@ -75,6 +75,9 @@ class SpatialStream(IterableDataset):
                  infinite: bool = False, scene_json: bool = False, rank: int | None = None,
                  world_size: int | None = None):
         super().__init__()
+        if (rank is None) != (world_size is None) or (world_size is not None and not 0 <= rank < world_size):
+            raise ValueError(f"SpatialStream: rank={rank}, world_size={world_size}; fix: pass both, with "
+                             "0 <= rank < world_size, or neither (then torch.distributed decides)")
         job = job if job is not None else load_job(list(overrides or []))
         self.stream = SampleStream(job, split=split, infinite=infinite, scene_json=scene_json)
         self.rank, self.world_size = rank, world_size
@@ -83,7 +86,7 @@ class SpatialStream(IterableDataset):
         """(consumer index, consumers) of the calling process (DataLoader worker and rank)."""
         info = get_worker_info()
         worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
-        rank, world = _dist_rank() if self.rank is None else (self.rank, self.world_size or 1)
+        rank, world = _dist_rank() if self.rank is None else (self.rank, self.world_size)
         return consumer_of(worker, workers, rank, world)
 
     def __iter__(self):
