@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +24,7 @@ torch = pytest.importorskip("torch")  # the optional extra `stream` (make test i
 
 from torch.utils.data import DataLoader  # noqa: E402
 
+import engine.pipeline.stream as stream_module  # noqa: E402
 from engine.pipeline.config import load_job  # noqa: E402
 from engine.pipeline.stream import SampleStream, hf_stream  # noqa: E402
 from engine.pipeline.torch_stream import SpatialStream, collate_samples, consumer_of, to_torch, uncollate  # noqa: E402
@@ -52,8 +54,11 @@ def main_process(ds):
     return [_key(s) for s in DataLoader(ds, batch_size=None, num_workers=0)]
 
 
-def test_two_workers_same_samples_twice_none_twice(ds, main_process):
+def test_two_workers_same_samples_twice_none_twice(ds, request):
     runs = [[_key(s) for s in DataLoader(ds, batch_size=None, num_workers=2)] for _ in range(2)]
+    # the workers made their stages and GL contexts; the parent made none
+    assert (os.getpid(), ds.stream.job.config_hash) not in stream_module._STAGES
+    main_process = request.getfixturevalue("main_process")
     assert runs[0] == runs[1]  # same samples, same order
     assert len(runs[0]) == len(set(runs[0])) > 20  # no sample twice
     assert sorted(runs[0]) == sorted(main_process)  # the same set as one consumer
