@@ -3,7 +3,8 @@
 
 Each run is a fresh subprocess: it builds the stream for the default config (``--res`` square
 views, ``num_scenes=--scenes``, blocks of ``--block`` scenes so 2 workers share the work evenly),
-iterates ``DataLoader(ds, batch_size=None, num_workers=w)`` to the end (worker start-up included)
+iterates ``DataLoader(ds, batch_size=16, num_workers=w, collate_fn=collate_samples)`` to the end
+(worker start-up included; ``--batch 0``: single samples, each sent from its worker on its own)
 and counts samples (QA rows) and rendered views (distinct scene/view pairs). Every consumer
 rasterises on one CPU (llvmpipe in the worker's own thread, as ``executor.cpus_per_worker=1``).
 The offline reference is ``tools/bench_pipeline.py --child --workers 1`` with the same scenes and
@@ -29,19 +30,22 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def child(workers: int, scenes: int, res: int, block: int, extra: list[str]) -> dict:
+def child(workers: int, scenes: int, res: int, block: int, batch: int, extra: list[str]) -> dict:
     """One stream run in this process; return its figures."""
     from torch.utils.data import DataLoader
 
-    from engine.pipeline.torch_stream import SpatialStream
+    from engine.pipeline.torch_stream import SpatialStream, collate_samples, uncollate
 
     ds = SpatialStream([f"num_scenes={scenes}", f"camera.width={res}", f"camera.height={res}",
                         f"output.scenes_per_shard={block}", *extra])
     samples, views = 0, set()
     c0, t0 = cpu_seconds(), time.perf_counter()
-    for s in DataLoader(ds, batch_size=None, num_workers=workers):
-        samples += 1
-        views.update((s["scene_id"], v) for v in s["view_ids"])
+    loader = (DataLoader(ds, batch_size=None, num_workers=workers) if batch == 0 else
+              DataLoader(ds, batch_size=batch, num_workers=workers, collate_fn=collate_samples))
+    for b in loader:
+        for s in ([b] if batch == 0 else uncollate(b)):
+            samples += 1
+            views.update((s["scene_id"], v) for v in s["view_ids"])
     wall, cpu = time.perf_counter() - t0, cpu_seconds() - c0
     return {"workers": workers, "scenes": scenes, "samples": samples, "views": len(views), "wall_s": wall, "cpu_s": cpu}
 
@@ -75,6 +79,7 @@ def main() -> None:
     ap.add_argument("--scenes", type=int, default=24)
     ap.add_argument("--res", type=int, default=256)
     ap.add_argument("--block", type=int, default=2, help="scenes per block (output.scenes_per_shard)")
+    ap.add_argument("--batch", type=int, default=16, help="DataLoader batch size with collate_samples (0: single samples)")
     ap.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--no-offline", action="store_true", help="skip the offline pipeline reference")
     ap.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
@@ -84,12 +89,12 @@ def main() -> None:
         print(json.dumps(offline_child(args.scenes, args.res, extra)))
         return
     if args.child is not None:
-        print(json.dumps(child(args.child, args.scenes, args.res, args.block, extra)))
+        print(json.dumps(child(args.child, args.scenes, args.res, args.block, args.batch, extra)))
         return
     common = ["--scenes", str(args.scenes), "--res", str(args.res)]
     per_consumer = {}
     for w in args.workers:
-        r = run([__file__, "--child", str(w), "--block", str(args.block), *common, *extra])
+        r = run([__file__, "--child", str(w), "--block", str(args.block), "--batch", str(args.batch), *common, *extra])
         per_consumer[w] = (r["samples"] / r["wall_s"], r["views"] / r["wall_s"] / max(w, 1))
         print(f"stream, {w} DataLoader worker(s): {r['samples']} samples, {r['views']} views in {r['wall_s']:.1f} s: "
               f"{per_consumer[w][0]:.1f} samples/s, {r['views'] / r['wall_s']:.2f} views/s "
