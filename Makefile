@@ -30,8 +30,11 @@ $(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
 	$(PIP) install -q "$(PYOPENGL)"
 	@touch $@
 
+# torch (the extra `stream`, tests/test_stream.py) is pinned and installed first and alone: on this
+# machine pip takes torch==2.13.0 from a CPU build on disk instead of downloading a CUDA build.
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
-	$(PIP) install -q -e '.[dev]'
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e '.[dev,stream]'
 	$(PIP) install -q "$(PYOPENGL)"
 	@touch $@
 

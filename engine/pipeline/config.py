@@ -65,7 +65,7 @@ def _run_errors(cfg: dict) -> list[str]:
             "stop (fail the run at a scene whose stages raise) or skip (leave it out, listed in the manifest)")
     flags = {wk.flag: wk.flag_doc for wk in WRITERS if wk.flag}  # one flag per exporter
     if c.keys("output", ["scenes_per_shard", "row_group_size", "compression", "image_format", "jpeg_quality",
-                         "jpeg_subsampling", "depth", "instance_mask", "scenes", "license", "lmms_eval", *flags], see="conf/output/default.yaml"):
+                         "jpeg_subsampling", "depth", "instance_mask", "scenes", "license", "lmms_eval", "point_cloud", *flags], see="conf/output/default.yaml"):
         c.number("output.scenes_per_shard", 1, integer=True)
         c.number("output.row_group_size", 1, integer=True, unit=" (rows per Parquet row group)")
         c.one_of("output.compression", COMPRESSIONS)
@@ -79,6 +79,8 @@ def _run_errors(cfg: dict) -> list[str]:
         c.check("output.license", lambda v: isinstance(v, str) and v.strip() != "" and " " not in v,
                 "a Hub license id such as cc-by-4.0, mit or other (the dataset card's license)")
         c.check("output.lmms_eval", lambda v: isinstance(v, bool), "true or false (write lmms_eval/: an lmms-eval task)")
+        c.check("output.point_cloud", lambda v: isinstance(v, bool),
+                "true or false (write pointclouds/<scene_id>.ply: fused depth points with instance labels)")
         for flag, doc in flags.items():
             c.check(f"output.{flag}", lambda v: isinstance(v, bool), doc)
     if c.keys("executor", ("name", "workers", "cpus_per_worker", "address", "task_timeout_s", "connect_timeout_s",
@@ -395,6 +397,8 @@ def config_hash(cfg: dict) -> str:
             data["render"] = {k: v for k, v in cfg["render"].items() if k not in HIGH_KEYS}
         elif render_enabled(cfg):
             data["_effects"] = resolve_effects_config(cfg["render"].get("effects"))
+    if isinstance(cfg.get("output"), dict) and cfg["output"].get("point_cloud") is False:
+        data["output"] = {k: v for k, v in cfg["output"].items() if k != "point_cloud"}  # off: hash as before
     data["_engine"] = engine.__version__
     return canonical_hash(data)
 

@@ -21,6 +21,7 @@ from engine.atomic import TMP_PREFIX
 from engine.export.lmms_eval import FILES as LMMS_FILES
 from engine.export.writers import WRITERS, writer_for_file
 from engine.pipeline.manifest import LOCK, MANIFEST
+from engine.pipeline.pointclouds import FOLDER as POINT_CLOUD_FOLDER, is_point_cloud_name
 from engine.schema import ConfigError
 
 # What a run writes besides its shards: the manifest, the card and its plots, the resolved config,
@@ -36,7 +37,7 @@ _SHARD_NAME = re.compile(r"^[A-Za-z0-9_]+-\d{5}-of-\d{5}$")
 
 def _folders() -> list[str]:
     """Folders a run may create, deepest first (removed at an overwrite only when left empty)."""
-    names = [SCENES_FOLDER, "card", *dict.fromkeys(wk.folder for wk in WRITERS)]
+    names = [SCENES_FOLDER, "card", POINT_CLOUD_FOLDER, *dict.fromkeys(wk.folder for wk in WRITERS)]
     extra = [f"{wk.folder}/{sub}" for wk in WRITERS for sub in wk.member_folders]
     return extra + names
 
@@ -98,6 +99,9 @@ def files_by_name(out: Path) -> list[Path]:
             d = out / wk.folder / sub
             if d.is_dir():
                 found += [p for p in d.iterdir() if p.is_file() and wk.is_member_name(p.name)]
+    d = out / POINT_CLOUD_FOLDER  # output.point_cloud: pointclouds/<scene_id>.ply
+    if d.is_dir():
+        found += [p for p in d.iterdir() if p.is_file() and is_point_cloud_name(p.name)]
     return found
 
 

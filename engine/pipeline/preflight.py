@@ -49,6 +49,9 @@ def _data_errors(job: JobSpec) -> list[str]:
             appearance_cfg(cfg)
         except (ValueError, yaml.YAMLError, OSError) as e:
             errors.append(_file_error("render.appearance", e, "docs/meshes.md"))
+    if cfg["output"].get("point_cloud") and not render_enabled(cfg):
+        errors.append("output.point_cloud: true needs rendered depth, but stages.render is false; fix: set "
+                      "stages.render=true, or output.point_cloud=false")
     all_templates = None
     if qa_enabled(cfg) and catalog is not None:
         try:

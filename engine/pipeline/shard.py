@@ -6,7 +6,8 @@ on any worker, executor or run. Its files (final names, relative to the output f
 - ``data/<split>-KKKKK-of-NNNNN.parquet`` for every split with a positive ratio (maybe empty);
 - ``scenes/scenes-KKKKK-of-NNNNN.jsonl`` (``output.scenes``): one scene record per line;
 - ``wds/<split>-KKKKK-of-NNNNN.tar`` (``output.webdataset``);
-- ``llava/<split>-KKKKK-of-NNNNN.json`` + ``llava/images/`` (``output.llava``).
+- ``llava/<split>-KKKKK-of-NNNNN.json`` + ``llava/images/`` (``output.llava``);
+- ``pointclouds/<scene_id>.ply`` for every scene of the shard (``output.point_cloud``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from engine.export.writers import WRITERS, WriterContext
 from engine.atomic import commit, sha256_file, temp_path
 from engine.pipeline.config import JobSpec
 from engine.pipeline.encode import encode_depth, encode_ids, encode_rgb
+from engine.pipeline.pointclouds import write_scene_point_cloud
 from engine.pipeline.splits import make_rule, route_scene
 from engine.pipeline.config import qa_enabled
 from engine.pipeline.stages import SceneOutput, SceneSkipped, SceneStages, scene_id_of
@@ -83,8 +85,11 @@ def shard_files(job: JobSpec, shard_index: int) -> dict[str, str]:
     return files
 
 
-class _Encoder:
-    """Encodes a scene's frames once per view (and marked variants once per marks request)."""
+class RowImages:
+    """Encodes a scene's frames once per view (and marked variants once per marks request).
+
+    ``_rgb``, ``depths`` and ``masks`` give what a row holds; a subclass that returns arrays
+    instead of encoded bytes feeds the streaming dataset (engine/pipeline/stream.py)."""
 
     def __init__(self, cfg: dict, out: SceneOutput, draw_marks, timer: StageTimer):
         self.o = cfg["output"]
@@ -161,10 +166,11 @@ class _Encoder:
         return [self.mask[v] for v in view_ids if v in self.mask]
 
 
-def scene_rows(cfg: dict, out: SceneOutput, timer: StageTimer, draw_marks, scene_json: str) -> list[dict]:
+def scene_rows(cfg: dict, out: SceneOutput, timer: StageTimer, draw_marks, scene_json: str,
+               images: type[RowImages] = RowImages) -> list[dict]:
     """The dataset rows of one scene (QA rows, or one row per view when QA is off);
-    ``scene_json`` is ``out.scene.to_json()``."""
-    enc = _Encoder(cfg, out, draw_marks, timer)
+    ``scene_json`` is ``out.scene.to_json()``; ``images`` makes the rows' image entries."""
+    enc = images(cfg, out, draw_marks, timer)
     rows = []
     with timer("rows"):
         scene_part = scene_factors(out.scene)
@@ -212,6 +218,7 @@ def run_shard(job: JobSpec, shard_index: int, stages: SceneStages,
         scenes_tmp = temp_path(root / files["scenes"])
         scenes_tmp.parent.mkdir(parents=True, exist_ok=True)
         scenes_f = open(scenes_tmp, "w", encoding="utf-8")
+    clouds: dict[str, object] = {}  # output.point_cloud: final path -> temporary file
     qa_gen = stages.new_qa_generator()
     stats: dict[str, int] = {"scenes": 0}
     scene_errors: list[dict] = []
@@ -257,6 +264,10 @@ def run_shard(job: JobSpec, shard_index: int, stages: SceneStages,
                         rows_per_split[split] += 1
                     if scenes_f is not None:
                         scenes_f.write(scene_json + "\n")
+                if o.get("point_cloud") and result.frames:
+                    with timer("point_cloud"):
+                        rel, tmp = write_scene_point_cloud(root, result.scene, result.frames)
+                        clouds[rel] = tmp
             if progress is not None:
                 progress(1)
         with timer("write"):
@@ -268,6 +279,9 @@ def run_shard(job: JobSpec, shard_index: int, stages: SceneStages,
                     commit(scenes_tmp, root / rel)
                 else:
                     digests[rel] = writers[kind].close()
+            for rel, tmp in clouds.items():
+                digests[rel] = sha256_file(tmp)
+                commit(tmp, root / rel)
     except BaseException:
         for w in writers.values():
             try:
@@ -277,6 +291,8 @@ def run_shard(job: JobSpec, shard_index: int, stages: SceneStages,
         if scenes_f is not None:
             scenes_f.close()
             scenes_tmp.unlink(missing_ok=True)
+        for tmp in clouds.values():
+            tmp.unlink(missing_ok=True)
         raise
     stats["rows"] = sum(rows_per_split.values())
     return {"shard": shard_index, "scenes": [scene_range.start, scene_range.stop], "rows": rows_per_split,

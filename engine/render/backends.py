@@ -7,6 +7,7 @@ its name in ``protocol.BACKENDS`` (what a config may ask for) and one entry here
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
 from engine.plain import to_plain
@@ -34,7 +35,9 @@ def get_renderer(render_cfg: Mapping, cpus: int | None = None) -> Renderer:
     """
     cfg = {k: to_plain(v) for k, v in dict(render_cfg).items()}
     validate_render_cfg(cfg)
-    key = (cfg["backend"], cfg["platform"], cfg["device_index"], repr(sorted((k, repr(v)) for k, v in cfg.items())))
+    # per process: a child forked from a process that rendered (a DataLoader worker) makes its own
+    key = (os.getpid(), cfg["backend"], cfg["platform"], cfg["device_index"],
+           repr(sorted((k, repr(v)) for k, v in cfg.items())))
     r = _RENDERERS.get(key)
     if r is None:
         with llvmpipe_threads(cpus):

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 log = logging.getLogger("engine.render")
 
-_MODERNGL_CONTEXTS: dict[int, object] = {}
+_MODERNGL_CONTEXTS: dict[tuple[int, int], object] = {}
 
 EGL_PACKAGES = "libegl1 libgl1 libegl-mesa0 libgl1-mesa-dri"
 OSMESA_PACKAGES = "libosmesa6 (and PyOpenGL >= 3.1.10)"
@@ -29,7 +29,8 @@ def moderngl_context(device_index: int):
     Logs GL_RENDERER at creation. Raises RendererUnavailableError naming the Debian packages
     when EGL is missing.
     """
-    ctx = _MODERNGL_CONTEXTS.get(device_index)
+    key = (os.getpid(), device_index)  # a forked child (a DataLoader worker) never uses its parent's context
+    ctx = _MODERNGL_CONTEXTS.get(key)
     if ctx is None:
         import moderngl
 
@@ -42,7 +43,7 @@ def moderngl_context(device_index: int):
                 f"render.platform=osmesa with {OSMESA_PACKAGES}") from e
         log.info("moderngl EGL context on device %d: GL_RENDERER=%s, GL %s", device_index,
                  ctx.info["GL_RENDERER"], ctx.info["GL_VERSION"])
-        _MODERNGL_CONTEXTS[device_index] = ctx
+        _MODERNGL_CONTEXTS[key] = ctx
     return ctx
 
 

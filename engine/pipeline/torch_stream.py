@@ -1,0 +1,149 @@
+"""The sample stream (:mod:`engine.pipeline.stream`) for training: a ``torch.utils.data.IterableDataset``,
+and its collate function (the same stream as a ``datasets.IterableDataset``:
+:func:`engine.pipeline.stream.hf_stream`).
+
+Needs torch (the optional extra ``stream``: ``pip install 'spatialforge[stream]'``). Importing
+torch and rendering in one process works in either order (tests/test_stream.py does both); the GL
+context is made lazily in the process that iterates (each DataLoader worker its own, never the
+parent when ``num_workers > 0``), see docs/streaming.md.
+
+A torch sample is a stream sample with ``images`` a uint8 tensor (V, 3, H, W) (V views, RGB,
+channels first), ``depths`` float32 (V, H, W) metres and ``instance_masks`` int32 (V, H, W) when
+the config asks for them; every other field as in the stream. A text-only row (the ``text``
+family: no view) has V = 0 (``images`` of shape (0, 3, 0, 0)). :func:`collate_samples` batches
+samples with different view counts by zero-padding to the largest V of the batch with a
+``view_mask``; :func:`uncollate` inverts it exactly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.utils.data import IterableDataset, get_worker_info
+
+from engine.pipeline.config import JobSpec, load_job
+from engine.pipeline.stream import SampleStream
+
+TENSOR_FIELDS = ("images", "depths", "instance_masks")  # per view; stacked (V, ...) per sample
+
+
+def to_torch(sample: dict) -> dict:
+    """A stream sample with its per-view arrays stacked into tensors: ``images`` (V, 3, H, W)
+    uint8, ``depths`` (V, H, W) float32, ``instance_masks`` (V, H, W) int32."""
+    s = dict(sample)
+    imgs = sample["images"]
+    s["images"] = (torch.from_numpy(np.ascontiguousarray(np.stack(imgs).transpose(0, 3, 1, 2))) if imgs
+                   else torch.zeros((0, 3, 0, 0), dtype=torch.uint8))
+    for k, dtype in (("depths", torch.float32), ("instance_masks", torch.int32)):
+        if k in s:
+            s[k] = torch.from_numpy(np.stack(sample[k])) if sample[k] else torch.zeros((0, 0, 0), dtype=dtype)
+    return s
+
+
+def consumer_of(worker: int, num_workers: int, rank: int, world_size: int) -> tuple[int, int]:
+    """(consumer index, consumers) of DataLoader worker ``worker`` of ``num_workers`` on rank
+    ``rank`` of ``world_size``: ``rank * num_workers + worker`` of ``world_size * num_workers``."""
+    return rank * num_workers + worker, world_size * num_workers
+
+
+def _dist_rank() -> tuple[int, int]:
+    """(rank, world size) of torch.distributed when it is initialised, else (0, 1)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+class SpatialStream(IterableDataset):
+    """Fresh QA samples generated on the fly, for ``torch.utils.data.DataLoader``.
+
+    Args:
+        overrides: Hydra override strings, as for ``spatialforge generate`` (``num_scenes=...``
+            bounds the stream unless ``infinite``), or pass ``job``.
+        job: a validated :class:`JobSpec` instead of ``overrides``.
+        split, infinite, scene_json: as :class:`engine.pipeline.stream.SampleStream`.
+        rank, world_size: this process's place among data-parallel processes (default: from
+            ``torch.distributed`` when initialised, else 0 of 1).
+
+    Each DataLoader worker (or the main process with ``num_workers=0``) iterates its own blocks of
+    scenes (:meth:`SampleStream.blocks`): no sample twice, the same samples on every run, the same
+    set of samples for any worker count.
+    """
+
+    def __init__(self, overrides: list[str] | None = None, *, job: JobSpec | None = None, split: str | None = None,
+                 infinite: bool = False, scene_json: bool = False, rank: int | None = None,
+                 world_size: int | None = None):
+        super().__init__()
+        if (rank is None) != (world_size is None) or (world_size is not None and not 0 <= rank < world_size):
+            raise ValueError(f"SpatialStream: rank={rank}, world_size={world_size}; fix: pass both, with "
+                             "0 <= rank < world_size, or neither (then torch.distributed decides)")
+        job = job if job is not None else load_job(list(overrides or []))
+        self.stream = SampleStream(job, split=split, infinite=infinite, scene_json=scene_json)
+        self.rank, self.world_size = rank, world_size
+
+    def consumer(self) -> tuple[int, int]:
+        """(consumer index, consumers) of the calling process (DataLoader worker and rank)."""
+        info = get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
+        rank, world = _dist_rank() if self.rank is None else (self.rank, self.world_size)
+        return consumer_of(worker, workers, rank, world)
+
+    def __iter__(self):
+        g, n = self.consumer()
+        for sample in self.stream.samples(g, n):
+            yield to_torch(sample)
+
+
+def collate_samples(batch: list[dict]) -> dict:
+    """Batch torch samples that may have different view counts.
+
+    Returns ``images`` (B, Vmax, 3, H, W) uint8 (views past a sample's own count are zeros),
+    ``view_mask`` (B, Vmax) bool (True for real views), ``num_views`` (B,) int64, ``depths`` /
+    ``instance_masks`` padded the same way when present, and every other field as a list of B
+    values. Views must share one image size across the batch (a ValueError says which differ).
+    """
+    if not batch:
+        raise ValueError("collate_samples: empty batch")
+    nv = [int(s["images"].shape[0]) for s in batch]
+    vmax = max(nv)
+    out: dict = {"num_views": torch.tensor(nv, dtype=torch.int64)}
+    mask = torch.zeros((len(batch), vmax), dtype=torch.bool)
+    for i, n in enumerate(nv):
+        mask[i, :n] = True
+    out["view_mask"] = mask
+    for k in TENSOR_FIELDS:
+        if k not in batch[0]:
+            continue
+        shapes = {tuple(s[k].shape[1:]) for s in batch if s[k].shape[0] > 0}
+        if not shapes:  # no sample of the batch has a view
+            shapes = {tuple(batch[0][k].shape[1:])}
+        if len(shapes) != 1:
+            raise ValueError(f"collate_samples: {k} of different sizes in one batch {sorted(shapes)}; fix: one "
+                             "camera.width/height per stream, or batch_size=1")
+        t = torch.zeros((len(batch), vmax, *shapes.pop()), dtype=batch[0][k].dtype)
+        for i, s in enumerate(batch):
+            if nv[i]:
+                t[i, : nv[i]] = s[k]
+        out[k] = t
+    for k in batch[0]:
+        if k not in TENSOR_FIELDS:
+            out[k] = [s[k] for s in batch]
+    return out
+
+
+def uncollate(batch: dict) -> list[dict]:
+    """The samples of a :func:`collate_samples` batch, each with its own V views (padding removed)."""
+    nv = batch["num_views"].tolist()
+    samples = []
+    for i, n in enumerate(nv):
+        s = {}
+        for k, v in batch.items():
+            if k in ("num_views", "view_mask"):
+                continue
+            if k in TENSOR_FIELDS:  # a sample without views: the (0, 3, 0, 0) / (0, 0, 0) of to_torch
+                s[k] = v[i, :n] if n else v.new_zeros((0, 3, 0, 0) if k == "images" else (0, 0, 0))
+            else:
+                s[k] = v[i]
+        samples.append(s)
+    return samples

@@ -1,0 +1,187 @@
+"""The streaming dataset (engine/pipeline/stream.py, engine/pipeline/torch_stream.py): a DataLoader
+with 2 workers yields the same samples on every run and no sample twice, the same set as 0 workers
+and as the ``datasets.IterableDataset`` path; the samples are the offline pipeline's rows (same
+ids, text and pixels); the collate function round-trips a batch of mixed view counts; torch and
+the renderer share a process in either import order.
+
+Tiny job: 4 scenes at 64x64, one scene per block, so 2 workers get 2 blocks each.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")  # the optional extra `stream` (make test installs it)
+
+from torch.utils.data import DataLoader  # noqa: E402
+
+import engine.pipeline.stream as stream_module  # noqa: E402
+from engine.pipeline.config import load_job  # noqa: E402
+from engine.pipeline.stream import SampleStream, hf_stream  # noqa: E402
+from engine.pipeline.torch_stream import SpatialStream, collate_samples, consumer_of, to_torch, uncollate  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+BASE = ["camera.width=64", "camera.height=64", "output.scenes_per_shard=1", "seed=3", "render.shadow_map_size=256",
+        "render.msaa_samples=1", "qa.questions_per_view=4", "progress=false"]
+OV = BASE + ["num_scenes=4"]
+
+
+def _key(s: dict) -> tuple:
+    """A sample's identity: id, text and a digest of its pixels (torch or numpy images)."""
+    imgs = s["images"]
+    data = imgs.numpy().tobytes() if hasattr(imgs, "numpy") else np.stack(imgs).transpose(0, 3, 1, 2).tobytes() if imgs else b""
+    return (s["id"], s["question"], s["answer"], s["value"], hashlib.sha256(data).hexdigest())
+
+
+@pytest.fixture(scope="module")
+def ds():
+    return SpatialStream(OV)
+
+
+@pytest.fixture(scope="module")
+def main_process(ds):
+    """The samples with num_workers=0 (this process renders; the workers forked later must not
+    reuse its GL context)."""
+    return [_key(s) for s in DataLoader(ds, batch_size=None, num_workers=0)]
+
+
+def test_two_workers_same_samples_twice_none_twice(ds, request):
+    runs = [[_key(s) for s in DataLoader(ds, batch_size=None, num_workers=2)] for _ in range(2)]
+    # the workers made their stages and GL contexts; the parent made none
+    assert (os.getpid(), ds.stream.job.config_hash) not in stream_module._STAGES
+    main_process = request.getfixturevalue("main_process")
+    assert runs[0] == runs[1]  # same samples, same order
+    assert len(runs[0]) == len(set(runs[0])) > 20  # no sample twice
+    assert sorted(runs[0]) == sorted(main_process)  # the same set as one consumer
+    ids = [k[0] for k in runs[0]]
+    # worker 0 takes scenes 0 and 2, worker 1 scenes 1 and 3; the DataLoader alternates workers
+    assert {i.split("_")[0] for i in ids} == {f"s{k:09d}" for k in range(4)}
+
+
+def test_consumers_partition_blocks():
+    st = SampleStream.from_overrides(["num_scenes=23", "output.scenes_per_shard=2"])
+    assert st.num_blocks == 12
+    for n in (1, 2, 3, 5, 12, 13):
+        blocks = [b for g in range(n) for b in st.blocks(g, n)]
+        assert sorted(blocks) == list(range(12))  # disjoint and complete
+    assert list(st.block_scenes(11)) == [22]
+    assert consumer_of(1, 2, 1, 2) == (3, 4) and consumer_of(0, 4, 0, 1) == (0, 4)
+    assert SampleStream(st.job, infinite=True).num_scenes == 10**9
+
+
+def test_ranks_split_the_stream(ds, main_process):
+    job = ds.stream.job
+    parts = [[_key(s) for s in SpatialStream(job=job, rank=r, world_size=2)] for r in range(2)]
+    assert not set(parts[0]) & set(parts[1])
+    assert sorted(parts[0] + parts[1]) == sorted(main_process)
+    with pytest.raises(ValueError, match="world_size"):
+        SpatialStream(job=job, rank=2, world_size=2)
+
+
+def test_hf_iterable_dataset_same_samples(ds, main_process):
+    import datasets
+
+    h = hf_stream(job=ds.stream.job)
+    assert isinstance(h, datasets.IterableDataset) and h.n_shards == 4
+    assert sorted(_key(s) for s in h) == sorted(main_process)
+    # the same through a DataLoader with 2 workers (datasets gives each worker 2 of the 4 blocks)
+    got = [_key(to_torch(s)) for s in DataLoader(h, batch_size=None, num_workers=2, collate_fn=lambda x: x)]
+    assert sorted(got) == sorted(main_process)
+
+
+def test_samples_are_the_offline_rows(tmp_path, ds):
+    """Block b yields shard b's rows: same ids and text; pixels equal the PNG images the pipeline
+    wrote (marked copies included); depth equals the millimetre PNG within 0.5 mm; the split field
+    is the row's split."""
+    import pyarrow.parquet as pq
+    from PIL import Image
+
+    from engine.pipeline.run import generate
+
+    small = BASE + ["num_scenes=2"]
+    extra = ["output.image_format=png", "output.depth=true", "output.instance_mask=true"]
+    generate(load_job(small + extra + [f"out={tmp_path / 'd'}", "executor.workers=1"]))
+    offline = {}
+    for f in sorted((tmp_path / "d" / "data").glob("*.parquet")):
+        split = f.name.split("-")[0]
+        for r in pq.read_table(f).to_pylist():
+            offline[r["id"]] = (split, r)
+    stream = list(SampleStream.from_overrides(small + extra, scene_json=True).samples())
+    assert len(stream) == len(offline) > 10
+    marked = 0
+    for s in stream:
+        split, r = offline[s["id"]]
+        assert s["split"] == split
+        for k in ("scene_id", "view_ids", "question", "answer", "choices", "answer_index", "value", "unit",
+                  "objects", "marks", "meta", "factors", "rationale", "scene"):
+            assert s[k] == r[k], (s["id"], k)
+        assert len(s["images"]) == len(r["images"]) == len(s["view_ids"])
+        for a, b in zip(s["images"], r["images"]):
+            assert np.array_equal(a, np.asarray(Image.open(io.BytesIO(b["bytes"])).convert("RGB")))
+        for a, b in zip(s["depths"], r["depths"]):
+            assert np.abs(a * 1000.0 - np.asarray(Image.open(io.BytesIO(b["bytes"])), dtype=float)).max() <= 0.5
+        for a, b in zip(s["instance_masks"], r["instance_masks"]):
+            assert np.array_equal(a, np.asarray(Image.open(io.BytesIO(b["bytes"]))))
+        marked += s["marks"] is not None
+    assert marked > 0  # marked copies were compared too
+    train = [s["id"] for s in SampleStream.from_overrides(small, split="train").samples()]
+    assert train == [s["id"] for s in stream if s["split"] == "train"]
+
+
+def test_collate_round_trip_mixed_views(ds):
+    by_views: dict[int, list] = {}
+    for s in ds:
+        by_views.setdefault(int(s["images"].shape[0]), []).append(s)
+    assert 1 in by_views and 2 in by_views  # single- and multi-view samples
+    batch = [by_views[1][0], by_views[2][0], by_views[1][1]] + by_views.get(0, [])[:1]
+    b = collate_samples(batch)
+    n = len(batch)
+    assert b["images"].shape == (n, 2, 3, 64, 64) and b["images"].dtype == torch.uint8
+    assert b["num_views"].tolist() == [int(s["images"].shape[0]) for s in batch]
+    assert b["view_mask"].tolist()[:3] == [[True, False], [True, True], [True, False]]
+    assert not b["images"][0, 1].any() and not b["images"][2, 1].any()  # padding is zeros
+    assert b["question"] == [s["question"] for s in batch]
+    back = uncollate(b)
+    assert len(back) == n
+    for s, t in zip(batch, back):
+        assert s.keys() == t.keys()
+        for k in s:
+            if isinstance(s[k], torch.Tensor):
+                assert s[k].shape == t[k].shape and torch.equal(s[k], t[k]), k
+            else:
+                assert s[k] == t[k], k
+    with pytest.raises(ValueError, match="different sizes"):
+        collate_samples([by_views[1][0], dict(by_views[1][1], images=torch.zeros((1, 3, 32, 32), dtype=torch.uint8))])
+
+
+def test_dataloader_batches_with_collate(ds):
+    b = next(iter(DataLoader(ds, batch_size=5, num_workers=2, collate_fn=collate_samples)))
+    assert b["images"].shape[0] == 5 and b["view_mask"].shape[0] == 5 and len(b["id"]) == 5
+
+
+def test_render_then_import_torch():
+    """Rendering first and importing torch afterwards works in one fresh process (no LLVM or GL
+    clash). The other order is this process: the module imports torch before any test renders."""
+    assert "torch" in sys.modules
+    code = f"""
+from engine.pipeline.stream import SampleStream
+s = next(SampleStream.from_overrides({OV!r}).samples())
+import torch
+from engine.pipeline.torch_stream import to_torch
+import json
+t = to_torch(s)["images"]
+print(json.dumps([list(t.shape), int(t.sum())]))
+"""
+    res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    shape, total = json.loads(res.stdout.strip().splitlines()[-1])
+    assert shape[1:] == [3, 64, 64] and total > 0

@@ -1,0 +1,116 @@
+"""Streaming dataset benchmark: samples/s from ``SpatialStream`` through a DataLoader with 0, 1 and
+2 workers, against the offline pipeline's views/s per worker at the same size.
+
+Each run is a fresh subprocess: it builds the stream for the default config (``--res`` square
+views, ``num_scenes=--scenes``, blocks of ``--block`` scenes so 2 workers share the work evenly),
+iterates ``DataLoader(ds, batch_size=16, num_workers=w, collate_fn=collate_samples)`` to the end
+(worker start-up included; ``--batch 0``: single samples, each sent from its worker on its own)
+and counts samples (QA rows) and rendered views (distinct scene/view pairs). Every consumer
+rasterises on one CPU (llvmpipe in the worker's own thread, as ``executor.cpus_per_worker=1``).
+The offline reference is ``tools/bench_pipeline.py --child --workers 1`` with the same scenes and
+size (layout, render, QA, plus JPEG and Parquet, which the stream skips). On a shared machine the
+wall-clock figures follow the load; views per CPU-second (this process plus its finished
+children, i.e. the DataLoader workers) is the load-independent comparison.
+
+    .venv/bin/python tools/bench_stream.py [--scenes 24] [--res 256] [--block 2] [--no-offline] [overrides...]
+
+Targets: 2 workers >= 1.8x one worker; per worker at least the offline pipeline's views/s per worker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def child(workers: int, scenes: int, res: int, block: int, batch: int, extra: list[str]) -> dict:
+    """One stream run in this process; return its figures."""
+    from torch.utils.data import DataLoader
+
+    from engine.pipeline.torch_stream import SpatialStream, collate_samples, uncollate
+
+    ds = SpatialStream([f"num_scenes={scenes}", f"camera.width={res}", f"camera.height={res}",
+                        f"output.scenes_per_shard={block}", *extra])
+    samples, views = 0, set()
+    c0, t0 = cpu_seconds(), time.perf_counter()
+    loader = (DataLoader(ds, batch_size=None, num_workers=workers) if batch == 0 else
+              DataLoader(ds, batch_size=batch, num_workers=workers, collate_fn=collate_samples))
+    for b in loader:
+        for s in ([b] if batch == 0 else uncollate(b)):
+            samples += 1
+            views.update((s["scene_id"], v) for v in s["view_ids"])
+    wall, cpu = time.perf_counter() - t0, cpu_seconds() - c0
+    return {"workers": workers, "scenes": scenes, "samples": samples, "views": len(views), "wall_s": wall, "cpu_s": cpu}
+
+
+def offline_child(scenes: int, res: int, extra: list[str]) -> dict:
+    """tools/bench_pipeline.py's one run with 1 worker (in this process), with its CPU seconds."""
+    sys.path.insert(0, str(REPO / "tools"))
+    from bench_pipeline import one_run
+
+    c0 = cpu_seconds()
+    r = one_run(1, scenes, res, extra)
+    return {**r, "cpu_s": cpu_seconds() - c0}
+
+
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its finished children (DataLoader workers)."""
+    return sum(getattr(resource.getrusage(w), f) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+               for f in ("ru_utime", "ru_stime"))
+
+
+def run(args: list[str]) -> dict:
+    """A run in a fresh subprocess; its last stdout line is the JSON result."""
+    out = subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"benchmark run failed:\n{out.stderr[-4000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scenes", type=int, default=24)
+    ap.add_argument("--res", type=int, default=256)
+    ap.add_argument("--block", type=int, default=2, help="scenes per block (output.scenes_per_shard)")
+    ap.add_argument("--batch", type=int, default=16, help="DataLoader batch size with collate_samples (0: single samples)")
+    ap.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--no-offline", action="store_true", help="skip the offline pipeline reference")
+    ap.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--offline-child", action="store_true", help=argparse.SUPPRESS)
+    args, extra = ap.parse_known_args()
+    if args.offline_child:
+        print(json.dumps(offline_child(args.scenes, args.res, extra)))
+        return
+    if args.child is not None:
+        print(json.dumps(child(args.child, args.scenes, args.res, args.block, args.batch, extra)))
+        return
+    common = ["--scenes", str(args.scenes), "--res", str(args.res)]
+    per_consumer = {}
+    for w in args.workers:
+        r = run([__file__, "--child", str(w), "--block", str(args.block), "--batch", str(args.batch), *common, *extra])
+        per_consumer[w] = (r["samples"] / r["wall_s"], r["views"] / r["wall_s"] / max(w, 1))
+        print(f"stream, {w} DataLoader worker(s): {r['samples']} samples, {r['views']} views in {r['wall_s']:.1f} s: "
+              f"{per_consumer[w][0]:.1f} samples/s, {r['views'] / r['wall_s']:.2f} views/s "
+              f"({per_consumer[w][1]:.2f} per worker); {r['views'] / r['cpu_s']:.2f} views per CPU-second "
+              f"({r['cpu_s']:.1f} CPU s)", flush=True)
+    if 1 in per_consumer and 2 in per_consumer:
+        print(f"scaling 1 -> 2 workers: {per_consumer[2][0] / per_consumer[1][0]:.2f}x samples/s (target >= 1.8x)")
+    if not args.no_offline:
+        r = run([__file__, "--offline-child", *common, *extra])
+        off = r["views"] / r["wall_s"]
+        print(f"offline pipeline (tools/bench_pipeline.py's run), 1 worker: {r['rows']} QAs, {r['views']} views in "
+              f"{r['wall_s']:.1f} s: {off:.2f} views/s per worker; {r['views'] / r['cpu_s']:.2f} views per "
+              f"CPU-second ({r['cpu_s']:.1f} CPU s)")
+        for w, (_, v) in per_consumer.items():
+            print(f"   stream with {w} worker(s): {v / off:.2f}x the offline views/s per worker (target >= 1)")
+
+
+if __name__ == "__main__":
+    main()
