@@ -64,7 +64,8 @@ def _run_errors(cfg: dict) -> list[str]:
             "stop (fail the run at a scene whose stages raise) or skip (leave it out, listed in the manifest)")
     flags = {wk.flag: wk.flag_doc for wk in WRITERS if wk.flag}  # one flag per exporter
     if c.keys("output", ["scenes_per_shard", "row_group_size", "compression", "image_format", "jpeg_quality",
-                         "jpeg_subsampling", "depth", "instance_mask", "scenes", "license", "lmms_eval", *flags], see="conf/output/default.yaml"):
+                         "jpeg_subsampling", "depth", "instance_mask", "scenes", "license", "lmms_eval", *flags], ["video"],
+                see="conf/output/default.yaml"):
         c.number("output.scenes_per_shard", 1, integer=True)
         c.number("output.row_group_size", 1, integer=True, unit=" (rows per Parquet row group)")
         c.one_of("output.compression", COMPRESSIONS)
@@ -78,6 +79,14 @@ def _run_errors(cfg: dict) -> list[str]:
         c.check("output.license", lambda v: isinstance(v, str) and v.strip() != "" and " " not in v,
                 "a Hub license id such as cc-by-4.0, mit or other (the dataset card's license)")
         c.check("output.lmms_eval", lambda v: isinstance(v, bool), "true or false (write lmms_eval/: an lmms-eval task)")
+        if c.check("output.video", lambda v: isinstance(v, bool), "true or false (write videos/: an MP4 per camera path)") \
+                and c.get("output.video") and isinstance(c.get("camera"), dict):
+            cam = c.get("camera")
+            if cam.get("mode") != "walkthrough":
+                c.err("output.video", "true needs camera paths; fix: pass camera=walkthrough (or preset=video)")
+            elif any(isinstance(cam.get(k), int) and cam[k] % 2 for k in ("width", "height")):
+                c.err("output.video", f"H.264 yuv420p needs even image sides, got camera {cam.get('width')}x"
+                      f"{cam.get('height')}; fix: set camera.width and camera.height to even numbers")
         for flag, doc in flags.items():
             c.check(f"output.{flag}", lambda v: isinstance(v, bool), doc)
     if c.keys("executor", ("name", "workers", "cpus_per_worker", "address", "task_timeout_s", "connect_timeout_s",
@@ -385,6 +394,9 @@ def config_hash(cfg: dict) -> str:
     the catalog, template and mesh-recipe files the job reads (:func:`input_digests`) and the
     engine version: every input that changes the bytes of the dataset."""
     data = {k: v for k, v in cfg.items() if k not in RUN_CONTROL_KEYS}
+    if isinstance(data.get("output"), dict) and data["output"].get("video") is False:
+        # output.video (issue 16) is hashed only when on, so datasets made before it keep their hash
+        data["output"] = {k: v for k, v in data["output"].items() if k != "video"}
     if isinstance(cfg.get("split"), dict) and split_cfg(cfg)["strategy"] == "random":
         data["split"] = {"ratios": cfg["split"].get("ratios")}  # random reads only the ratios (hash as before)
     if isinstance(cfg.get("stages"), dict) and isinstance(cfg.get("render"), dict):

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from engine.atomic import TMP_PREFIX
 from engine.export.lmms_eval import FILES as LMMS_FILES
+from engine.export.video import VIDEO_FOLDER, is_video_name
 from engine.export.writers import WRITERS, writer_for_file
 from engine.pipeline.manifest import LOCK, MANIFEST
 from engine.schema import ConfigError
@@ -33,7 +34,7 @@ _SHARD_NAME = re.compile(r"^[A-Za-z0-9_]+-\d{5}-of-\d{5}$")
 
 def _folders() -> list[str]:
     """Folders a run may create, deepest first (removed at an overwrite only when left empty)."""
-    names = [SCENES_FOLDER, "card", *dict.fromkeys(wk.folder for wk in WRITERS)]
+    names = [SCENES_FOLDER, "card", VIDEO_FOLDER, *dict.fromkeys(wk.folder for wk in WRITERS)]
     extra = [f"{wk.folder}/{sub}" for wk in WRITERS for sub in wk.member_folders]
     return extra + names
 
@@ -95,6 +96,9 @@ def files_by_name(out: Path) -> list[Path]:
             d = out / wk.folder / sub
             if d.is_dir():
                 found += [p for p in d.iterdir() if p.is_file() and wk.is_member_name(p.name)]
+    d = out / VIDEO_FOLDER  # MP4s of camera paths (output.video), listed in their shard's files
+    if d.is_dir():
+        found += [p for p in d.iterdir() if p.is_file() and is_video_name(p.name)]
     return found
 
 

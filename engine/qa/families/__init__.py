@@ -19,7 +19,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from engine.qa.families import (ascii, camera, counting, grounding, measurement, motion, multiview, occlusion,
-                                perspective, relations, text)
+                                perspective, relations, text, video)
 
 # Ordered: this order is the default family order everywhere.
 FAMILIES: dict[str, ModuleType] = {
@@ -34,6 +34,7 @@ FAMILIES: dict[str, ModuleType] = {
     "multiview": multiview,
     "ascii": ascii,
     "text": text,
+    "video": video,
 }
 
 
