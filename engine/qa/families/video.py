@@ -29,6 +29,20 @@ Tasks (values in the template's unit):
   theta must lie ``min_angle_deg`` or more from every class boundary of the level (0 and 180
   for easy, 0 and +-135 for medium, 0, +-90, 180 for hard), and A must be ``min_sep_m`` or more
   from B and from C (centres, floor plane).
+- ``route_plan``: standing at the box centre of S facing the centre of F, go through k named
+  landmarks (``params.landmarks``, drawn per question) to the goal G, centre to centre; before
+  each leg the question leaves a blank to fill with "turn left" / "turn right" / "turn back".
+  The turn of a leg is the sector of theta, the signed angle (ccw = left) from the current
+  heading to the next point: left (45, 135), right (-135, -45), back |theta| > 135; theta must
+  lie ``min_angle_deg`` or more inside its sector (a leg straight ahead, |theta| < 45, is not
+  asked). After a leg the heading is the leg's direction. Replaying a turn sequence (heading
+  turned by +90, -90 or 180 degrees, then the next point must lie within 45 degrees of straight
+  ahead) reaches the goal for the answer and fails at the first wrong turn for every other
+  option (:func:`replay_route`). Options: the answer and three other sequences of the same length.
+- ``cognitive_map``: the top-down map (engine/qa/ascii_map.py) of the named objects, with the
+  scene turned by a multiple of 90 degrees so that up is the direction the first frame faces
+  (asked only when that heading is within 45 - ``min_angle_deg`` degrees of a wall direction);
+  no camera mark. Scored per cell (answer type ``ascii``).
 - ``appearance_order``: four categories, each with its first frame (the first frame in which
   one of its objects is seen); sorted by that frame, consecutive first frames must differ by
   ``min_frames`` or more, and no object of a later category may show (any pixel) before the
@@ -50,7 +64,8 @@ from engine.qa.refer import covered_in_view, plural
 from engine.qa.schema import Template
 
 TASKS = ("object_count", "abs_distance", "object_size", "room_size", "rel_distance", "rel_direction_easy",
-         "rel_direction_medium", "rel_direction_hard", "appearance_order")
+         "rel_direction_medium", "rel_direction_hard", "appearance_order", "route_plan", "cognitive_map")
+TURNS = {"turn left": 90.0, "turn right": -90.0, "turn back": 180.0}  # heading change, degrees ccw
 DIRECTION_LEVELS = {
     "rel_direction_easy": (("left", "right"), (0.0, 180.0)),
     "rel_direction_medium": (("left", "right", "back"), (0.0, 135.0, -135.0)),
@@ -60,7 +75,8 @@ DIRECTION_LEVELS = {
 
 def validate_template(t: Template) -> None:
     """Answer types per task: counts, numbers (distance m, size cm, room m2) or choices."""
-    want = {"object_count": "count", "abs_distance": "number", "object_size": "number", "room_size": "number"}
+    want = {"object_count": "count", "abs_distance": "number", "object_size": "number", "room_size": "number",
+            "cognitive_map": "ascii"}
     if want.get(t.task, "choice") != t.answer_type:
         raise t.error("answer_type", f"video task {t.task} answers {want.get(t.task, 'choice')}")
 
@@ -290,5 +306,154 @@ def _appearance(ctx, t, rng, frames):
     return out
 
 
+def turn_of(theta: float, margin: float) -> str | None:
+    """The turn ("turn left" / "turn right" / "turn back") whose sector holds ``theta`` (degrees,
+    ccw = left) at least ``margin`` degrees inside it, else None (ahead, or near a boundary)."""
+    a = abs(theta)
+    if 45.0 + margin <= a <= 135.0 - margin:
+        return "turn left" if theta > 0 else "turn right"
+    if a >= 135.0 + margin:
+        return "turn back"
+    return None
+
+
+def replay_route(points: list[np.ndarray], facing: np.ndarray, turns: list[str]) -> bool:
+    """Walk a route: from ``points[0]`` (x, y) with heading towards ``facing``; for each leg turn
+    the heading by ``TURNS[turn]`` degrees, fail unless the next point lies within 45 degrees of the
+    new heading, then walk there (the heading becomes the leg's direction). True when the goal
+    (``points[-1]``) is reached. One turn per leg (``len(turns) == len(points) - 1``)."""
+    if len(turns) != len(points) - 1:
+        return False
+    h = math.atan2(*(np.asarray(facing, float) - points[0])[::-1])
+    for k, turn in enumerate(turns):
+        h += math.radians(TURNS[turn])
+        d = points[k + 1] - points[k]
+        leg = math.atan2(d[1], d[0])
+        if abs(math.degrees(float(_wrap(leg - h)))) >= 45.0:
+            return False
+        h = leg
+    return True
+
+
+def _wrap(a: float) -> float:
+    return (a + math.pi) % (2 * math.pi) - math.pi
+
+
+def _route(ctx, t, rng, frames):
+    w = ctx.world
+    named = named_objects(ctx, t, frames)
+    m = ctx.margin(t, "min_angle_deg")
+    sep = float(t.param("min_sep_m", 0.5))
+    lo, hi = t.param("landmarks", [1, 2])
+    out = []
+    limit = int(ctx.cfg["balancing"]["max_candidates"])
+    ids = sorted(named)
+    for _ in range(4 * limit):
+        if len(out) >= limit:
+            break
+        k = int(rng.integers(lo, hi + 1))
+        if len(ids) < k + 3:
+            break
+        pick = [ids[int(i)] for i in rng.permutation(len(ids))[:k + 3]]
+        s_, f_, route = pick[0], pick[1], pick[2:]  # route: landmarks..., goal
+        pts = [w.centers[w.index[o], :2] for o in [s_] + route]
+        face = w.centers[w.index[f_], :2]
+        if min(np.linalg.norm(b - a) for a, b in zip(pts, pts[1:])) < sep or np.linalg.norm(face - pts[0]) < sep:
+            continue
+        turns, h, ok = [], math.atan2(*(face - pts[0])[::-1]), True
+        for a, b in zip(pts, pts[1:]):
+            leg = math.atan2(b[1] - a[1], b[0] - a[0])
+            turn = turn_of(math.degrees(_wrap(leg - h)), m)
+            if turn is None:
+                ok = False
+                break
+            turns.append(turn)
+            h = leg
+        if not ok:
+            continue
+        truth = ", ".join(x.title() for x in turns)
+        others = [", ".join(x.title() for x in seq) for seq in _sequences(len(turns)) if list(seq) != turns]
+        opts = [truth] + [others[int(i)] for i in rng.permutation(len(others))[:3]]
+        steps, n = [], 1
+        for o in route:
+            steps.append(f"{n}. [please fill in] {n + 1}. Go forward until {named[o]}.")
+            n += 2
+        slots = {"S": named[s_], "F": named[f_], "G": named[route[-1]], "steps": " ".join(steps)}
+        rat = (f"Starting at {named[s_]} facing {named[f_]}: " +
+               "; ".join(f"{turn} towards {named[o]}" for turn, o in zip(turns, route)) + f". Answer: {truth}.")
+        c = choice_candidate(ctx, t, rng, slots, None, opts, 0, capitalize(rat), answer_space=None)
+        c.objects, c.frame = [s_, f_] + route, "world"
+        c.meta = {"turns": turns}
+        out.append(c)
+    return out
+
+
+def _sequences(n: int) -> list[tuple[str, ...]]:
+    from itertools import product
+    return list(product(list(TURNS), repeat=n))
+
+
+def turned_scene(scene, quarter_turns: int):
+    """A copy of ``scene`` (objects, room, walls) turned by ``quarter_turns`` * 90 degrees ccw about
+    the room centre (world +Z); views and paths dropped. Rooms are axis-aligned rectangles, so
+    the turned room is one too (sides swapped for odd turns)."""
+    import copy
+
+    from engine.scene.graph import Room, Wall
+
+    k = quarter_turns % 4
+    c, s_ = [(1, 0), (0, 1), (-1, 0), (0, -1)][k]
+
+    def rot(p):
+        return [c * p[0] - s_ * p[1], s_ * p[0] + c * p[1]]
+
+    sc = copy.copy(scene)
+    sx, sy, sz = scene.room.size
+    size = [sy, sx, sz] if k % 2 else [sx, sy, sz]
+    sc.room = Room(scene.room.type, size, [Wall(wl.id, rot(wl.start), rot(wl.end), wl.height, wl.thickness)
+                                           for wl in scene.room.walls])
+    objs = []
+    for o in scene.objects:
+        o2 = copy.copy(o)
+        o2.center = rot(o.center) + [o.center[2]]
+        o2.yaw = float(o.yaw + k * math.pi / 2)
+        objs.append(o2)
+    sc.objects, sc.views, sc.paths = objs, [], []
+    return sc
+
+
+def _cognitive_map(ctx, t, rng, frames):
+    from engine.qa.ascii_map import build_ascii_map
+
+    if ctx.scene.room.type not in t.constraints.get("room_types", ["room"]):
+        return []
+    named = named_objects(ctx, t, frames)
+    if len(named) < 2:
+        return []
+    f = frames[0].heading_xy
+    yaw = math.degrees(math.atan2(f[1], f[0]))
+    k = int(round((90.0 - yaw) / 90.0))  # quarter turns that bring the first heading closest to +y (up)
+    if abs(float((yaw + 90.0 * k - 90.0 + 180.0) % 360.0 - 180.0)) > 45.0 - ctx.margin(t, "min_angle_deg"):
+        return []
+    sc = turned_scene(ctx.scene, k)
+    res = float(t.param("resolution_m", 0.5))
+    ids = [o for o in ctx.world.ids if o in named]
+    mp = build_ascii_map(sc, None, res, named, object_ids=ids)
+    if mp.hidden:
+        return []
+    legend = ", ".join(f"{a} = {b}" for a, b in mp.legend.items())
+    slots = {"rows": str(len(mp.grid)), "cols": str(len(mp.grid[0])), "resolution": f"{res:g}", "legend": legend}
+    rat = (f"Up is the first frame's heading (the room turned by {90 * k % 360} degrees); at {res:g} m per cell the room "
+           f"gives {len(mp.grid)} rows and {len(mp.grid[0])} columns with the wall ring; each object fills the cells "
+           "whose centres lie in its floor outline.")
+    from engine.qa.candidate import text_candidate
+
+    c = text_candidate(ctx, t, rng, slots, None, mp.text(), rat, answer_type="ascii", frame="world")
+    c.objects = list(mp.letters)
+    c.meta = {"quarter_turns": k % 4}
+    return [c]
+
+
 _TASK_FN = {"object_count": _count, "abs_distance": _abs_distance, "object_size": _object_size,
-            "room_size": _room_size, "rel_distance": _rel_distance, "appearance_order": _appearance}
+            "room_size": _room_size, "rel_distance": _rel_distance, "appearance_order": _appearance,
+            "route_plan": _route, "cognitive_map": _cognitive_map}
