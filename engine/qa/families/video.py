@@ -346,15 +346,13 @@ def _route(ctx, t, rng, frames):
     sep = float(t.param("min_sep_m", 0.5))
     lo, hi = t.param("landmarks", [1, 2])
     out = []
-    limit = int(ctx.cfg["balancing"]["max_candidates"])
     ids = sorted(named)
-    for _ in range(4 * limit):
+    limit = int(ctx.cfg["balancing"]["max_candidates"])
+    tuples = [tp for k in range(int(lo), int(hi) + 1) for tp in ctx.tuples(ids, k + 3, rng)]
+    for j in rng.permutation(len(tuples)):
         if len(out) >= limit:
             break
-        k = int(rng.integers(lo, hi + 1))
-        if len(ids) < k + 3:
-            break
-        pick = [ids[int(i)] for i in rng.permutation(len(ids))[:k + 3]]
+        pick = list(tuples[int(j)])
         s_, f_, route = pick[0], pick[1], pick[2:]  # route: landmarks..., goal
         pts = [w.centers[w.index[o], :2] for o in [s_] + route]
         face = w.centers[w.index[f_], :2]
