@@ -81,10 +81,8 @@ def _run_errors(cfg: dict) -> list[str]:
         c.check("output.lmms_eval", lambda v: isinstance(v, bool), "true or false (write lmms_eval/: an lmms-eval task)")
         if c.check("output.video", lambda v: isinstance(v, bool), "true or false (write videos/: an MP4 per camera path)") \
                 and c.get("output.video") and isinstance(c.get("camera"), dict):
-            cam = c.get("camera")
-            if cam.get("mode") != "walkthrough":
-                c.err("output.video", "true needs camera paths; fix: pass camera=walkthrough (or preset=video)")
-            elif any(isinstance(cam.get(k), int) and cam[k] % 2 for k in ("width", "height")):
+            cam = c.get("camera")  # without camera paths (camera=walkthrough) no video is made, except the demo's
+            if any(isinstance(cam.get(k), int) and cam[k] % 2 for k in ("width", "height")):
                 c.err("output.video", f"H.264 yuv420p needs even image sides, got camera {cam.get('width')}x"
                       f"{cam.get('height')}; fix: set camera.width and camera.height to even numbers")
         for flag, doc in flags.items():

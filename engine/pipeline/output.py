@@ -26,6 +26,7 @@ from engine.schema import ConfigError
 # the split rule, and the demo's pictures.
 TOP_FILES = (MANIFEST, "README.md", "config.yaml", "splits.json", "card/answers.png", "card/factors.png",
              "card/samples.png", "topdown.png", "contact_sheet.png",
+             "walkthrough.png", "walkthrough.mp4", "walkthrough_questions.json",  # the demo's walkthrough
              *LMMS_FILES)
 SCENES_FOLDER = "scenes"
 # Shard files: <folder>/<split>-KKKKK-of-NNNNN.<ext>; scene records: scenes/scenes-KKKKK-of-NNNNN.jsonl.
