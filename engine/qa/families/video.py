@@ -81,6 +81,16 @@ def validate_template(t: Template) -> None:
         raise t.error("answer_type", f"video task {t.task} answers {want.get(t.task, 'choice')}")
 
 
+def balance_features(t: Template, features: tuple[str, ...]) -> tuple[str, ...]:
+    """The balancing features of a video question: its object and category slots
+    (``A=the sofa``: an object is named by its category, so this is the category). The joint of
+    the slots and the listed-option, step and category-list texts are dropped: they are unique
+    per question, so a counter keyed by them would never be seen with two answers and the
+    balancer would never ask the question; what they show is balanced per option instead."""
+    keep = {name for name, typ in t.slots.items() if typ in ("object", "category")}
+    return tuple(f for f in features if f.split("=", 1)[0] in keep)
+
+
 def path_frames(ctx: FamilyContext) -> list[tuple[dict, list[ViewFacts]]]:
     """The paths whose first frame is the context's view, each with its frames' ViewFacts in order."""
     out = []
@@ -124,6 +134,7 @@ def generate(ctx: FamilyContext, t: Template, rng: np.random.Generator) -> list[
         if fn is None:
             raise t.error("task", f"unknown video task {t.task!r}")
         for c in fn(ctx, t, rng, frames):
+            c.features = balance_features(t, c.features)
             c.view_ids = list(path["view_ids"])
             c.meta = dict(c.meta, path_id=path["id"])
             out.append(c)
