@@ -25,6 +25,7 @@ from engine.layout.config import scene_cfg_errors
 from engine.paths import CONF_DIR, DATA_FOLDERS, config_groups, data_dir
 from engine.pipeline.splits import SPLIT_KEYS, split_cfg, split_cfg_errors
 from engine.qa.config import qa_cfg_errors
+from engine.qa.families import OPT_IN_FAMILIES
 from engine.qa.templates import TemplateError, template_files
 from engine.render.protocol import render_cfg_errors
 from engine.scene.catalog import DEFAULT_CATALOG
@@ -364,7 +365,7 @@ def input_digests(cfg: dict) -> dict[str, str]:
     files: list[Path] = [Path(cfg["scene"].get("catalog") or DEFAULT_CATALOG)]
     if qa_enabled(cfg):
         try:
-            files += template_files(cfg["qa"].get("templates"))
+            files += [f for f in template_files(cfg["qa"].get("templates")) if not _opt_in_unused(f, cfg["qa"])]
         except TemplateError:
             pass
     if render_enabled(cfg):
@@ -374,6 +375,20 @@ def input_digests(cfg: dict) -> dict[str, str]:
         if f.is_file():
             out[_data_name(f)] = sha256_file(f)
     return out
+
+
+def _opt_in_unused(path: Path, qa: dict) -> bool:
+    """True for a template file of an opt-in family (``OPT_IN_FAMILIES``: video) that
+    ``qa.families`` does not name: the job reads none of its templates, so it is not hashed
+    (datasets made before the family existed keep their hash)."""
+    import yaml
+
+    try:
+        fam = (yaml.safe_load(path.read_text()) or {}).get("family")
+    except (OSError, yaml.YAMLError, AttributeError):
+        return False
+    fams = qa.get("families", "all") if isinstance(qa, dict) else "all"
+    return fam in OPT_IN_FAMILIES and (fams == "all" or not isinstance(fams, (list, tuple)) or fam not in fams)
 
 
 def _data_name(path: Path) -> str:

@@ -38,6 +38,12 @@ FAMILIES: dict[str, ModuleType] = {
 }
 
 
+# Families asked only when named in ``qa.families`` (not by ``all``, nor by a tag): their questions
+# need data the default cameras do not make (video: a camera path, camera=walkthrough), and a
+# template tried on every view without a row would change the template order of existing runs.
+OPT_IN_FAMILIES = frozenset({"video"})
+
+
 def get_family(name: str) -> ModuleType:
     """The module of family ``name``; ValueError naming the family otherwise."""
     mod = FAMILIES.get(name)
