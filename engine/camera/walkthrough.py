@@ -47,8 +47,8 @@ from engine.camera.annotate import objects_geometry
 from engine.camera.config import validate_camera_cfg
 from engine.camera.intrinsics import make_intrinsics, vertical_fov_deg
 from engine.camera.sampler import CameraSamplingError, find_table, target_pool
+from engine.geometry.boxes import OrientedBox
 from engine.geometry.transforms import make_pose
-from engine.layout.occupancy import rect_corners
 from engine.plain import to_plain
 from engine.scene.graph import SceneGraph, View
 
@@ -86,12 +86,9 @@ class PlannedPath:
 def obstacle_rects(scene: SceneGraph, clearance: float, top_z: float) -> np.ndarray:
     """(M,) shapely polygons: footprints grown by ``clearance`` on every side (the box inflated by
     the clearance, seen from above) of the objects whose box bottom is below ``top_z`` (m)."""
-    rects = []
-    for o in scene.objects:
-        if o.center[2] - o.size[2] / 2 >= top_z:
-            continue
-        rects.append(rect_corners(o.center[0], o.center[1], o.size[0] / 2 + clearance, o.size[1] / 2 + clearance, o.yaw))
-    return shapely.polygons(np.array(rects).reshape(-1, 4, 2))
+    grow = np.array([2 * clearance, 2 * clearance, 0.0])
+    return np.array([OrientedBox.from_yaw(o.center, np.asarray(o.size, float) + grow, o.yaw).footprint()
+                     for o in scene.objects if o.center[2] - o.size[2] / 2 < top_z], dtype=object)
 
 
 def segments_free(points: np.ndarray, rects: np.ndarray) -> bool:
@@ -235,8 +232,7 @@ def plan_room_path(scene: SceneGraph, cfg: Mapping, rng: np.random.Generator) ->
     k = int(rng.integers(w["waypoints"][0], w["waypoints"][1] + 1))
     pick = rng.permutation(len(floor_objs))[:k]
     anchors = [floor_objs[int(i)] for i in pick]
-    fps_ = shapely.polygons(np.array([rect_corners(o.center[0], o.center[1], o.size[0] / 2, o.size[1] / 2, o.yaw)
-                                      for o in anchors]).reshape(-1, 4, 2))
+    fps_ = [o.box.footprint() for o in anchors]
     pts = shapely.points(cells)
     lo, hi = (float(x) for x in w["waypoint_distance_m"])
     way_cells, way_objs = [], []
