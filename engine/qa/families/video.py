@@ -47,7 +47,8 @@ Tasks (values in the template's unit):
   one of its objects is seen); sorted by that frame, consecutive first frames must differ by
   ``min_frames`` or more, and no object of a later category may show (any pixel) before the
   earlier category's first frame, so the order does not hang on a threshold. Options: the true
-  order and three other permutations.
+  order and, for each other category, a random permutation starting with it (the four options
+  start with four different categories; each option is balanced by its first category).
 """
 
 from __future__ import annotations
@@ -304,13 +305,17 @@ def _appearance(ctx, t, rng, frames):
             continue
         names = {c: w.name[w.by_category[c][0]] for c in pick}
         truth = ", ".join(names[c] for c in order)
-        perms = [p for p in permutations(order) if list(p) != order]
-        wrong = [perms[int(i)] for i in rng.permutation(len(perms))[:3]]
+        wrong = []  # one permutation starting with each other category: the four options start differently
+        for first in order[1:]:
+            perms = [p for p in permutations(order) if p[0] == first]
+            wrong.append(perms[int(rng.integers(len(perms)))])
         opts = [truth] + [", ".join(names[c] for c in p) for p in wrong]
         rat = ("First frames in which each is seen clearly: " +
                ", ".join(f"{names[c]} {first_seen[c]}" for c in order) + f"; so the order is {truth}.")
         cand = choice_candidate(ctx, t, rng, {"categories": ", ".join(names[c] for c in pick)}, None, opts, 0, rat,
                                 answer_space=None)
+        # balanced per option by the category it starts with, so "the bed comes first" is no blind guess
+        cand.option_keys = tuple(f"first={c}" for c in order)
         cand.objects, cand.frame = [w.by_category[c][0] for c in order], "camera"
         cand.meta = {"first_frames": [first_seen[c] for c in order]}
         out.append(cand)
