@@ -178,7 +178,7 @@ def test_route_plans_replay_and_distractors_fail():
                 turns = [x.strip().lower() for x in opt.split(",")]
                 assert video.replay_route(pts, face, turns) == (opt == c.value), opt
             n += 1
-    assert n >= 150
+    assert n >= 120
 
 
 # --- hand-worked scene --------------------------------------------------------------------------
@@ -269,6 +269,7 @@ def test_hand_appearance_order():
     for c in cands:
         assert len(c.options) == 4 and len(set(c.options)) == 4 and c.options[c.correct] == c.value
         assert all(sorted(o.split(", ")) == sorted(c.value.split(", ")) for o in c.options)
+        assert len({o.split(", ")[0] for o in c.options}) == 4  # four different first categories
 
 
 def test_hand_route_plan():
@@ -276,7 +277,10 @@ def test_hand_route_plan():
     # start at the bed (-2, 1) facing the sofa (heading 0 deg); to the bookshelf (-0.5, -1.7): -60.9 deg
     # (right: 55..125 with the 10 degree margin); then to the box (-0.5, 0.5): leg heading 90, relative
     # 150.9 deg (back: >= 145), turn back
-    c = _by_objects(all_candidates(ctx, "video.route_plan"), ["obj_00", "obj_01", "obj_02", "obj_06"])
+    want = ["obj_00", "obj_01", "obj_02", "obj_06"]
+    # the route is asked unless its distractor draw repeats an option (then it is dropped): find a seed
+    c = next(got for seed in range(20) if (got := _by_objects(all_candidates(make_ctx(hand_scene()), "video.route_plan",
+                                                                              seed=seed), want)))
     assert len(c) == 1 and c[0].value == "Turn Right, Turn Back"
     assert "1. [please fill in] 2. Go forward until the bookshelf. 3. [please fill in] 4. Go forward until the box." \
         in c[0].question
@@ -340,3 +344,50 @@ def test_walkthrough_config_errors_name_the_key():
     bad = copy.deepcopy(CAM)
     bad["mode"] = "walk"
     assert any(e.startswith("camera.mode") for e in camera_cfg_errors(bad))
+
+
+def test_mp4_per_path_and_vsibench_export(tmp_path):
+    """A one-scene walkthrough dataset with output.video=true: the MP4 (H.264 frames at the path's
+    fps, listed in the manifest) decodes to the row's frames, a rerun gives the same bytes, and the
+    VSI-Bench export lists every video row with its video."""
+    import json
+
+    from PIL import Image
+
+    from engine.export.video import read_mp4
+    from engine.export.vsibench import QUESTION_TYPES, export_vsibench
+    from engine.pipeline.config import load_job
+    from engine.pipeline.run import generate
+
+    over = ["preset=video", "camera.width=128", "camera.height=128", "qa.balancing.varied=false", "camera.walkthrough.fps=2",
+            "camera.walkthrough.duration_s=2", "num_scenes=1", "output.video=true", "progress=false",
+            "executor.workers=1", "split.ratios.train=1.0", "split.ratios.validation=0", "split.ratios.test=0"]
+    job = load_job(over + [f"out={tmp_path / 'a'}"])
+    generate(job)
+    mp4 = tmp_path / "a" / "videos" / "s000000000-path_0.mp4"
+    frames, fps = read_mp4(mp4)
+    assert len(frames) == 4 and fps == 2.0 and frames[0].shape == (128, 128, 3)
+    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    assert any("videos/s000000000-path_0.mp4" in e["files"] for e in manifest["shards"].values())
+    import pyarrow.parquet as pq
+
+    rows = pq.read_table(tmp_path / "a" / "data" / "train-00000-of-00001.parquet").to_pylist()
+    assert rows and all(r["view_ids"] == [f"frame_{k:03d}" for k in range(4)] and len(r["images"]) == 4 for r in rows)
+    import io
+
+    png = [np.asarray(Image.open(io.BytesIO(im["bytes"])).convert("RGB"), dtype=float) for im in rows[0]["images"]]
+    assert all(np.abs(a - b).mean() < 6.0 for a, b in zip(png, frames))  # lossy H.264 / JPEG, same pictures
+    generate(load_job(over + [f"out={tmp_path / 'b'}"]))
+    assert (tmp_path / "b" / "videos" / mp4.name).read_bytes() == mp4.read_bytes()
+
+    res = export_vsibench(tmp_path / "a", tmp_path / "vsi")
+    out = [json.loads(x) for x in (tmp_path / "vsi" / "test.jsonl").read_text().splitlines()]
+    rows = [r for r in rows if r["task"] in QUESTION_TYPES]  # no cognitive maps in VSI-Bench
+    assert res["rows"] == len(rows) == len(out) and (tmp_path / "vsi" / "spatialforge" / mp4.name).is_file()
+    for r, v in zip(rows, out):
+        assert v["scene_name"] == "s000000000-path_0" and v["question_type"] == QUESTION_TYPES[r["task"]]
+        if r["choices"]:
+            assert v["options"] == [f"{'ABCD'[k]}. {o}" for k, o in enumerate(r["choices"])]
+            assert v["ground_truth"] == "ABCD"[r["answer_index"]] and "\nA. " not in v["question"]
+        else:
+            assert v["options"] is None and float(v["ground_truth"]) == float(json.loads(r["value"]))

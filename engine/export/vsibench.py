@@ -13,6 +13,8 @@ was made without ``output.video``). Row fields:
 - ``ground_truth``: the letter for multiple-choice rows, the number as text otherwise
   (metres, centimetres, square metres or a count, as the question asks);
 - ``spatialforge_id``: the dataset row's ``id``.
+
+Rows of tasks VSI-Bench does not have (``cognitive_map``) are left out.
 """
 
 from __future__ import annotations
@@ -81,8 +83,8 @@ def export_vsibench(dataset: str | Path, dest: str | Path, fps_default: float = 
         cols = [c for c in ("id", "scene_id", "family", "task", "question", "answer_type", "choices", "answer_index",
                             "value", "meta") if c in names]
         for r in pq.read_table(p, columns=cols).to_pylist():
-            if r["family"] != "video":
-                continue
+            if r["family"] != "video" or r["task"] not in QUESTION_TYPES:
+                continue  # VSI-Bench has no cognitive-map task: those rows stay in the dataset only
             vr = vsibench_row(r, len(rows))
             rows.append(vr)
             need.setdefault(vr["scene_name"], (p, r["id"]))

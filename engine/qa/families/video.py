@@ -38,7 +38,9 @@ Tasks (values in the template's unit):
   asked). After a leg the heading is the leg's direction. Replaying a turn sequence (heading
   turned by +90, -90 or 180 degrees, then the next point must lie within 45 degrees of straight
   ahead) reaches the goal for the answer and fails at the first wrong turn for every other
-  option (:func:`replay_route`). Options: the answer and three other sequences of the same length.
+  option (:func:`replay_route`). Options: the answer and three other sequences of the same
+  length, drawn from the shard's earlier answers (:func:`route_distractors`), so they are
+  exchangeable with the answer.
 - ``cognitive_map``: the top-down map (engine/qa/ascii_map.py) of the named objects, with the
   scene turned by a multiple of 90 degrees so that up is the direction the first frame faces
   (asked only when that heading is within 45 - ``min_angle_deg`` degrees of a wall direction);
@@ -386,8 +388,10 @@ def _route(ctx, t, rng, frames):
         if not ok:
             continue
         truth = ", ".join(x.title() for x in turns)
-        others = [", ".join(x.title() for x in seq) for seq in _sequences(len(turns)) if list(seq) != turns]
-        opts = [truth] + [others[int(i)] for i in rng.permutation(len(others))[:3]]
+        wrong = route_distractors(ctx, t, tuple(turns), rng)
+        if wrong is None:
+            continue
+        opts = [truth] + [", ".join(x.title() for x in seq) for seq in wrong]
         steps, n = [], 1
         for o in route:
             steps.append(f"{n}. [please fill in] {n + 1}. Go forward until {named[o]}.")
@@ -400,6 +404,30 @@ def _route(ctx, t, rng, frames):
         c.meta = {"turns": turns}
         out.append(c)
     return out
+
+
+ROUTE_PRIOR_SIZE, ROUTE_PRIOR_MIN = 256, 24
+
+
+def route_distractors(ctx: FamilyContext, t: Template, truth: tuple[str, ...],
+                      rng: np.random.Generator) -> list[tuple[str, ...]] | None:
+    """Three wrong turn sequences of the truth's length, exchangeable with it: drawn once from the
+    earlier true sequences of this length in the shard (``ctx.state``, the last
+    ``ROUTE_PRIOR_SIZE``), so a sequence that is often right is as often a distractor (uniform
+    over the other sequences until ``ROUTE_PRIOR_MIN`` are remembered). None (not asked) when the draw
+    repeats an option; the truth is remembered either way."""
+    prior = ctx.state.setdefault(("route_prior", t.id, len(truth)), [])
+    if len(prior) >= ROUTE_PRIOR_MIN:
+        wrong = [prior[int(k)] for k in rng.integers(0, len(prior), 3)]
+    else:
+        seqs = [q for q in _sequences(len(truth)) if q != truth]
+        wrong = [seqs[int(k)] for k in rng.permutation(len(seqs))[:3]]
+    prior.append(truth)
+    if len(prior) > ROUTE_PRIOR_SIZE:
+        del prior[0]
+    if len({truth, *wrong}) < 4:
+        return None
+    return wrong
 
 
 def _sequences(n: int) -> list[tuple[str, ...]]:
