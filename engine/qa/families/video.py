@@ -50,7 +50,7 @@ Tasks (values in the template's unit):
   ``min_frames`` or more, and no object of a later category may show (any pixel) before the
   earlier category's first frame, so the order does not hang on a threshold. Options: the true
   order and, for each other category, a random permutation starting with it (the four options
-  start with four different categories; each option is balanced by its first category).
+  start with four different categories; each option is balanced by its first and last categories).
 """
 
 from __future__ import annotations
@@ -316,8 +316,9 @@ def _appearance(ctx, t, rng, frames):
                ", ".join(f"{names[c]} {first_seen[c]}" for c in order) + f"; so the order is {truth}.")
         cand = choice_candidate(ctx, t, rng, {"categories": ", ".join(names[c] for c in pick)}, None, opts, 0, rat,
                                 answer_space=None)
-        # balanced per option by the category it starts with, so "the bed comes first" is no blind guess
-        cand.option_keys = tuple(f"first={c}" for c in order)
+        # balanced per option by the categories it starts and ends with, so neither "the bed comes
+        # first" nor "the clock comes last" is a blind guess
+        cand.option_keys = tuple(f"first={p[0]}|last={p[-1]}" for p in [tuple(order)] + wrong)
         cand.objects, cand.frame = [w.by_category[c][0] for c in order], "camera"
         cand.meta = {"first_frames": [first_seen[c] for c in order]}
         out.append(cand)
