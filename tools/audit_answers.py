@@ -1704,7 +1704,7 @@ def v_order(row):
                    gate=-1.0 if covered else float(slack), gate_what="first frames apart; no earlier sliver")
 
 
-def _route_turns(pts, face, margin_deg):
+def _route_turns(pts, face):
     turns, worst = [], math.inf
     heading = np.asarray(face, float) - pts[0]
     for a, b in zip(pts, pts[1:]):
@@ -1736,7 +1736,7 @@ def v_route(row):
     S = row.S
     pts = [S.objects[o].c[:2] for o in [row.objs[0]] + row.objs[2:]]
     face = S.objects[row.objs[1]].c[:2]
-    turns, margin = _route_turns(pts, face, 0.0)
+    turns, margin = _route_turns(pts, face)
     if turns is None:
         return Result("disagree", "(a leg straight ahead)", note="route has a leg needing no turn")
     mine = ", ".join(turns)

@@ -60,7 +60,8 @@ from itertools import permutations
 
 import numpy as np
 
-from engine.qa.candidate import Candidate, capitalize, choice_candidate, count_candidate, number_candidate
+from engine.qa.candidate import (Candidate, capitalize, choice_candidate, count_candidate, number_candidate,
+                                 text_candidate)
 from engine.qa.context import FamilyContext
 from engine.qa.facts import ViewFacts
 from engine.qa.refer import covered_in_view, plural
@@ -161,16 +162,12 @@ def _count(ctx, t, rng, frames):
     return out
 
 
-def _pairs(ctx, ids, rng, k):
-    return ctx.tuples(sorted(ids), k, rng)
-
-
 def _abs_distance(ctx, t, rng, frames):
     w = ctx.world
     named = named_objects(ctx, t, frames)
     dec = int(ctx.cfg["decimals"])
     out = []
-    for a, b in _pairs(ctx, named, rng, 2):
+    for a, b in ctx.tuples(sorted(named), 2, rng):
         if a > b:
             continue  # unordered pairs: ask each once
         d = w.distance(a, b)
@@ -489,8 +486,6 @@ def _cognitive_map(ctx, t, rng, frames):
     rat = (f"Up is the first frame's heading (the room turned by {90 * k % 360} degrees); at {res:g} m per cell the room "
            f"gives {len(mp.grid)} rows and {len(mp.grid[0])} columns with the wall ring; each object fills the cells "
            "whose centres lie in its floor outline.")
-    from engine.qa.candidate import text_candidate
-
     c = text_candidate(ctx, t, rng, slots, None, mp.text(), rat, answer_type="ascii", frame="world")
     c.objects = list(mp.letters)
     c.meta = {"quarter_turns": k % 4}
