@@ -4,6 +4,7 @@
     spatialforge config   [key=value ...]                            print the resolved config and its hash
     spatialforge demo     [key=value ...]                            50 scenes into outputs/demo + plots + a peek
     spatialforge glb      out=DIR scene_id=sXXXXXXXXX path=FILE.glb  export one scene of a dataset as GLB
+    spatialforge export   DATASET DEST --format vsibench              video rows in VSI-Bench's row layout (docs/video.md)
     spatialforge card     DATASET [--plots] [--blind]                rewrite a dataset's card (README.md), with plots
     spatialforge push     DATASET --repo user/name [--private] [--revision R] [--dry-run]
                                                                      publish a dataset to the Hugging Face Hub
@@ -294,6 +295,25 @@ def cmd_glb(args: list[str]) -> Path:
     return Path(kv["path"])
 
 
+def cmd_export(args: list[str]) -> dict:
+    """``export DATASET DEST --format vsibench``: the dataset's rows in another benchmark's layout."""
+    from engine.export.vsibench import FORMATS, export_vsibench
+    from engine.pipeline.config import ConfigError
+
+    fmt = None
+    if "--format" in args:
+        i = args.index("--format")
+        fmt = args[i + 1] if i + 1 < len(args) else None
+        args = args[:i] + args[i + 2:]
+    if fmt not in FORMATS or len(args) != 2:
+        raise ConfigError(f"export: expected DATASET DEST --format {{{', '.join(FORMATS)}}}, got {args} "
+                          f"--format {fmt}; fix: e.g. spatialforge export outputs/video exports/vsi --format vsibench")
+    try:
+        return export_vsibench(args[0], args[1])
+    except ValueError as e:
+        raise ConfigError(str(e)) from e
+
+
 def cmd_demo(args: list[str]) -> dict:
     """50 scenes with the default config into outputs/demo, a top-down plot, a contact sheet,
     then open the dataset with datasets.load_dataset and print a few rows; the gallery last
@@ -491,6 +511,7 @@ def cmd_view(args: list[str]) -> dict:
 
 
 COMMANDS = {"generate": cmd_generate, "config": cmd_config, "demo": cmd_demo, "glb": cmd_glb,
+            "export": cmd_export,
             "card": cmd_card, "push": cmd_push, "check-splits": cmd_check_splits, "score": cmd_score,
             "view": cmd_view, "ask": cmd_ask}
 

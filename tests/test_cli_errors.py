@@ -66,7 +66,7 @@ def test_group_options_come_from_the_conf_folder():
     groups = config_groups()
     assert groups["scene"] == ["open", "room", "tabletop"]
     assert groups["executor"] == ["local", "ray"]
-    assert groups["preset"] == ["openspatial_like", "sat_like"]
+    assert groups["preset"] == ["openspatial_like", "sat_like", "video"]
     assert set(groups) == {"camera", "executor", "output", "preset", "qa", "render", "scene", "split"}
 
 

@@ -686,7 +686,7 @@ def match_expression(text: str, pool: list[str], S: Scene, D: Defs) -> str:
 
 
 def num_tol(unit: str | None, D: Defs) -> tuple[int, float]:
-    dec = 0 if unit == "deg" else D.decimals
+    dec = 0 if unit in ("deg", "cm") else D.decimals
     return dec, 0.5 * 10 ** (-dec) + 1e-9
 
 
@@ -1598,6 +1598,183 @@ def t_support(row):
     return compare(row, hits[0])
 
 
+# ---- video (docs/video.md): questions over a whole camera path; every frame of the row is a view
+
+
+def _frames(row) -> list[View]:
+    vids = row.r["view_ids"] or []
+    if len(vids) < 2:
+        raise Skip("video row with fewer than 2 frames")
+    return [row.S.views[v] for v in vids]
+
+
+def _video_named_gate(row, ids) -> float:
+    """0 when every id may be named by its category in a video (alone in its category, no
+    covered category in the scene, visible enough in some frame), else -1."""
+    th, frames = row.D.thresholds(row.T), _frames(row)
+    for oid in ids:
+        cat = row.S.objects[oid].category
+        same = [o for o in row.S.order if row.S.objects[o].category == cat]
+        cov = [o for o in row.S.order if row.S.objects[o].category in row.D.covered.get(cat, ())]
+        if len(same) != 1 or cov or not any(v.visible(oid, th) for v in frames):
+            return -1.0
+    return 0.0
+
+
+def v_count(row):
+    th, frames = row.D.thresholds(row.T), _frames(row)
+    cat = row.S.objects[row.objs[0]].category
+    members = [o for o in row.S.order if row.S.objects[o].category == cat]
+    seen = [o for o in members if any(v.visible(o, th) for v in frames)]
+    covered = any(v.shows(o) for o in row.S.order if row.S.objects[o].category in row.D.covered.get(cat, ())
+                  for v in frames)
+    gate = 0.0 if len(seen) == len(members) and not covered else -1.0
+    return compare(row, len(seen), gate=gate, gate_what="every member seen, no covered category shows")
+
+
+def v_abs_distance(row):
+    mine = box_dist(row.o(0), row.o(1))
+    gate = min(_video_named_gate(row, row.objs[:2]), mine - row.D.margin(row.T, "min_abs_diff"))
+    return number_result(row, mine, gate=gate, gate_what="named; distance >= min_abs_diff")
+
+
+def v_size(row):
+    ext = sorted(float(x) for x in row.o(0).s)
+    gate = min(_video_named_gate(row, row.objs[:1]), ext[2] - ext[1] - row.D.margin(row.T, "min_rel_diff") * ext[2])
+    return number_result(row, ext[2] * 100.0, gate=gate, gate_what="named; longest leads by min_rel_diff")
+
+
+def v_room(row):
+    if row.S.room_type != "room":
+        raise Skip("room size of a scene without a room")
+    return number_result(row, row.S.room_size[0] * row.S.room_size[1])
+
+
+def _by_name(row, ids: list[str], text: str) -> str:
+    hits = [o for o in ids if text == "the " + row.D.name(row.S.objects[o].category)]
+    if len(hits) != 1:
+        raise Skip(f"option {text!r} names {len(hits)} objects")
+    return hits[0]
+
+
+def v_rel_distance(row):
+    x, pool = row.objs[0], row.objs[1:]
+    ids = [_by_name(row, pool, c) for c in row.r["choices"]]
+    d = sorted((box_dist(row.S.objects[x], row.S.objects[o]), o) for o in ids)
+    mine = row.r["choices"][ids.index(d[0][1])]
+    gate = min(_video_named_gate(row, row.objs), clears(row.D, row.T, d[0][0], d[1][0]))
+    return compare(row, mine, margin=d[1][0] - d[0][0], gate=gate, gate_what="named; closest clears rel + abs")
+
+
+def v_direction(row):
+    a, b, c = row.o(0), row.o(1), row.o(2)
+    th = bearing_ccw(a.c, b.c - a.c, c.c)
+    task = row.r["task"]
+    if task == "rel_direction_easy":
+        mine, bounds = ("left" if th > 0 else "right"), (0.0, 180.0)
+    elif task == "rel_direction_medium":
+        mine, bounds = ("back" if abs(th) > 135 else "left" if th > 0 else "right"), (0.0, 135.0, -135.0)
+    else:
+        mine = ("front-" if abs(th) < 90 else "back-") + ("left" if th > 0 else "right")
+        bounds = (0.0, 90.0, -90.0, 180.0)
+    margin = min(abs(wrap_deg(th - x)) for x in bounds)
+    sep = min(np.linalg.norm((b.c - a.c)[:2]), np.linalg.norm((c.c - a.c)[:2])) - float(row.D.param(row.T, "min_sep_m", 0.5))
+    gate = min(_video_named_gate(row, row.objs[:3]), margin - row.D.margin(row.T, "min_angle_deg"), sep)
+    return compare(row, mine, margin=margin, gate=gate, gate_what="named; angle margin; separation")
+
+
+def v_order(row):
+    th, frames = row.D.thresholds(row.T), _frames(row)
+    cats = sorted({row.S.objects[o].category for o in row.objs})
+    first, shown = {}, {}
+    for cat in cats:
+        ids = [o for o in row.S.order if row.S.objects[o].category == cat]
+        seen = [k for k, v in enumerate(frames) if any(v.visible(o, th) for o in ids)]
+        if not seen:
+            raise Skip(f"category {cat} never seen")
+        first[cat] = seen[0]
+        shown[cat] = min(k for k, v in enumerate(frames) if any(v.shows(o) for o in ids))
+    order = sorted(cats, key=lambda c: first[c])
+    mine = ", ".join(row.D.name(c) for c in order)
+    gap = int(row.D.param(row.T, "min_frames", 2))
+    slack = min(min(first[b] - first[a] - gap, shown[b] - first[a] - 1) for a, b in zip(order, order[1:]))
+    covered = any(v.shows(o) for c in cats for o in row.S.order if row.S.objects[o].category in row.D.covered.get(c, ())
+                  for v in frames)
+    return compare(row, mine, margin=min(first[b] - first[a] for a, b in zip(order, order[1:])),
+                   gate=-1.0 if covered else float(slack), gate_what="first frames apart; no earlier sliver")
+
+
+def _route_turns(pts, face):
+    turns, worst = [], math.inf
+    heading = np.asarray(face, float) - pts[0]
+    for a, b in zip(pts, pts[1:]):
+        th = bearing_ccw(a, heading, b)
+        if 45.0 < abs(th) < 135.0:
+            turns.append("Turn Left" if th > 0 else "Turn Right")
+            worst = min(worst, abs(th) - 45.0, 135.0 - abs(th))
+        elif abs(th) > 135.0:
+            turns.append("Turn Back")
+            worst = min(worst, abs(th) - 135.0)
+        else:
+            return None, abs(th) - 45.0
+        heading = b - a
+    return turns, worst
+
+
+def _walk(pts, face, turns) -> bool:
+    h = math.atan2(*(np.asarray(face, float) - pts[0])[1::-1])
+    for k, t in enumerate(turns):
+        h += math.radians({"Turn Left": 90.0, "Turn Right": -90.0, "Turn Back": 180.0}[t])
+        d = pts[k + 1] - pts[k]
+        if abs(wrap_deg(math.degrees(math.atan2(d[1], d[0]) - h))) >= 45.0:
+            return False
+        h = math.atan2(d[1], d[0])
+    return True
+
+
+def v_route(row):
+    S = row.S
+    pts = [S.objects[o].c[:2] for o in [row.objs[0]] + row.objs[2:]]
+    face = S.objects[row.objs[1]].c[:2]
+    turns, margin = _route_turns(pts, face)
+    if turns is None:
+        return Result("disagree", "(a leg straight ahead)", note="route has a leg needing no turn")
+    mine = ", ".join(turns)
+    replays = [_walk(pts, face, [x.strip() for x in c.split(",")]) for c in row.r["choices"]]
+    ok_options = replays == [c == mine for c in row.r["choices"]]
+    gate = min(_video_named_gate(row, row.objs), margin - row.D.margin(row.T, "min_angle_deg"))
+    res = compare(row, mine, margin=margin, gate=gate, gate_what="named; turn margin")
+    if not ok_options:
+        return Result("disagree", mine, note="a distractor replays to the goal or the answer does not")
+    return res
+
+
+def v_map(row):
+    frames = _frames(row)
+    f = frames[0].pose[:3, 2]
+    yaw = math.degrees(math.atan2(f[1], f[0]))
+    k = int(round((90.0 - yaw) / 90.0)) % 4
+    off = abs(wrap_deg(yaw + 90.0 * k - 90.0))
+    rec = json.loads(json.dumps(row.S.rec))
+    R = rz(math.radians(90.0 * k))
+    for o in rec["objects"]:
+        o["center"] = (R @ np.array(o["center"], float)).tolist()
+        o["rotation"] = (R @ np.array(o["rotation"], float).reshape(3, 3)).tolist()
+    for w in rec["room"].get("walls") or []:
+        w["start"] = (R[:2, :2] @ np.array(w["start"], float)).tolist()
+        w["end"] = (R[:2, :2] @ np.array(w["end"], float)).tolist()
+    if k % 2:
+        sx, sy, sz = rec["room"]["size"]
+        rec["room"]["size"] = [sy, sx, sz]
+    rec["views"] = []
+    turned = Scene(rec)
+    mine = "\n".join(draw_map(turned, None, float(row.D.param(row.T, "resolution_m", 0.5)), row.objs))
+    gate = min(_video_named_gate(row, row.objs), 45.0 - off - row.D.margin(row.T, "min_angle_deg"))
+    if mine == row.value:
+        return Result("ok", "(same map)", gate=gate, gate_what="named; first heading near a wall direction")
+    return Result("disagree", mine)
+
+
 CHECKS = {
     "measurement.object_distance": m_object_distance, "measurement.camera_distance": m_camera_distance,
     "measurement.height": m_size, "measurement.length": m_size, "measurement.width": m_size,
@@ -1628,6 +1805,10 @@ CHECKS = {
     "ascii.draw_map": a_draw, "ascii.describe_to_map": a_draw, "ascii.map_direction": a_map_direction,
     "ascii.map_nearest": a_map_nearest,
     "text.direction": t_direction, "text.left_of": t_left_of, "text.distance": t_distance, "text.support": t_support,
+    "video.object_count": v_count, "video.abs_distance": v_abs_distance, "video.object_size": v_size,
+    "video.room_size": v_room, "video.rel_distance": v_rel_distance, "video.rel_direction_easy": v_direction,
+    "video.rel_direction_medium": v_direction, "video.rel_direction_hard": v_direction,
+    "video.appearance_order": v_order, "video.route_plan": v_route, "video.cognitive_map": v_map,
 }
 
 # what each task's margin is measured in (the deciding quantity's unit)
@@ -1643,6 +1824,8 @@ MARGIN_UNITS = {
     "occlusion.unanswerable": "px", "counting.count_compare": "count", "multiview.cross_view_direction": "deg",
     "ascii.map_direction": "deg", "ascii.map_nearest": "m", "text.direction": "deg", "text.left_of": "m",
     "measurement.object_distance": "m (choice)", "measurement.camera_distance": "m (choice)",
+    "video.rel_distance": "m", "video.rel_direction_easy": "deg", "video.rel_direction_medium": "deg",
+    "video.rel_direction_hard": "deg", "video.appearance_order": "frames", "video.route_plan": "deg",
 }
 
 
@@ -1679,7 +1862,7 @@ def consistency(row: Row) -> str | None:
 
 
 UNNAMED = {"counting.count", "counting.count_color", "counting.count_compare", "occlusion.amodal_count",
-           "multiview.count_across_views", "multiview.mark_correspondence"}
+           "multiview.count_across_views", "multiview.mark_correspondence", "video.object_count"}
 
 
 def names_check(row: Row) -> str | None:

@@ -16,7 +16,7 @@ from engine.camera.framing import framing_cfg_errors
 from engine.plain import to_plain
 from engine.paths import CONF_DIR
 from engine.scene.catalog import SCENE_TYPES
-from engine.schema import Checker, merge, raise_errors
+from engine.schema import MISSING, Checker, merge, raise_errors
 
 DEFAULT_CAMERA_CFG = CONF_DIR / "camera" / "default.yaml"
 
@@ -61,7 +61,8 @@ def camera_cfg_errors(camera_cfg: Mapping) -> list[str]:
         return [f"camera: expected a mapping, got {type(camera_cfg).__name__}; "
                 f"fix: pass the camera group of the config (see {DEFAULT_CAMERA_CFG})"]
     c = Checker(camera_cfg, "camera")
-    c.keys("", TOP_KEYS, see=str(DEFAULT_CAMERA_CFG))
+    c.keys("", TOP_KEYS, optional=("mode", "walkthrough"), see=str(DEFAULT_CAMERA_CFG))
+    _walkthrough_errors(c)
     for key, (lo, hi) in _INT_KEYS.items():
         c.number(key, lo, hi, integer=True)
     for key in _NONNEG_KEYS:
@@ -85,6 +86,39 @@ def camera_cfg_errors(camera_cfg: Mapping) -> list[str]:
         for key in _PROFILE_BOOLS:
             c.boolean(f"{where}.{key}")
     return c.errors
+
+
+MODES = ("views", "walkthrough")
+WALKTHROUGH_CFG = CONF_DIR / "camera" / "walkthrough.yaml"
+_WALK_KEYS = ("fps", "duration_s", "clearance_m", "grid_m", "waypoints", "waypoint_distance_m", "max_speed_m_s",
+              "max_angular_speed_deg_s", "pitch_deg", "orbit_sweep_deg", "orbit_min_sweep_deg", "orbit_distance_m", "max_attempts")
+
+
+def _walkthrough_errors(c: Checker) -> None:
+    """Checks of the optional ``mode`` and ``walkthrough`` keys (docs/video.md)."""
+    if c.get("mode") is MISSING or not c.one_of("mode", MODES) or c.get("mode") != "walkthrough":
+        return
+    if not c.keys("walkthrough", _WALK_KEYS, see=str(WALKTHROUGH_CFG)):
+        return
+    c.number("walkthrough.fps", 0.0, 120.0, strict=True)
+    c.number("walkthrough.duration_s", 0.0, 600.0, strict=True, unit=" seconds")
+    c.number("walkthrough.clearance_m", 0.0, unit=" metres")
+    c.number("walkthrough.grid_m", 0.01, 1.0, unit=" metres")
+    c.pair("walkthrough.waypoints", 1, 20, integer=True)
+    c.pair("walkthrough.waypoint_distance_m", 0.0)
+    c.number("walkthrough.max_speed_m_s", 0.0, strict=True)
+    c.number("walkthrough.max_angular_speed_deg_s", 0.0, 360.0, strict=True)
+    c.pair("walkthrough.pitch_deg", -89.0, 89.0)
+    c.number("walkthrough.orbit_sweep_deg", 0.0, 360.0, strict=True)
+    c.number("walkthrough.orbit_min_sweep_deg", 0.0, 360.0)
+    c.number("walkthrough.max_attempts", 1, None, integer=True)
+    if c.keys("walkthrough.orbit_distance_m", ("tabletop", "open"), see=str(WALKTHROUGH_CFG)):
+        for st in ("tabletop", "open"):
+            c.pair(f"walkthrough.orbit_distance_m.{st}", 0.0)
+    fps, dur = c.get("walkthrough.fps"), c.get("walkthrough.duration_s")
+    if isinstance(fps, (int, float)) and isinstance(dur, (int, float)) and round(fps * dur) < 2:
+        c.err("walkthrough.duration_s", f"fps * duration_s = {fps * dur:g} gives fewer than 2 frames; fix: raise "
+              "camera.walkthrough.duration_s or camera.walkthrough.fps")
 
 
 def validate_camera_cfg(camera_cfg: Mapping) -> None:

@@ -26,6 +26,7 @@ from engine.layout.config import scene_cfg_errors
 from engine.paths import CONF_DIR, DATA_FOLDERS, config_groups, data_dir
 from engine.pipeline.splits import SPLIT_KEYS, split_cfg, split_cfg_errors
 from engine.qa.config import qa_cfg_errors
+from engine.qa.families import OPT_IN_FAMILIES
 from engine.qa.templates import TemplateError, template_files
 from engine.render.protocol import render_cfg_errors
 from engine.scene.catalog import DEFAULT_CATALOG
@@ -65,7 +66,8 @@ def _run_errors(cfg: dict) -> list[str]:
             "stop (fail the run at a scene whose stages raise) or skip (leave it out, listed in the manifest)")
     flags = {wk.flag: wk.flag_doc for wk in WRITERS if wk.flag}  # one flag per exporter
     if c.keys("output", ["scenes_per_shard", "row_group_size", "compression", "image_format", "jpeg_quality",
-                         "jpeg_subsampling", "depth", "instance_mask", "scenes", "license", "lmms_eval", "point_cloud", *flags], see="conf/output/default.yaml"):
+                         "jpeg_subsampling", "depth", "instance_mask", "scenes", "license", "lmms_eval", "point_cloud", *flags], ["video"],
+                 see="conf/output/default.yaml"):
         c.number("output.scenes_per_shard", 1, integer=True)
         c.number("output.row_group_size", 1, integer=True, unit=" (rows per Parquet row group)")
         c.one_of("output.compression", COMPRESSIONS)
@@ -81,6 +83,12 @@ def _run_errors(cfg: dict) -> list[str]:
         c.check("output.lmms_eval", lambda v: isinstance(v, bool), "true or false (write lmms_eval/: an lmms-eval task)")
         c.check("output.point_cloud", lambda v: isinstance(v, bool),
                 "true or false (write pointclouds/<scene_id>.ply: fused depth points with instance labels)")
+        if c.check("output.video", lambda v: isinstance(v, bool), "true or false (write videos/: an MP4 per camera path)") \
+                and c.get("output.video") and isinstance(c.get("camera"), dict):
+            cam = c.get("camera")  # without camera paths (camera=walkthrough) no video is made, except the demo's
+            if any(isinstance(cam.get(k), int) and cam[k] % 2 for k in ("width", "height")):
+                c.err("output.video", f"H.264 yuv420p needs even image sides, got camera {cam.get('width')}x"
+                      f"{cam.get('height')}; fix: set camera.width and camera.height to even numbers")
         for flag, doc in flags.items():
             c.check(f"output.{flag}", lambda v: isinstance(v, bool), doc)
     if c.keys("executor", ("name", "workers", "cpus_per_worker", "address", "task_timeout_s", "connect_timeout_s",
@@ -360,7 +368,7 @@ def input_digests(cfg: dict) -> dict[str, str]:
     files: list[Path] = [Path(cfg["scene"].get("catalog") or DEFAULT_CATALOG)]
     if qa_enabled(cfg):
         try:
-            files += template_files(cfg["qa"].get("templates"))
+            files += [f for f in template_files(cfg["qa"].get("templates")) if not _opt_in_unused(f, cfg["qa"])]
         except TemplateError:
             pass
     if render_enabled(cfg):
@@ -370,6 +378,20 @@ def input_digests(cfg: dict) -> dict[str, str]:
         if f.is_file():
             out[_data_name(f)] = sha256_file(f)
     return out
+
+
+def _opt_in_unused(path: Path, qa: dict) -> bool:
+    """True for a template file of an opt-in family (``OPT_IN_FAMILIES``: video) that
+    ``qa.families`` does not name: the job reads none of its templates, so it is not hashed
+    (datasets made before the family existed keep their hash)."""
+    import yaml
+
+    try:
+        fam = (yaml.safe_load(path.read_text()) or {}).get("family")
+    except (OSError, yaml.YAMLError, AttributeError):
+        return False
+    fams = qa.get("families", "all") if isinstance(qa, dict) else "all"
+    return fam in OPT_IN_FAMILIES and (fams == "all" or not isinstance(fams, (list, tuple)) or fam not in fams)
 
 
 def _data_name(path: Path) -> str:
@@ -388,6 +410,9 @@ def config_hash(cfg: dict) -> str:
     the catalog, template and mesh-recipe files the job reads (:func:`input_digests`) and the
     engine version: every input that changes the bytes of the dataset."""
     data = {k: v for k, v in cfg.items() if k not in RUN_CONTROL_KEYS}
+    if isinstance(data.get("output"), dict) and data["output"].get("video") is False:
+        # output.video (issue 16) is hashed only when on, so datasets made before it keep their hash
+        data["output"] = {k: v for k, v in data["output"].items() if k != "video"}
     if isinstance(cfg.get("split"), dict) and split_cfg(cfg)["strategy"] == "random":
         data["split"] = {"ratios": cfg["split"].get("ratios")}  # random reads only the ratios (hash as before)
     if isinstance(cfg.get("stages"), dict) and isinstance(cfg.get("render"), dict):

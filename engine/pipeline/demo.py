@@ -1,5 +1,6 @@
-"""What ``make demo`` shows after generating: a top-down plot, a contact sheet, a few rows read
-back with ``datasets.load_dataset``, and last the gallery (``out/viewer/index.html``, its path printed)."""
+"""What ``make demo`` shows after generating: a top-down plot, a contact sheet, one walkthrough
+(its frames, its MP4 with ``output.video=true``, its video questions), a few rows read back
+with ``datasets.load_dataset``, and last the gallery (``out/viewer/index.html``, its path printed)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,57 @@ def rerender(job: JobSpec, scenes: list[SceneGraph]) -> tuple[list, list[str]]:
     return frames, titles
 
 
+WALKTHROUGH_FILES = ("walkthrough.png", "walkthrough.mp4", "walkthrough_questions.json")
+
+
+def demo_walkthrough(job: JobSpec, n_show: int = 5, max_tries: int = 5) -> dict | None:
+    """One walkthrough of the job's first room (docs/video.md): the job's scene config with the
+    walkthrough camera (the job's image size) and the video family. Writes ``walkthrough.png`` (the
+    frames in time order), ``walkthrough.mp4`` when ``output.video`` is on, and
+    ``walkthrough_questions.json`` (every video question of the path); prints ``n_show`` of them.
+    Returns {scene_id, frames, questions} or None when the job renders nothing."""
+    import copy
+
+    from engine.atomic import atomic_write_text
+    from engine.camera.config import WALKTHROUGH_CFG, load_camera_cfg
+    from engine.pipeline.stages import SceneOutput, SceneStages
+    from engine.pipeline.timing import StageTimer
+    from engine.viewer.strip import frame_strip
+
+    if not render_enabled(job.cfg):
+        return None
+    cfg = copy.deepcopy(job.cfg)
+    cam = job.cfg["camera"]
+    cfg["camera"] = load_camera_cfg(WALKTHROUGH_CFG, {"width": cam["width"] + cam["width"] % 2,
+                                                      "height": cam["height"] + cam["height"] % 2})
+    cfg["qa"] = dict(cfg["qa"], families=["video"], questions_per_view=20, max_per_template_per_view=3)
+    stages = SceneStages(cfg, job.config_hash)
+    out = None
+    for index in range(max_tries):
+        got = stages.make_scene(index, stages.new_qa_generator(), StageTimer())
+        if isinstance(got, SceneOutput):
+            out = got
+            break
+    if out is None:
+        return None
+    (path,) = out.scene.paths
+    rgbs = [out.frames[v].rgb for v in path["view_ids"]]
+    frame_strip(rgbs, job.out / "walkthrough.png", [f"{k} t={t:.2f}s" for k, t in enumerate(path["timestamps"])])
+    print(f"walkthrough of {out.scene.scene_id} ({path['kind']}, {len(rgbs)} frames at {path['fps']:g} fps): "
+          f"{job.out / 'walkthrough.png'}")
+    if job.cfg["output"].get("video"):
+        from engine.export.video import write_mp4
+
+        write_mp4(rgbs, job.out / "walkthrough.mp4", path["fps"])
+        print(f"walkthrough video: {job.out / 'walkthrough.mp4'}")
+    keep = ("id", "template_id", "question", "answer", "rationale")
+    qs = [{k: r[k] for k in keep} for r in out.qa_rows]
+    atomic_write_text(job.out / "walkthrough_questions.json", json.dumps(qs, indent=1) + "\n")
+    for q in qs[:n_show]:
+        print(json.dumps(q, indent=1))
+    return {"scene_id": out.scene.scene_id, "frames": len(rgbs), "questions": len(qs)}
+
+
 def demo_extras(job: JobSpec, n_plot: int = 6, n_sheet: int = 3, n_rows: int = 3) -> Path:
     """Write ``topdown.png`` and ``contact_sheet.png`` into the job's folder, print a few rows, then
     write the gallery into ``out/viewer/``; returns the path of its index.html (absolute)."""
@@ -58,6 +110,7 @@ def demo_extras(job: JobSpec, n_plot: int = 6, n_sheet: int = 3, n_rows: int = 3
         frames, titles = rerender(job, scenes[:n_sheet])
         contact_sheet(frames, out / "contact_sheet.png", titles=titles, max_width=256)
         print(f"contact sheet of {len(frames)} views (re-rendered from the scene records): {out / 'contact_sheet.png'}")
+    demo_walkthrough(job)
     from engine.pipeline.card import write_card
 
     write_card(out, job.cfg, job.config_hash, job.split_names(), plots=True)

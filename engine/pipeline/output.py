@@ -19,6 +19,7 @@ from pathlib import Path
 
 from engine.atomic import TMP_PREFIX
 from engine.export.lmms_eval import FILES as LMMS_FILES
+from engine.export.video import VIDEO_FOLDER, is_video_name
 from engine.export.writers import WRITERS, writer_for_file
 from engine.pipeline.manifest import LOCK, MANIFEST
 from engine.pipeline.pointclouds import FOLDER as POINT_CLOUD_FOLDER, is_point_cloud_name
@@ -28,6 +29,7 @@ from engine.schema import ConfigError
 # the split rule, and the demo's pictures.
 TOP_FILES = (MANIFEST, "README.md", "config.yaml", "splits.json", "card/answers.png", "card/factors.png",
              "card/samples.png", "topdown.png", "contact_sheet.png",
+             "walkthrough.png", "walkthrough.mp4", "walkthrough_questions.json",  # the demo's walkthrough
              *LMMS_FILES)
 SCENES_FOLDER = "scenes"
 VIEWER_FOLDER = "viewer"  # `spatialforge view`'s default gallery: not the dataset's (never pushed), removed at an overwrite
@@ -37,7 +39,7 @@ _SHARD_NAME = re.compile(r"^[A-Za-z0-9_]+-\d{5}-of-\d{5}$")
 
 def _folders() -> list[str]:
     """Folders a run may create, deepest first (removed at an overwrite only when left empty)."""
-    names = [SCENES_FOLDER, "card", POINT_CLOUD_FOLDER, *dict.fromkeys(wk.folder for wk in WRITERS)]
+    names = [SCENES_FOLDER, "card", POINT_CLOUD_FOLDER, VIDEO_FOLDER, *dict.fromkeys(wk.folder for wk in WRITERS)]
     extra = [f"{wk.folder}/{sub}" for wk in WRITERS for sub in wk.member_folders]
     return extra + names
 
@@ -102,6 +104,9 @@ def files_by_name(out: Path) -> list[Path]:
     d = out / POINT_CLOUD_FOLDER  # output.point_cloud: pointclouds/<scene_id>.ply
     if d.is_dir():
         found += [p for p in d.iterdir() if p.is_file() and is_point_cloud_name(p.name)]
+    d = out / VIDEO_FOLDER  # MP4s of camera paths (output.video), listed in their shard's files
+    if d.is_dir():
+        found += [p for p in d.iterdir() if p.is_file() and is_video_name(p.name)]
     return found
 
 

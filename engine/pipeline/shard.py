@@ -16,8 +16,10 @@ import json
 import logging
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 from engine.export.hf import dataset_features, qa_record, view_record
+from engine.export.video import video_name, write_mp4
 from engine.export.writers import WRITERS, WriterContext
 from engine.atomic import commit, sha256_file, temp_path
 from engine.pipeline.config import JobSpec
@@ -189,6 +191,17 @@ def scene_rows(cfg: dict, out: SceneOutput, timer: StageTimer, draw_marks, scene
     return rows
 
 
+def write_path_videos(root: Path, out: SceneOutput) -> dict[str, str]:
+    """Write one MP4 per camera path of a rendered scene (``engine.export.video``); returns
+    {path relative to ``root``: sha256}."""
+    written = {}
+    for p in out.scene.paths:
+        rel = video_name(out.scene.scene_id, p["id"])
+        write_mp4([out.frames[v].rgb for v in p["view_ids"]], root / rel, p["fps"])
+        written[rel] = sha256_file(root / rel)
+    return written
+
+
 def run_shard(job: JobSpec, shard_index: int, stages: SceneStages,
               progress: Callable[[int], None] | None = None) -> dict:
     """Make shard ``shard_index`` into ``job.out`` and return its result:
@@ -223,6 +236,7 @@ def run_shard(job: JobSpec, shard_index: int, stages: SceneStages,
     stats: dict[str, int] = {"scenes": 0}
     scene_errors: list[dict] = []
     rows_per_split = {s: 0 for s in job.split_names()}
+    videos: dict[str, str] = {}  # MP4 per camera path (output.video): relative path -> sha256
     scene_range = job.shard_range(shard_index)
     rule = make_rule(cfg["split"])
     try:
@@ -268,6 +282,8 @@ def run_shard(job: JobSpec, shard_index: int, stages: SceneStages,
                     with timer("point_cloud"):
                         rel, tmp = write_scene_point_cloud(root, result.scene, result.frames)
                         clouds[rel] = tmp
+                    if o.get("video"):
+                        videos.update(write_path_videos(root, result))
             if progress is not None:
                 progress(1)
         with timer("write"):
@@ -282,6 +298,7 @@ def run_shard(job: JobSpec, shard_index: int, stages: SceneStages,
             for rel, tmp in clouds.items():
                 digests[rel] = sha256_file(tmp)
                 commit(tmp, root / rel)
+            digests.update(videos)
     except BaseException:
         for w in writers.values():
             try:
@@ -293,6 +310,8 @@ def run_shard(job: JobSpec, shard_index: int, stages: SceneStages,
             scenes_tmp.unlink(missing_ok=True)
         for tmp in clouds.values():
             tmp.unlink(missing_ok=True)
+        for rel in videos:
+            (root / rel).unlink(missing_ok=True)
         raise
     stats["rows"] = sum(rows_per_split.values())
     return {"shard": shard_index, "scenes": [scene_range.start, scene_range.stop], "rows": rows_per_split,

@@ -12,6 +12,7 @@ from typing import Any
 
 import engine
 from engine.camera import CameraSamplingError, sample_views
+from engine.camera.walkthrough import is_walkthrough, sample_walkthrough
 from engine.layout import LayoutInfeasibleError, sample_layout
 from engine.pipeline.config import appearance_cfg, qa_enabled, render_enabled, worker_cpus
 from engine.pipeline.timing import StageTimer
@@ -120,7 +121,11 @@ class SceneStages:
         for attempt in range(retries + 1):
             stage = "camera" if attempt == 0 else f"camera/retry{attempt}"
             try:
-                scene.views = list(self.sample_views(scene, self.cfg["camera"], stage_rng(self.seed, scene_index, stage)))
+                rng = stage_rng(self.seed, scene_index, stage)
+                if is_walkthrough(self.cfg["camera"]):  # one path of frames (docs/video.md)
+                    scene.views, scene.paths = sample_walkthrough(scene, self.cfg["camera"], rng)
+                else:
+                    scene.views = list(self.sample_views(scene, self.cfg["camera"], rng))
                 return True
             except errors:
                 stats["camera_retries"] = stats.get("camera_retries", 0) + 1

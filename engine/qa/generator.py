@@ -12,7 +12,7 @@ from engine.qa.candidate import Candidate
 from engine.qa.config import resolve_qa_cfg
 from engine.qa.context import FamilyContext
 from engine.qa.facts import ViewFacts, WorldFacts
-from engine.qa.families import FAMILIES, get_family
+from engine.qa.families import FAMILIES, OPT_IN_FAMILIES, get_family
 from engine.qa.templates import Template, load_templates
 from engine.scene.catalog import Catalog
 from engine.scene.graph import SceneGraph
@@ -22,7 +22,8 @@ FAIL_WEIGHT = 0.5  # a view without a row counts as this many uses when template
 
 
 def select_templates(templates: Mapping[str, Template], cfg: Mapping) -> list[Template]:
-    """Templates enabled by ``cfg``: families (names or tags), tags, exclude_tags and answer forms; load order."""
+    """Templates enabled by ``cfg``: families (names or tags), tags, exclude_tags and answer forms; load order.
+    Templates of ``OPT_IN_FAMILIES`` (video) are enabled only when their family is named."""
     fams = cfg["families"]
     tags = set(cfg["tags"])
     exclude = set(cfg["exclude_tags"])
@@ -31,6 +32,8 @@ def select_templates(templates: Mapping[str, Template], cfg: Mapping) -> list[Te
     for t in templates.values():
         if set(t.tags) & exclude:
             continue
+        if t.family in OPT_IN_FAMILIES and (fams == "all" or t.family not in fams):
+            continue  # opt-in families (video) only when named
         if fams != "all" and t.family not in fams and not set(t.tags) & set(fams):
             continue
         if tags and not set(t.tags) & tags:

@@ -255,7 +255,9 @@ class SceneGraph:
     """A scene: room, objects, views, lights and materials, plus provenance.
 
     ``generator`` = {"name", "version", "config_hash"}; ``stats`` holds sampler statistics
-    (per-object placement attempts). Everything sampled is stored so the scene can be
+    (per-object placement attempts); ``paths`` the camera paths of walkthrough scenes (each
+    {``id``, ``kind``, ``view_ids`` in frame order, ``timestamps`` s, ``fps``, ...}; empty, and
+    absent from the record, otherwise). Everything sampled is stored so the scene can be
     re-rendered and re-asked from its record alone.
     """
 
@@ -269,6 +271,7 @@ class SceneGraph:
     generator: dict[str, Any] = field(default_factory=dict)
     scene_index: int = 0
     stats: dict[str, Any] = field(default_factory=dict)
+    paths: list[dict] = field(default_factory=list)  # camera paths (walkthrough mode; docs/video.md)
 
     def object(self, object_id: str) -> SceneObject:
         """The object with id ``object_id`` (KeyError naming the id otherwise)."""
@@ -295,7 +298,7 @@ class SceneGraph:
         return rel
 
     def to_dict(self) -> dict:
-        return {
+        d = {
             "schema_version": SCHEMA_VERSION,
             "scene_id": self.scene_id,
             "scene_index": int(self.scene_index),
@@ -308,6 +311,9 @@ class SceneGraph:
             "materials": dict(self.materials),
             "stats": dict(self.stats),
         }
+        if self.paths:  # written only when present: records of the view sampler keep their bytes
+            d["paths"] = [dict(p) for p in self.paths]
+        return d
 
     def to_json(self) -> str:
         """Canonical JSON: sorted keys, no whitespace, exact floats; identical bytes for equal scenes."""
@@ -324,7 +330,7 @@ class SceneGraph:
             views=[View.from_dict(v) for v in d.get("views", [])],
             lights=[dict(l) for l in d.get("lights", [])], materials=dict(d.get("materials", {})),
             generator=dict(d.get("generator", {})), scene_index=int(d.get("scene_index", 0)),
-            stats=dict(d.get("stats", {})),
+            stats=dict(d.get("stats", {})), paths=[dict(p) for p in d.get("paths", [])],
         )
 
     @classmethod

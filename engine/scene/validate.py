@@ -222,7 +222,31 @@ def validate_scene_record(d: Any, raise_on_error: bool = False) -> list[str]:
                     e.append(f"{p}.objects.{oid}.in_frame_fraction: must be a number in [0, 1] (share of the box's "
                              f"projected area inside the image), got {f!r}; fix: recompute it with "
                              "engine.camera.annotate_geometry(scene, view)")
+    _check_paths(d.get("paths", []), view_ids, e)
     return _finish(e, raise_on_error)
+
+
+def _check_paths(paths: Any, view_ids: set, e: list[str]) -> None:
+    """Each camera path: a unique ``id``, ``view_ids`` naming views of the record, one
+    ``timestamps`` entry per frame, strictly increasing seconds, and ``fps`` > 0."""
+    if not isinstance(paths, list):
+        e.append("paths: must be a list of camera paths (docs/video.md)")
+        return
+    seen: set = set()
+    for i, pth in enumerate(paths):
+        p = f"paths[{i}]"
+        if not isinstance(pth, dict) or not isinstance(pth.get("id"), str) or pth["id"] in seen:
+            e.append(f"{p}.id: must be a unique string")
+            continue
+        seen.add(pth["id"])
+        vids, ts = pth.get("view_ids"), pth.get("timestamps")
+        if not isinstance(vids, list) or not vids or any(v not in view_ids for v in vids):
+            e.append(f"{p}.view_ids: must list ids of this record's views, in frame order")
+        if not isinstance(ts, list) or not all(_is_num(t) for t in ts) or (isinstance(vids, list) and len(ts) != len(vids)) \
+                or any(b <= a for a, b in zip(ts, ts[1:])):
+            e.append(f"{p}.timestamps: must hold one strictly increasing time (s) per frame")
+        if not _is_num(pth.get("fps")) or pth["fps"] <= 0:
+            e.append(f"{p}.fps: must be a positive number of frames per second")
 
 
 def _finish(errors: list[str], raise_on_error: bool) -> list[str]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from engine.qa.families import (ascii, camera, counting, grounding, measurement, motion, multiview, occlusion,
-                                perspective, relations, text)
+                                perspective, relations, text, video)
 
 # Ordered: this order is the default family order everywhere.
 FAMILIES: dict[str, ModuleType] = {
@@ -34,7 +34,14 @@ FAMILIES: dict[str, ModuleType] = {
     "multiview": multiview,
     "ascii": ascii,
     "text": text,
+    "video": video,
 }
+
+
+# Families asked only when named in ``qa.families`` (not by ``all``, nor by a tag): their questions
+# need data the default cameras do not make (video: a camera path, camera=walkthrough), and a
+# template tried on every view without a row would change the template order of existing runs.
+OPT_IN_FAMILIES = frozenset({"video"})
 
 
 def get_family(name: str) -> ModuleType:
