@@ -14,7 +14,11 @@ Room paths (docs/video.md, "Camera paths"):
    component, joined by grid shortest paths (scipy.sparse.csgraph.dijkstra, 8-neighbour).
 3. Smoothing: greedy string pulling keeps a shortcut only when the segment is exactly free
    (shapely: it does not intersect any obstacle rectangle); the room rectangle is convex, so
-   vertices inside keep segments inside.
+   vertices inside keep segments inside. Steps 1-3 use the rectangles grown by a further
+   m = half the largest spacing of two frames along the path (``max_speed_m_s * duration_s /
+   (N - 1) / 2``, plus 1 mm): the straight chord between two consecutive frames that straddle a
+   polyline vertex lies in the triangle they make with it, within m of the polyline, so it stays
+   outside the rectangles grown by ``clearance_m`` alone.
 4. Timing: the polyline is cut at ``max_speed_m_s * duration_s`` and sampled at N =
    round(fps * duration_s) evenly spaced arc lengths.
 5. Look-at: each frame aims at the object of the next waypoint not yet reached (its box
@@ -214,7 +218,11 @@ def plan_room_path(scene: SceneGraph, cfg: Mapping, rng: np.random.Generator) ->
     prof = cfg["profiles"][scene.room.type]
     c, g = float(w["clearance_m"]), float(w["grid_m"])
     h = float(rng.uniform(*prof["height_m"]))
-    rects = obstacle_rects(scene, c, h + c)
+    n = num_frames(w)
+    # Plan against rectangles grown by half the largest frame spacing (module doc, step 3): a
+    # chord between consecutive frames that cuts a corner of the polyline stays within that of it.
+    m = float(w["max_speed_m_s"]) * float(w["duration_s"]) / max(n - 1, 1) / 2 + 1e-3
+    rects = obstacle_rects(scene, c + m, h + c)
     centres, free = _free_grid(scene, rects, c, g)
     if free is None or not free.any():
         return None
@@ -276,7 +284,6 @@ def plan_room_path(scene: SceneGraph, cfg: Mapping, rng: np.random.Generator) ->
     poly = np.array(poly)
     if len(poly) < 2:
         poly = np.stack([raw[0], raw[0]])
-    n = num_frames(w)
     xy, s = _cut_and_sample(poly, float(w["max_speed_m_s"]) * float(w["duration_s"]), n)
     # arc length at which each waypoint is reached (vertices of poly)
     seg = np.linalg.norm(np.diff(poly, axis=0), axis=1)

@@ -282,7 +282,8 @@ def run_shard(job: JobSpec, shard_index: int, stages: SceneStages,
                     with timer("point_cloud"):
                         rel, tmp = write_scene_point_cloud(root, result.scene, result.frames)
                         clouds[rel] = tmp
-                    if o.get("video"):
+                if o.get("video"):
+                    with timer("write"):
                         videos.update(write_path_videos(root, result))
             if progress is not None:
                 progress(1)
