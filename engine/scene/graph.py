@@ -100,6 +100,9 @@ class SceneObject:
             construction (engine.scene.relations.parse_support) and written back by to_dict.
         against: id of the wall the object's back is against, or None.
         has_front: whether the category has a front (its facing is meaningful).
+        shape_params: the sampled shape parameters of the category's parametric mesh recipe
+            (scenes/meshes.yaml ``params``), e.g. {"back": "slatted", "arms": false}; written
+            to the record only when non-empty (records without it get the default shape).
     """
 
     id: str
@@ -112,6 +115,7 @@ class SceneObject:
     against: str | None = None
     has_front: bool = False
     attributes: dict[str, Any] = field(default_factory=dict)
+    shape_params: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not isinstance(self.support, (OnFloor, OnWall, OnObject)):
@@ -161,6 +165,7 @@ class SceneObject:
             "support": str(self.support),
             "against": self.against,
             "has_front": bool(self.has_front),
+            **({"shape_params": dict(self.shape_params)} if self.shape_params else {}),
         }
 
     @classmethod
@@ -171,6 +176,7 @@ class SceneObject:
             center=list(d["center"]), size=list(d["size"]), yaw=float(d["yaw"]),
             support=parse_support(d.get("support", "floor"), f"{where}.support"), against=d.get("against"),
             has_front=bool(d.get("has_front", False)), attributes=dict(d.get("attributes", {})),
+            shape_params=dict(d.get("shape_params", {})),
         )
 
 

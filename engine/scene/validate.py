@@ -145,6 +145,9 @@ def validate_scene_record(d: Any, raise_on_error: bool = False) -> list[str]:
             e.append(f"{p}.has_front: must be true or false")
         if not isinstance(o.get("attributes", {}), dict):
             e.append(f"{p}.attributes: must be an object")
+        sp = o.get("shape_params", {})
+        if not isinstance(sp, dict) or not all(isinstance(v, (str, bool, int, float)) for v in sp.values()):
+            e.append(f"{p}.shape_params: must be an object of strings, booleans and numbers")
 
     view_ids: set[str] = set()
     for i, v in enumerate(d.get("views", [])):
