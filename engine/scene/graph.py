@@ -56,7 +56,9 @@ class Wall:
 
 @dataclass
 class Room:
-    """The enclosure: ``type`` is ``room``, ``tabletop`` or ``open``; ``size`` = [sx, sy, sz] m.
+    """The enclosure: ``type`` is ``room``, ``tabletop`` or ``open``; ``size`` = [sx, sy, sz] m;
+    ``room_type`` is the room's function for typed room scenes (``living_room``, ``bedroom``,
+    ``kitchen``, ``dining_room``, ``office``, ``bathroom``; scenes/room_types.yaml), else None.
 
     For ``open`` scenes there are no walls and sz is 0 (an unbounded-looking plane of sx x sy).
     """
@@ -64,6 +66,7 @@ class Room:
     type: str
     size: list[float]
     walls: list[Wall] = field(default_factory=list)
+    room_type: str | None = None
 
     @property
     def floor_area(self) -> float:
@@ -77,11 +80,14 @@ class Room:
         return (np.abs(p[:, 0]) <= hx) & (np.abs(p[:, 1]) <= hy)
 
     def to_dict(self) -> dict:
-        return {"type": self.type, "size": _floats(self.size), "walls": [w.to_dict() for w in self.walls]}
+        d = {"type": self.type, "size": _floats(self.size), "walls": [w.to_dict() for w in self.walls]}
+        if self.room_type is not None:
+            d["room_type"] = self.room_type
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "Room":
-        return cls(d["type"], list(d["size"]), [Wall.from_dict(w) for w in d.get("walls", [])])
+        return cls(d["type"], list(d["size"]), [Wall.from_dict(w) for w in d.get("walls", [])], d.get("room_type"))
 
 
 @dataclass

@@ -64,6 +64,8 @@ def validate_scene_record(d: Any, raise_on_error: bool = False) -> list[str]:
     else:
         if room.get("type") not in ROOM_TYPES:
             e.append(f"room.type: {room.get('type')!r} is not one of {ROOM_TYPES}")
+        if not isinstance(room.get("room_type", ""), str):
+            e.append(f"room.room_type: must be a string (living_room, bedroom, ...) or absent, got {room.get('room_type')!r}")
         size = room.get("size")
         if not _vec(size, 3) or size[0] <= 0 or size[1] <= 0 or size[2] < 0:
             e.append(f"room.size: must be [sx, sy, sz] metres with sx, sy > 0 and sz >= 0, got {size!r}")
