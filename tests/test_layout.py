@@ -14,6 +14,7 @@ import pytest
 from engine.geometry import OrientedBox, box_box_distance
 from engine.layout import LayoutInfeasibleError, load_scene_cfg, sample_layout, validate_scene_cfg
 from engine.layout.drafts import Draft
+from engine.layout.room_types import config_for_type
 from engine.layout.occupancy import FREE, SMALL, Occupancy, rect_corners
 from engine.layout.poses import against_wall_pose, make_walls, near_pose, on_support_pose
 from engine.rng import stage_rng
@@ -214,7 +215,8 @@ def test_room_invariants(room_scenes, catalog):
     for g in room_scenes:
         _check_scene(g, catalog)
         assert g.room.type == "room" and len(g.room.walls) == 4
-        assert 15 <= len(g.objects) <= 25
+        counts = config_for_type(load_scene_cfg("room"), g.room.room_type)["counts"]  # the type's counts
+        assert sum(counts[k][0] for k in counts) <= len(g.objects) <= sum(counts[k][1] for k in counts)
         kinds = [catalog[o.category].kind for o in g.objects]
         assert set(kinds) <= {"furniture", "small", "wall"}
 
