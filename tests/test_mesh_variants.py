@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from engine.assets import meshes as M
-from engine.assets.shape_params import ShapeParamError, check_values, draw_params, evaluate, parse_params
+from engine.scene.shape_params import ShapeParamError, check_values, draw_params, evaluate, parse_params
 from engine.geometry import yaw_rotation
 from engine.scene.catalog import load_catalog
 from engine.scene.graph import SceneObject
@@ -125,3 +125,18 @@ FREQUENT = ["potted_plant", "vase", "candle", "book", "painting", "mug", "pictur
 @pytest.mark.parametrize("category", FREQUENT)
 def test_frequent_categories_have_four_visibly_distinct_variants(category):
     assert distinct_variant_count(category) >= 4
+
+
+@pytest.mark.parametrize("category", sorted(c for c, p in REC["params"].items() if p))
+def test_every_discrete_variant_shows_the_object_colour(category):
+    """The colour attribute (questions ask it) is the primary colour: every variant must show
+    it on at least 3% of its surface (a bed without blanket, a frameless mirror would not)."""
+    spec = REC["params"][category]
+    axes = [[(k, v) for v in (d["values"] if d["kind"] == "choice" else range(d["lo"], d["hi"] + 1))]
+            for k, d in spec.items() if d["kind"] != "range"]
+    for combo in itertools.product(*axes):
+        um = M.unit_mesh(category, params=dict(combo))
+        tri = um.vertices[um.faces]
+        area = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+        primary = um.color_slot[um.faces[:, 0]] == 0
+        assert area[primary].sum() >= 0.03 * area.sum(), (category, combo)

@@ -23,7 +23,7 @@ import numpy as np
 import trimesh
 import yaml
 
-from engine.assets.shape_params import ShapeParamError, check_values, compile_expr, default_params, evaluate, parse_params
+from engine.scene.shape_params import ShapeParamError, check_values, compile_expr, default_params, evaluate, parse_params
 from engine.assets.textures import make_texture
 from engine.assets.types import RenderMesh
 from engine.paths import SCENES_DIR

@@ -11,8 +11,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from engine.assets.meshes import load_recipes
-from engine.assets.shape_params import sample_shape_params
+from engine.scene.shape_params import load_shape_specs, sample_shape_params
 from engine.layout.config import config_hash, validate_scene_cfg
 from engine.plain import to_plain
 from engine.layout.drafts import to_scene_graph
@@ -55,7 +54,7 @@ def sample_layout(scene_cfg: Mapping, catalog: Catalog, rng: np.random.Generator
     validate_scene_cfg(cfg)
     room, drafts, stats, extra = _SAMPLERS[cfg["type"]](cfg, catalog, rng)
     scene = to_scene_graph(room, drafts, catalog, stats, extra, cfg, config_hash(cfg), scene_id, seed, scene_index)
-    sample_shape_params(scene.objects, load_recipes(), rng)  # after the layout: layouts do not depend on it
+    sample_shape_params(scene.objects, load_shape_specs(), rng)  # after the layout: layouts do not depend on it
     return scene
 
 

@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from engine.assets.meshes import load_recipes, object_mesh
-from engine.assets.shape_params import draw_params
+from engine.scene.shape_params import draw_params
 from engine.assets.types import RenderMesh
 from engine.atomic import atomic_write_bytes
 from engine.camera.intrinsics import make_intrinsics

@@ -17,9 +17,13 @@ from __future__ import annotations
 import ast
 import operator
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
+import yaml
+
+from engine.paths import SCENES_DIR
 
 PARAM_KINDS = ("choice", "range", "int")
 _BIN = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
@@ -184,14 +188,27 @@ def check_values(params: Mapping[str, dict], values: Mapping[str, Any], where: s
     return out
 
 
-def sample_shape_params(objects: list, recipes: Mapping, rng: np.random.Generator) -> None:
-    """Set ``obj.shape_params`` on every object that has a parametric recipe, in object order.
+@lru_cache(maxsize=4)
+def load_shape_specs(path: str | None = None) -> dict[str, dict[str, dict]]:
+    """Category -> parameter declarations from the mesh recipe file (default
+    ``scenes/meshes.yaml``; categories without ``params`` map to {}). Cached per path; the
+    recipes themselves are validated by engine.assets.meshes.load_recipes."""
+    p = Path(path) if path else SCENES_DIR / "meshes.yaml"
+    with open(p, encoding="utf-8") as f:
+        data = yaml.safe_load(f)
+    return {str(k): parse_params(v.get("params") if isinstance(v, Mapping) else None, f"{p}: categories.{k}.params")
+            for k, v in (data.get("categories") or {}).items()}
+
+
+def sample_shape_params(objects: list, specs: Mapping[str, Mapping], rng: np.random.Generator) -> None:
+    """Set ``obj.shape_params`` on every object, in object order ({} for a category without
+    parameters, which draws nothing).
 
     Args:
         objects: SceneObjects (``category`` read, ``shape_params`` written).
-        recipes: the loaded recipes (``engine.assets.meshes.load_recipes()``).
+        specs: category -> parameter declarations (:func:`load_shape_specs`).
         rng: the scene's layout Generator, after the layout (so layouts do not change).
     """
     for o in objects:
-        spec = recipes["params"].get(o.category) or {}
+        spec = specs.get(o.category) or {}
         o.shape_params = draw_params(spec, rng) if spec else {}
