@@ -163,6 +163,9 @@ def sample_room(cfg: Mapping, catalog: Catalog, rng: np.random.Generator) -> tup
 
     With ``cfg["room_types"]`` set, first draws the room type (engine/layout/room_types.py) and
     samples with that type's priors; ``room.room_type`` records it."""
+    if cfg.get("room_types"):  # the config's own lists are unused then, but a bad name is still an error
+        for kind in ("furniture", "wall", "small"):
+            resolve_categories(cfg["categories"][kind], catalog, "room", (kind,), f"categories.{kind}")
     cfg, room_type = draw_room_type(cfg, rng)
     plan = RoomPlan(cfg, catalog)
     max_scene = int(cfg["max_scene_attempts"])
