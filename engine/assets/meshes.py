@@ -343,7 +343,7 @@ def _primitive(part: Mapping) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if got is None:
         m = _raw_shape(part)
         v = np.asarray(m.vertices, dtype=float)
-        perm = {"z": [0, 1, 2], "x": [1, 2, 0], "y": [2, 0, 1]}[part["axis"]]  # +Z -> axis, a proper rotation
+        perm = {"z": [0, 1, 2], "x": [2, 0, 1], "y": [1, 2, 0]}[part["axis"]]  # +Z -> axis (x: new = (z, x, y)), a proper rotation
         v = v[:, perm]
         lo, hi = v.min(0), v.max(0)
         v = (v - (lo + hi) / 2) / (hi - lo)
