@@ -314,6 +314,7 @@ def test_open_invariants(open_scenes, catalog):
 
 def test_forty_beds_in_a_small_room_fail_fast(catalog):
     cfg = load_scene_cfg("room")
+    cfg["room_types"] = None  # the config's own lists (a room type would override them)
     cfg["room"].update(size_x=[3.0, 3.0], size_y=[3.0, 3.0])
     cfg["categories"]["furniture"] = {"bed": 1.0}
     cfg["counts"]["furniture"] = [40, 40]
@@ -326,6 +327,7 @@ def test_forty_beds_in_a_small_room_fail_fast(catalog):
 
 def test_infeasible_after_bounded_retries(catalog):
     cfg = load_scene_cfg("room")
+    cfg["room_types"] = None
     cfg["counts"]["small"] = [90, 90]
     cfg["max_attempts"] = 5
     cfg["max_scene_attempts"] = 2
