@@ -14,6 +14,7 @@ import pytest
 from engine.geometry import OrientedBox, box_box_distance
 from engine.layout import LayoutInfeasibleError, load_scene_cfg, sample_layout, validate_scene_cfg
 from engine.layout.drafts import Draft
+from engine.layout.room_types import config_for_type
 from engine.layout.occupancy import FREE, SMALL, Occupancy, rect_corners
 from engine.layout.poses import against_wall_pose, make_walls, near_pose, on_support_pose
 from engine.rng import stage_rng
@@ -214,7 +215,8 @@ def test_room_invariants(room_scenes, catalog):
     for g in room_scenes:
         _check_scene(g, catalog)
         assert g.room.type == "room" and len(g.room.walls) == 4
-        assert 15 <= len(g.objects) <= 25
+        counts = config_for_type(load_scene_cfg("room"), g.room.room_type)["counts"]  # the type's counts
+        assert sum(counts[k][0] for k in counts) <= len(g.objects) <= sum(counts[k][1] for k in counts)
         kinds = [catalog[o.category].kind for o in g.objects]
         assert set(kinds) <= {"furniture", "small", "wall"}
 
@@ -312,6 +314,7 @@ def test_open_invariants(open_scenes, catalog):
 
 def test_forty_beds_in_a_small_room_fail_fast(catalog):
     cfg = load_scene_cfg("room")
+    cfg["room_types"] = None  # the config's own lists (a room type would override them)
     cfg["room"].update(size_x=[3.0, 3.0], size_y=[3.0, 3.0])
     cfg["categories"]["furniture"] = {"bed": 1.0}
     cfg["counts"]["furniture"] = [40, 40]
@@ -324,6 +327,7 @@ def test_forty_beds_in_a_small_room_fail_fast(catalog):
 
 def test_infeasible_after_bounded_retries(catalog):
     cfg = load_scene_cfg("room")
+    cfg["room_types"] = None
     cfg["counts"]["small"] = [90, 90]
     cfg["max_attempts"] = 5
     cfg["max_scene_attempts"] = 2

@@ -287,8 +287,11 @@ def _look(eye, target) -> list:
 def test_catalog_declares_the_name_hierarchy():
     cat = load_catalog()
     assert cat.covered("table") == {"coffee_table", "side_table", "desk", "nightstand"}
-    assert cat.covered("lamp") == {"floor_lamp"} and cat.covered("clock") == {"wall_clock"}
-    assert cat.covered("chair") == {"armchair"} and cat.covered("cup") == {"mug"}
+    assert cat.covered("lamp") == {"floor_lamp", "desk_lamp"} and cat.covered("clock") == {"wall_clock", "alarm_clock"}
+    assert cat.covered("chair") == {"armchair", "office_chair"} and cat.covered("cup") == {"mug"}
+    assert cat.covered("cabinet") == {"wardrobe", "kitchen_cabinet", "filing_cabinet", "wall_cabinet"}
+    assert cat.covered("stool") == {"bar_stool"} and cat.covered("bottle") == {"wine_bottle"}
+    assert cat.covered("sink") == {"washbasin"}
     assert cat.fits("coffee_table") == {"coffee_table"} and "table" in cat.fits("table")
     # every display name ending in another category's name is covered by it
     for k, c in cat.categories.items():

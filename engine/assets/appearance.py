@@ -206,7 +206,7 @@ def sample_appearance(scene: SceneGraph, catalog: Catalog, appearance_cfg: Mappi
             raise ValueError(f"{where}.attributes.material: {mat!r} has no entry under materials: in the appearance "
                              f"config ({sorted(mats_cfg)}); fix: set a catalog material or add it to the config")
         rgb = np.clip(np.asarray(catalog.colors[cname]) + rng.uniform(-jitter, jitter, 3), 0.0, 1.0)
-        shading = dominant_material(o.category, mat)
+        shading = dominant_material(o.category, mat, o.shape_params)
         if shading not in mats_cfg:
             raise ValueError(f"appearance config: materials.{shading} missing (used by the {o.category} mesh recipe)")
         objs[o.id] = {"color": _r(rgb), "secondary": _r(secondary_color(rgb, cfg)), "material": mat,

@@ -24,6 +24,7 @@ import trimesh
 import yaml
 
 from engine.assets.architecture import architecture_meshes
+from engine.scene.shape_params import ShapeParamError, check_values, compile_expr, default_params, evaluate, parse_params
 from engine.assets.textures import make_texture
 from engine.assets.types import RenderMesh
 from engine.paths import SCENES_DIR
@@ -75,11 +76,129 @@ def _vec3(where: str, v: Any, positive: bool = False) -> list[float]:
     return [float(x) for x in v]
 
 
+_PART_KEYS = {"shape", "center", "size", "axis", "taper", "profile", "arc", "arc_center", "minor", "rotate", "mirror",
+              "color", "material", "when", "repeat"}
+
+
+def _check_part_static(p: Any, pw: str, colors: Mapping, catalog: Catalog | None) -> dict:
+    """Checks of a part's fields that do not depend on shape parameters; expressions compiled."""
+    if not isinstance(p, Mapping):
+        raise MeshRecipeError(f"{pw}: must be a mapping with shape, center, size")
+    if p.get("shape") not in SHAPES:
+        raise MeshRecipeError(f"{pw}.shape: {p.get('shape')!r} is not one of {SHAPES}")
+    unknown = set(p) - _PART_KEYS
+    if unknown:
+        raise MeshRecipeError(f"{pw}: unknown keys {sorted(unknown)}; fix: see the header of scenes/meshes.yaml")
+    for k in ("center", "size"):
+        if k not in p:
+            raise MeshRecipeError(f"{pw}.{k}: missing; fix: give [x, y, z] fractions of the object's box")
+    if p.get("axis", "z") not in _AXES:
+        raise MeshRecipeError(f"{pw}.axis: {p.get('axis')!r} must be x, y or z")
+    mirror = p.get("mirror", [])
+    if not isinstance(mirror, list) or any(a not in _AXES for a in mirror):
+        raise MeshRecipeError(f"{pw}.mirror: must be a list of axes among x, y, z, got {mirror!r}")
+    color = p.get("color", "primary")
+    if color not in ("primary", "secondary") and color not in colors:
+        raise MeshRecipeError(f"{pw}.color: {color!r} is not primary, secondary or a name under colors:")
+    mat = p.get("material", "primary")
+    if catalog is not None and mat != "primary" and mat not in catalog.materials:
+        raise MeshRecipeError(f"{pw}.material: {mat!r} is not 'primary' or a catalog material {catalog.materials}")
+    q = dict(p)
+    q.update(axis=p.get("axis", "z"), mirror=sorted(set(mirror), key=_AXES.get), color=color, material=mat)
+
+    def walk(v: Any) -> None:
+        if isinstance(v, str):
+            try:
+                compile_expr(v)
+            except ShapeParamError as e:
+                raise MeshRecipeError(f"{pw}: {e}") from None
+        elif isinstance(v, list):
+            for x in v:
+                walk(x)
+    for k in ("center", "size", "rotate", "taper", "profile", "arc", "arc_center", "minor", "when", "repeat"):
+        walk(q.get(k))
+    return q
+
+
+def _concrete_part(q: Mapping, env: Mapping, pw: str) -> dict:
+    """A part with every expression evaluated in ``env`` and its numbers checked."""
+    try:
+        ev = {k: evaluate(q[k], env) for k in ("center", "size", "rotate", "taper", "profile", "arc", "arc_center",
+                                                 "minor") if k in q}
+    except (ShapeParamError, TypeError, ZeroDivisionError) as e:
+        raise MeshRecipeError(f"{pw}: {e}") from None
+    out = {"shape": q["shape"], "axis": q["axis"], "mirror": q["mirror"], "color": q["color"], "material": q["material"]}
+    out["center"] = _vec3(f"{pw}.center", ev["center"])
+    out["size"] = _vec3(f"{pw}.size", ev["size"], positive=True)
+    out["rotate"] = _vec3(f"{pw}.rotate", ev.get("rotate", [0, 0, 0]))
+    taper = ev.get("taper", [1, 1])
+    if not (isinstance(taper, (list, tuple)) and len(taper) == 2 and all(isinstance(t, (int, float)) and t >= 0
+                                                                        for t in taper) and max(taper) > 0):
+        raise MeshRecipeError(f"{pw}.taper: must be [bottom, top] radius ratios >= 0, not both 0, got {taper!r}")
+    out["taper"] = [float(t) for t in taper]
+    if q["shape"] == "lathe":
+        prof = ev.get("profile")
+        ok = isinstance(prof, (list, tuple)) and len(prof) >= 3 and all(
+            isinstance(r, (list, tuple)) and len(r) == 2 and 0 <= r[0] <= 1 and 0 <= r[1] <= 1 for r in prof)
+        if not ok or prof[0][0] != 0 or prof[-1][0] != 0:
+            raise MeshRecipeError(f"{pw}.profile: must be >= 3 [r, h] points in [0, 1] starting and "
+                                  f"ending on the axis (r = 0), got {prof!r}")
+        out["profile"] = [[float(a), float(b)] for a, b in prof]
+    out["arc"] = float(ev.get("arc", 360.0))
+    out["arc_center"] = float(ev.get("arc_center", 0.0))
+    out["minor"] = float(ev.get("minor", 0.2))
+    if not (0 < out["arc"] <= 360) or not (0 < out["minor"] < 1):
+        raise MeshRecipeError(f"{pw}: torus needs 0 < arc <= 360 and 0 < minor < 1")
+    return out
+
+
+def resolve_parts(rec: Mapping, category: str, values: Mapping[str, Any]) -> list[dict]:
+    """The category's concrete parts for shape parameter ``values`` (complete, checked): parts
+    whose ``when`` is false are left out, ``repeat: n`` parts are expanded (``i`` = 0..n-1), and
+    every part must stay in the unit box and the union reach every face (within
+    ``fill_tolerance``); raises MeshRecipeError naming the category, part and values otherwise."""
+    where = f"{rec['path']}: categories.{category}"
+    tol = rec["fill_tolerance"]
+    out = []
+    lo, hi = np.full(3, np.inf), np.full(3, -np.inf)
+    for j, q in enumerate(rec["categories"][category]):
+        pw = f"{where}[{j}]"
+        env = dict(values)
+        try:
+            if "when" in q and not evaluate(q["when"], env):
+                continue
+            n = int(evaluate(q.get("repeat", 1), env))
+        except (ShapeParamError, TypeError) as e:
+            raise MeshRecipeError(f"{pw}: {e} (shape params {dict(values)})") from None
+        for i in range(n):
+            part = _concrete_part(q, {**env, "i": i, "n": n}, pw)
+            c = np.array(part["center"])
+            s = np.abs(_euler_xyz(part["rotate"])) @ np.array(part["size"])  # bounds of the rotated part's box
+            if np.any(c - s / 2 < -0.5 - tol) or np.any(c + s / 2 > 0.5 + tol):
+                raise MeshRecipeError(f"{pw}: part bounds {np.round(c - s / 2, 3).tolist()}..{np.round(c + s / 2, 3).tolist()} "
+                                      f"leave the unit box [-0.5, 0.5]^3 (shape params {dict(values)}); fix: shrink or "
+                                      f"move the part")
+            for sign in _mirror_signs(part["mirror"]):
+                lo = np.minimum(lo, c * sign - s / 2)
+                hi = np.maximum(hi, c * sign + s / 2)
+            out.append(part)
+    if not out:
+        raise MeshRecipeError(f"{where}: no part is kept for shape params {dict(values)}; fix: a part without `when`")
+    if np.any(lo > -0.5 + tol) or np.any(hi < 0.5 - tol):
+        raise MeshRecipeError(f"{where}: parts span {np.round(lo, 3).tolist()}..{np.round(hi, 3).tolist()} for shape "
+                              f"params {dict(values)}, which does not reach every face of the unit box (tolerance "
+                              f"{tol}); fix: extend a part")
+    return out
+
+
 def parse_recipes(data: Mapping, catalog: Catalog | None = None, path: str = "<meshes>") -> dict:
     """Validate the mesh recipe dict (as loaded from YAML); returns it with parts normalised.
 
-    With ``catalog`` also checks that every catalog category has a recipe and that part
-    materials are catalog materials. Raises :class:`MeshRecipeError` naming the bad field.
+    A category is a list of parts, or ``{params: {...}, parts: [...]}`` with shape parameters
+    (engine/assets/shape_params.py) that part fields, ``when`` and ``repeat`` may use. Each
+    category is resolved with its default parameters here. With ``catalog`` also checks that
+    every catalog category has a recipe and that part materials are catalog materials. Raises
+    :class:`MeshRecipeError` naming the bad field.
     """
     if not isinstance(data, Mapping) or not isinstance(data.get("categories"), Mapping):
         raise MeshRecipeError(f"{path}: top level must have 'colors' and 'categories' mappings")
@@ -89,79 +208,31 @@ def parse_recipes(data: Mapping, catalog: Catalog | None = None, path: str = "<m
             raise MeshRecipeError(f"{path}: colors.{name}: must be [r, g, b] linear RGB in [0, 1], got {rgb!r}")
         colors[str(name)] = [float(x) for x in rgb]
     tol = float(data.get("fill_tolerance", 0.03))
-    cats = {}
-    for key, parts in data["categories"].items():
+    cats, params = {}, {}
+    for key, entry in data["categories"].items():
         where = f"{path}: categories.{key}"
+        if isinstance(entry, Mapping):
+            if set(entry) - {"params", "parts"}:
+                raise MeshRecipeError(f"{where}: unknown keys {sorted(set(entry) - {'params', 'parts'})}; a "
+                                      f"parametric recipe has params and parts")
+            parts = entry.get("parts")
+            try:
+                params[str(key)] = parse_params(entry.get("params"), f"{where}.params")
+            except ShapeParamError as e:
+                raise MeshRecipeError(str(e)) from None
+        else:
+            parts, params[str(key)] = entry, {}
         if not isinstance(parts, list) or not parts:
             raise MeshRecipeError(f"{where}: must be a non-empty list of parts")
-        out = []
-        lo, hi = np.full(3, np.inf), np.full(3, -np.inf)
-        for i, p in enumerate(parts):
-            pw = f"{where}[{i}]"
-            if not isinstance(p, Mapping):
-                raise MeshRecipeError(f"{pw}: must be a mapping with shape, center, size")
-            shape = p.get("shape")
-            if shape not in SHAPES:
-                raise MeshRecipeError(f"{pw}.shape: {shape!r} is not one of {SHAPES}")
-            unknown = set(p) - {"shape", "center", "size", "axis", "taper", "profile", "arc", "arc_center",
-                                "minor", "rotate", "mirror", "color", "material"}
-            if unknown:
-                raise MeshRecipeError(f"{pw}: unknown keys {sorted(unknown)}; fix: see the header of scenes/meshes.yaml")
-            q = dict(p)
-            q["center"] = _vec3(f"{pw}.center", p.get("center"))
-            q["size"] = _vec3(f"{pw}.size", p.get("size"), positive=True)
-            q["rotate"] = _vec3(f"{pw}.rotate", p.get("rotate", [0, 0, 0]))
-            q["axis"] = p.get("axis", "z")
-            if q["axis"] not in _AXES:
-                raise MeshRecipeError(f"{pw}.axis: {q['axis']!r} must be x, y or z")
-            mirror = p.get("mirror", [])
-            if not isinstance(mirror, list) or any(a not in _AXES for a in mirror):
-                raise MeshRecipeError(f"{pw}.mirror: must be a list of axes among x, y, z, got {mirror!r}")
-            q["mirror"] = sorted(set(mirror), key=_AXES.get)
-            taper = p.get("taper", [1, 1])
-            if not (isinstance(taper, list) and len(taper) == 2 and all(isinstance(t, (int, float)) and t >= 0 for t in taper)
-                    and max(taper) > 0):
-                raise MeshRecipeError(f"{pw}.taper: must be [bottom, top] radius ratios >= 0, not both 0, got {taper!r}")
-            q["taper"] = [float(t) for t in taper]
-            if shape == "lathe":
-                prof = p.get("profile")
-                ok = isinstance(prof, list) and len(prof) >= 3 and all(
-                    isinstance(r, list) and len(r) == 2 and 0 <= r[0] <= 1 and 0 <= r[1] <= 1 for r in prof)
-                if not ok or prof[0][0] != 0 or prof[-1][0] != 0:
-                    raise MeshRecipeError(f"{pw}.profile: must be >= 3 [r, h] points in [0, 1] starting and "
-                                          f"ending on the axis (r = 0), got {prof!r}")
-                q["profile"] = [[float(a), float(b)] for a, b in prof]
-            q["arc"] = float(p.get("arc", 360.0))
-            q["arc_center"] = float(p.get("arc_center", 0.0))
-            q["minor"] = float(p.get("minor", 0.2))
-            if not (0 < q["arc"] <= 360) or not (0 < q["minor"] < 1):
-                raise MeshRecipeError(f"{pw}: torus needs 0 < arc <= 360 and 0 < minor < 1")
-            color = p.get("color", "primary")
-            if color not in ("primary", "secondary") and color not in colors:
-                raise MeshRecipeError(f"{pw}.color: {color!r} is not primary, secondary or a name under colors:")
-            q["color"] = color
-            mat = p.get("material", "primary")
-            if catalog is not None and mat != "primary" and mat not in catalog.materials:
-                raise MeshRecipeError(f"{pw}.material: {mat!r} is not 'primary' or a catalog material {catalog.materials}")
-            q["material"] = mat
-            c = np.array(q["center"])
-            s = np.abs(_euler_xyz(q["rotate"])) @ np.array(q["size"])  # bounds of the rotated part's box
-            for sign in _mirror_signs(q["mirror"]):
-                lo = np.minimum(lo, c * sign - s / 2)
-                hi = np.maximum(hi, c * sign + s / 2)
-            if np.any(c - s / 2 < -0.5 - tol) or np.any(c + s / 2 > 0.5 + tol):
-                raise MeshRecipeError(f"{pw}: part bounds {np.round(c - s / 2, 3).tolist()}..{np.round(c + s / 2, 3).tolist()} "
-                                      f"leave the unit box [-0.5, 0.5]^3; fix: shrink or move the part")
-            out.append(q)
-        if np.any(lo > -0.5 + tol) or np.any(hi < 0.5 - tol):
-            raise MeshRecipeError(f"{where}: parts span {np.round(lo, 3).tolist()}..{np.round(hi, 3).tolist()}, which does "
-                                  f"not reach every face of the unit box (tolerance {tol}); fix: extend a part")
-        cats[str(key)] = out
+        cats[str(key)] = [_check_part_static(p, f"{where}[{i}]", colors, catalog) for i, p in enumerate(parts)]
+    rec = {"colors": colors, "categories": cats, "params": params, "fill_tolerance": tol, "path": path}
+    for key in cats:
+        resolve_parts(rec, key, default_params(params[key]))
     if catalog is not None:
         missing = [k for k in catalog.categories if k not in cats]
         if missing:
             raise MeshRecipeError(f"{path}: no recipe for catalog categories {missing}; fix: add them under categories:")
-    return {"colors": colors, "categories": cats, "fill_tolerance": tol, "path": path}
+    return rec
 
 
 @lru_cache(maxsize=4)
@@ -253,56 +324,92 @@ def _euler_xyz(deg: list[float]) -> np.ndarray:
     return Rz @ Ry @ Rx
 
 
-def _part_meshes(part: Mapping) -> list[trimesh.Trimesh]:
-    """The part (and its mirror images) in the object's fraction space."""
-    m = _raw_shape(part)
-    v = np.asarray(m.vertices, dtype=float)
-    f = np.asarray(m.faces, dtype=np.int64)
-    # Canonical +Z axis -> requested axis by a cyclic (proper) permutation of coordinates.
-    perm = {"z": [0, 1, 2], "x": [1, 2, 0], "y": [2, 0, 1]}[part["axis"]]
-    v = v[:, perm]
-    lo, hi = v.min(0), v.max(0)
-    v = (v - (lo + hi) / 2) / (hi - lo)  # bounds = unit box
-    v = v * np.asarray(part["size"])
-    if any(part["rotate"]):
-        v = v @ _euler_xyz(part["rotate"]).T
-    v = v + np.asarray(part["center"])
-    out = []
-    for sign in _mirror_signs(part["mirror"]):
-        reflect = np.prod(sign) < 0
-        out.append(trimesh.Trimesh(v * sign, f[:, ::-1] if reflect else f, process=False))
-    return out
+def _prim_key(part: Mapping) -> tuple:
+    """What a part's primitive depends on (not its size, place or rotation)."""
+    small = max(part["size"]) < 0.15
+    return (part["shape"], part["axis"], small, tuple(part["taper"]) if part["shape"] == "cylinder" else (),
+            tuple(map(tuple, part.get("profile") or ())) if part["shape"] == "lathe" else (),
+            (part["arc"], part["arc_center"], part["minor"]) if part["shape"] == "torus" else ())
 
 
-@lru_cache(maxsize=None)
-def unit_mesh(category: str, recipes_path: str | None = None) -> UnitMesh:
-    """The category's geometry in the unit box, built once per process (see :class:`UnitMesh`)."""
+_PRIMS: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+
+def _primitive(part: Mapping) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The part's primitive along its axis with bounds the unit box [-0.5, 0.5]^3, smooth-shaded
+    there (edges sharper than 40 degrees split): (vertices (N, 3), unit normals (N, 3), faces
+    (M, 3) int64). Cached per :func:`_prim_key`, so a variant costs only affine maps."""
+    key = _prim_key(part)
+    got = _PRIMS.get(key)
+    if got is None:
+        m = _raw_shape(part)
+        v = np.asarray(m.vertices, dtype=float)
+        perm = {"z": [0, 1, 2], "x": [2, 0, 1], "y": [1, 2, 0]}[part["axis"]]  # +Z -> axis (x: new = (z, x, y)), a proper rotation
+        v = v[:, perm]
+        lo, hi = v.min(0), v.max(0)
+        v = (v - (lo + hi) / 2) / (hi - lo)
+        s = trimesh.graph.smooth_shade(trimesh.Trimesh(v, np.asarray(m.faces), process=False), angle=_SMOOTH_ANGLE,
+                                       facet_minarea=None)
+        got = (np.asarray(s.vertices, float), np.asarray(s.vertex_normals, float), np.asarray(s.faces, np.int64))
+        _PRIMS[key] = got
+    return got
+
+
+def _unit_key(params: Mapping[str, Any] | None) -> tuple:
+    return tuple(sorted((params or {}).items()))
+
+
+def unit_mesh(category: str, recipes_path: str | None = None, params: Mapping[str, Any] | None = None) -> UnitMesh:
+    """The category's geometry in the unit box for shape parameters ``params`` (missing ones take
+    their defaults; unknown or out-of-range ones raise MeshRecipeError). Cached per process
+    (the last 512 variants); see :class:`UnitMesh`."""
+    return _unit_mesh(category, recipes_path, _unit_key(params))
+
+
+@lru_cache(maxsize=512)
+def _unit_mesh(category: str, recipes_path: str | None, key: tuple) -> UnitMesh:
     rec = load_recipes(recipes_path)
     if category not in rec["categories"]:
         raise KeyError(f"category {category!r} has no mesh recipe in {rec['path']}; fix: add it under categories:")
-    parts = rec["categories"][category]
+    try:
+        values = check_values(rec["params"][category], dict(key), f"shape_params of {category}")
+    except ShapeParamError as e:
+        raise MeshRecipeError(str(e)) from None
+    parts = resolve_parts(rec, category, values)
     named = sorted({p["color"] for p in parts} - {"primary", "secondary"})
     slot_of = {"primary": 0, "secondary": 1, **{n: 2 + k for k, n in enumerate(named)}}
-    pieces = [(p, pm) for p in parts for pm in _part_meshes(p)]
-    allv = np.vstack([pm.vertices for _, pm in pieces])
-    lo, hi = allv.min(0), allv.max(0)
-    mid, ext = (lo + hi) / 2, hi - lo
-    verts, norms, faces, slots, areas = [], [], [], [], {}
+    verts, norms, faces, slots, mats = [], [], [], [], []
     base = 0
-    for p, pm in pieces:
-        v = (np.asarray(pm.vertices) - mid) / ext
-        m = trimesh.Trimesh(v, pm.faces, process=False)
-        s = trimesh.graph.smooth_shade(m, angle=_SMOOTH_ANGLE, facet_minarea=None)
-        verts.append(np.asarray(s.vertices))
-        norms.append(np.asarray(s.vertex_normals))
-        faces.append(np.asarray(s.faces) + base)
-        slots.append(np.full(len(s.vertices), slot_of[p["color"]]))
-        areas[p["material"]] = areas.get(p["material"], 0.0) + float(m.area)
-        base += len(s.vertices)
-    V = np.clip(np.vstack(verts), -0.5, 0.5)
+    for p in parts:
+        pv, pn, pf = _primitive(p)
+        size = np.asarray(p["size"])
+        v, n = pv * size, pn / size
+        if any(p["rotate"]):
+            R = _euler_xyz(p["rotate"])
+            v, n = v @ R.T, n @ R.T
+        v = v + np.asarray(p["center"])
+        for sign in _mirror_signs(p["mirror"]):
+            verts.append(v * sign)
+            norms.append(n * sign)
+            faces.append((pf[:, ::-1] if np.prod(sign) < 0 else pf) + base)
+            slots.append(np.full(len(v), slot_of[p["color"]]))
+            mats.append((p["material"], len(pf)))
+            base += len(v)
+    V, N, F = np.vstack(verts), np.vstack(norms), np.vstack(faces)
+    lo, hi = V.min(0), V.max(0)
+    mid, ext = (lo + hi) / 2, hi - lo
+    V = np.clip((V - mid) / ext, -0.5, 0.5)
+    N = N * ext
+    N /= np.linalg.norm(N, axis=1, keepdims=True)
+    tri = V[F]
+    tri_area = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+    areas: dict[str, float] = {}
+    start = 0
+    for mat, nf in mats:
+        areas[mat] = areas.get(mat, 0.0) + float(tri_area[start:start + nf].sum())
+        start += nf
     um = UnitMesh(
-        vertices=V, normals=np.vstack(norms), faces=np.vstack(faces).astype(np.uint32),
-        color_slot=np.concatenate(slots).astype(np.int64),
+        vertices=V, normals=N, faces=F.astype(np.uint32), color_slot=np.concatenate(slots).astype(np.int64),
         named_colors=np.array([rec["colors"][n] for n in named], dtype=float).reshape(-1, 3),
         material_area=tuple(areas.items()),
     )
@@ -311,10 +418,11 @@ def unit_mesh(category: str, recipes_path: str | None = None) -> UnitMesh:
     return um
 
 
-def dominant_material(category: str, material: str) -> str:
-    """The material covering the largest surface of ``category``'s mesh (``primary`` -> ``material``)."""
+def dominant_material(category: str, material: str, params: Mapping[str, Any] | None = None) -> str:
+    """The material covering the largest surface of ``category``'s mesh with shape parameters
+    ``params`` (``primary`` -> ``material``)."""
     best: dict[str, float] = {}
-    for role, area in unit_mesh(category).material_area:
+    for role, area in unit_mesh(category, params=params).material_area:
         name = material if role == "primary" else role
         best[name] = best.get(name, 0.0) + area
     return max(best, key=lambda k: (best[k], k == material))
@@ -343,7 +451,7 @@ def object_mesh(obj: SceneObject, catalog: Catalog, appearance: Mapping) -> Rend
     Returns a :class:`RenderMesh` with float32 vertices/normals/colours and uint32 faces.
     """
     catalog[obj.category]  # KeyError naming the category when unknown
-    um = unit_mesh(obj.category)
+    um = unit_mesh(obj.category, params=getattr(obj, "shape_params", None))
     for key in ("color", "secondary", "specular", "shininess"):
         if key not in appearance:
             raise ValueError(f"materials.objects.{obj.id}.{key}: missing; fix: run sample_appearance on the scene")

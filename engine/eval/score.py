@@ -554,7 +554,7 @@ def _scene_factors(scene_json: str, view_ids: list[str]) -> dict:
     views = {v["id"]: v for v in s.get("views", [])}
     v = views.get(view_ids[0]) if view_ids else None
     p = (v or {}).get("params", {})
-    return {"num_objects": len(s.get("objects", [])), "room_type": (s.get("room") or {}).get("type"),
+    return {"num_objects": len(s.get("objects", [])), "room_type": (s.get("room") or {}).get("room_type") or (s.get("room") or {}).get("type"),
             "num_views": len(view_ids), "camera_height": p.get("height"),
             "camera_pitch": p.get("pitch"), "fov": p.get("fov_deg"),
             "image_size": f"{v['width']}x{v['height']}" if v else None}

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from engine.scene.shape_params import load_shape_specs, sample_shape_params
 from engine.layout.config import config_hash, validate_scene_cfg
 from engine.plain import to_plain
 from engine.layout.drafts import to_scene_graph
@@ -39,8 +40,9 @@ def sample_layout(scene_cfg: Mapping, catalog: Catalog, rng: np.random.Generator
         scene_id, seed, scene_index: written into the record.
 
     Returns:
-        A SceneGraph with ``room``, ``objects`` (ids ``obj_00``.., instance_id = position + 1)
-        and ``stats`` (per-object attempts, rejections by reason, dropped objects, ...).
+        A SceneGraph with ``room``, ``objects`` (ids ``obj_00``.., instance_id = position + 1;
+        ``shape_params`` drawn from ``rng`` after the layout, in object order) and ``stats``
+        (per-object attempts, rejections by reason, dropped objects, ...).
 
     Raises:
         LayoutInfeasibleError: the request cannot be met; the message says what to relax.
@@ -51,7 +53,9 @@ def sample_layout(scene_cfg: Mapping, catalog: Catalog, rng: np.random.Generator
     cfg = to_plain(scene_cfg)
     validate_scene_cfg(cfg)
     room, drafts, stats, extra = _SAMPLERS[cfg["type"]](cfg, catalog, rng)
-    return to_scene_graph(room, drafts, catalog, stats, extra, cfg, config_hash(cfg), scene_id, seed, scene_index)
+    scene = to_scene_graph(room, drafts, catalog, stats, extra, cfg, config_hash(cfg), scene_id, seed, scene_index)
+    sample_shape_params(scene.objects, load_shape_specs(), rng)  # after the layout: layouts do not depend on it
+    return scene
 
 
 def load_scene_cfg(name: str) -> dict:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from engine.layout.architecture import architecture_cfg_errors
+from engine.layout.room_types import room_types_cfg_errors
 from engine.scene.catalog import SCENE_TYPES
 from engine.schema import MISSING, Checker, canonical_hash, is_int, raise_errors
 
@@ -24,7 +25,8 @@ def config_hash(cfg: Mapping) -> str:
 _COMMON = ("type", "catalog", "max_attempts", "max_scene_attempts", "yaw_jitter")
 _KEYS = {
     "room": _COMMON + ("room", "doorway", "counts", "categories", "max_per_category",
-                       "default_max_per_category", "min_surface_furniture", "small_on_floor_prob", "clearance", "architecture"),
+                       "default_max_per_category", "min_surface_furniture", "small_on_floor_prob", "clearance", "architecture",
+                       "room_types"),
     "tabletop": _COMMON + ("room", "table", "counts", "categories", "clearance"),
     "open": _COMMON + ("plane", "counts", "categories", "clearance"),
 }
@@ -44,7 +46,7 @@ def scene_cfg_errors(scene_cfg: Mapping) -> list[str]:
     if typ not in SCENE_TYPES:
         return [f"scene.type: {typ!r} is not one of {SCENE_TYPES}; fix: set type to room, tabletop or open"]
     keys = _KEYS[typ]
-    optional = ("catalog", "architecture")
+    optional = ["catalog", "architecture"] + (["room_types"] if typ == "room" else [])
     c.keys("", [k for k in keys if k not in optional], [k for k in optional if k in keys], see=_SEE)
     c.check("catalog", lambda v: v is None or isinstance(v, str), "a path to a catalog YAML or null")
     c.number("max_attempts", 1, integer=True)
@@ -62,6 +64,7 @@ def scene_cfg_errors(scene_cfg: Mapping) -> list[str]:
         if c.get("doorway") is not None and c.keys("doorway", ("width", "height", "clear_depth"), see=_SEE):
             for k in ("width", "height", "clear_depth"):
                 c.number(f"doorway.{k}", 0.0, strict=True)
+        c.errors.extend(room_types_cfg_errors(scene_cfg.get("room_types")))
         if c.keys("counts", ("furniture", "wall", "small"), see=_SEE):
             for k in ("furniture", "wall", "small"):
                 c.pair(f"counts.{k}", 0, integer=True)

@@ -19,6 +19,7 @@ from engine.layout.drafts import Draft, Picker, Stats, check_counts, resolve_cat
 from engine.layout.errors import LayoutInfeasibleError
 from engine.layout.occupancy import (DOOR, FREE, N_CLASSES, PRIMITIVE, SMALL, WALL_FURNITURE, WALL_OBJECT,
                                      Occupancy, rect_corners)
+from engine.layout.room_types import draw_room_type
 from engine.layout.poses import (against_wall_pose, free_pose, make_walls, near_pose, on_support_pose, place,
                                  wall_mount_pose)
 from engine.scene.catalog import Catalog
@@ -71,6 +72,10 @@ class RoomPlan:
         mpc = cfg.get("max_per_category") or {}
         self.cap = {k: int(mpc.get(k, cfg["default_max_per_category"])) for k in self.f_keys}
         self.surface_mask = np.array([catalog[k].surface for k in self.f_keys])
+        self.required = [str(k) for k in cfg.get("required") or ()]  # a room type's must-have furniture
+        for k in self.required:
+            if self.furniture.get(k, 0) <= 0:
+                raise ValueError(f"scene.required.{k}: not among the furniture categories with weight > 0")
         for k in self.wall:
             mh = catalog[k].extra.get("mount_height")
             if not (isinstance(mh, list) and len(mh) == 2):
@@ -129,10 +134,10 @@ class RoomPlan:
         per-category caps respected, satellites only after an anchor with spare capacity; ordered
         anchors/free pieces by decreasing minimum footprint, then satellites."""
         cat = self.catalog
-        counts = {k: 0 for k in self.f_keys}
-        chosen: list[str] = []
-        n_surface = int(self.cfg["min_surface_furniture"])
-        for i in range(n):
+        counts = {k: self.required.count(k) for k in self.f_keys}
+        chosen: list[str] = list(self.required)
+        n_surface = int(self.cfg["min_surface_furniture"]) - sum(cat[k].surface for k in self.required)
+        for i in range(n - len(chosen)):
             for _ in range(20):
                 capmask = np.array([counts[k] < self.cap[k] for k in self.f_keys])
                 mask = capmask & self.surface_mask if i < n_surface else capmask
@@ -155,16 +160,28 @@ class RoomPlan:
 
 
 def sample_room(cfg: Mapping, catalog: Catalog, rng: np.random.Generator) -> tuple[Room, list[Draft], Stats, dict]:
-    """Sample one room layout. Returns (room, drafts in placement order, stats, extra stats)."""
+    """Sample one room layout. Returns (room, drafts in placement order, stats, extra stats).
+
+    With ``cfg["room_types"]`` set, first draws the room type (engine/layout/room_types.py) and
+    samples with that type's priors; ``room.room_type`` records it."""
+    if cfg.get("room_types"):  # the config's own lists are unused then, but a bad name is still an error
+        for kind in ("furniture", "wall", "small"):
+            resolve_categories(cfg["categories"][kind], catalog, "room", (kind,), f"categories.{kind}")
+    cfg, room_type = draw_room_type(cfg, rng)
     plan = RoomPlan(cfg, catalog)
     max_scene = int(cfg["max_scene_attempts"])
     mins = {k: int(cfg["counts"][k][0]) for k in ("furniture", "wall", "small")}
     for scene_attempt in range(1, max_scene + 1):
         stats = Stats()
         room, drafts, extra, placed = _attempt(plan, rng, stats)
-        if all(placed[k] >= mins[k] for k in mins):
+        room.room_type = room_type
+        missing = set(plan.required) - {d.category for d in drafts}
+        if all(placed[k] >= mins[k] for k in mins) and not missing:
             extra["scene_attempts"] = scene_attempt
             return room, drafts, stats, extra
+    if missing and all(placed[k] >= mins[k] for k in mins):
+        raise LayoutInfeasibleError(f"layout infeasible after {max_scene} scene attempts: the {room_type} always "
+                                    f"lacked its required {sorted(missing)}; fix: a larger room or fewer objects")
     check_counts(placed, mins, max_scene, stats,
                  "request fewer objects (counts.*), a larger room (room.size_x/size_y), a smaller clearance "
                  "(clearance.*) or more max_attempts")

@@ -94,9 +94,39 @@ def demo_walkthrough(job: JobSpec, n_show: int = 5, max_tries: int = 5) -> dict 
     return {"scene_id": out.scene.scene_id, "frames": len(rgbs), "questions": len(qs)}
 
 
+def realism_sheets(job: JobSpec, scenes: list[SceneGraph], per_type: int = 4, n_categories: int = 20) -> None:
+    """Write ``room_types.png`` (``per_type`` views of each room type, re-rendered from the
+    records) and ``variants.png`` (6 shape variants of each of the ``n_categories`` most frequent
+    categories of ``scenes``) into the job's folder."""
+    from collections import Counter
+
+    from engine.assets.meshes import scene_meshes
+    from engine.viewer.room_type_sheet import room_type_sheet
+    from engine.viewer.variant_sheet import variant_sheet
+
+    stages = worker_stages(job)
+    rows: dict[str, list] = {}
+    for scene in scenes:
+        tiles = rows.setdefault(scene.room.room_type or scene.room.type, [])
+        if len(tiles) >= per_type:
+            continue
+        meshes = scene_meshes(scene, stages.catalog)
+        for view in scene.views[:per_type - len(tiles)]:
+            tiles.append((f"{scene.scene_id} {view.id}", stages.renderer.render(scene, view, meshes).rgb))
+    if rows:
+        room_type_sheet(rows, job.out / "room_types.png")
+        print(f"room-type sheet of {sum(map(len, rows.values()))} views: {job.out / 'room_types.png'}")
+    freq = Counter(o.category for s in scenes for o in s.objects)
+    cats = [c for c, _ in freq.most_common(n_categories)]
+    if cats:
+        variant_sheet(cats, stages.catalog, job.cfg["render"], job.out / "variants.png")
+        print(f"shape variants of the {len(cats)} most frequent categories: {job.out / 'variants.png'}")
+
+
 def demo_extras(job: JobSpec, n_plot: int = 6, n_sheet: int = 3, n_rows: int = 3) -> Path:
-    """Write ``topdown.png`` and ``contact_sheet.png`` into the job's folder, print a few rows, then
-    write the gallery into ``out/viewer/``; returns the path of its index.html (absolute)."""
+    """Write ``topdown.png``, ``contact_sheet.png``, ``room_types.png`` and ``variants.png`` into
+    the job's folder, one walkthrough, print a few rows, then write the gallery into
+    ``out/viewer/``; returns the path of its index.html (absolute)."""
     out = job.out
     scenes = read_scenes(out, n_plot)
     if scenes:
@@ -110,6 +140,8 @@ def demo_extras(job: JobSpec, n_plot: int = 6, n_sheet: int = 3, n_rows: int = 3
         frames, titles = rerender(job, scenes[:n_sheet])
         contact_sheet(frames, out / "contact_sheet.png", titles=titles, max_width=256)
         print(f"contact sheet of {len(frames)} views (re-rendered from the scene records): {out / 'contact_sheet.png'}")
+    if scenes and render_enabled(job.cfg):
+        realism_sheets(job, read_scenes(out))
     demo_walkthrough(job)
     from engine.pipeline.card import write_card
 

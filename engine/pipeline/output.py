@@ -30,6 +30,7 @@ from engine.schema import ConfigError
 TOP_FILES = (MANIFEST, "README.md", "config.yaml", "splits.json", "card/answers.png", "card/factors.png",
              "card/samples.png", "topdown.png", "contact_sheet.png",
              "walkthrough.png", "walkthrough.mp4", "walkthrough_questions.json",  # the demo's walkthrough
+             "room_types.png", "variants.png",  # the demo's realism sheets
              *LMMS_FILES)
 SCENES_FOLDER = "scenes"
 VIEWER_FOLDER = "viewer"  # `spatialforge view`'s default gallery: not the dataset's (never pushed), removed at an overwrite

@@ -16,6 +16,7 @@ import logging
 import yaml
 
 from engine.assets.meshes import MeshRecipeError, load_recipes
+from engine.layout.room_types import room_type_names
 from engine.pipeline.config import JobSpec, appearance_cfg, qa_enabled, render_enabled
 from engine.pipeline.executors import probe_ray_address, worker_stages
 from engine.pipeline.splits import split_of
@@ -79,7 +80,7 @@ def split_value_errors(cfg: dict, catalog, all_templates: dict[str, Template] | 
     elif strategy == "heldout_combos":
         known["pairs"] = ("<a catalog category>/<value>", sorted(catalog.categories))
     elif strategy == "heldout_room_types":
-        known["room_types"] = ("a scene type", list(SCENE_TYPES))
+        known["room_types"] = ("a scene type or room type", list(SCENE_TYPES) + room_type_names())
     elif strategy in ("heldout_templates", "heldout_tasks") and all_templates is not None:
         templates = all_templates.values()
         if strategy == "heldout_templates":

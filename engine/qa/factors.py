@@ -102,7 +102,7 @@ def scene_factors(scene) -> dict:
     key = next((lt for lt in (scene.lights or []) if lt.get("name") != "ambient" and lt.get("type") != "ambient"), None)
     return {
         "num_objects": len(objs),
-        "room_type": scene.room.type,
+        "room_type": scene.room.room_type or scene.room.type,
         "floor_area": round(sx * sy, 2),
         "scene_categories": sorted({o.category for o in objs}),
         "scene_color_pairs": sorted({_pair(o, "color") for o in objs} - {None}),

@@ -56,7 +56,9 @@ class Wall:
 
 @dataclass
 class Room:
-    """The enclosure: ``type`` is ``room``, ``tabletop`` or ``open``; ``size`` = [sx, sy, sz] m.
+    """The enclosure: ``type`` is ``room``, ``tabletop`` or ``open``; ``size`` = [sx, sy, sz] m;
+    ``room_type`` is the room's function for typed room scenes (``living_room``, ``bedroom``,
+    ``kitchen``, ``dining_room``, ``office``, ``bathroom``; scenes/room_types.yaml), else None.
 
     For ``open`` scenes there are no walls and sz is 0 (an unbounded-looking plane of sx x sy).
     ``architecture`` (rooms with a door, windows, ceiling and skirting; None otherwise) is the
@@ -67,6 +69,7 @@ class Room:
     size: list[float]
     walls: list[Wall] = field(default_factory=list)
     architecture: dict[str, Any] | None = None
+    room_type: str | None = None
 
     @property
     def openings(self) -> list[dict]:
@@ -86,6 +89,8 @@ class Room:
 
     def to_dict(self) -> dict:
         d = {"type": self.type, "size": _floats(self.size), "walls": [w.to_dict() for w in self.walls]}
+        if self.room_type is not None:
+            d["room_type"] = self.room_type
         if self.architecture is not None:
             d["architecture"] = self.architecture
         return d
@@ -94,7 +99,7 @@ class Room:
     def from_dict(cls, d: dict) -> "Room":
         arch = d.get("architecture")
         return cls(d["type"], list(d["size"]), [Wall.from_dict(w) for w in d.get("walls", [])],
-                   None if arch is None else json.loads(json.dumps(arch)))
+                   None if arch is None else json.loads(json.dumps(arch)), d.get("room_type"))
 
 
 @dataclass
@@ -113,6 +118,9 @@ class SceneObject:
             construction (engine.scene.relations.parse_support) and written back by to_dict.
         against: id of the wall the object's back is against, or None.
         has_front: whether the category has a front (its facing is meaningful).
+        shape_params: the sampled shape parameters of the category's parametric mesh recipe
+            (scenes/meshes.yaml ``params``), e.g. {"back": "slatted", "arms": false}; written
+            to the record only when non-empty (records without it get the default shape).
     """
 
     id: str
@@ -125,6 +133,7 @@ class SceneObject:
     against: str | None = None
     has_front: bool = False
     attributes: dict[str, Any] = field(default_factory=dict)
+    shape_params: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not isinstance(self.support, (OnFloor, OnWall, OnObject)):
@@ -174,6 +183,7 @@ class SceneObject:
             "support": str(self.support),
             "against": self.against,
             "has_front": bool(self.has_front),
+            **({"shape_params": dict(self.shape_params)} if self.shape_params else {}),
         }
 
     @classmethod
@@ -184,6 +194,7 @@ class SceneObject:
             center=list(d["center"]), size=list(d["size"]), yaw=float(d["yaw"]),
             support=parse_support(d.get("support", "floor"), f"{where}.support"), against=d.get("against"),
             has_front=bool(d.get("has_front", False)), attributes=dict(d.get("attributes", {})),
+            shape_params=dict(d.get("shape_params", {})),
         )
 
 

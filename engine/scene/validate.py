@@ -96,6 +96,8 @@ def validate_scene_record(d: Any, raise_on_error: bool = False) -> list[str]:
     else:
         if room.get("type") not in ROOM_TYPES:
             e.append(f"room.type: {room.get('type')!r} is not one of {ROOM_TYPES}")
+        if not isinstance(room.get("room_type", ""), str):
+            e.append(f"room.room_type: must be a string (living_room, bedroom, ...) or absent, got {room.get('room_type')!r}")
         size = room.get("size")
         if not _vec(size, 3) or size[0] <= 0 or size[1] <= 0 or size[2] < 0:
             e.append(f"room.size: must be [sx, sy, sz] metres with sx, sy > 0 and sz >= 0, got {size!r}")
@@ -179,6 +181,9 @@ def validate_scene_record(d: Any, raise_on_error: bool = False) -> list[str]:
             e.append(f"{p}.has_front: must be true or false")
         if not isinstance(o.get("attributes", {}), dict):
             e.append(f"{p}.attributes: must be an object")
+        sp = o.get("shape_params", {})
+        if not isinstance(sp, dict) or not all(isinstance(v, (str, bool, int, float)) for v in sp.values()):
+            e.append(f"{p}.shape_params: must be an object of strings, booleans and numbers")
 
     view_ids: set[str] = set()
     for i, v in enumerate(d.get("views", [])):
