@@ -125,7 +125,10 @@ def test_cycles_passes_match_the_raster_depth_and_ids(cycles):
         # depth where both hit the same surface (a pixel centre on a silhouette may see either side)
         both = same_id & (got["depth"] > 0) & (ref.depth > 0)
         assert both.mean() > 0.5
-        assert np.abs(got["depth"][both] - ref.depth[both]).max() < 0.01  # metres
+        # within 1 cm on 99.9% of them: room parts (walls, skirting, window frames, door casing)
+        # all carry id 0, so a pixel centre on the edge of a trim may see the trim in one pass and
+        # the wall just behind it in the other with the same id (measured up to 1.3 cm)
+        assert np.mean(np.abs(got["depth"][both] - ref.depth[both]) < 0.01) >= 0.999  # metres
         assert np.median(np.abs(got["depth"][both] - ref.depth[both])) < 1e-4
 
 

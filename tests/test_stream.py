@@ -33,6 +33,9 @@ REPO = Path(__file__).resolve().parents[1]
 BASE = ["camera.width=64", "camera.height=64", "output.scenes_per_shard=1", "seed=3", "render.shadow_map_size=256",
         "render.msaa_samples=1", "qa.questions_per_view=4", "progress=false"]
 OV = BASE + ["num_scenes=4"]
+# This test process renders (in-process tests, the num_workers=0 pass), so its DataLoader workers are
+# spawned: Mesa's GL state does not survive a fork (test_fork_after_render_is_refused).
+CTX = "spawn"
 
 
 def _key(s: dict) -> tuple:
@@ -55,7 +58,8 @@ def main_process(ds):
 
 
 def test_two_workers_same_samples_twice_none_twice(ds, request):
-    runs = [[_key(s) for s in DataLoader(ds, batch_size=None, num_workers=2)] for _ in range(2)]
+    runs = [[_key(s) for s in DataLoader(ds, batch_size=None, num_workers=2, multiprocessing_context=CTX)]
+            for _ in range(2)]
     # the workers made their stages and GL contexts; the parent made none
     assert (os.getpid(), ds.stream.job.config_hash) not in stream_module._STAGES
     main_process = request.getfixturevalue("main_process")
@@ -94,7 +98,8 @@ def test_hf_iterable_dataset_same_samples(ds, main_process):
     assert isinstance(h, datasets.IterableDataset) and h.n_shards == 4
     assert sorted(_key(s) for s in h) == sorted(main_process)
     # the same through a DataLoader with 2 workers (datasets gives each worker 2 of the 4 blocks)
-    got = [_key(to_torch(s)) for s in DataLoader(h, batch_size=None, num_workers=2, collate_fn=lambda x: x)]
+    got = [_key(to_torch(s)) for s in DataLoader(h, batch_size=None, num_workers=2, collate_fn=dict,
+                                                          multiprocessing_context=CTX)]
     assert sorted(got) == sorted(main_process)
 
 
@@ -140,7 +145,7 @@ def test_samples_are_the_offline_rows(tmp_path, ds):
 def test_collate_round_trip_mixed_views():
     # families chosen so both single- and two-view rows come out whatever the layouts draw
     by_views: dict[int, list] = {}
-    for s in SpatialStream(BASE + ["num_scenes=4", "qa.families=[multiview,counting,text]"]):
+    for s in SpatialStream(BASE + ["num_scenes=4", "qa.families=[multiview,measurement,text]"]):
         by_views.setdefault(int(s["images"].shape[0]), []).append(s)
     assert 1 in by_views and 2 in by_views  # single- and multi-view samples
     batch = [by_views[1][0], by_views[2][0], by_views[1][1]] + by_views.get(0, [])[:1]
@@ -165,7 +170,8 @@ def test_collate_round_trip_mixed_views():
 
 
 def test_dataloader_batches_with_collate(ds):
-    b = next(iter(DataLoader(ds, batch_size=5, num_workers=2, collate_fn=collate_samples)))
+    b = next(iter(DataLoader(ds, batch_size=5, num_workers=2, collate_fn=collate_samples,
+                                multiprocessing_context=CTX)))
     assert b["images"].shape[0] == 5 and b["view_mask"].shape[0] == 5 and len(b["id"]) == 5
 
 
@@ -186,3 +192,14 @@ print(json.dumps([list(t.shape), int(t.sum())]))
     assert res.returncode == 0, res.stderr[-2000:]
     shape, total = json.loads(res.stdout.strip().splitlines()[-1])
     assert shape[1:] == [3, 64, 64] and total > 0
+
+
+def test_fork_after_render_is_refused(main_process):
+    """A worker forked from this process (which has rendered: the main_process fixture) refuses to
+    make a GL context, with an error naming the fix, instead of risking a hang inside Mesa."""
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork start method on this platform")
+    with pytest.raises(RuntimeError, match="multiprocessing_context='spawn'"):
+        next(iter(DataLoader(SpatialStream(OV), batch_size=None, num_workers=1, multiprocessing_context="fork")))

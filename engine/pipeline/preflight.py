@@ -153,18 +153,27 @@ def _file_error(key: str, e: BaseException, doc: str) -> str:
     return text
 
 
+DRY_RUN_SCENES = 5  # a layout that fails on all of the first scenes is a config problem, not bad luck
+
+
 def dry_run(job: JobSpec) -> None:
-    """Make scene 0 through every enabled stage in this process; raise ConfigError naming the
-    stage, the key to change and the fix when a stage cannot run with this config."""
+    """Make one scene through every enabled stage in this process (the first of scenes 0..4 whose
+    layout is feasible: a room sampler gives up on a few percent of draws, which the run skips and
+    counts); raise ConfigError naming the stage, the key to change and the fix when a stage cannot
+    run with this config."""
     stages = worker_stages(job)
-    try:
-        scene = stages.layout(0)
-    except stages.layout_error as e:
-        raise ConfigError(f"scene: the layout sampler cannot meet this config for scene 0: {e}") from None
-    except ValueError as e:
-        raise ConfigError(_one_line(e) if str(e).startswith("scene.") else f"scene: {_one_line(e)}") from None
-    if not stages.views(scene, 0, {}):
-        log.warning("dry run: scene 0 got no camera views (it will be skipped); check the camera profile")
+    tries = max(1, min(DRY_RUN_SCENES, job.num_scenes))
+    for index in range(tries):
+        try:
+            scene = stages.layout(index)
+            break
+        except stages.layout_error as e:
+            if index == tries - 1:
+                raise ConfigError(f"scene: the layout sampler cannot meet this config for scenes 0..{index}: {e}") from None
+        except ValueError as e:
+            raise ConfigError(_one_line(e) if str(e).startswith("scene.") else f"scene: {_one_line(e)}") from None
+    if not stages.views(scene, index, {}):
+        log.warning("dry run: scene %d got no camera views (it will be skipped); check the camera profile", index)
         return
     if stages.render_on:
         try:
@@ -179,9 +188,9 @@ def dry_run(job: JobSpec) -> None:
                 raise ConfigError(f"camera.{key}: {cam[key]} px is above what this renderer can draw "
                                   f"({renderer.max_image_size} px, {renderer.gl_renderer}); fix: lower camera.{key}")
     qa_gen = stages.new_qa_generator()
-    out = stages.make_scene(0, qa_gen, StageTimer())
+    out = stages.make_scene(index, qa_gen, StageTimer())
     if qa_gen is not None and hasattr(out, "qa_rows") and not out.qa_rows:
-        log.warning("dry run: scene 0 gave no questions; check qa.families, qa.answer_forms and camera.num_views")
+        log.warning("dry run: scene %d gave no questions; check qa.families, qa.answer_forms and camera.num_views", index)
 
 
 def preflight(job: JobSpec) -> None:

@@ -36,13 +36,15 @@ from engine.pipeline.shard import RowImages, SceneError, error_text, scene_rows
 from engine.pipeline.splits import make_rule, route_scene
 from engine.pipeline.stages import SceneSkipped, SceneStages, scene_id_of
 from engine.pipeline.timing import StageTimer
+from engine.render.context import forked_after_render
 from engine.schema import ConfigError
 
 log = logging.getLogger("spatialforge")
 
 # One SceneStages (so one renderer and GL context) per process and config, made in the process
 # that iterates: a DataLoader worker makes its own, the parent none. Keyed by pid too, so a worker
-# forked from a parent that iterated itself (num_workers=0 first) never reuses the parent's context.
+# forked from a parent that iterated itself (num_workers=0 first) never reuses the parent's context;
+# such a worker refuses to render (engine.render.context.forked_after_render).
 _STAGES: dict[tuple[int, str], SceneStages] = {}
 
 
@@ -51,6 +53,12 @@ def process_stages(job: JobSpec) -> SceneStages:
     key = (os.getpid(), job.config_hash)
     st = _STAGES.get(key)
     if st is None:
+        if forked_after_render():
+            raise RuntimeError(
+                "SampleStream: this process was forked from one that had rendered (a DataLoader worker started "
+                "with 'fork' after the parent iterated the stream or rendered); Mesa's GL state does not survive "
+                "a fork and the worker can hang; fix: DataLoader(..., multiprocessing_context='spawn') (or "
+                "'forkserver'), or render nothing in the parent before the workers start (docs/streaming.md)")
         st = _STAGES[key] = SceneStages(job.cfg, job.config_hash)
     return st
 

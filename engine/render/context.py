@@ -47,6 +47,14 @@ def moderngl_context(device_index: int):
     return ctx
 
 
+def forked_after_render() -> bool:
+    """True when this process inherited GL contexts that another process made, i.e. it was forked
+    (a DataLoader worker under the default 'fork' start method) from a process that had rendered.
+    Mesa's llvmpipe keeps threads and locks that do not survive a fork: a new context made in such
+    a child can hang (seen in a test process that had rendered before forking its workers)."""
+    return any(pid != os.getpid() for pid, _ in _MODERNGL_CONTEXTS)
+
+
 def import_pyrender(platform: str, device_index: int):
     """Import pyrender for ``platform`` (egl | osmesa) and return the module.
 
