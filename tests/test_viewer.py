@@ -266,3 +266,64 @@ def test_serve_answers_on_loopback(dataset, tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def _cards(gallery: Path) -> list[dict]:
+    """The card records a gallery's data/rows-*.js files hold (``SF.addRows([...]);``)."""
+    cards = []
+    for f in sorted((gallery / "data").glob("rows-*.js")):
+        text = f.read_text(encoding="utf-8").strip()
+        assert text.startswith("SF.addRows(") and text.endswith(");")
+        cards += json.loads(text[len("SF.addRows("):-2])
+    return cards
+
+
+def test_walkthrough_video_on_its_cards(dataset, tmp_path):
+    """A walkthrough dataset with output.video=true: every card whose views are exactly the path's
+    frames shows a copy of the path's MP4 (same bytes, in the gallery folder, content-named); with
+    the MP4 removed, and for an image dataset, no card has a video and no video/ folder is written."""
+    ds = tmp_path / "walk"
+    assert main(["generate", "preset=video", "camera.width=128", "camera.height=128", "qa.balancing.varied=false",
+                 "camera.walkthrough.fps=2", "camera.walkthrough.duration_s=2", "num_scenes=1", "output.video=true",
+                 "progress=false", "executor.workers=1", "split.ratios.train=1.0", "split.ratios.validation=0",
+                 "split.ratios.test=0", f"out={ds}"]) == 0
+    mp4 = ds / "videos" / "s000000000-path_0.mp4"
+    rows = _rows(ds, ["id", "scene", "view_ids"])
+    (path,) = SceneGraph.from_json(rows[0]["scene"]).paths
+    on_path = {r["id"] for r in rows if r["view_ids"] == path["view_ids"]}
+    assert mp4.is_file() and path["id"] == "path_0" and on_path  # the preset's rows use the whole path
+    res = build_view(ds, tmp_path / "g", per_task=50, page_size=500)
+    gallery = Path(res["index"]).parent
+    cards = _cards(gallery)
+    assert len(cards) == res["rows"] == len(rows)  # the sample is the whole small dataset
+    with_video = {c["id"]: c["video"] for c in cards if "video" in c}
+    assert set(with_video) == on_path
+    import hashlib
+
+    (rel,) = set(with_video.values())  # one path, one file shared by its cards
+    assert rel == f"video/{hashlib.sha1(mp4.read_bytes()).hexdigest()[:20]}.mp4"
+    assert (gallery / rel).read_bytes() == mp4.read_bytes()
+    assert rel in json.loads((gallery / "viewer.json").read_text())["files"]
+
+    import importlib.util
+
+    if CHROMIUM.exists() and importlib.util.find_spec("playwright"):  # the browser check where make test has one
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as p:  # the page draws a <video controls> under the strip of those cards
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(Path(res["index"]).as_uri())
+            got = page.eval_on_selector_all(".card", "cs => cs.map(c => [c.dataset.id, "
+                                            "Array.from(c.querySelectorAll('.strip-col > .frames + video[controls]'))"
+                                            ".map(v => v.getAttribute('src'))])")
+            browser.close()
+        assert {i: s for i, s in got if s} == {i: [rel] for i in with_video}
+
+    shutil.rmtree(ds / "videos")  # the same rows without their MP4: the same cards, none with a video
+    res2 = build_view(ds, tmp_path / "g2", per_task=50, page_size=500)
+    assert _cards(Path(res2["index"]).parent) == [{k: v for k, v in c.items() if k != "video"} for c in cards]
+    assert not (Path(res2["index"]).parent / "video").exists()
+    res3 = build_view(dataset, tmp_path / "g3", per_task=5)  # an image dataset
+    assert res3["rows"] > 0 and not any("video" in c for c in _cards(Path(res3["index"]).parent))
+    assert not (Path(res3["index"]).parent / "video").exists()

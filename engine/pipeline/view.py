@@ -278,6 +278,15 @@ def _attach_predictions(rows: list[dict], scored: dict) -> None:
             "wrong": bool(scored["score"][j] < 1.0)}
 
 
+def _path_video(dataset: Path, scene_id: str, path_id: str) -> Path | None:
+    """The MP4 of camera path ``path_id`` of scene ``scene_id`` in ``dataset`` (written with
+    output.video=true; engine.export.video.video_name), or None when there is none."""
+    from engine.export.video import video_name
+
+    p = dataset / video_name(scene_id, path_id)
+    return p if p.is_file() else None
+
+
 def build_view(dataset: str | Path, out: str | Path | None = None, per_task: int = 50, predictions: str | None = None,
                seed: int = 0, hist_rows: int = 20_000, page_size: int = 24) -> dict:
     """Write the gallery of ``dataset`` into ``out`` (default ``dataset/viewer``); return a summary
@@ -334,7 +343,8 @@ def build_view(dataset: str | Path, out: str | Path | None = None, per_task: int
                     - {"family", "task", "answer_type", "template_id"})
         summary["score"] = score_report(str(dataset), predictions, scored, by)
     try:
-        index = write_gallery(out, rows, summary, load_catalog().colors, page_size=page_size, protect=dataset)
+        index = write_gallery(out, rows, summary, load_catalog().colors, page_size=page_size, protect=dataset,
+                              video_file=lambda sid, pid: _path_video(dataset, sid, pid))
     except GalleryError as e:
         raise ViewInputError(str(e)) from None
     return {"index": str(index), "rows": len(rows), "row_groups_read": len(by_group),

@@ -8,6 +8,8 @@ Layout of the output folder (opens from ``file://``, no server; data is loaded b
     assets/app.js, assets/style.css     copied from engine/viewer/static/
     data/meta.js        filters' values, page size, whether predictions are shown
     data/rows-NNN.js    the cards' records, 500 per file
+    video/<sha1>.mp4    the MP4 of a camera path (walkthrough datasets made with output.video=true), on the
+                        card of a row whose views are exactly that path's frames
     img/<sha1>.jpg|png  images (named by content: rows sharing an image share the file); depth maps
                         coloured (near yellow, far blue) and instance masks coloured, as PNGs
     topdown/<sha1>.svg  a top-down plot per (scene, referenced objects, views)
@@ -24,6 +26,7 @@ import html
 import io
 import json
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -33,7 +36,7 @@ from engine.viewer.topdown_svg import highlight, topdown_base
 
 STATIC = Path(__file__).resolve().parent / "static"
 MANIFEST = "viewer.json"
-FOLDERS = ("assets", "data", "img", "topdown", "card")  # ours inside an output folder
+FOLDERS = ("assets", "data", "img", "topdown", "card", "video")  # ours inside an output folder
 CHUNK_ROWS = 500
 
 
@@ -142,8 +145,27 @@ def _nth(r: dict, col: str, k: int):
     return xs[k] if k < len(xs) else None
 
 
-def _card(w: _Writer, r: dict, scenes: dict, bases: dict, colors: dict) -> dict:
-    """The record of one card (what app.js draws), writing its images and top-down plot."""
+def _video(w: _Writer, scene: SceneGraph | None, view_ids: list[str], video_file, copied: dict) -> str | None:
+    """The gallery copy (``video/<sha1>.mp4``) of the MP4 of the camera path of ``scene`` whose
+    frames are exactly ``view_ids`` (in order), or None when no path matches or ``video_file``
+    (scene_id, path_id) -> Path | None finds no file. ``copied``: source path -> copy, so a
+    video shared by many rows is read once."""
+    if video_file is None or scene is None or not view_ids:
+        return None
+    pid = next((p.get("id") for p in scene.paths if list(p.get("view_ids") or []) == view_ids), None)
+    src = video_file(scene.scene_id, pid) if pid is not None else None
+    if src is None:
+        return None
+    if src not in copied:
+        data = Path(src).read_bytes()
+        copied[src] = w.put(f"video/{hashlib.sha1(data).hexdigest()[:20]}.mp4", data)
+    return copied[src]
+
+
+def _card(w: _Writer, r: dict, scenes: dict, bases: dict, colors: dict, video_file=None,
+          copied: dict | None = None) -> dict:
+    """The record of one card (what app.js draws), writing its images, top-down plot and video
+    (the key ``video`` is present only on a card that has one)."""
     sid = r.get("scene_id")
     scene, key = None, None
     if r.get("scene"):
@@ -181,12 +203,16 @@ def _card(w: _Writer, r: dict, scenes: dict, bases: dict, colors: dict) -> dict:
         svg = highlight(bases[base_key], refs)
         topdown = w.put(f"topdown/{hashlib.sha1(svg.encode()).hexdigest()[:20]}.svg", svg.encode("utf-8"))
     value = r.get("value")
-    return {"id": r["id"], "split": r["split"], "family": r.get("family"), "task": r.get("task"),
+    video = _video(w, scene, view_ids, video_file, {} if copied is None else copied)
+    card = {"id": r["id"], "split": r["split"], "family": r.get("family"), "task": r.get("task"),
             "template_id": r.get("template_id"), "answer_type": r.get("answer_type"), "question": r.get("question"),
             "choices": r.get("choices"), "answer": r.get("answer"), "answer_index": r.get("answer_index"),
             "value": value, "unit": r.get("unit"), "rationale": r.get("rationale"), "frame": r.get("frame"),
             "objects": refs, "scene_id": sid, "views": views, "topdown": topdown, "factors": r.get("factors") or {},
             "prediction": r.get("prediction")}
+    if video is not None:  # absent otherwise: galleries of datasets without videos keep their bytes
+        card["video"] = video
+    return card
 
 
 def _facets(cards: list[dict]) -> dict:
@@ -210,11 +236,14 @@ def _js(name: str, obj) -> bytes:
 
 
 def write_gallery(out: str | Path, rows: list[dict], summary: dict, colors: dict, page_size: int = 24,
-                  protect: str | Path | None = None) -> Path:
+                  protect: str | Path | None = None,
+                  video_file: Callable[[str, str], Path | None] | None = None) -> Path:
     """Write the gallery of ``rows`` (dicts of dataset columns plus ``split``, ``factors`` as
     {name: label or [labels]}, optional ``prediction``) and the ``summary`` page into ``out``
     (see the module docstring); return the path of index.html. ``colors``: the catalog colour
-    table for the top-down plots. ``protect``: a folder ``out`` must not be (the dataset)."""
+    table for the top-down plots. ``protect``: a folder ``out`` must not be (the dataset).
+    ``video_file``: (scene_id, path_id) -> the MP4 of that camera path or None; a card whose
+    views are exactly a path's frames gets a copy of it (``video/``)."""
     from engine.viewer.summary_html import summary_html
 
     out = Path(out)
@@ -223,7 +252,8 @@ def write_gallery(out: str | Path, rows: list[dict], summary: dict, colors: dict
     w = _Writer(out)
     scenes: dict = {}
     bases: dict = {}
-    cards = [_card(w, r, scenes, bases, colors) for r in rows]
+    copied: dict = {}
+    cards = [_card(w, r, scenes, bases, colors, video_file, copied) for r in rows]
     for name in ("app.js", "style.css"):
         w.put(f"assets/{name}", (STATIC / name).read_bytes())
     chunks = []

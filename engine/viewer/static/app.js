@@ -101,7 +101,13 @@ var SF = (function () {
       if (r.views.length > 1) f.appendChild(el("span", {"class": "vid"}, v.id));
       frames.appendChild(f);
     });
-    media.appendChild(frames);
+    if (r.video) {  // the camera path's MP4 under its frame strip
+      var col = el("div", {"class": "strip-col"});
+      col.appendChild(frames);
+      var vid = el("video", {"class": "path-video", src: r.video, controls: "", preload: "metadata"});
+      col.appendChild(vid);
+      media.appendChild(col);
+    } else media.appendChild(frames);
     if (r.topdown) {
       var td = el("div", {"class": "topdown"});
       var a = el("a", {href: r.topdown, target: "_blank", title: "open the top-down plot full size"});
