@@ -178,6 +178,7 @@ def test_gallery_in_headless_chromium(dataset, tmp_path):
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(Path(res["index"]).as_uri())
+        page.wait_for_selector("#count[data-count]", state="attached")  # the first render has run
         count = lambda: int(page.get_attribute("#count", "data-count"))  # noqa: E731
         assert count() == len(rows)
         assert page.locator(".card").count() == 10  # paged
@@ -235,6 +236,7 @@ def test_gallery_in_headless_chromium(dataset, tmp_path):
         assert page.locator("#scores").count() == 1
         page.screenshot(path=str(tmp_path / "summary.png"), full_page=True)
         page.click("text=Page through the wrong answers")
+        page.wait_for_selector("#count[data-count]", state="attached")
         assert count() == len(wrong_ids)
         browser.close()
     assert errors == []
@@ -314,6 +316,7 @@ def test_walkthrough_video_on_its_cards(dataset, tmp_path):
             browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(Path(res["index"]).as_uri())
+            page.wait_for_selector("#count[data-count]", state="attached")  # the cards are drawn
             got = page.eval_on_selector_all(".card", "cs => cs.map(c => [c.dataset.id, "
                                             "Array.from(c.querySelectorAll('.strip-col > .frames + video[controls]'))"
                                             ".map(v => v.getAttribute('src'))])")
