@@ -367,11 +367,25 @@ def test_infeasible_layout_fails_before_any_shard(tmp_path):
     """A scene config the layout cannot meet is reported (with the layout's message) by the dry
     run of scene 0, before the output folder is created."""
     out = tmp_path / "infeasible"
-    job = _job(out, "scene.room.size_x=[2.0,2.0]", "scene.room.size_y=[2.0,2.0]", "scene.counts.furniture=[30,30]")
+    job = _job(out, "scene.room_types=null", "scene.room.size_x=[2.0,2.0]", "scene.room.size_y=[2.0,2.0]",
+               "scene.counts.furniture=[30,30]")
     with pytest.raises(ConfigError, match="layout sampler cannot meet") as e:
         generate(job)
     assert "furniture" in str(e.value)  # the layout's own message says what to relax
     assert not out.exists()
+
+
+def test_counts_ignored_by_typed_rooms_are_warned(tmp_path, caplog):
+    """With room types on (the default), scene.counts is each type's to set: a changed value is
+    named in a warning with the fix, and the shipped value is not."""
+    from engine.pipeline.preflight import room_type_overridden
+
+    shipped = load_job([f"out={tmp_path / 'a'}"]).cfg["scene"]
+    assert room_type_overridden(shipped) == []
+    changed = load_job([f"out={tmp_path / 'b'}", "scene.counts.furniture=[30,30]"]).cfg["scene"]
+    assert room_type_overridden(changed) == ["counts"]
+    untyped = load_job([f"out={tmp_path / 'c'}", "scene.room_types=null", "scene.counts.furniture=[3,4]"]).cfg["scene"]
+    assert room_type_overridden(untyped) == []
 
 
 @pytest.mark.parametrize("subsampling, rgb_bound", [("4:2:0", 3.5), ("4:4:4", 2.0)])

@@ -16,6 +16,7 @@ import logging
 import yaml
 
 from engine.assets.meshes import MeshRecipeError, load_recipes
+from engine.layout import load_scene_cfg
 from engine.layout.room_types import room_type_names
 from engine.pipeline.config import JobSpec, appearance_cfg, qa_enabled, render_enabled
 from engine.pipeline.executors import probe_ray_address, worker_stages
@@ -193,10 +194,27 @@ def dry_run(job: JobSpec) -> None:
         log.warning("dry run: scene %d gave no questions; check qa.families, qa.answer_forms and camera.num_views", index)
 
 
+# Scene keys each room type's entry in scenes/room_types.yaml overrides while scene.room_types is set.
+TYPE_OVERRIDDEN_KEYS = ("counts", "categories", "max_per_category", "min_surface_furniture", "small_on_floor_prob")
+
+
+def room_type_overridden(scene_cfg: dict) -> list[str]:
+    """The keys of a room ``scene_cfg`` changed from conf/scene/room.yaml's values that typed rooms
+    ignore (their scenes/room_types.yaml entries set them), while ``room_types`` is set; else []."""
+    if scene_cfg.get("type") != "room" or not scene_cfg.get("room_types"):
+        return []
+    shipped = load_scene_cfg("room")
+    return [k for k in TYPE_OVERRIDDEN_KEYS if k in scene_cfg and scene_cfg[k] != shipped.get(k)]
+
+
 def preflight(job: JobSpec) -> None:
     """Every check that needs no output folder (see the module docstring); raises ConfigError."""
     raise_errors(_data_errors(job))
     probe_ray_address(job)  # a Ray address that does not answer fails in seconds, before any work
+    for k in room_type_overridden(job.cfg["scene"]):
+        log.warning("scene.%s: changed, but each room type's entry in scenes/room_types.yaml sets its own %s, so "
+                    "typed rooms ignore it; to use it set scene.room_types=null (one mixed room from the config's "
+                    "lists) or edit the types (docs/layout.md)", k, k)
     for s in empty_splits(job):
         log.warning("split %s: no scene of the %d falls into it (split.ratios.%s=%s); the dataset card says it is "
                     "empty (datasets cannot load an empty split); to fill it raise num_scenes", s, job.num_scenes, s,
