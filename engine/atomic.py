@@ -43,6 +43,18 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def atomic_save_png(image, path: str | Path) -> Path:
+    """Write a PIL image as PNG to ``path`` atomically (parent folders made); returns the path."""
+    import io
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    atomic_write_bytes(path, buf.getvalue())
+    return path
+
+
 def commit(tmp: str | Path, path: str | Path) -> None:
     """fsync a finished temporary file and rename it to its final name."""
     fd = os.open(tmp, os.O_RDONLY)

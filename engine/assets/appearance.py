@@ -24,7 +24,6 @@ from typing import Any, Mapping
 import numpy as np
 import yaml
 
-from engine.plain import to_plain
 from engine.assets.meshes import dominant_material
 from engine.paths import SCENES_DIR
 from engine.scene.catalog import Catalog

@@ -159,8 +159,6 @@ def factor_histograms(shards, groups: list, hist_rows: int, rng: np.random.Gener
     ``hist_rows`` rows from random row groups (every row when the dataset is smaller); numeric
     factors with more than 12 values in quantile bins (engine.eval.score.bin_values), list
     factors counted per element."""
-    import pyarrow.parquet as pq
-
     from engine.eval.score import _bin_order, bin_values
 
     parsed: list[dict] = []

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import io
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-from engine.atomic import atomic_write_bytes
+from engine.atomic import atomic_save_png
 from engine.render.types import Frame
 
 # Fixed id palette: a seeded permutation of well-spread hues, so an id gets the same colour in
@@ -91,9 +90,4 @@ def contact_sheet(frames: Sequence[Frame], path: str | os.PathLike, titles: Sequ
     for r in rows:
         sheet.paste(r, (0, y))
         y += r.height + 4
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    buf = io.BytesIO()
-    sheet.save(buf, format="PNG")
-    atomic_write_bytes(path, buf.getvalue())
-    return path
+    return atomic_save_png(sheet, path)

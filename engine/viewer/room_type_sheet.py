@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from engine.atomic import atomic_write_bytes
+from engine.atomic import atomic_save_png
 
 
 def room_type_sheet(rows: Mapping[str, Sequence[tuple[str, np.ndarray]]], path: str | os.PathLike,
@@ -37,9 +36,4 @@ def room_type_sheet(rows: Mapping[str, Sequence[tuple[str, np.ndarray]]], path: 
             x = label_w + k * (tile + 2)
             sheet.paste(im, (x, y + cap))
             draw.text((x + 2, y + 1), str(title), fill=(0, 0, 0))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    buf = io.BytesIO()
-    sheet.save(buf, format="PNG")
-    atomic_write_bytes(path, buf.getvalue())
-    return path
+    return atomic_save_png(sheet, path)

@@ -6,7 +6,6 @@ how the parametric recipes of ``scenes/meshes.yaml`` are checked by eye.
 
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -17,7 +16,7 @@ from PIL import Image, ImageDraw
 from engine.assets.meshes import load_recipes, object_mesh
 from engine.scene.shape_params import draw_params
 from engine.assets.types import RenderMesh
-from engine.atomic import atomic_write_bytes
+from engine.atomic import atomic_save_png
 from engine.camera.intrinsics import make_intrinsics
 from engine.geometry import look_at
 from engine.render.backends import get_renderer
@@ -79,9 +78,4 @@ def variant_sheet(categories: Sequence[str], catalog: Catalog, render_cfg: Mappi
         for k, params in enumerate(variants):
             color = catalog.colors[c.colors[k % len(c.colors)]]
             sheet.paste(Image.fromarray(_tile(renderer, catalog, cat, params, color, px)), (label_w + k * (px + 2), y))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    buf = io.BytesIO()
-    sheet.save(buf, format="PNG")
-    atomic_write_bytes(path, buf.getvalue())
-    return path
+    return atomic_save_png(sheet, path)
