@@ -15,7 +15,7 @@ from render_scenes import hand_room, make_view, obj, quad_mesh, room_views, simp
 from engine.geometry import project_box  # noqa: E402
 from engine.render import (RenderConfigError, annotate_visibility, get_renderer, load_default_render_cfg,  # noqa: E402
                            validate_render_cfg)
-from engine.render.visibility import mask_stats  # noqa: E402
+from engine.render.visibility import bit_boxes, id_stats, mask_stats  # noqa: E402
 from engine.scene.annotations import ObjectInView  # noqa: E402
 from engine.scene.graph import Room, SceneGraph  # noqa: E402
 
@@ -113,6 +113,31 @@ def test_visible_and_amodal_statistics_match_a_numpy_recount(renderer):
         touches = box is not None and (box[0] == 0 or box[1] == 0 or box[2] == view.width - 1 or box[3] == view.height - 1)
         if touches:
             assert frame.objects[o.id]["truncated"]
+
+
+def test_id_stats_and_bit_boxes_agree_with_per_mask_counts():
+    # id_stats (bincount + find_objects) and bit_boxes (column/row bit sets) against mask_stats per id
+    rng = np.random.default_rng(4)
+    H, W = 37, 70  # neither a multiple of 32
+    ids = np.zeros((H, W), np.int32)
+    for k in range(1, 9):
+        r, c = rng.integers(0, H), rng.integers(0, W)
+        ids[r:r + rng.integers(1, 12), c:c + rng.integers(1, 30)] = k
+    ids[ids == 5] = 0  # an id with no pixel left
+    stats = id_stats(ids)
+    cols = np.zeros((9, (W + 31) // 32), np.uint32)
+    rows = np.zeros((9, (H + 31) // 32), np.uint32)
+    for k in range(9):
+        for u in np.flatnonzero((ids == k).any(axis=0)):
+            cols[k, u // 32] |= np.uint32(1 << (u % 32))
+        for v in np.flatnonzero((ids == k).any(axis=1)):
+            rows[k, v // 32] |= np.uint32(1 << (v % 32))
+    boxes = bit_boxes(cols, rows)
+    for k in range(1, 9):
+        n, box = mask_stats(ids == k)
+        assert stats.get(k, {"visible": 0, "bbox_visible": None}) == {"visible": n, "bbox_visible": box} if n else k not in stats
+        assert boxes[k] == box
+    assert 0 not in stats and boxes[5] is None
 
 
 def test_amodal_counts_stay_exact_when_the_bit_mask_grows_and_shrinks(renderer):

@@ -26,13 +26,23 @@ def write_light_uniforms(prog, cam_pos: Sequence[float], lights: list[dict], amb
     """Set ``u_cam_pos`` (world m), ``u_ambient`` (linear RGB), ``u_nlights``, ``u_ltype`` (0
     directional, 1 point), ``u_lvec`` (direction of travel or position, world), ``u_lrad``
     (colour * intensity) and ``u_shadow_light`` on a colour program; ``lights`` as returned by
-    :func:`engine.render.protocol.scene_lights` (at most ``max_lights``), unused slots padded."""
-    prog["u_cam_pos"].value = tuple(float(x) for x in cam_pos)
-    prog["u_ambient"].value = tuple(float(x) for x in ambient)
-    prog["u_nlights"].value = len(lights)
+    :func:`engine.render.protocol.scene_lights` (at most ``max_lights``), unused slots padded.
+    Uniforms a program does not use (one made for a light set) are skipped, and arrays cut to the
+    length it uses."""
     pad = max_lights - len(lights)
-    prog["u_ltype"].value = [0 if l["type"] == "directional" else 1 for l in lights] + [0] * pad
-    prog["u_lvec"].value = [tuple(float(x) for x in (l["direction"] if l["type"] == "directional" else l["position"]))
-                            for l in lights] + [(0.0, 0.0, -1.0)] * pad
-    prog["u_lrad"].value = [tuple(float(x) for x in l["radiance"]) for l in lights] + [(0.0, 0.0, 0.0)] * pad
-    prog["u_shadow_light"].value = shadow_idx
+    values = {
+        "u_cam_pos": tuple(float(x) for x in cam_pos),
+        "u_ambient": tuple(float(x) for x in ambient),
+        "u_nlights": len(lights),
+        "u_ltype": [0 if l["type"] == "directional" else 1 for l in lights] + [0] * pad,
+        "u_lvec": [tuple(float(x) for x in (l["direction"] if l["type"] == "directional" else l["position"]))
+                   for l in lights] + [(0.0, 0.0, -1.0)] * pad,
+        "u_lrad": [tuple(float(x) for x in l["radiance"]) for l in lights] + [(0.0, 0.0, 0.0)] * pad,
+        "u_shadow_light": shadow_idx,
+    }
+    for name, value in values.items():
+        if name in prog:
+            u = prog[name]
+            if isinstance(value, list):  # moderngl takes a length-1 array as a single value
+                value = value[0] if u.array_length == 1 else value[:u.array_length]
+            u.value = value

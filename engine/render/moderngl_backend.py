@@ -7,11 +7,12 @@ Passes per view (framebuffers are kept per image size and reused across frames):
    shader (the plane's exact z at the pixel centre, not the z-buffer's non-linear value);
 3. colour, multisampled (``msaa_samples``): Lambert + Blinn-Phong with vertex colours, textures
    and shadows, resolved to RGB8 (sRGB-encoded);
-4. amodal + visible statistics: every object's triangles drawn with no depth test into a
-   per-pixel bit mask (``imageAtomicOr``, one bit per object), so each (pixel, object) pair is
-   counted once; the first hit adds to the object's amodal count and box, and to its visible
-   count and box when the id image holds that object at the pixel. Only the small counter
-   buffer is read back.
+4. amodal statistics: every object's triangles drawn with no depth test into a per-pixel bit
+   mask (``imageAtomicOr``, one bit per object), so each (pixel, object) pair is counted once;
+   the first hit adds to the object's amodal count and sets the bits of its pixel column and
+   row (three atomics: per-fragment min/max box updates cost llvmpipe twice the whole pass).
+   Only the small counter buffer is read back; the boxes are the first and last bits set.
+   Visible counts and boxes come from the id image on the CPU (``visibility.id_stats``).
 """
 
 from __future__ import annotations
@@ -28,15 +29,13 @@ from engine.render.high import HighShading
 from engine.render.post import apply_camera_effects
 from engine.render.protocol import gl_projection, light_view_projection, mesh_bounds, scene_lights
 from engine.render.types import Frame
-from engine.render.visibility import object_fields
+from engine.render.visibility import bit_boxes, id_stats, object_fields
 from engine.geometry import invert_pose
 from engine.scene.graph import SceneGraph, View
 
 log = logging.getLogger("engine.render")
 
 MAX_LIGHTS = 4
-STAT_WORDS = 10  # per object: amodal n, u0, v0, u1, v1, visible n, u0, v0, u1, v1
-_BIG = 0xFFFFFFFF
 
 _VS = """
 #version 430
@@ -111,31 +110,44 @@ _FS_COLOR = """
 in vec3 v_world; in vec3 v_normal; in vec3 v_color; in vec2 v_uv; in vec2 v_mat;
 uniform vec3 u_cam_pos;
 uniform vec3 u_ambient;
-uniform int u_nlights;
-uniform int u_ltype[%(ML)d];      // 0 directional, 1 point
 uniform vec3 u_lvec[%(ML)d];      // direction of travel (directional) or position (point)
 uniform vec3 u_lrad[%(ML)d];      // colour * intensity
-uniform int u_shadow_light;       // index of the shadow-casting light, -1 for none
 uniform sampler2D u_shadow_screen; // per-pixel shadow occlusion from the ids pass (0 = lit)
 uniform bool u_use_tex;
 uniform sampler2D u_tex;
 out vec4 o_color;
 
 void main() {%(SURFACE)s    vec3 col = albedo * u_ambient;
-    for (int i = 0; i < u_nlights; ++i) {
-        vec3 l; vec3 rad = u_lrad[i];
-        if (u_ltype[i] == 0) { l = -normalize(u_lvec[i]); }
-        else { vec3 d = u_lvec[i] - v_world; float r2 = max(dot(d, d), 1e-4); l = d / sqrt(r2); rad /= r2; }
-        float ndl = max(dot(n, l), 0.0);
-        if (ndl <= 0.0) continue;
-        float vis = (i == u_shadow_light) ? 1.0 - texelFetch(u_shadow_screen, ivec2(gl_FragCoord.xy), 0).r : 1.0;
-        vec3 h = normalize(l + vdir);
-        float spec = v_mat.x * pow(max(dot(n, h), 0.0), v_mat.y);
-        col += vis * rad * (albedo * ndl + spec);
-    }
-    o_color = vec4(pow(clamp(col, 0.0, 1.0), vec3(1.0 / 2.2)), 1.0);
+%(LIGHTS)s    o_color = vec4(pow(clamp(col, 0.0, 1.0), vec3(1.0 / 2.2)), 1.0);
 }
-""" % {"ML": MAX_LIGHTS, "SURFACE": SURFACE_GLSL}
+"""
+# One light's term, unrolled per light (a program per light set: llvmpipe runs a loop over a
+# uniform count with a per-light type branch at about twice the cost of the straight-line code).
+_LIGHT_DIRECTIONAL = "vec3 l = -normalize(u_lvec[%(i)d]); vec3 rad = u_lrad[%(i)d];"
+_LIGHT_POINT = ("vec3 d = u_lvec[%(i)d] - v_world; float r2 = max(dot(d, d), 1e-4); vec3 l = d / sqrt(r2); "
+                "vec3 rad = u_lrad[%(i)d] / r2;")
+_LIGHT_TERM = """    {
+        %(L)s
+        float ndl = max(dot(n, l), 0.0);
+        if (ndl > 0.0) {
+            float vis = %(VIS)s;
+            vec3 h = normalize(l + vdir);
+            float spec = v_mat.x * pow(max(dot(n, h), 0.0), v_mat.y);
+            col += vis * rad * (albedo * ndl + spec);
+        }
+    }
+"""
+
+
+def color_shader(light_types: tuple[str, ...], shadow_idx: int) -> str:
+    """The fast colour fragment shader for lights of ``light_types`` (``directional`` | ``point``,
+    in the order of :func:`engine.render.protocol.scene_lights`), light ``shadow_idx`` shadowed
+    by the ids pass's per-pixel occlusion (-1: none)."""
+    terms = "".join(_LIGHT_TERM % {
+        "L": (_LIGHT_DIRECTIONAL if t == "directional" else _LIGHT_POINT) % {"i": i},
+        "VIS": "1.0 - texelFetch(u_shadow_screen, ivec2(gl_FragCoord.xy), 0).r" if i == shadow_idx else "1.0"}
+        for i, t in enumerate(light_types))
+    return _FS_COLOR % {"ML": MAX_LIGHTS, "SURFACE": SURFACE_GLSL, "LIGHTS": terms}
 
 _VS_SHADOW = """
 #version 430
@@ -151,25 +163,22 @@ void main() {}
 
 _FS_STATS = """
 #version 430
-flat in int v_inst; flat in int v_obj;
+flat in int v_obj;
 layout(r32ui, binding = 0) uniform coherent uimage2DArray u_mask;
 layout(std430, binding = 1) buffer Stats { uint s[]; };
-uniform isampler2D u_ids;
+uniform int u_words;  // per object: the amodal count, then column bits, then row bits
+uniform int u_colw;   // words of column bits: ceil(W / 32)
 void main() {
     ivec2 p = ivec2(gl_FragCoord.xy);
     uint bit = 1u << uint(v_obj & 31);
     uint prev = imageAtomicOr(u_mask, ivec3(p, v_obj >> 5), bit);
     if ((prev & bit) != 0u) return;
-    uint b = uint(v_obj) * %(SW)du;
-    uint x = uint(p.x), y = uint(p.y);
+    uint b = uint(v_obj * u_words);
     atomicAdd(s[b], 1u);
-    atomicMin(s[b + 1u], x); atomicMin(s[b + 2u], y); atomicMax(s[b + 3u], x); atomicMax(s[b + 4u], y);
-    if (texelFetch(u_ids, p, 0).r == v_inst) {
-        atomicAdd(s[b + 5u], 1u);
-        atomicMin(s[b + 6u], x); atomicMin(s[b + 7u], y); atomicMax(s[b + 8u], x); atomicMax(s[b + 9u], y);
-    }
+    atomicOr(s[b + 1u + uint(p.x >> 5)], 1u << uint(p.x & 31));
+    atomicOr(s[b + 1u + uint(u_colw + (p.y >> 5))], 1u << uint(p.y & 31));
 }
-""" % {"SW": STAT_WORDS}
+"""
 
 VERTEX_FORMAT = "3f 3f 3f 2f 2f 1i 1i"
 VERTEX_ATTRS = ("in_pos", "in_normal", "in_color", "in_uv", "in_mat", "in_inst", "in_obj")
@@ -267,11 +276,10 @@ class _SceneBuffers:
         self.n_indices = ibase
         self.vbo = ctx.buffer(np.concatenate(verts).tobytes())
         self.ibo = ctx.buffer(np.concatenate(faces).astype(np.uint32).tobytes())
+        self.ctx = ctx
         self.vaos = {}
         for name, prog in programs.items():
-            attrs = [a for a in VERTEX_ATTRS if a in prog]
-            fmt = self._format(attrs)
-            self.vaos[name] = ctx.vertex_array(prog, [(self.vbo, fmt, *attrs)], self.ibo, index_element_size=4)
+            self.vao(name, prog)
         self.textures = {}
         self.runs = []
         self.run_meshes = [r[3] for r in runs]  # the first mesh of each run (the high pass reads its surface)
@@ -293,6 +301,15 @@ class _SceneBuffers:
         self.shadow_fbo = None
         self.shadow_key = None
         self.light_vp = None
+
+    def vao(self, name: str, prog):
+        """The vertex array of program ``prog`` (kept under ``name``) over this scene's buffers."""
+        v = self.vaos.get(name)
+        if v is None:
+            attrs = [a for a in VERTEX_ATTRS if a in prog]
+            v = self.vaos[name] = self.ctx.vertex_array(prog, [(self.vbo, self._format(attrs), *attrs)], self.ibo,
+                                                        index_element_size=4)
+        return v
 
     @staticmethod
     def _format(attrs: list[str]) -> str:
@@ -328,7 +345,6 @@ class ModernglRenderer:
         with self.ctx:
             self.programs = {
                 "ids": self.ctx.program(vertex_shader=_VS, fragment_shader=_FS_IDS),
-                "color": self.ctx.program(vertex_shader=_VS, fragment_shader=_FS_COLOR),
                 "stats": self.ctx.program(vertex_shader=_VS, fragment_shader=_FS_STATS),
                 "shadow": self.ctx.program(vertex_shader=_VS_SHADOW, fragment_shader=_FS_EMPTY),
             }
@@ -338,6 +354,7 @@ class ModernglRenderer:
         self._shadow = self._shadow_fbo = None  # one shadow map, reused by every scene
         self._moderngl = moderngl
         self._high: HighShading | None = None  # quality: high programs, made for the first such scene
+        self._color: dict[tuple, object] = {}  # fast colour programs per (light types, shadow light)
 
     # -- caches -----------------------------------------------------------------------------
     def _size_targets(self, width: int, height: int) -> _SizeTargets:
@@ -429,8 +446,7 @@ class ModernglRenderer:
             t = self._size_targets(W, H)
             sb = self._scene_buffers(meshes, obj_index)
             shadow_idx = self._shadow_pass(sb, lights)
-            for name in ("ids", "color", "stats"):
-                p = self.programs[name]
+            for p in (self.programs["ids"], self.programs["stats"]):
                 p["u_view"].write(view_m.T.astype("f4").tobytes())
                 p["u_proj"].write(proj.T.astype("f4").tobytes())
 
@@ -470,42 +486,48 @@ class ModernglRenderer:
                     self._high = HighShading(ctx, _VS, _SceneBuffers._format, MAX_LIGHTS)
                 self._high.draw(sb, t, scene, view, lights, ambient, shadow_idx, view_m, proj, VERTEX_ATTRS)
             else:
-                pc = self.programs["color"]
+                sig = (tuple(l["type"] for l in lights), shadow_idx)
+                pc = self._color.get(sig)
+                if pc is None:
+                    pc = self._color[sig] = ctx.program(vertex_shader=_VS, fragment_shader=color_shader(*sig))
+                pc["u_view"].write(view_m.T.astype("f4").tobytes())
+                pc["u_proj"].write(proj.T.astype("f4").tobytes())
                 write_light_uniforms(pc, view.position, lights, ambient, shadow_idx, MAX_LIGHTS)
-                t.shadow_tex.use(location=3)
-                pc["u_shadow_screen"].value = 3
+                if shadow_idx >= 0:
+                    t.shadow_tex.use(location=3)
+                    pc["u_shadow_screen"].value = 3
                 pc["u_tex"].value = 0
                 for first, count, tex in sb.runs:
                     pc["u_use_tex"].value = tex is not None
                     if tex is not None:
                         tex.use(location=0)
-                    sb.vaos["color"].render(mgl.TRIANGLES, vertices=count, first=first)
+                    sb.vao(f"color{sig}", pc).render(mgl.TRIANGLES, vertices=count, first=first)
             ctx.copy_framebuffer(t.fbo_rgb, t.fbo_ms)
 
-            # amodal + visible statistics over the objects' triangles
+            # amodal statistics over the objects' triangles (visible ones come from the id image below)
             n_obj = len(objs)
-            stats = np.zeros((n_obj, STAT_WORDS), dtype=np.uint32)
+            colw, roww = (W + 31) // 32, (H + 31) // 32
+            words = 1 + colw + roww
+            stats = np.zeros((n_obj, words), dtype=np.uint32)
             if n_obj and sb.n_obj_indices:
                 layers = (n_obj + 31) // 32
                 mask = t.bit_mask(ctx, layers)
                 mask.bind_to_image(0, read=True, write=True)
                 mask.write(t.zeros(layers), viewport=(0, 0, 0, W, H, layers))  # an upload beats a clear shader on llvmpipe
-                init = stats.copy()
-                init[:, [1, 2, 6, 7]] = _BIG
-                if self.stats_buf is None or self.stats_buf.size < init.nbytes:
+                if self.stats_buf is None or self.stats_buf.size < stats.nbytes:
                     if self.stats_buf is not None:
                         self.stats_buf.release()
-                    self.stats_buf = ctx.buffer(reserve=max(init.nbytes, 64 * STAT_WORDS * 4))
-                self.stats_buf.write(init.tobytes())
+                    self.stats_buf = ctx.buffer(reserve=max(stats.nbytes, 64 * words * 4))
+                self.stats_buf.write(stats.tobytes())
                 self.stats_buf.bind_to_storage_buffer(1)
                 ctx.memory_barrier()
-                t.ids_tex.use(location=2)
-                self.programs["stats"]["u_ids"].value = 2
+                ps = self.programs["stats"]
+                ps["u_words"].value, ps["u_colw"].value = words, colw
                 ctx.disable(mgl.DEPTH_TEST)
                 t.fbo_stats.use()
                 sb.vaos["stats"].render(mgl.TRIANGLES, vertices=sb.n_obj_indices, first=0)
                 ctx.memory_barrier()
-                stats = np.frombuffer(self.stats_buf.read(size=init.nbytes), dtype=np.uint32).reshape(n_obj, STAT_WORDS)
+                stats = np.frombuffer(self.stats_buf.read(size=stats.nbytes), dtype=np.uint32).reshape(n_obj, words)
 
             rgb = np.empty((H, W, 3), dtype=np.uint8)
             t.fbo_rgb.read_into(rgb, components=3, alignment=1)
@@ -516,11 +538,10 @@ class ModernglRenderer:
 
         if view.params.get("camera_effects"):  # RGB only: depth, ids and the statistics are read above
             rgb = apply_camera_effects(rgb, view.params["camera_effects"])
-        per_id = {}
+        amodal_boxes = bit_boxes(stats[:, 1:1 + colw], stats[:, 1 + colw:])
+        per_id = id_stats(ids)
         for o in objs:
-            s = stats[obj_index[int(o.instance_id)]]
-            per_id[int(o.instance_id)] = {
-                "amodal": int(s[0]), "bbox_amodal": [int(x) for x in s[1:5]] if s[0] else None,
-                "visible": int(s[5]), "bbox_visible": [int(x) for x in s[6:10]] if s[5] else None,
-            }
+            k, iid = obj_index[int(o.instance_id)], int(o.instance_id)
+            per_id.setdefault(iid, {"visible": 0, "bbox_visible": None})
+            per_id[iid].update(amodal=int(stats[k, 0]), bbox_amodal=amodal_boxes[k] if stats[k, 0] else None)
         return Frame(rgb=rgb, depth=depth, ids=ids, objects=object_fields(scene, view, per_id, near))

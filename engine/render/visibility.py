@@ -62,13 +62,40 @@ def mask_stats(mask: np.ndarray) -> tuple[int, list[int] | None]:
 
 
 def id_stats(ids: np.ndarray) -> dict[int, dict]:
-    """Visible pixel counts and boxes per instance id >= 1 of an (H, W) int32 id image."""
+    """Visible pixel counts and boxes per instance id >= 1 of an (H, W) int32 id image.
+
+    Returns ``{iid: {"visible": n, "bbox_visible": [u0, v0, u1, v1]}}`` for every id present (one
+    pass each: ``numpy.bincount`` for the counts, ``scipy.ndimage.find_objects`` for the boxes)."""
+    from scipy.ndimage import find_objects
+
+    ids = np.asarray(ids)
+    if ids.size == 0 or int(ids.max()) < 1:
+        return {}
+    counts = np.bincount(np.maximum(ids, 0).ravel())
     out = {}
-    counts = np.bincount(ids.ravel(), minlength=1)
-    for iid in np.flatnonzero(counts[1:]) + 1:
-        n, box = mask_stats(ids == iid)
-        out[int(iid)] = {"visible": n, "bbox_visible": box}
+    for k, sl in enumerate(find_objects(np.maximum(ids, 0)), start=1):
+        if sl is not None:
+            rows, cols = sl
+            out[k] = {"visible": int(counts[k]), "bbox_visible": [cols.start, rows.start, cols.stop - 1, rows.stop - 1]}
     return out
+
+
+def bit_boxes(col_bits: np.ndarray, row_bits: np.ndarray) -> list[list[int] | None]:
+    """Inclusive [u0, v0, u1, v1] pixel boxes from per-object column and row bit sets.
+
+    Args:
+        col_bits: (N, ceil(W / 32)) uint32; bit ``u % 32`` of word ``u // 32`` set when the
+            object covers a pixel in column u. row_bits: (N, ceil(H / 32)) uint32, the same for rows.
+    Returns one box per object, None where no bit is set."""
+    def spans(words: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        bits = np.unpackbits(np.ascontiguousarray(words, dtype="<u4").view(np.uint8), axis=1, bitorder="little")
+        any_ = bits.any(axis=1)
+        return any_, bits.argmax(axis=1), bits.shape[1] - 1 - bits[:, ::-1].argmax(axis=1)
+
+    has_c, u0, u1 = spans(col_bits)
+    has_r, v0, v1 = spans(row_bits)
+    return [[int(u0[k]), int(v0[k]), int(u1[k]), int(v1[k])] if has_c[k] and has_r[k] else None
+            for k in range(len(col_bits))]
 
 
 def annotate_visibility(view: View, frame: Frame, scene: SceneGraph | None = None) -> None:
