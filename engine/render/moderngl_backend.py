@@ -55,19 +55,23 @@ void main() {
 }
 """
 
+# The shadow lookup of the ids pass, compiled per light kind and PCF radius (SHADOW 1
+# directional, 2 point; PCF r): llvmpipe evaluates both sides of a branch on a uniform, so a
+# program without a shadow light must not carry this code at all.
 _SHADOW_GLSL = """
-uniform int u_shadow_light;       // index of the shadow-casting light, -1 for none
 uniform vec3 u_shadow_dir;        // unit direction towards the shadow light (directional) ...
 uniform vec3 u_shadow_pos;        // ... or its position (point), world m
-uniform int u_shadow_type;        // 0 directional, 1 point
 uniform mat4 u_light_vp;
 uniform sampler2DShadow u_shadow;
 uniform float u_shadow_texel;     // 1 / shadow map size
 uniform float u_shadow_offset;    // normal offset, metres
-uniform int u_pcf;
 
 float shadow_factor(vec3 p, vec3 n) {
-    vec3 l = (u_shadow_type == 0) ? u_shadow_dir : normalize(u_shadow_pos - p);
+#if SHADOW == 1
+    vec3 l = u_shadow_dir;
+#else
+    vec3 l = normalize(u_shadow_pos - p);
+#endif
     if (dot(n, l) <= 0.0) return 1.0;   // unlit side: the light term is 0 anyway
     vec4 c = u_light_vp * vec4(p + n * u_shadow_offset, 1.0);
     vec3 s = c.xyz / c.w * 0.5 + 0.5;
@@ -76,14 +80,17 @@ float shadow_factor(vec3 p, vec3 n) {
     if (any(lessThan(s, vec3(0.0))) || any(greaterThan(s.xy, vec2(1.0)))) return 1.0;
     s.z = min(s.z, 1.0);
     // (2r)^2 hardware-filtered (bilinear 2x2) taps on a half-texel-offset grid; r = 0: one tap.
-    if (u_pcf == 0) return texture(u_shadow, vec3(s.xy, s.z - 0.0005));
+#if PCF == 0
+    return texture(u_shadow, vec3(s.xy, s.z - 0.0005));
+#else
     float sum = 0.0; float cnt = 0.0;
-    for (int dx = -u_pcf; dx < u_pcf; ++dx)
-        for (int dy = -u_pcf; dy < u_pcf; ++dy) {
+    for (int dx = -PCF; dx < PCF; ++dx)
+        for (int dy = -PCF; dy < PCF; ++dy) {
             sum += texture(u_shadow, vec3(s.xy + (vec2(dx, dy) + 0.5) * u_shadow_texel, s.z - 0.0005));
             cnt += 1.0;
         }
     return sum / cnt;
+#endif
 }
 """
 
@@ -91,19 +98,34 @@ float shadow_factor(vec3 p, vec3 n) {
 # looked up once per pixel here, not once per MSAA sample in the colour pass).
 _FS_IDS = """
 #version 430
+#define SHADOW %(SHADOW)d
+#define PCF %(PCF)d
 in vec3 v_world; in vec3 v_normal; in float v_z; flat in int v_inst;
 uniform vec3 u_cam_pos;
 layout(location = 0) out int o_id;
 layout(location = 1) out float o_depth;
 layout(location = 2) out float o_shadow;  // shadow occlusion in [0, 1], 0 = lit
+#if SHADOW
 """ + _SHADOW_GLSL + """
+#endif
 void main() {
     o_id = v_inst; o_depth = v_z;
+#if SHADOW
     vec3 n = normalize(v_normal);
     if (dot(n, u_cam_pos - v_world) < 0.0) n = -n;
-    o_shadow = (u_shadow_light >= 0) ? 1.0 - shadow_factor(v_world, n) : 0.0;  // occlusion
+    o_shadow = 1.0 - shadow_factor(v_world, n);  // occlusion
+#else
+    o_shadow = 0.0;
+#endif
 }
 """
+
+
+def ids_shader(shadow_type: str | None, pcf: int) -> str:
+    """The ids/depth/shadow fragment shader for a shadow light of ``shadow_type``
+    (``directional`` | ``point``, or None: no shadow) and PCF radius ``pcf``."""
+    return _FS_IDS % {"SHADOW": {None: 0, "directional": 1, "point": 2}[shadow_type], "PCF": int(pcf)}
+
 
 _FS_COLOR = """
 #version 430
@@ -113,7 +135,7 @@ uniform vec3 u_ambient;
 uniform vec3 u_lvec[%(ML)d];      // direction of travel (directional) or position (point)
 uniform vec3 u_lrad[%(ML)d];      // colour * intensity
 uniform sampler2D u_shadow_screen; // per-pixel shadow occlusion from the ids pass (0 = lit)
-uniform bool u_use_tex;
+#define u_use_tex %(TEX)s
 uniform sampler2D u_tex;
 out vec4 o_color;
 
@@ -121,8 +143,9 @@ void main() {%(SURFACE)s    vec3 col = albedo * u_ambient;
 %(LIGHTS)s    o_color = vec4(pow(clamp(col, 0.0, 1.0), vec3(1.0 / 2.2)), 1.0);
 }
 """
-# One light's term, unrolled per light (a program per light set: llvmpipe runs a loop over a
-# uniform count with a per-light type branch at about twice the cost of the straight-line code).
+# One light's term, unrolled per light (a program per light set and for textured or plain
+# surfaces: llvmpipe runs a loop over a uniform count with a per-light type branch at about twice
+# the cost of the straight-line code, and samples a texture behind a uniform bool everywhere).
 _LIGHT_DIRECTIONAL = "vec3 l = -normalize(u_lvec[%(i)d]); vec3 rad = u_lrad[%(i)d];"
 _LIGHT_POINT = ("vec3 d = u_lvec[%(i)d] - v_world; float r2 = max(dot(d, d), 1e-4); vec3 l = d / sqrt(r2); "
                 "vec3 rad = u_lrad[%(i)d] / r2;")
@@ -139,15 +162,16 @@ _LIGHT_TERM = """    {
 """
 
 
-def color_shader(light_types: tuple[str, ...], shadow_idx: int) -> str:
+def color_shader(light_types: tuple[str, ...], shadow_idx: int, textured: bool) -> str:
     """The fast colour fragment shader for lights of ``light_types`` (``directional`` | ``point``,
     in the order of :func:`engine.render.protocol.scene_lights`), light ``shadow_idx`` shadowed
-    by the ids pass's per-pixel occlusion (-1: none)."""
+    by the ids pass's per-pixel occlusion (-1: none), for ``textured`` surfaces (albedo = vertex
+    colour x texel) or plain ones (vertex colour)."""
     terms = "".join(_LIGHT_TERM % {
         "L": (_LIGHT_DIRECTIONAL if t == "directional" else _LIGHT_POINT) % {"i": i},
         "VIS": "1.0 - texelFetch(u_shadow_screen, ivec2(gl_FragCoord.xy), 0).r" if i == shadow_idx else "1.0"}
         for i, t in enumerate(light_types))
-    return _FS_COLOR % {"ML": MAX_LIGHTS, "SURFACE": SURFACE_GLSL, "LIGHTS": terms}
+    return _FS_COLOR % {"ML": MAX_LIGHTS, "SURFACE": SURFACE_GLSL, "LIGHTS": terms, "TEX": "true" if textured else "false"}
 
 _VS_SHADOW = """
 #version 430
@@ -344,7 +368,6 @@ class ModernglRenderer:
         self.samples = min(int(cfg["msaa_samples"]), int(self.ctx.info.get("GL_MAX_SAMPLES", 4) or 4))
         with self.ctx:
             self.programs = {
-                "ids": self.ctx.program(vertex_shader=_VS, fragment_shader=_FS_IDS),
                 "stats": self.ctx.program(vertex_shader=_VS, fragment_shader=_FS_STATS),
                 "shadow": self.ctx.program(vertex_shader=_VS_SHADOW, fragment_shader=_FS_EMPTY),
             }
@@ -354,7 +377,8 @@ class ModernglRenderer:
         self._shadow = self._shadow_fbo = None  # one shadow map, reused by every scene
         self._moderngl = moderngl
         self._high: HighShading | None = None  # quality: high programs, made for the first such scene
-        self._color: dict[tuple, object] = {}  # fast colour programs per (light types, shadow light)
+        self._color: dict[tuple, object] = {}  # fast colour programs per (light types, shadow light, textured)
+        self._ids: dict[str | None, object] = {}  # ids programs per shadow light type (None: no shadow)
 
     # -- caches -----------------------------------------------------------------------------
     def _size_targets(self, width: int, height: int) -> _SizeTargets:
@@ -446,22 +470,26 @@ class ModernglRenderer:
             t = self._size_targets(W, H)
             sb = self._scene_buffers(meshes, obj_index)
             shadow_idx = self._shadow_pass(sb, lights)
-            for p in (self.programs["ids"], self.programs["stats"]):
+            shadow_type = lights[shadow_idx]["type"] if shadow_idx >= 0 else None
+            pi = self._ids.get(shadow_type)
+            if pi is None:
+                fs = ids_shader(shadow_type, int(self.cfg["shadow_pcf_radius"]))
+                pi = self._ids[shadow_type] = ctx.program(vertex_shader=_VS, fragment_shader=fs)
+            for p in (pi, self.programs["stats"]):
                 p["u_view"].write(view_m.T.astype("f4").tobytes())
                 p["u_proj"].write(proj.T.astype("f4").tobytes())
 
             # ids + exact camera z + per-pixel shadow occlusion, single sample
-            pi = self.programs["ids"]
-            pi["u_cam_pos"].value = tuple(float(x) for x in view.position)
-            pi["u_shadow_light"].value = shadow_idx
             if shadow_idx >= 0:
                 light = lights[shadow_idx]
-                pi["u_shadow_type"].value = 0 if light["type"] == "directional" else 1
-                pi["u_shadow_dir"].value = tuple(float(-x) for x in light.get("direction", np.zeros(3)))
-                pi["u_shadow_pos"].value = tuple(float(x) for x in light.get("position", np.zeros(3)))
-                pi["u_pcf"].value = int(self.cfg["shadow_pcf_radius"])
+                pi["u_cam_pos"].value = tuple(float(x) for x in view.position)
+                if shadow_type == "directional":
+                    pi["u_shadow_dir"].value = tuple(float(-x) for x in light["direction"])
+                else:
+                    pi["u_shadow_pos"].value = tuple(float(x) for x in light["position"])
                 pi["u_light_vp"].write(sb.light_vp.T.astype("f4").tobytes())
-                pi["u_shadow_texel"].value = 1.0 / self.cfg["shadow_map_size"]
+                if "u_shadow_texel" in pi:  # PCF radius > 0
+                    pi["u_shadow_texel"].value = 1.0 / self.cfg["shadow_map_size"]
                 if light["type"] == "directional":  # the map's larger side (2 / scale), m
                     side_m = 2.0 / float(min(np.linalg.norm(sb.light_vp[0, :3]), np.linalg.norm(sb.light_vp[1, :3])))
                 else:  # perspective texels grow with distance: the casters' diameter as a scale
@@ -469,13 +497,13 @@ class ModernglRenderer:
                 texel_m = 2.0 * side_m / self.cfg["shadow_map_size"]
                 pi["u_shadow_offset"].value = 1.5 * texel_m
                 sb.shadow.use(location=1)
-            pi["u_shadow"].value = 1  # own unit: samplers of different types may not share one
+                pi["u_shadow"].value = 1  # own unit: samplers of different types may not share one
             ctx.front_face = "cw"  # gl_projection mirrors y
             ctx.cull_face = "back"
             ctx.enable(mgl.DEPTH_TEST | mgl.CULL_FACE)
             t.fbo_ids.use()
             t.fbo_ids.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)  # ids 0, depth 0, occlusion 0 (lit)
-            sb.vaos["ids"].render(mgl.TRIANGLES, vertices=sb.n_indices, first=0)
+            sb.vao(f"ids{shadow_type}", pi).render(mgl.TRIANGLES, vertices=sb.n_indices, first=0)
 
             # colour, multisampled (the record's quality: high effects in engine/render/high.py)
             bg = [float(c) ** (1 / 2.2) for c in self.cfg["background"]]
@@ -487,21 +515,21 @@ class ModernglRenderer:
                 self._high.draw(sb, t, scene, view, lights, ambient, shadow_idx, view_m, proj, VERTEX_ATTRS)
             else:
                 sig = (tuple(l["type"] for l in lights), shadow_idx)
-                pc = self._color.get(sig)
-                if pc is None:
-                    pc = self._color[sig] = ctx.program(vertex_shader=_VS, fragment_shader=color_shader(*sig))
-                pc["u_view"].write(view_m.T.astype("f4").tobytes())
-                pc["u_proj"].write(proj.T.astype("f4").tobytes())
-                write_light_uniforms(pc, view.position, lights, ambient, shadow_idx, MAX_LIGHTS)
-                if shadow_idx >= 0:
-                    t.shadow_tex.use(location=3)
-                    pc["u_shadow_screen"].value = 3
-                pc["u_tex"].value = 0
                 for first, count, tex in sb.runs:
-                    pc["u_use_tex"].value = tex is not None
+                    pc = self._color.get((*sig, tex is not None))
+                    if pc is None:
+                        fs = color_shader(*sig, tex is not None)
+                        pc = self._color[(*sig, tex is not None)] = ctx.program(vertex_shader=_VS, fragment_shader=fs)
+                    pc["u_view"].write(view_m.T.astype("f4").tobytes())
+                    pc["u_proj"].write(proj.T.astype("f4").tobytes())
+                    write_light_uniforms(pc, view.position, lights, ambient, shadow_idx, MAX_LIGHTS)
+                    if shadow_idx >= 0:
+                        t.shadow_tex.use(location=3)
+                        pc["u_shadow_screen"].value = 3
                     if tex is not None:
+                        pc["u_tex"].value = 0
                         tex.use(location=0)
-                    sb.vao(f"color{sig}", pc).render(mgl.TRIANGLES, vertices=count, first=first)
+                    sb.vao(f"color{sig}{tex is not None}", pc).render(mgl.TRIANGLES, vertices=count, first=first)
             ctx.copy_framebuffer(t.fbo_rgb, t.fbo_ms)
 
             # amodal statistics over the objects' triangles (visible ones come from the id image below)
