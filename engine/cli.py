@@ -124,12 +124,12 @@ def config_help(defaults: dict | None = None) -> str:
     """The config part of a command's help: every config group with its options (read from the
     conf/ folder) and the most used keys (:data:`HELP_KEYS`) with their defaults and the comments
     of their YAML lines. ``defaults`` replaces defaults the command sets itself."""
-    import yaml
+    from engine.yamlio import load_yaml
 
     from engine.paths import CONF_DIR, config_groups
 
     main_file = CONF_DIR / "config.yaml"
-    top = yaml.safe_load(main_file.read_text(encoding="utf-8"))
+    top = load_yaml(main_file.read_text(encoding="utf-8"))
     chosen = {k: v for d in top.get("defaults", []) if isinstance(d, dict) for k, v in d.items()}
     lines = ["config groups (pick an option with group=option; the YAML files in conf/<group>/):"]
     groups = config_groups()
@@ -143,7 +143,7 @@ def config_help(defaults: dict | None = None) -> str:
         head, _, rest = key.partition(".")
         if rest and chosen.get(head):
             path = CONF_DIR / head / f"{chosen[head]}.yaml"
-            data, parts = yaml.safe_load(path.read_text(encoding="utf-8")), rest.split(".")
+            data, parts = load_yaml(path.read_text(encoding="utf-8")), rest.split(".")
         else:
             path, data, parts = main_file, top, key.split(".")
         value = data
@@ -280,15 +280,14 @@ def cmd_glb(args: list[str]) -> Path:
     from engine.export.glb import export_glb
     from engine.scene.catalog import load_catalog
     from engine.scene.graph import SceneGraph
-
-    import yaml
+    from engine.yamlio import load_yaml
 
     kv = _kv(args, ("out", "scene_id", "path"))
     scene = SceneGraph.from_json(find_scene(kv["out"], kv["scene_id"]))
     catalog_path = kv.get("catalog")
     saved = Path(kv["out"]) / "config.yaml"
     if catalog_path is None and saved.exists():  # the catalog the dataset was made with
-        catalog_path = (yaml.safe_load(saved.read_text()).get("scene") or {}).get("catalog")
+        catalog_path = (load_yaml(saved.read_text()).get("scene") or {}).get("catalog")
     Path(kv["path"]).parent.mkdir(parents=True, exist_ok=True)
     export_glb(scene, kv["path"], load_catalog(catalog_path))
     print(f"wrote {kv['path']}")
@@ -387,7 +386,7 @@ def cmd_ask(args: list[str]) -> dict:
 
 def cmd_card(args: list[str]) -> dict:
     """Rewrite a dataset's card from its files (engine.pipeline.card.write_card)."""
-    import yaml
+    from engine.yamlio import load_yaml
 
     from engine.pipeline.card import write_card
     from engine.pipeline.manifest import read_manifest
@@ -403,7 +402,7 @@ def cmd_card(args: list[str]) -> dict:
     if m is None or not (out / "config.yaml").is_file():
         raise ConfigError(f"card: {out} is not a dataset folder (no manifest.json and config.yaml); fix: pass the "
                           "folder a generate run wrote")
-    cfg = yaml.safe_load((out / "config.yaml").read_text())
+    cfg = load_yaml((out / "config.yaml").read_text())
     stats = write_card(out, cfg, m["config_hash"], m["splits"], plots="--plots" in args, blind="--blind" in args)
     return {"card": str(out / "README.md"), "rows": stats["split_rows"], "tasks": len(stats["task"])}
 

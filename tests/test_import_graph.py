@@ -12,7 +12,7 @@ ENGINE = Path(__file__).resolve().parents[1] / "engine"
 
 # Lower layers first. A module may import its own package and packages of lower layers only.
 LAYERS = [
-    {"engine", "plain", "rng", "atomic", "paths"},  # the root package and its plain helpers
+    {"engine", "plain", "rng", "atomic", "paths", "yamlio"},  # the root package and its plain helpers
     {"schema"},  # the config checker every group uses
     {"geometry"},
     {"scene"},

@@ -22,13 +22,13 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
-import yaml
 
 from engine.assets.meshes import dominant_material
 from engine.paths import SCENES_DIR
 from engine.scene.catalog import Catalog
 from engine.scene.graph import SceneGraph
 from engine.schema import MISSING, Checker, is_num, is_rgb, load_data_section, raise_errors
+from engine.yamlio import load_yaml
 
 DEFAULT_APPEARANCE = SCENES_DIR / "appearance.yaml"
 _DIGITS = 6  # stored floats are rounded so records stay short and readable
@@ -37,7 +37,7 @@ _DIGITS = 6  # stored floats are rounded so records stay short and readable
 @lru_cache(maxsize=4)
 def _load(path: str) -> dict:
     with open(path) as f:
-        return yaml.safe_load(f)
+        return load_yaml(f)
 
 
 def load_appearance_config(path: str | Path | None = None) -> dict:

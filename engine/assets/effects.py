@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
-import yaml
 
 from engine.assets.appearance import kelvin_to_rgb
 from engine.assets.meshes import dominant_material
@@ -38,6 +37,7 @@ from engine.paths import SCENES_DIR
 from engine.rng import child_rng
 from engine.scene.graph import SceneGraph
 from engine.schema import MISSING, Checker, load_data_section
+from engine.yamlio import load_yaml
 
 DEFAULT_EFFECTS = SCENES_DIR / "render_effects.yaml"
 QUALITIES = ("fast", "high")
@@ -51,7 +51,7 @@ DETAIL_MATERIALS = ("wood", "fabric")
 @lru_cache(maxsize=4)
 def _load(path: str) -> dict:
     with open(path, encoding="utf-8") as f:
-        return yaml.safe_load(f)
+        return load_yaml(f)
 
 
 def load_effects_config(path: str | Path | None = None) -> dict:

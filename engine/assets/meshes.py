@@ -21,7 +21,6 @@ from typing import Any, Mapping
 
 import numpy as np
 import trimesh
-import yaml
 
 from engine.assets.architecture import architecture_meshes
 from engine.scene.shape_params import ShapeParamError, check_values, compile_expr, default_params, evaluate, parse_params
@@ -30,6 +29,7 @@ from engine.assets.types import RenderMesh
 from engine.paths import SCENES_DIR
 from engine.scene.catalog import Catalog
 from engine.scene.graph import SceneGraph, SceneObject
+from engine.yamlio import load_yaml
 
 DEFAULT_RECIPES = SCENES_DIR / "meshes.yaml"
 SHAPES = ("box", "cylinder", "sphere", "capsule", "torus", "lathe")
@@ -242,7 +242,7 @@ def load_recipes(path: str | None = None) -> dict:
     if not p.exists():
         raise MeshRecipeError(f"mesh recipe file {p} does not exist")
     with open(p) as f:
-        return parse_recipes(yaml.safe_load(f), None, str(p))
+        return parse_recipes(load_yaml(f), None, str(p))
 
 
 def _mirror_signs(axes: list[str]) -> list[np.ndarray]:

@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-import yaml
 
 from engine.camera.framing import framing_cfg_errors
 from engine.plain import to_plain
 from engine.paths import CONF_DIR
 from engine.scene.catalog import SCENE_TYPES
 from engine.schema import MISSING, Checker, merge, raise_errors
+from engine.yamlio import load_yaml
 
 DEFAULT_CAMERA_CFG = CONF_DIR / "camera" / "default.yaml"
 
@@ -40,7 +40,7 @@ def load_camera_cfg(path: str | Path | None = None, overrides: Mapping | None = 
     if not p.exists():
         raise ValueError(f"camera config {p} does not exist; fix: pass a path to a camera YAML")
     with open(p) as f:
-        cfg = yaml.safe_load(f)
+        cfg = load_yaml(f)
     if overrides:
         cfg = merge(cfg, to_plain(overrides))
     validate_camera_cfg(cfg)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-import yaml
 
 import engine
 from engine.ingest.boxes import gravity_aligned, infer_support
@@ -14,6 +13,7 @@ from engine.ingest.types import IngestError
 from engine.paths import SCENES_DIR
 from engine.scene.graph import Room, SceneGraph, SceneObject, View
 from engine.scene.validate import validate_scene_record
+from engine.yamlio import load_yaml
 
 FORMATS_FILE = SCENES_DIR / "ask_formats.yaml"
 
@@ -21,7 +21,7 @@ FORMATS_FILE = SCENES_DIR / "ask_formats.yaml"
 @lru_cache(maxsize=1)
 def formats() -> dict:
     """scenes/ask_formats.yaml: CLEVR's size labels and scale, OpenSpatial's Euler order, the support tolerance."""
-    return yaml.safe_load(FORMATS_FILE.read_text(encoding="utf-8"))
+    return load_yaml(FORMATS_FILE.read_text(encoding="utf-8"))
 
 
 def scene_id_of(index: int) -> str:

@@ -22,6 +22,7 @@ from engine.layout.tabletop import sample_tabletop
 from engine.paths import CONF_DIR
 from engine.scene.catalog import Catalog
 from engine.scene.graph import SceneGraph
+from engine.yamlio import load_yaml
 
 __all__ = ["sample_layout", "LayoutInfeasibleError", "validate_scene_cfg", "load_scene_cfg"]
 
@@ -60,12 +61,11 @@ def sample_layout(scene_cfg: Mapping, catalog: Catalog, rng: np.random.Generator
 
 def load_scene_cfg(name: str) -> dict:
     """Load ``conf/scene/<name>.yaml`` (name without extension) as a plain dict."""
-    import yaml
-
+    
 
     path = CONF_DIR / "scene" / f"{name}.yaml"
     if not path.exists():
         raise ValueError(f"scene: no config {path}; fix: use one of "
                          f"{', '.join(sorted(p.stem for p in path.parent.glob('*.yaml')))}")
     with open(path) as f:
-        return yaml.safe_load(f)
+        return load_yaml(f)

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from engine.paths import SCENES_DIR
 from engine.scene.catalog import Catalog
+from engine.yamlio import load_yaml
 
 DEFAULT_ROOM_TYPES = SCENES_DIR / "room_types.yaml"
 _TYPE_KEYS = ("name", "room", "counts", "categories", "max_per_category", "min_surface_furniture",
@@ -80,7 +80,7 @@ def load_room_types(path: str | None = None) -> dict[str, dict]:
     if not p.exists():
         raise RoomTypeError(f"room type file {p} does not exist")
     with open(p, encoding="utf-8") as f:
-        return parse_room_types(yaml.safe_load(f), str(p))
+        return parse_room_types(load_yaml(f), str(p))
 
 
 def room_type_names() -> list[str]:

@@ -31,6 +31,7 @@ from engine.qa.templates import TemplateError, template_files
 from engine.render.protocol import render_cfg_errors
 from engine.scene.catalog import DEFAULT_CATALOG
 from engine.schema import Checker, ConfigError, canonical_hash, is_int, is_num, raise_errors
+from engine.yamlio import load_yaml
 
 __all__ = ["ConfigError", "JobSpec", "compose_config", "config_groups", "validate_config", "make_job", "load_job",
            "config_hash"]
@@ -317,7 +318,7 @@ def _other_options(key: str, cdir: str) -> list[str]:
     found = []
     for option in config_groups(cdir).get(group, []) if rest else []:
         try:
-            node = yaml.safe_load((Path(cdir) / group / f"{option}.yaml").read_text())
+            node = load_yaml((Path(cdir) / group / f"{option}.yaml").read_text())
         except (OSError, yaml.YAMLError):
             continue
         for part in rest.split("."):
@@ -387,7 +388,7 @@ def _opt_in_unused(path: Path, qa: dict) -> bool:
     import yaml
 
     try:
-        fam = (yaml.safe_load(path.read_text()) or {}).get("family")
+        fam = (load_yaml(path.read_text()) or {}).get("family")
     except (OSError, yaml.YAMLError, AttributeError):
         return False
     fams = qa.get("families", "all") if isinstance(qa, dict) else "all"

@@ -5,12 +5,12 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 
-import yaml
 
 from engine.paths import CONF_DIR
 from engine.plain import to_plain
 from engine.qa.templates import ANSWER_TYPES, MARGIN_KEYS
 from engine.schema import Checker, merge, raise_errors
+from engine.yamlio import load_yaml
 
 DEFAULT_QA_CFG = CONF_DIR / "qa" / "default.yaml"
 
@@ -18,7 +18,7 @@ DEFAULT_QA_CFG = CONF_DIR / "qa" / "default.yaml"
 def default_qa_cfg() -> dict:
     """The defaults from ``conf/qa/default.yaml`` as a plain dict (a fresh copy)."""
     with open(DEFAULT_QA_CFG) as f:
-        return yaml.safe_load(f)
+        return load_yaml(f)
 
 
 def qa_cfg_errors(qa_cfg: Mapping) -> list[str]:

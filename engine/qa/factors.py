@@ -18,9 +18,9 @@ import functools
 import json
 from dataclasses import dataclass
 
-import yaml
 
 from engine.paths import data_dir
+from engine.yamlio import load_yaml
 
 FACTOR_TYPES = ("int", "float", "str", "list")
 LEVELS = ("scene", "view", "row")
@@ -88,7 +88,7 @@ def parse_registry(raw) -> dict[str, Factor]:
 def load_factors() -> dict[str, Factor]:
     """The registry of ``conf/factors.yaml`` (cached)."""
     with open(registry_path(), encoding="utf-8") as f:
-        return parse_registry(yaml.safe_load(f))
+        return parse_registry(load_yaml(f))
 
 
 def _r(x, nd: int):

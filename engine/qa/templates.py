@@ -18,6 +18,7 @@ import yaml
 from engine.paths import TEMPLATES_DIR
 from engine.qa.families import FAMILIES, get_family
 from engine.qa.schema import Template, TemplateError
+from engine.yamlio import load_yaml
 
 DEFAULT_TEMPLATE_DIR = TEMPLATES_DIR
 
@@ -158,7 +159,6 @@ def parse_template(raw: Any, family: str, source: str) -> Template:
     )
 
 
-_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: same result, faster
 _FILE_CACHE: dict[tuple[str, int, int], tuple[Template, ...]] = {}
 
 
@@ -179,7 +179,7 @@ def load_template_file(path: str | Path) -> list[Template]:
 
 def _parse_template_file(p: Path) -> list[Template]:
     try:
-        data = yaml.load(p.read_text(), Loader=_SafeLoader)
+        data = load_yaml(p.read_text())
     except yaml.YAMLError as e:
         raise TemplateError(f"{p}: not valid YAML: {e}") from None
     if not isinstance(data, dict) or not isinstance(data.get("family"), str) or not isinstance(data.get("templates"), list):

@@ -14,11 +14,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from engine.paths import CONF_DIR, REPO_ROOT, SCENES_DIR
 from engine.plain import to_plain
 from engine.schema import MISSING, Checker
+from engine.yamlio import load_yaml
 
 CYCLES_CFG = CONF_DIR / "render" / "cycles.yaml"
 PRINCIPLED_FILE = SCENES_DIR / "principled.yaml"
@@ -33,7 +32,7 @@ SETUP_HINT = "make setup-cycles (a venv with bpy 4.5 from PyPI on Python 3.11, t
 def cycles_defaults() -> dict:
     """The ``cycles`` section of conf/render/cycles.yaml: samples, denoise, device."""
     with open(CYCLES_CFG, encoding="utf-8") as f:
-        return dict(yaml.safe_load(f)["cycles"])
+        return dict(load_yaml(f)["cycles"])
 
 
 def cycles_settings(render_cfg: Mapping) -> dict:
@@ -67,7 +66,7 @@ def cycles_python() -> Path:
 def principled_table() -> dict[str, dict]:
     """Shading material name -> {roughness, metallic} (scenes/principled.yaml)."""
     with open(PRINCIPLED_FILE, encoding="utf-8") as f:
-        table = yaml.safe_load(f)
+        table = load_yaml(f)
     for name, m in table.items():
         if not (isinstance(m, Mapping) and 0 <= m.get("roughness", -1) <= 1 and 0 <= m.get("metallic", -1) <= 1):
             raise ValueError(f"{PRINCIPLED_FILE.name}: {name}: got {m!r}; fix: {{roughness: 0..1, metallic: 0..1}}")

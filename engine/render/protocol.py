@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
-import yaml
 
 from engine.assets.appearance import appearance_cfg_errors
 from engine.assets.effects import HIGH_KEYS, QUALITIES, SWITCHES, effects_cfg_errors
@@ -21,6 +20,7 @@ from engine.render.cycles_config import cycles_cfg_errors
 from engine.render.types import Frame
 from engine.scene.graph import SceneGraph, View
 from engine.schema import MISSING, Checker, ConfigError, is_num, is_rgb, raise_errors
+from engine.yamlio import load_yaml
 
 DEFAULT_RENDER_CFG = CONF_DIR / "render" / "default.yaml"
 BACKENDS = ("moderngl", "pyrender", "cycles")
@@ -72,7 +72,7 @@ OPTIONAL_KEYS = ("appearance", "cycles", *HIGH_KEYS)
 def load_default_render_cfg() -> dict:
     """The render config of conf/render/default.yaml as a plain dict (without Hydra)."""
     with open(DEFAULT_RENDER_CFG, encoding="utf-8") as f:
-        cfg = yaml.safe_load(f)
+        cfg = load_yaml(f)
     cfg.pop("defaults", None)
     return cfg
 

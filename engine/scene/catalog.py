@@ -16,10 +16,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from engine.paths import SCENES_DIR
 from engine.scene.relations import FREE, Near, Placement, RelationError, parse_placement
+from engine.yamlio import load_yaml
 
 DEFAULT_CATALOG = SCENES_DIR / "catalog.yaml"
 KINDS = ("furniture", "small", "wall", "primitive")
@@ -244,4 +244,4 @@ def load_catalog(path: str | None = None) -> Catalog:
     if not p.exists():
         raise CatalogError(f"catalog file {p} does not exist; fix: point scene.catalog at a catalog YAML")
     with open(p) as f:
-        return parse_catalog(yaml.safe_load(f), str(p))
+        return parse_catalog(load_yaml(f), str(p))

@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
-import yaml
 
 from engine.paths import SCENES_DIR
+from engine.yamlio import load_yaml
 
 PARAM_KINDS = ("choice", "range", "int")
 _BIN = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
@@ -195,7 +195,7 @@ def load_shape_specs(path: str | None = None) -> dict[str, dict[str, dict]]:
     recipes themselves are validated by engine.assets.meshes.load_recipes."""
     p = Path(path) if path else SCENES_DIR / "meshes.yaml"
     with open(p, encoding="utf-8") as f:
-        data = yaml.safe_load(f)
+        data = load_yaml(f)
     return {str(k): parse_params(v.get("params") if isinstance(v, Mapping) else None, f"{p}: categories.{k}.params")
             for k, v in (data.get("categories") or {}).items()}
 
