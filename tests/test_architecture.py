@@ -264,3 +264,35 @@ def test_sampled_views_meet_the_framing_rule_in_the_rendered_ids(catalog, mgl):
             assert ps["object"] == pytest.approx(1.0 - bare)
             n += 1
     assert n == 8
+
+
+def test_daylight_enters_closed_rooms_only_through_a_window(catalog):
+    # fast key light: a sun in a closed room stands outside a window wall (azimuth within the
+    # configured range of that wall's outward normal); without a window it is the ceiling light.
+    # high's window light likewise hangs on a window wall.
+    from engine.assets.effects import load_effects_config, sample_effects, SWITCHES
+    from engine.scene.openings import window_walls
+
+    app = load_appearance_config()
+    jitter = max(abs(a) for a in app["lights"]["sun"]["window_azimuth_deg"])
+    cfg = {**ROOM_CFG, "architecture": {**ROOM_CFG["architecture"],
+                                        "windows": {**ROOM_CFG["architecture"]["windows"], "count": [0, 1]}}}
+    suns = windowless = 0
+    for i in range(40):
+        s = sample_layout(cfg, catalog, stage_rng(21, i, "layout"), scene_index=i)
+        sample_appearance(s, catalog, app, stage_rng(21, i, "appearance"))
+        walls = {w.id: w for w in window_walls(s.room)}
+        key = s.lights[0]
+        if not walls:
+            windowless += 1
+            assert key["type"] == "point"
+        if key["type"] == "directional":
+            suns += 1
+            assert key["wall"] in walls
+            n_in = np.asarray(walls[key["wall"]].inward_normal)
+            d = np.asarray(key["direction"][:2]) / np.linalg.norm(key["direction"][:2])  # travels into the room
+            assert np.degrees(np.arccos(np.clip(d @ n_in, -1, 1))) <= jitter + 1e-6
+        sample_effects(s, load_effects_config(), dict.fromkeys(SWITCHES, True), stage_rng(21, i, "effects"))
+        window = [l for l in s.lights if l.get("name") == "window"]
+        assert (len(window) == 1 and window[0]["wall"] in walls) if walls else not window
+    assert suns >= 3 and windowless >= 5  # both cases met

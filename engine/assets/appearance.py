@@ -27,6 +27,7 @@ from engine.assets.meshes import dominant_material
 from engine.paths import SCENES_DIR
 from engine.scene.catalog import Catalog
 from engine.scene.graph import SceneGraph
+from engine.scene.openings import window_walls
 from engine.schema import MISSING, Checker, is_num, is_rgb, load_data_section, raise_errors
 from engine.yamlio import load_yaml
 
@@ -146,17 +147,27 @@ def _wall(rng: np.random.Generator, cfg: Mapping) -> dict:
 
 
 def _lights(rng: np.random.Generator, cfg: Mapping, scene: SceneGraph) -> list[dict]:
+    """The key light (sun or ceiling light) and the ambient light; see :func:`sample_appearance`."""
     rtype = scene.room.type
     p_sun = float(_need(cfg, "lights.sun_probability").get(rtype, 1.0))
     sx, sy, sz = (float(v) for v in scene.room.size)
     use_sun = bool(rng.uniform() < p_sun) or sz <= 0
-    if use_sun:
+    closed = bool((scene.room.architecture or {}).get("ceiling")) and bool(scene.room.walls)
+    windows = window_walls(scene.room) if closed else []
+    if use_sun and (windows or not closed):  # a closed room sees the sun only through a window
         el = np.radians(_uniform(rng, cfg, "lights.sun.elevation_deg"))
-        az = float(rng.uniform(0.0, 2 * np.pi))
+        extra = {}
+        if closed:  # the sun stands outside a window wall: towards it is the wall's outward normal
+            w = windows[int(rng.integers(len(windows)))]
+            n_in = np.asarray(w.inward_normal, float)
+            az = float(np.arctan2(-n_in[1], -n_in[0]) + np.radians(_uniform(rng, cfg, "lights.sun.window_azimuth_deg")))
+            extra["wall"] = w.id
+        else:
+            az = float(rng.uniform(0.0, 2 * np.pi))
         temp = _uniform(rng, cfg, "lights.sun.temperature_k")
         d = -np.array([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)])
         key = {"type": "directional", "name": "sun", "direction": _r(d), "elevation": _r(el), "azimuth": _r(az),
-               "temperature_k": _r(temp), "color": _r(kelvin_to_rgb(temp)),
+               **extra, "temperature_k": _r(temp), "color": _r(kelvin_to_rgb(temp)),
                "intensity": _r(_uniform(rng, cfg, "lights.sun.intensity")), "cast_shadows": True}
     else:
         f = float(_need(cfg, "lights.point.xy_fraction"))
@@ -219,7 +230,7 @@ def sample_appearance(scene: SceneGraph, catalog: Catalog, appearance_cfg: Mappi
 _FLOOR_KINDS = ("wood", "tiles", "carpet", "plain")
 _RANGES = ("floor.wood.tone2", "floor.wood.scale_m", "floor.wood.planks", "floor.wood.grain", "floor.tiles.tile_m",
            "floor.carpet.tone2", "floor.carpet.scale_m", "floor.carpet.noise", "floor.plain.scale_m", "wall.scale_m",
-           "wall.noise", "lights.sun.elevation_deg", "lights.sun.temperature_k", "lights.sun.intensity",
+           "wall.noise", "lights.sun.elevation_deg", "lights.sun.window_azimuth_deg", "lights.sun.temperature_k", "lights.sun.intensity",
            "lights.point.temperature_k", "lights.point.intensity", "lights.point.below_ceiling_m",
            "lights.ambient.temperature_k", "lights.ambient.intensity")
 _REQUIRED = ("secondary.darken", "secondary.lighten", "secondary.dark_luminance", "floor.tiles.tiles",

@@ -12,8 +12,9 @@ materials that sampled) and writes, for the effects switched on in ``render.high
       ssao: {radius_m, strength, samples} or null
 
 - extra lights appended to ``scene.lights`` (after the key and ambient lights): rooms with walls
-  get a ``window`` directional light (daylight entering through the wall recorded in ``wall``,
-  no shadow map) and a warm ``lamp`` point light; scenes without walls a cool ``sky`` light;
+  get a ``window`` directional light (daylight entering through the window wall recorded in
+  ``wall``, no shadow map; none in a closed room without windows) and a warm ``lamp`` point
+  light; scenes without walls a cool ``sky`` light;
 - ``view.params["camera_effects"]`` per view (see :func:`engine.render.post.apply_camera_effects`).
 
 Ranges come from ``scenes/render_effects.yaml`` (or ``render.effects``). Each effect draws from its
@@ -36,6 +37,7 @@ from engine.assets.meshes import dominant_material
 from engine.paths import SCENES_DIR
 from engine.rng import child_rng
 from engine.scene.graph import SceneGraph
+from engine.scene.openings import window_walls
 from engine.schema import MISSING, Checker, load_data_section
 from engine.yamlio import load_yaml
 
@@ -136,26 +138,32 @@ def _light(name: str, temp: float, intensity: float, **geometry) -> dict:
 def extra_lights(scene: SceneGraph, cfg: Mapping, rng: np.random.Generator) -> list[dict]:
     """The extra lights of a scene (see the module docstring), as record dicts.
 
-    Window: azimuth = the direction of the chosen wall's inward normal, the light travelling
+    Window: a wall holding a window (any wall in a room without a ceiling; none, and so no
+    window light, in a closed room without windows); azimuth = the direction of the chosen wall's
+    inward normal, the light travelling
     ``(cos(el) n_in, -sin(el))``; lamp: a point light at ``height_m``, at least
     ``wall_margin_m`` from the walls of the (centred) room, so it does not burn a spot into one; sky (no walls): direction ``-(cos(el) cos(az), cos(el) sin(az), sin(el))``.
     """
     lc = cfg["lights"]
     walls = scene.room.walls
     if walls:
-        w = walls[int(rng.integers(len(walls)))]
-        el = np.radians(_u(rng, lc["window"]["elevation_deg"]))
-        n_in = np.asarray(w.inward_normal, float)
-        d = [np.cos(el) * n_in[0], np.cos(el) * n_in[1], -np.sin(el)]
-        window = _light("window", _u(rng, lc["window"]["temperature_k"]), _u(rng, lc["window"]["intensity"]),
-                        type="directional", direction=_r(d), elevation=_r(el),
-                        azimuth=_r(np.arctan2(n_in[1], n_in[0])), wall=w.id)
+        closed = bool((scene.room.architecture or {}).get("ceiling"))
+        lit = window_walls(scene.room) if closed else walls  # a closed room's daylight comes through a window
+        out = []
+        if lit:
+            w = lit[int(rng.integers(len(lit)))]
+            el = np.radians(_u(rng, lc["window"]["elevation_deg"]))
+            n_in = np.asarray(w.inward_normal, float)
+            d = [np.cos(el) * n_in[0], np.cos(el) * n_in[1], -np.sin(el)]
+            out.append(_light("window", _u(rng, lc["window"]["temperature_k"]), _u(rng, lc["window"]["intensity"]),
+                              type="directional", direction=_r(d), elevation=_r(el),
+                              azimuth=_r(np.arctan2(n_in[1], n_in[0])), wall=w.id))
         margin = float(lc["lamp"]["wall_margin_m"])
         hx, hy = (max(float(v) / 2 - margin, 0.0) for v in scene.room.size[:2])
         pos = [rng.uniform(-1.0, 1.0) * hx, rng.uniform(-1.0, 1.0) * hy, _u(rng, lc["lamp"]["height_m"])]
-        lamp = _light("lamp", _u(rng, lc["lamp"]["temperature_k"]), _u(rng, lc["lamp"]["intensity"]),
-                      type="point", position=_r(pos))
-        return [window, lamp]
+        out.append(_light("lamp", _u(rng, lc["lamp"]["temperature_k"]), _u(rng, lc["lamp"]["intensity"]),
+                          type="point", position=_r(pos)))
+        return out
     el = np.radians(_u(rng, lc["sky"]["elevation_deg"]))
     az = float(rng.uniform(0.0, 2 * np.pi))
     d = -np.array([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)])

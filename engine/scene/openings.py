@@ -21,6 +21,13 @@ CASING = 0.06       # m: width of the door casing beside and above the opening (
 CASING_PROUD = 0.005  # m the door casing stands proud of the wall's inner face (kept clear in the layout)
 
 
+def window_walls(room: Room) -> list:
+    """The room's walls that hold at least one window, in the order of ``room.walls`` (empty
+    without architecture or windows): where daylight may enter a closed room."""
+    ids = {op["wall"] for op in room.openings if op["kind"] == "window"}
+    return [w for w in room.walls if w.id in ids]
+
+
 def door_swing_boxes(room: Room) -> list[OrientedBox]:
     """One box per open door (``open_deg`` > 0): the door's width (plus LEAF_MARGIN each side)
     along its wall, from LEAF_MARGIN behind the wall's inner face to the width (plus LEAF_MARGIN)
