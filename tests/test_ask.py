@@ -254,3 +254,27 @@ def test_ask_bad_input_exits_2_naming_the_field(argv, message, tmp_path, capsys)
     assert main(["ask", *argv, "--out", str(tmp_path / "o")]) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_an_interrupted_ask_resumes_to_the_same_bytes(tmp_path):
+    # one scene per shard; drop the last shard as a run stopped before committing it would leave
+    # it (no manifest entry, its file gone), rerun: the others are kept, and every byte matches
+    args = ["qa.questions_per_view=20", "output.image_format=png", "output.scenes_per_shard=1"]
+    full, cut = tmp_path / "full", tmp_path / "cut"
+    for out in (full, cut):
+        assert main(["ask", str(CLEVR), "--images", str(DATA / "clevr" / "images"), "--out", str(out), *args]) == 0
+    m = json.loads((cut / "manifest.json").read_text())
+    keys = sorted(m["shards"])
+    assert len(keys) >= 2
+    for f in m["shards"][keys[-1]]["files"]:
+        (cut / f).unlink()
+    del m["shards"][keys[-1]]
+    (cut / "manifest.json").write_text(json.dumps(m))
+    (cut / "data" / ".tmp-stale.parquet").write_bytes(b"half")  # a temporary file of the stopped run
+    assert main(["ask", str(CLEVR), "--images", str(DATA / "clevr" / "images"), "--out", str(cut), *args]) == 0
+    summary = json.loads((cut / "ask.json").read_text())
+    assert (summary["shards_made"], summary["shards_skipped"]) == (1, len(keys) - 1)
+    assert not list((cut / "data").glob(".tmp*"))
+    for k in keys:
+        for f in json.loads((full / "manifest.json").read_text())["shards"][k]["files"]:
+            assert (cut / f).read_bytes() == (full / f).read_bytes(), f
