@@ -166,7 +166,7 @@ def _pixel(view, p):
 
 
 def test_ssao_darkens_a_concave_corner_not_open_floor():
-    r = get_renderer(load_default_render_cfg())
+    r = get_renderer(dict(load_default_render_cfg(), antialias="msaa"))  # the shading high draws on
     base = {"quality": "high", "pbr": False, "normal_detail": False, "floor": {}, "wall": {}, "objects": {}}
     s0, m0 = _corner_scene(None)
     s1, m1 = _corner_scene(dict(base, ssao=None))

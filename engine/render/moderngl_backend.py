@@ -1,6 +1,7 @@
-"""The moderngl backend: a standalone EGL context, GLSL 4.30, exact ids/depth and MSAA colour.
+"""The moderngl backend: a standalone EGL context, GLSL 4.30, exact ids/depth and anti-aliased colour.
 
-Passes per view (framebuffers are kept per image size and reused across frames):
+Passes per view (framebuffers are kept per image size and reused across frames), with
+``antialias: msaa`` (and always under ``quality: high``):
 1. shadow map (once per scene and light set): depth of the objects seen from the first
    directional or point light; sampled with hardware-filtered PCF in the colour pass;
 2. ids + depth, single-sample: int32 instance ids and float32 camera z written by the fragment
@@ -13,6 +14,12 @@ Passes per view (framebuffers are kept per image size and reused across frames):
    row (three atomics: per-fragment min/max box updates cost llvmpipe twice the whole pass).
    Only the small counter buffer is read back; the boxes are the first and last bits set.
    Visible counts and boxes come from the id image on the CPU (``visibility.id_stats``).
+
+With ``antialias: edge`` (the default) passes 2 and 3 are one single-sample pass writing ids,
+camera z and the colour shaded at the pixel centre (shadows looked up where they are used), and
+after pass 4 the geometric edge pixels of the id and depth images are filtered with FXAA
+(engine/render/edge_aa.py): the multisampled pass, its clear and its resolve cost llvmpipe more
+than a third of a frame.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import numpy as np
 
 from engine.assets.types import RenderMesh
 from engine.render.context import moderngl_context
+from engine.render.edge_aa import EdgeAA
 from engine.render.gl_lights import SURFACE_GLSL, write_light_uniforms
 from engine.render.high import HighShading
 from engine.render.post import apply_camera_effects
@@ -173,6 +181,48 @@ def color_shader(light_types: tuple[str, ...], shadow_idx: int, textured: bool) 
         for i, t in enumerate(light_types))
     return _FS_COLOR % {"ML": MAX_LIGHTS, "SURFACE": SURFACE_GLSL, "LIGHTS": terms, "TEX": "true" if textured else "false"}
 
+
+# antialias: edge. ids, exact camera z and the shaded colour in one single-sample pass (the
+# shadow occlusion used where it is computed); engine/render/edge_aa.py then smooths the edges.
+_FS_ONE_PASS = """
+#version 430
+#define SHADOW %(SHADOW)d
+#define PCF %(PCF)d
+in vec3 v_world; in vec3 v_normal; in vec3 v_color; in vec2 v_uv; in vec2 v_mat; in float v_z; flat in int v_inst;
+uniform vec3 u_cam_pos;
+uniform vec3 u_ambient;
+uniform vec3 u_lvec[%(ML)d];
+uniform vec3 u_lrad[%(ML)d];
+#define u_use_tex %(TEX)s
+uniform sampler2D u_tex;
+layout(location = 0) out int o_id;
+layout(location = 1) out float o_depth;
+layout(location = 2) out vec4 o_color;
+#if SHADOW
+""" + _SHADOW_GLSL + """
+#endif
+void main() {
+    o_id = v_inst; o_depth = v_z;%(SURFACE)s
+#if SHADOW
+    float occ = 1.0 - shadow_factor(v_world, n);
+#endif
+    vec3 col = albedo * u_ambient;
+%(LIGHTS)s    o_color = vec4(pow(clamp(col, 0.0, 1.0), vec3(1.0 / 2.2)), 1.0);
+}
+"""
+
+
+def one_pass_shader(shadow_type: str | None, pcf: int, light_types: tuple[str, ...], shadow_idx: int,
+                    textured: bool) -> str:
+    """The ``antialias: edge`` fragment shader: ids, camera z and colour at once (arguments as
+    for :func:`ids_shader` and :func:`color_shader`)."""
+    terms = "".join(_LIGHT_TERM % {
+        "L": (_LIGHT_DIRECTIONAL if t == "directional" else _LIGHT_POINT) % {"i": i},
+        "VIS": "1.0 - occ" if i == shadow_idx else "1.0"} for i, t in enumerate(light_types))
+    return _FS_ONE_PASS % {"SHADOW": {None: 0, "directional": 1, "point": 2}[shadow_type], "PCF": int(pcf),
+                           "ML": MAX_LIGHTS, "SURFACE": SURFACE_GLSL, "LIGHTS": terms,
+                           "TEX": "true" if textured else "false"}
+
 _VS_SHADOW = """
 #version 430
 uniform mat4 u_light_vp;
@@ -228,6 +278,10 @@ class _SizeTargets:
         self.shadow_tex = ctx.texture(size, 1, dtype="f2")
         self.shadow_tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
         self.fbo_ids = ctx.framebuffer([self.ids_tex, self.depth_tex, self.shadow_tex], self.zbuf)
+        self.one_rgb = ctx.texture(size, 4)  # antialias: edge, the one pass's colour (bilinear, clamped)
+        self.one_rgb.repeat_x = self.one_rgb.repeat_y = False
+        self.fbo_one = ctx.framebuffer([self.ids_tex, self.depth_tex, self.one_rgb], self.zbuf)
+        self.fbo_one_bg = ctx.framebuffer([self.one_rgb])
         self.ms_color = ctx.renderbuffer(size, 4, samples=samples if samples > 1 else 0)
         self.ms_depth = ctx.depth_renderbuffer(size, samples=samples if samples > 1 else 0)
         self.fbo_ms = ctx.framebuffer([self.ms_color], self.ms_depth)
@@ -239,7 +293,7 @@ class _SizeTargets:
         self.mask_layers = 0
         self._zeros = b""
         self.resources = [self.ids_tex, self.depth_tex, self.shadow_tex, self.zbuf, self.fbo_ids, self.ms_color, self.ms_depth,
-                          self.fbo_ms, self.rgb, self.fbo_rgb, self.fbo_stats]
+                          self.fbo_ms, self.rgb, self.fbo_rgb, self.fbo_stats, self.one_rgb, self.fbo_one, self.fbo_one_bg]
 
     def zeros(self, layers: int) -> bytes:
         """Zero bytes for ``layers`` layers of the bit mask (kept: allocating them costs too)."""
@@ -379,6 +433,8 @@ class ModernglRenderer:
         self._high: HighShading | None = None  # quality: high programs, made for the first such scene
         self._color: dict[tuple, object] = {}  # fast colour programs per (light types, shadow light, textured)
         self._ids: dict[str | None, object] = {}  # ids programs per shadow light type (None: no shadow)
+        self._one: dict[tuple, object] = {}  # antialias: edge, one-pass programs per (shadow type, light set, textured)
+        self._edge_aa: EdgeAA | None = None
 
     # -- caches -----------------------------------------------------------------------------
     def _size_targets(self, width: int, height: int) -> _SizeTargets:
@@ -419,6 +475,10 @@ class ModernglRenderer:
             self._shadow = self._shadow_fbo = None
             if self._high is not None:
                 self._high.release()
+                self._high = None
+            if self._edge_aa is not None:
+                self._edge_aa.release()
+                self._edge_aa = None
 
     # -- passes -----------------------------------------------------------------------------
     def _shadow_pass(self, sb: _SceneBuffers, lights: list[dict]) -> int:
@@ -452,6 +512,96 @@ class ModernglRenderer:
         sb.shadow_key = key
         return idx
 
+    def _program(self, cache: dict, key, fragment_shader) -> object:
+        """The program ``cache[key]``, compiled from ``fragment_shader()`` on first use."""
+        prog = cache.get(key)
+        if prog is None:
+            prog = cache[key] = self.ctx.program(vertex_shader=_VS, fragment_shader=fragment_shader())
+        return prog
+
+    def _shadow_uniforms(self, prog, sb: _SceneBuffers, view: View, light: dict) -> None:
+        """Set the shadow lookup's uniforms (``_SHADOW_GLSL``) of ``prog`` for shadow light ``light``."""
+        prog["u_cam_pos"].value = tuple(float(x) for x in view.position)
+        if light["type"] == "directional":
+            prog["u_shadow_dir"].value = tuple(float(-x) for x in light["direction"])
+            side_m = 2.0 / float(min(np.linalg.norm(sb.light_vp[0, :3]), np.linalg.norm(sb.light_vp[1, :3])))
+        else:  # perspective texels grow with distance: the casters' diameter as a scale
+            prog["u_shadow_pos"].value = tuple(float(x) for x in light["position"])
+            side_m = float(np.linalg.norm(sb.bounds[1] - sb.bounds[0]))
+        prog["u_light_vp"].write(sb.light_vp.T.astype("f4").tobytes())
+        if "u_shadow_texel" in prog:  # PCF radius > 0
+            prog["u_shadow_texel"].value = 1.0 / self.cfg["shadow_map_size"]
+        # directional: side_m is the map's larger side (2 / scale), m
+        prog["u_shadow_offset"].value = 1.5 * 2.0 * side_m / self.cfg["shadow_map_size"]
+        sb.shadow.use(location=1)
+        prog["u_shadow"].value = 1  # own unit: samplers of different types may not share one
+
+    def _ids_pass(self, sb: _SceneBuffers, t: _SizeTargets, view: View, lights: list[dict], shadow_idx: int,
+                  view_m: np.ndarray, proj: np.ndarray) -> None:
+        """antialias: msaa (and quality: high). ids, exact camera z and per-pixel shadow occlusion, single sample."""
+        shadow_type = lights[shadow_idx]["type"] if shadow_idx >= 0 else None
+        pi = self._program(self._ids, shadow_type, lambda: ids_shader(shadow_type, int(self.cfg["shadow_pcf_radius"])))
+        pi["u_view"].write(view_m.T.astype("f4").tobytes())
+        pi["u_proj"].write(proj.T.astype("f4").tobytes())
+        if shadow_idx >= 0:
+            self._shadow_uniforms(pi, sb, view, lights[shadow_idx])
+        t.fbo_ids.use()
+        t.fbo_ids.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)  # ids 0, depth 0, occlusion 0 (lit)
+        sb.vao(f"ids{shadow_type}", pi).render(self._moderngl.TRIANGLES, vertices=sb.n_indices, first=0)
+
+    def _msaa_color_pass(self, sb: _SceneBuffers, t: _SizeTargets, scene: SceneGraph, view: View, lights: list[dict],
+                         ambient: np.ndarray, shadow_idx: int, view_m: np.ndarray, proj: np.ndarray) -> None:
+        """Colour, multisampled, resolved into ``t.fbo_rgb`` (quality: high effects in engine/render/high.py)."""
+        ctx, mgl = self.ctx, self._moderngl
+        bg = [float(c) ** (1 / 2.2) for c in self.cfg["background"]]
+        t.fbo_ms.use()
+        t.fbo_ms.clear(*bg, 1.0, depth=1.0)
+        if "effects" in scene.materials:
+            if self._high is None:
+                self._high = HighShading(ctx, _VS, _SceneBuffers._format, MAX_LIGHTS)
+            self._high.draw(sb, t, scene, view, lights, ambient, shadow_idx, view_m, proj, VERTEX_ATTRS)
+        else:
+            sig = (tuple(l["type"] for l in lights), shadow_idx)
+            for first, count, tex in sb.runs:
+                pc = self._program(self._color, (*sig, tex is not None), lambda: color_shader(*sig, tex is not None))
+                pc["u_view"].write(view_m.T.astype("f4").tobytes())
+                pc["u_proj"].write(proj.T.astype("f4").tobytes())
+                write_light_uniforms(pc, view.position, lights, ambient, shadow_idx, MAX_LIGHTS)
+                if shadow_idx >= 0:
+                    t.shadow_tex.use(location=3)
+                    pc["u_shadow_screen"].value = 3
+                if tex is not None:
+                    pc["u_tex"].value = 0
+                    tex.use(location=0)
+                sb.vao(f"color{sig}{tex is not None}", pc).render(mgl.TRIANGLES, vertices=count, first=first)
+        ctx.copy_framebuffer(t.fbo_rgb, t.fbo_ms)
+
+    def _one_pass(self, sb: _SceneBuffers, t: _SizeTargets, view: View, lights: list[dict], ambient: np.ndarray,
+                  shadow_idx: int, view_m: np.ndarray, proj: np.ndarray) -> None:
+        """antialias: edge. ids, exact camera z and colour in one single-sample pass, then the
+        edge filter (engine/render/edge_aa.py, once the id and depth images are read) into ``t.fbo_rgb``."""
+        mgl = self._moderngl
+        shadow_type = lights[shadow_idx]["type"] if shadow_idx >= 0 else None
+        pcf = int(self.cfg["shadow_pcf_radius"])
+        t.fbo_one_bg.use()
+        t.fbo_one_bg.clear(*[float(c) ** (1 / 2.2) for c in self.cfg["background"]], 1.0)
+        t.fbo_ids.use()
+        t.fbo_ids.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)  # ids 0, depth 0
+        t.fbo_one.use()
+        sig = (tuple(l["type"] for l in lights), shadow_idx)
+        for first, count, tex in sb.runs:
+            key = (shadow_type, *sig, tex is not None)
+            prog = self._program(self._one, key, lambda: one_pass_shader(shadow_type, pcf, *sig, tex is not None))
+            prog["u_view"].write(view_m.T.astype("f4").tobytes())
+            prog["u_proj"].write(proj.T.astype("f4").tobytes())
+            write_light_uniforms(prog, view.position, lights, ambient, shadow_idx, MAX_LIGHTS)
+            if shadow_idx >= 0:
+                self._shadow_uniforms(prog, sb, view, lights[shadow_idx])
+            if tex is not None:
+                prog["u_tex"].value = 0
+                tex.use(location=0)
+            sb.vao(f"one{key}", prog).render(mgl.TRIANGLES, vertices=count, first=first)
+
     def render(self, scene: SceneGraph, view: View, meshes: list[RenderMesh]) -> Frame:
         """Render one view; see engine.render.protocol.Renderer.render for the outputs."""
         if not meshes:
@@ -470,67 +620,17 @@ class ModernglRenderer:
             t = self._size_targets(W, H)
             sb = self._scene_buffers(meshes, obj_index)
             shadow_idx = self._shadow_pass(sb, lights)
-            shadow_type = lights[shadow_idx]["type"] if shadow_idx >= 0 else None
-            pi = self._ids.get(shadow_type)
-            if pi is None:
-                fs = ids_shader(shadow_type, int(self.cfg["shadow_pcf_radius"]))
-                pi = self._ids[shadow_type] = ctx.program(vertex_shader=_VS, fragment_shader=fs)
-            for p in (pi, self.programs["stats"]):
-                p["u_view"].write(view_m.T.astype("f4").tobytes())
-                p["u_proj"].write(proj.T.astype("f4").tobytes())
-
-            # ids + exact camera z + per-pixel shadow occlusion, single sample
-            if shadow_idx >= 0:
-                light = lights[shadow_idx]
-                pi["u_cam_pos"].value = tuple(float(x) for x in view.position)
-                if shadow_type == "directional":
-                    pi["u_shadow_dir"].value = tuple(float(-x) for x in light["direction"])
-                else:
-                    pi["u_shadow_pos"].value = tuple(float(x) for x in light["position"])
-                pi["u_light_vp"].write(sb.light_vp.T.astype("f4").tobytes())
-                if "u_shadow_texel" in pi:  # PCF radius > 0
-                    pi["u_shadow_texel"].value = 1.0 / self.cfg["shadow_map_size"]
-                if light["type"] == "directional":  # the map's larger side (2 / scale), m
-                    side_m = 2.0 / float(min(np.linalg.norm(sb.light_vp[0, :3]), np.linalg.norm(sb.light_vp[1, :3])))
-                else:  # perspective texels grow with distance: the casters' diameter as a scale
-                    side_m = float(np.linalg.norm(sb.bounds[1] - sb.bounds[0]))
-                texel_m = 2.0 * side_m / self.cfg["shadow_map_size"]
-                pi["u_shadow_offset"].value = 1.5 * texel_m
-                sb.shadow.use(location=1)
-                pi["u_shadow"].value = 1  # own unit: samplers of different types may not share one
+            self.programs["stats"]["u_view"].write(view_m.T.astype("f4").tobytes())
+            self.programs["stats"]["u_proj"].write(proj.T.astype("f4").tobytes())
             ctx.front_face = "cw"  # gl_projection mirrors y
             ctx.cull_face = "back"
             ctx.enable(mgl.DEPTH_TEST | mgl.CULL_FACE)
-            t.fbo_ids.use()
-            t.fbo_ids.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)  # ids 0, depth 0, occlusion 0 (lit)
-            sb.vao(f"ids{shadow_type}", pi).render(mgl.TRIANGLES, vertices=sb.n_indices, first=0)
-
-            # colour, multisampled (the record's quality: high effects in engine/render/high.py)
-            bg = [float(c) ** (1 / 2.2) for c in self.cfg["background"]]
-            t.fbo_ms.use()
-            t.fbo_ms.clear(*bg, 1.0, depth=1.0)
-            if "effects" in scene.materials:
-                if self._high is None:
-                    self._high = HighShading(ctx, _VS, _SceneBuffers._format, MAX_LIGHTS)
-                self._high.draw(sb, t, scene, view, lights, ambient, shadow_idx, view_m, proj, VERTEX_ATTRS)
+            one_pass = self.cfg.get("antialias", "msaa") == "edge" and "effects" not in scene.materials
+            if one_pass:
+                self._one_pass(sb, t, view, lights, ambient, shadow_idx, view_m, proj)
             else:
-                sig = (tuple(l["type"] for l in lights), shadow_idx)
-                for first, count, tex in sb.runs:
-                    pc = self._color.get((*sig, tex is not None))
-                    if pc is None:
-                        fs = color_shader(*sig, tex is not None)
-                        pc = self._color[(*sig, tex is not None)] = ctx.program(vertex_shader=_VS, fragment_shader=fs)
-                    pc["u_view"].write(view_m.T.astype("f4").tobytes())
-                    pc["u_proj"].write(proj.T.astype("f4").tobytes())
-                    write_light_uniforms(pc, view.position, lights, ambient, shadow_idx, MAX_LIGHTS)
-                    if shadow_idx >= 0:
-                        t.shadow_tex.use(location=3)
-                        pc["u_shadow_screen"].value = 3
-                    if tex is not None:
-                        pc["u_tex"].value = 0
-                        tex.use(location=0)
-                    sb.vao(f"color{sig}{tex is not None}", pc).render(mgl.TRIANGLES, vertices=count, first=first)
-            ctx.copy_framebuffer(t.fbo_rgb, t.fbo_ms)
+                self._ids_pass(sb, t, view, lights, shadow_idx, view_m, proj)
+                self._msaa_color_pass(sb, t, scene, view, lights, ambient, shadow_idx, view_m, proj)
 
             # amodal statistics over the objects' triangles (visible ones come from the id image below)
             n_obj = len(objs)
@@ -552,17 +652,22 @@ class ModernglRenderer:
                 ps = self.programs["stats"]
                 ps["u_words"].value, ps["u_colw"].value = words, colw
                 ctx.disable(mgl.DEPTH_TEST)
+                ctx.enable(mgl.CULL_FACE)  # the faces the id image was drawn with (the edge filter turns culling off)
                 t.fbo_stats.use()
                 sb.vaos["stats"].render(mgl.TRIANGLES, vertices=sb.n_obj_indices, first=0)
                 ctx.memory_barrier()
                 stats = np.frombuffer(self.stats_buf.read(size=stats.nbytes), dtype=np.uint32).reshape(n_obj, words)
 
-            rgb = np.empty((H, W, 3), dtype=np.uint8)
-            t.fbo_rgb.read_into(rgb, components=3, alignment=1)
             ids = np.empty((H, W), dtype=np.int32)
             t.fbo_ids.read_into(ids, components=1, attachment=0, dtype="i4")
             depth = np.empty((H, W), dtype=np.float32)
             t.fbo_ids.read_into(depth, components=1, attachment=1, dtype="f4")
+            if one_pass:
+                if self._edge_aa is None:
+                    self._edge_aa = EdgeAA(ctx)
+                self._edge_aa.apply(t.fbo_one_bg, t.one_rgb, t.fbo_rgb, ids, depth)
+            rgb = np.empty((H, W, 3), dtype=np.uint8)
+            t.fbo_rgb.read_into(rgb, components=3, alignment=1)
 
         if view.params.get("camera_effects"):  # RGB only: depth, ids and the statistics are read above
             rgb = apply_camera_effects(rgb, view.params["camera_effects"])

@@ -66,7 +66,8 @@ RENDER_KEYS = ("backend", "platform", "device_index", "msaa_samples", "shadows",
 _LIGHT_EXTRAS = ("name", "cast_shadows", "temperature_k", "elevation", "azimuth", "wall")
 # appearance: engine.assets.appearance.appearance_cfg_errors; quality, high, effects: the quality
 # preset (absent = fast), its switches and ranges (engine.assets.effects.effects_cfg_errors); cycles: engine.render.cycles_config
-OPTIONAL_KEYS = ("appearance", "cycles", *HIGH_KEYS)
+OPTIONAL_KEYS = ("appearance", "cycles", "antialias", *HIGH_KEYS)
+ANTIALIAS = ("edge", "msaa")
 
 
 def load_default_render_cfg() -> dict:
@@ -121,6 +122,8 @@ def render_cfg_errors(render_cfg: Mapping) -> list[str]:
             "egl (default) or osmesa (pyrender only; needs libosmesa6 and PyOpenGL >= 3.1.10)")
     c.number("device_index", 0, integer=True, unit=" (the EGL device, i.e. the GPU index on NVIDIA machines)")
     c.check("msaa_samples", lambda v: v in (1, 2, 4, 8) and not isinstance(v, bool), "1 (off), 2, 4 or 8")
+    if c.get("antialias") is not MISSING:
+        c.one_of("antialias", ANTIALIAS)
     c.boolean("shadows")
     c.number("shadow_map_size", 256, 8192, integer=True, unit=" (texels per side)")
     c.number("shadow_pcf_radius", 0, 3, integer=True, unit=" (PCF: (2r)^2 bilinear taps, 1 tap for r = 0)")
