@@ -76,10 +76,15 @@ def edge_pixels(ids: np.ndarray, depth: np.ndarray) -> np.ndarray:
     e[:-1] |= d
     w = np.zeros(depth.shape, dtype=np.float32)
     np.divide(1.0, depth, out=w, where=depth > 0)  # 0 where nothing was hit
-    c = 2.0 * w[1:-1, 1:-1]
-    lim = CREASE * w[1:-1, 1:-1]
-    e[1:-1, 1:-1] |= np.abs(w[1:-1, :-2] + w[1:-1, 2:] - c) > lim
-    e[1:-1, 1:-1] |= np.abs(w[:-2, 1:-1] + w[2:, 1:-1] - c) > lim
+    mid = w[1:-1, 1:-1]
+    c = mid * np.float32(2.0)
+    lim = mid * np.float32(CREASE)
+    inner = e[1:-1, 1:-1]
+    for a, b in ((w[1:-1, :-2], w[1:-1, 2:]), (w[:-2, 1:-1], w[2:, 1:-1])):  # across columns, across rows
+        t = a + b
+        t -= c
+        np.abs(t, out=t)
+        inner |= t > lim
     rows, cols = np.nonzero(e)
     return np.stack([cols, rows], axis=1).astype(np.float32)
 
