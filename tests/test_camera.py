@@ -344,6 +344,11 @@ def test_rng_must_be_a_generator():
         (lambda c: c["profiles"]["room"].update(distance_m=[0, 2]), "camera.profiles.room.distance_m"),
         (lambda c: c["profiles"]["room"].update(inside_room="yes"), "camera.profiles.room.inside_room"),
         (lambda c: c["profiles"]["room"].pop("height_m"), "camera.profiles.room.height_m: missing"),
+        (lambda c: c["profiles"]["room"].update(room_types={"sauna": {}}), "camera.profiles.room.room_types.sauna: not a room type"),
+        (lambda c: c["profiles"]["room"].update(room_types={"bathroom": {"distance_m": [3, 1]}}),
+         "camera.profiles.room.room_types.bathroom.distance_m"),
+        (lambda c: c["profiles"]["room"].update(room_types={"bathroom": {"zoom": 2}}),
+         "camera.profiles.room.room_types.bathroom.zoom: unknown key"),
     ],
 )
 def test_validate_camera_cfg_names_the_key(mutate, match):
@@ -352,6 +357,28 @@ def test_validate_camera_cfg_names_the_key(mutate, match):
     mutate(cfg)
     with pytest.raises(ValueError, match=match.replace(".", r"\.")):
         validate_camera_cfg(cfg)
+
+
+def test_a_room_type_changes_only_the_keys_it_gives():
+    # profiles.room.room_types: a bathroom's distances apply to bathrooms, other rooms keep the profile
+    from engine.camera.config import scene_profile
+    from engine.layout import sample_layout
+    from engine.pipeline.config import load_job
+    from engine.rng import stage_rng
+    from engine.scene.catalog import load_catalog
+
+    job = load_job(["scene.room_types={living_room:0,bedroom:0,kitchen:0,dining_room:0,office:0,bathroom:1}"])
+    cam = load_camera_cfg(overrides={"profiles": {"room": {"framing": {"close_prob": 0.0},  # wide shots only
+                                                           "room_types": {"bathroom": {"distance_m": [1.1, 1.3]}}}}})
+    base = cam["profiles"]["room"]
+    s = sample_layout(job.cfg["scene"], load_catalog(), stage_rng(0, 0, "layout"), scene_index=0)
+    assert s.room.room_type == "bathroom"
+    prof = scene_profile(cam, s)
+    assert prof["distance_m"] == [1.1, 1.3] and prof["pitch_deg"] == base["pitch_deg"] and "room_types" not in prof
+    views = sample_views(s, cam, stage_rng(0, 0, "camera"))
+    assert views and all(1.1 - 1e-9 <= v.params["distance_m"] <= 1.3 + 1e-9 for v in views)
+    s.room.room_type = "office"
+    assert scene_profile(cam, s)["distance_m"] == base["distance_m"]
 
 
 # ----------------------------------------------------------------------------- sampled layouts

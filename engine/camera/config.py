@@ -7,11 +7,13 @@ fix. The keys are documented in ``conf/camera/default.yaml`` and ``docs/camera.m
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 
 
 from engine.camera.framing import framing_cfg_errors
+from engine.layout.room_types import room_type_names
 from engine.plain import to_plain
 from engine.paths import CONF_DIR
 from engine.scene.catalog import SCENE_TYPES
@@ -75,17 +77,41 @@ def camera_cfg_errors(camera_cfg: Mapping) -> list[str]:
         return c.errors
     for st, prof in c.get("profiles").items():
         where = f"profiles.{st}"
-        if st not in SCENE_TYPES or not c.keys(where, _PROFILE_RANGES + _PROFILE_BOOLS, ("framing",),
+        if st not in SCENE_TYPES or not c.keys(where, _PROFILE_RANGES + _PROFILE_BOOLS, ("framing", "room_types"),
                                                 see=str(DEFAULT_CAMERA_CFG)):
             continue
         if prof.get("framing") is not None:
             framing_cfg_errors(c, f"{where}.framing")
-        c.pair(f"{where}.height_m", 0.0)
-        c.pair(f"{where}.pitch_deg", -89.0, 89.0)
-        c.pair(f"{where}.distance_m", 0.0, positive=True)
-        for key in _PROFILE_BOOLS:
-            c.boolean(f"{where}.{key}")
+        _profile_value_errors(c, where, prof)
+        types = prof.get("room_types")
+        if types is not None and c.check(f"{where}.room_types", lambda v: isinstance(v, Mapping),
+                                         "a mapping room type -> profile keys it changes (e.g. {bathroom: {distance_m: [0.9, 2.2]}})"):
+            known = room_type_names()
+            for rt, part in types.items():
+                if rt not in known:
+                    c.err(f"{where}.room_types.{rt}", f"not a room type; fix: one of {', '.join(known)} (scenes/room_types.yaml)")
+                elif c.keys(f"{where}.room_types.{rt}", (), _PROFILE_RANGES + _PROFILE_BOOLS, see=str(DEFAULT_CAMERA_CFG)):
+                    _profile_value_errors(c, f"{where}.room_types.{rt}", part)
     return c.errors
+
+
+def _profile_value_errors(c: Checker, where: str, prof: Mapping) -> None:
+    """Checks of a profile's ranges and switches (those present)."""
+    checks = {"height_m": (0.0, math.inf), "pitch_deg": (-89.0, 89.0), "distance_m": (0.0, math.inf)}
+    for key, (lo, hi) in checks.items():
+        if key in prof:
+            c.pair(f"{where}.{key}", lo, hi, positive=key == "distance_m")
+    for key in _PROFILE_BOOLS:
+        if key in prof:
+            c.boolean(f"{where}.{key}")
+
+
+def scene_profile(cfg: Mapping, scene) -> dict:
+    """The camera profile of ``scene``: ``cfg["profiles"][scene.room.type]`` with the keys its
+    ``room_types`` entry for ``scene.room.room_type`` gives (a bathroom's shorter distances)."""
+    prof = dict(cfg["profiles"][scene.room.type])
+    prof.update((prof.pop("room_types", None) or {}).get(getattr(scene.room, "room_type", None)) or {})
+    return prof
 
 
 MODES = ("views", "walkthrough")

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from engine.camera.annotate import objects_geometry
-from engine.camera.config import validate_camera_cfg
+from engine.camera.config import scene_profile, validate_camera_cfg
 from engine.camera.framing import BoxCaster, estimate_framing, framing_ok
 from engine.plain import to_plain
 from engine.camera.intrinsics import make_intrinsics, vertical_fov_deg
@@ -169,7 +169,7 @@ def sample_views(scene: SceneGraph, camera_cfg: Mapping, rng: np.random.Generato
             f"scene {scene.scene_id} has {n_obj} objects but camera.min_objects_in_frustum is {k}; "
             f"fix: lower camera.min_objects_in_frustum to <= {n_obj} or sample scenes with more objects")
     st = scene.room.type
-    prof = cfg["profiles"][st]
+    prof = scene_profile(cfg, scene)
     width, height, near = cfg["width"], cfg["height"], float(cfg["near_m"])
     pool = target_pool(scene)
     pool_centers = np.array([o.center for o in pool], dtype=float).reshape(-1, 3)

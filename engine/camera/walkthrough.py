@@ -48,7 +48,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra
 
 from engine.camera.annotate import objects_geometry
-from engine.camera.config import validate_camera_cfg
+from engine.camera.config import scene_profile, validate_camera_cfg
 from engine.camera.intrinsics import make_intrinsics, vertical_fov_deg
 from engine.camera.sampler import CameraSamplingError, find_table, target_pool
 from engine.geometry.boxes import OrientedBox
@@ -215,7 +215,7 @@ def plan_room_path(scene: SceneGraph, cfg: Mapping, rng: np.random.Generator) ->
     ``cfg`` is the camera config (plain dict); draws, in order: eye height, start cell,
     waypoint objects, waypoint cells."""
     w = cfg["walkthrough"]
-    prof = cfg["profiles"][scene.room.type]
+    prof = scene_profile(cfg, scene)
     c, g = float(w["clearance_m"]), float(w["grid_m"])
     h = float(rng.uniform(*prof["height_m"]))
     n = num_frames(w)
@@ -312,7 +312,7 @@ def plan_orbit(scene: SceneGraph, cfg: Mapping, rng: np.random.Generator) -> Pla
     Draws, in order: eye height, extra radius, start angle, direction (per attempt)."""
     w = cfg["walkthrough"]
     st = scene.room.type
-    prof = cfg["profiles"][st]
+    prof = scene_profile(cfg, scene)
     c = float(w["clearance_m"])
     pool = target_pool(scene)
     centre = np.mean([o.center for o in pool], axis=0)
