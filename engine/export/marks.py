@@ -103,22 +103,37 @@ class _RankedPixels:
 
     def __init__(self, mask: np.ndarray, u0: int, v0: int, r: int, width: int, height: int, head: int = 256,
                  step: int = 1):
-        vs, us = np.nonzero(mask[::step, ::step])  # (v, u) order
-        dist = distance_transform_edt(np.pad(mask[::step, ::step], 1))[1:-1, 1:-1][vs, us]
-        pts = all_pts = np.stack([us * step + u0, vs * step + v0], 1).astype(float)
+        sub = mask[::step, ::step]
+        h, w = sub.shape
+        padded = np.zeros((h + 2, w + 2), bool)  # np.pad(sub, 1): the border counts as outside
+        padded[1:-1, 1:-1] = sub
+        vs, us = np.nonzero(sub)  # (v, u) order
+        dist = distance_transform_edt(padded)[vs + 1, us + 1]
+        pu, pv = us * step + u0, vs * step + v0
+        pts = all_pts = np.stack([pu, pv], 1).astype(float)
         all_dist = dist
-        lo, hi = _mark_bounds(r, width, height)  # as _in_image, keeping the distances in step
-        inside = np.all((pts >= lo) & (pts <= hi), axis=1)
-        if inside.any():
-            pts, dist = pts[inside], dist[inside]
-        else:
-            pts = np.clip(pts, lo, hi)
+        # As _in_image, keeping the distances in step: the mark stays inside the image when its
+        # centre lies in [r, width - 1 - r] x [r, height - 1 - r] (integer pixels here).
+        if not (u0 >= r and v0 >= r and u0 + step * (w - 1) <= width - 1 - r and v0 + step * (h - 1) <= height - 1 - r):
+            inside = (pu >= r) & (pu <= width - 1 - r) & (pv >= r) & (pv <= height - 1 - r)
+            if inside.any():
+                pts, dist = pts[inside], dist[inside]
+            else:
+                lo, hi = _mark_bounds(r, width, height)
+                pts = np.clip(pts, lo, hi)
         self.pts = pts
         self.neg = -dist
         self.head = head
         self._chunks: list[np.ndarray] = []
         self.region: _Region | None = None
         self.core = all_pts[int(np.argmax(all_dist))] if len(all_dist) else None  # first maximum: (v, u) ties
+
+    def first(self) -> np.ndarray:
+        """(2,) the first candidate of :meth:`chunks` (the most interior; ties: first in (v, u)
+        order), without ranking the rest."""
+        if self._chunks:
+            return self._chunks[0][0]
+        return self.pts[int(np.argmin(self.neg))]  # first minimum, as a stable sort puts it first
 
     def chunks(self):
         """Yield (k, 2) float (u, v) arrays: the candidates in rank order, head first."""
@@ -180,6 +195,9 @@ class _BoxTarget:
         self.region = _Region(np.ones((v1 - v0 + 1, u1 - u0 + 1), bool), u0, v0)
         self.core = np.array([(u0 + u1) // 2, (v0 + v1) // 2], float)
         self._cands = cands
+
+    def first(self) -> np.ndarray:
+        return self._cands[0]
 
     def chunks(self):
         yield self._cands
@@ -430,7 +448,8 @@ def draw_marks_image(rgb: np.ndarray, view: View, object_ids: list[str], style: 
     (encoders take it as it is).
 
     Args:
-        rgb: (H, W, 3) uint8 image of ``view`` (left unchanged).
+        rgb: (H, W, 3) uint8 image of ``view``, or the same image as a PIL RGB image (a caller
+            marking one view several times converts it once); left unchanged.
         view: the view; ``view.objects[id].bbox_visible`` ([u0, v0, u1, v1] inclusive
             pixels) locates each object.
         object_ids: objects to mark, in order; mark numbers are 1..n in this order.
@@ -462,9 +481,15 @@ def draw_marks_image(rgb: np.ndarray, view: View, object_ids: list[str], style: 
         object's visible pixels this mark newly covers}``. Marks stay inside the image and do
         not overlap each other unless there is no room. Deterministic.
     """
-    img = np.asarray(rgb)
-    if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
-        raise ValueError(f"rgb: must be an (H, W, 3) uint8 image, got shape {img.shape} dtype {img.dtype}")
+    if isinstance(rgb, Image.Image):  # a PIL image made once per view by the caller: copied, not converted
+        if rgb.mode != "RGB":
+            raise ValueError(f"rgb: a PIL image must be in mode RGB, got {rgb.mode}")
+        img, (W, H) = None, rgb.size
+    else:
+        img = np.asarray(rgb)
+        if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
+            raise ValueError(f"rgb: must be an (H, W, 3) uint8 image, got shape {img.shape} dtype {img.dtype}")
+        H, W = img.shape[:2]
     if style not in STYLES:
         raise ValueError(f"style: {style!r} is not one of {STYLES}")
     if len(set(object_ids)) != len(object_ids):
@@ -472,7 +497,6 @@ def draw_marks_image(rgb: np.ndarray, view: View, object_ids: list[str], style: 
     if isinstance(max_cover, bool) or not isinstance(max_cover, (int, float)) or not 0.0 <= max_cover <= 1.0:
         raise ValueError(f"max_cover: must be a number in [0, 1], got {max_cover!r}; fix: set qa.refer.mark_max_cover "
                          f"(default {DEFAULT_MAX_COVER})")
-    H, W = img.shape[:2]
     r = mark_radius(W, H)
     r_min = min_mark_radius(W, H)
     if W < 2 * r + 1 or H < 2 * r + 1:
@@ -518,7 +542,8 @@ def draw_marks_image(rgb: np.ndarray, view: View, object_ids: list[str], style: 
     marks = []  # (xy, radius, leader us, leader vs, placement, cover)
     for k, (target, num) in enumerate(zip(targets, numbers.tolist())):
         text = str(num)
-        xy = np.round(_place(target.chunks(), placed, r))
+        # The first mark takes the top candidate: found without ranking the rest.
+        xy = np.round(_place(target.chunks(), placed, r) if placed else target.first().astype(float))
         mark = None
         for rad in range(r, r_min - 1, -1):  # inside, shrinking as far as needed
             disc = _Piece.disc(xy, rad, text, W, H)
@@ -541,11 +566,11 @@ def draw_marks_image(rgb: np.ndarray, view: View, object_ids: list[str], style: 
                 mark = (xy, r_min, np.zeros(0, int), np.zeros(0, int), "inside", g[k])
         placed.append(mark[0])
         marks.append(mark)
-    canvas = img.copy()
-    for (xy, rad, lu, lv, _, _), num in zip(marks, numbers.tolist()):
-        canvas[lv, lu] = PALETTE[(num - 1) % len(PALETTE)]  # leader lines first, under every disc
-    out = Image.fromarray(canvas)
+    out = rgb.copy() if img is None else Image.fromarray(img)  # a new image either way; ``rgb`` is left as it is
     draw = ImageDraw.Draw(out)
+    for (xy, rad, lu, lv, _, _), num in zip(marks, numbers.tolist()):
+        if len(lu):  # leader lines first, under every disc (one pixel each, in the mark colour)
+            draw.point(list(zip(lu.tolist(), lv.tolist())), fill=PALETTE[(num - 1) % len(PALETTE)])
     if style == "box":  # outlines next (just outside each box: they hide none of its pixels)
         wd = max(2, r // 4)
         for bbox, num in zip(boxes, numbers.tolist()):
@@ -573,6 +598,9 @@ class _Corners:
 
     def __init__(self, ranked: _RankedPixels, corners: np.ndarray):
         self.region, self.core, self._cands = ranked.region, ranked.core, corners
+
+    def first(self) -> np.ndarray:
+        return self._cands[0]
 
     def chunks(self):
         yield self._cands
