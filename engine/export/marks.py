@@ -110,23 +110,25 @@ class _RankedPixels:
         vs, us = np.nonzero(sub)  # (v, u) order
         dist = distance_transform_edt(padded)[vs + 1, us + 1]
         pu, pv = us * step + u0, vs * step + v0
-        pts = all_pts = np.stack([pu, pv], 1).astype(float)
-        all_dist = dist
+        j = int(np.argmax(dist)) if len(dist) else -1  # first maximum: (v, u) ties
+        self.core = np.array([pu[j], pv[j]], float) if j >= 0 else None
         # As _in_image, keeping the distances in step: the mark stays inside the image when its
         # centre lies in [r, width - 1 - r] x [r, height - 1 - r] (integer pixels here).
         if not (u0 >= r and v0 >= r and u0 + step * (w - 1) <= width - 1 - r and v0 + step * (h - 1) <= height - 1 - r):
             inside = (pu >= r) & (pu <= width - 1 - r) & (pv >= r) & (pv <= height - 1 - r)
             if inside.any():
-                pts, dist = pts[inside], dist[inside]
+                pu, pv, dist = pu[inside], pv[inside], dist[inside]
+                pts = np.stack([pu, pv], 1).astype(float)
             else:
                 lo, hi = _mark_bounds(r, width, height)
-                pts = np.clip(pts, lo, hi)
+                pts = np.clip(np.stack([pu, pv], 1).astype(float), lo, hi)
+        else:
+            pts = np.stack([pu, pv], 1).astype(float)
         self.pts = pts
         self.neg = -dist
         self.head = head
         self._chunks: list[np.ndarray] = []
         self.region: _Region | None = None
-        self.core = all_pts[int(np.argmax(all_dist))] if len(all_dist) else None  # first maximum: (v, u) ties
 
     def first(self) -> np.ndarray:
         """(2,) the first candidate of :meth:`chunks` (the most interior; ties: first in (v, u)
@@ -226,7 +228,10 @@ def _place(chunks, placed: list[np.ndarray], r: int) -> np.ndarray:
     best, best_gap = None, -1.0
     for pts in chunks:
         for s in range(0, len(pts), 512):
-            gap = np.min(np.linalg.norm(pts[s:s + 512, None, :] - P[None], axis=2), axis=1)
+            # = np.min(np.linalg.norm(d, axis=2), axis=1): norm squares and adds the two
+            # coordinates, and the square root keeps the order, so the least is the same
+            d = pts[s:s + 512, None, :] - P[None]
+            gap = np.sqrt((d[..., 0] * d[..., 0] + d[..., 1] * d[..., 1]).min(axis=1))
             ok = np.nonzero(gap >= 2 * r + 2)[0]
             if len(ok):
                 return pts[s + ok[0]].astype(float)
@@ -343,11 +348,13 @@ class _Budget:
         h, w = p.mask.shape
         return p.mask & ~self.drawn[p.v0:p.v0 + h, p.u0:p.u0 + w]
 
-    def gains(self, *pieces: _Piece) -> np.ndarray:
-        """(n_regions,) pixels of each region that drawing ``pieces`` (disjoint) would newly cover."""
+    def gains(self, *pieces: _Piece, fresh: np.ndarray | None = None) -> np.ndarray:
+        """(n_regions,) pixels of each region that drawing ``pieces`` (disjoint) would newly cover;
+        ``fresh``: ``_fresh(pieces[0])`` when the caller has it (one piece)."""
         out = np.zeros(len(self.regions), int)
         for p in pieces:
-            fresh = self._fresh(p)
+            if fresh is None or len(pieces) > 1:
+                fresh = self._fresh(p)
             for k, g in enumerate(self.regions):
                 out[k] += p.count(g, fresh)
         return out
@@ -356,9 +363,11 @@ class _Budget:
         """True when adding ``gains`` keeps every region within its limit."""
         return bool((self.used + gains <= self.limit + 1e-9).all())
 
-    def own_fits(self, k: int, p: _Piece) -> bool:
-        """True when ``p`` alone keeps region ``k`` within its limit (a quick first test)."""
-        return self.used[k] + p.count(self.regions[k], self._fresh(p)) <= self.limit[k] + 1e-9
+    def own_fits(self, k: int, p: _Piece, fresh: np.ndarray | None = None) -> bool:
+        """True when ``p`` alone keeps region ``k`` within its limit (a quick first test);
+        ``fresh``: ``_fresh(p)`` when the caller has it."""
+        return self.used[k] + p.count(self.regions[k], self._fresh(p) if fresh is None else fresh) \
+            <= self.limit[k] + 1e-9
 
     def take(self, gains: np.ndarray, *pieces: _Piece) -> None:
         self.used += gains
@@ -547,9 +556,10 @@ def draw_marks_image(rgb: np.ndarray, view: View, object_ids: list[str], style: 
         mark = None
         for rad in range(r, r_min - 1, -1):  # inside, shrinking as far as needed
             disc = _Piece.disc(xy, rad, text, W, H)
-            if not budget.own_fits(k, disc):
+            fresh = budget._fresh(disc)
+            if not budget.own_fits(k, disc, fresh):
                 continue
-            g = budget.gains(disc)
+            g = budget.gains(disc, fresh=fresh)
             if budget.fits(g):
                 budget.take(g, disc)
                 mark = (xy, rad, np.zeros(0, int), np.zeros(0, int), "inside", g[k])
@@ -581,8 +591,11 @@ def draw_marks_image(rgb: np.ndarray, view: View, object_ids: list[str], style: 
                                                                           marks, targets):
         color = PALETTE[(num - 1) % len(PALETTE)]
         u, v = float(xy[0]), float(xy[1])
-        draw.ellipse([u - rad, v - rad, u + rad, v + rad], fill=color, outline=(255, 255, 255), width=max(1, rad // 6))
-        draw.text((u, v), str(num), fill=_text_color(color), font=_font(_font_size(rad)), anchor="mm")
+        painted = _painted(rad, num)
+        if painted is not None and _paste(out, painted, int(u), int(v)):
+            pass  # the pixels the two calls below draw there, pasted
+        else:
+            _draw_mark(draw, u, v, rad, num)
         n = target.region.n
         records.append({"mark": int(num), "object_id": oid, "xy": [int(xy[0]), int(xy[1])],
                         "bbox": [int(x) for x in bbox], "color": list(color), "radius": int(rad),
@@ -590,6 +603,51 @@ def draw_marks_image(rgb: np.ndarray, view: View, object_ids: list[str], style: 
                         "cover": round(float(cover) / n, 4) if n else 0.0})
     records.sort(key=lambda rec: rec["mark"])
     return out, records
+
+
+def _draw_mark(draw: ImageDraw.ImageDraw, u: float, v: float, rad: int, num: int) -> None:
+    """Draw mark ``num`` of radius ``rad`` centred at (u, v): disc with outline, then its number."""
+    color = PALETTE[(num - 1) % len(PALETTE)]
+    draw.ellipse([u - rad, v - rad, u + rad, v + rad], fill=color, outline=(255, 255, 255), width=max(1, rad // 6))
+    draw.text((u, v), str(num), fill=_text_color(color), font=_font(_font_size(rad)), anchor="mm")
+
+
+@lru_cache(maxsize=256)
+def _painted(rad: int, num: int) -> tuple[Image.Image, Image.Image, int, int] | None:
+    """What :func:`_draw_mark` paints at an integer centre, when that does not depend on the
+    pixels below: (RGB patch, "1" mask of the painted pixels, du, dv), the patch's top-left
+    pixel lying at (du, dv) from the centre; None when some pixel is blended with the
+    background (digits spilling anti-aliased over the edge of a small disc).
+
+    Drawn once on black and once on white: a pixel that differs from its background on either
+    is painted, and it is independent of the background when both drawings agree there. PIL
+    draws the same pixels at any integer centre (the disc and the glyphs shift by whole pixels)."""
+    R = 3 * rad + 16
+    out = []
+    for bg in (0, 255):
+        im = Image.new("RGB", (2 * R + 1, 2 * R + 1), (bg, bg, bg))
+        _draw_mark(ImageDraw.Draw(im), float(R), float(R), rad, num)
+        out.append(np.asarray(im))
+    black, white = out
+    painted = np.any(black != 0, axis=2) | np.any(white != 255, axis=2)
+    if not np.array_equal(black[painted], white[painted]):
+        return None
+    vs, us = np.nonzero(painted)
+    v0, v1, u0, u1 = int(vs.min()), int(vs.max()), int(us.min()), int(us.max())
+    patch = Image.fromarray(np.ascontiguousarray(black[v0:v1 + 1, u0:u1 + 1]))
+    mask = Image.fromarray(np.ascontiguousarray(painted[v0:v1 + 1, u0:u1 + 1]))  # mode "1"
+    return patch, mask, u0 - R, v0 - R
+
+
+def _paste(out: Image.Image, painted: tuple, u: int, v: int) -> bool:
+    """Paste a :func:`_painted` mark centred at integer (u, v) when it lies wholly inside ``out``;
+    False (nothing done) otherwise."""
+    patch, mask, du, dv = painted
+    x0, y0 = u + du, v + dv
+    if x0 < 0 or y0 < 0 or x0 + patch.width > out.width or y0 + patch.height > out.height:
+        return False
+    out.paste(patch, (x0, y0), mask)
+    return True
 
 
 class _Corners:
