@@ -175,15 +175,21 @@ class Balancer:
             slack = self.context_slack
         return (leads[0], max(leads[1:], default=0), excess)
 
-    def choose(self, cands: list[Candidate], rng: np.random.Generator) -> Candidate | None:
-        """The acceptable candidate whose answer is least used (ties: rng order), or None."""
+    def choose(self, cands: list[Candidate], rng: np.random.Generator,
+               scores: dict[int, tuple | None] | None = None) -> Candidate | None:
+        """The acceptable candidate whose answer is least used (ties: rng order), or None.
+        ``scores``: a memo id(candidate) -> :meth:`score` for calls made while nothing is
+        committed (the generator's two tries of one pick)."""
         if not cands:
             return None
         order = rng.permutation(len(cands))
         best, best_score = None, None
         for k in order.tolist():
             c = cands[k]
-            score = self.score(c)
+            if scores is None:
+                score = self.score(c)
+            else:
+                score = scores[id(c)] = scores[id(c)] if id(c) in scores else self.score(c)
             if score is None:
                 continue
             if best is None or score < best_score:
