@@ -227,10 +227,10 @@ def _place(chunks, placed: list[np.ndarray], r: int) -> np.ndarray:
     # result equals scanning all candidates at once.
     best, best_gap = None, -1.0
     for pts in chunks:
-        for s in range(0, len(pts), 512):
+        for s, e in _blocks(len(pts)):
             # = np.min(np.linalg.norm(d, axis=2), axis=1): norm squares and adds the two
             # coordinates, and the square root keeps the order, so the least is the same
-            d = pts[s:s + 512, None, :] - P[None]
+            d = pts[s:e, None, :] - P[None]
             gap = np.sqrt((d[..., 0] * d[..., 0] + d[..., 1] * d[..., 1]).min(axis=1))
             ok = np.nonzero(gap >= 2 * r + 2)[0]
             if len(ok):
@@ -239,6 +239,12 @@ def _place(chunks, placed: list[np.ndarray], r: int) -> np.ndarray:
             if gap[j] > best_gap:
                 best, best_gap = pts[s + j], float(gap[j])
     return best.astype(float)
+
+
+def _blocks(n: int) -> list[tuple[int, int]]:
+    """[start, end) blocks covering 0..n: 16 first (the top candidates mostly clear the placed
+    marks), then 512 at a time."""
+    return ([(0, min(n, 16))] if n else []) + [(s, min(n, s + 512)) for s in range(16, n, 512)]
 
 
 def _text_color(rgb) -> tuple[int, int, int]:
