@@ -346,3 +346,41 @@ def test_max_cover_is_checked_and_matches_the_config_default():
     assert default_qa_cfg()["refer"]["mark_max_cover"] == DEFAULT_MAX_COVER
     with pytest.raises(ValueError, match="max_cover"):
         draw_marks(_image(), _view({"a": [10, 10, 20, 20]}), ["a"], max_cover=1.5)
+
+
+@pytest.mark.parametrize("rad", [6, 7, 9, 11, 14, 20, 30])
+def test_painted_marks_are_what_pil_draws_there(rad):
+    # the pasted mark (drawn once, on black and on white) equals drawing it in place, on any
+    # background, at integer centres wholly inside the image; near the edge it is drawn in place
+    from PIL import Image, ImageDraw
+
+    from engine.export.marks import _draw_mark, _paste, _painted
+
+    rng = np.random.default_rng(rad)
+    size = 8 * rad + 40
+    base = Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8))
+    for num in list(range(1, 19)) + [23, 100]:
+        painted = _painted(rad, num)
+        if painted is None:
+            continue  # digits blend with the background there: always drawn in place
+        for u, v in rng.integers(0, size, (6, 2)).tolist() + [[size // 2, size // 2], [0, 0], [size - 1, 3]]:
+            want = base.copy()
+            _draw_mark(ImageDraw.Draw(want), float(u), float(v), rad, num)
+            got = base.copy()
+            if _paste(got, painted, u, v):
+                assert np.array_equal(np.asarray(got), np.asarray(want)), (rad, num, u, v)
+
+
+def test_a_pil_image_marks_as_its_array():
+    from PIL import Image
+
+    from engine.export.marks import draw_marks_image
+
+    ids, view, img, inst = _bowl_scene()
+    for kw in ({}, {"ids": ids, "instance_ids": inst}):
+        for style in ("number", "box"):
+            a, ra = draw_marks_image(img, view, ["dresser", "bowl"], style, rng=np.random.default_rng(1), **kw)
+            pil = Image.fromarray(img)
+            b, rb = draw_marks_image(pil, view, ["dresser", "bowl"], style, rng=np.random.default_rng(1), **kw)
+            assert ra == rb and a.tobytes() == b.tobytes() and b is not pil
+            assert pil.tobytes() == Image.fromarray(img).tobytes()  # left unchanged

@@ -207,3 +207,56 @@ def test_ascii_map_cells_are_the_cells_showing_the_letter(seed, res):
             assert m.cells[oid] == [tuple(int(x) for x in rc) for rc in np.argwhere(grid == letter)]
         assert set(m.hidden) == {o.id for o in s.objects} - set(m.letters)
         assert set(m.letters) | set(m.hidden) == {o.id for o in s.objects}
+
+
+@settings(max_examples=25, deadline=None)
+@given(SEEDS, st.sampled_from([0.25, 0.5, 1.0]))
+def test_ascii_map_cell_cache_changes_nothing(seed, res):
+    # the object cells cached by the first view's map serve the others: every map as built alone
+    s = _walled(seed, n=10, n_views=3)
+    names = {o.id: f"the {o.id}" for o in s.objects}
+    cache: dict = {}
+    ids = [o.id for o in s.objects][::2]
+    for view in list(s.views) + [None]:
+        for object_ids in (None, ids):
+            got = build_ascii_map(s, view, res, names, object_ids=object_ids, cache=cache)
+            want = build_ascii_map(s, view, res, names, object_ids=object_ids)
+            assert got == want
+
+
+@settings(max_examples=40, deadline=None)
+@given(SEEDS, st.sampled_from([0.0, 3.0]))
+def test_lazy_frustum_statuses_match_in_any_read_order(seed, margin):
+    rng = np.random.default_rng(seed)
+    w = WorldFacts(random_scene(rng, 10, n_views=1), load_catalog())
+    K = np.array([[200.0, 0.0, 159.5], [0.0, 180.0, 119.5], [0.0, 0.0, 1.0]])
+    corners = np.array([b.corners for b in w.boxes])
+    for pose in _poses(rng, 3):
+        want = [em.frustum_status(K, pose, b, 320, 240, margin, near=0.05) for b in w.boxes]
+        lazy = em.LazyFrustumStatuses(K, pose, corners, 320, 240, margin, near=0.05)
+        order = rng.permutation(len(want)).tolist()
+        assert [lazy[k] for k in order] == [want[k] for k in order]
+
+
+@settings(max_examples=60, deadline=None)
+@given(SEEDS)
+def test_norm_is_numpy_norm_bit_for_bit(seed):
+    rng = np.random.default_rng(seed)
+    for x in list(rng.normal(scale=rng.uniform(1e-3, 1e3), size=(50, 2))) + list(rng.normal(size=(20, 3))):
+        assert em.norm(x) == float(np.linalg.norm(x))
+
+
+@settings(max_examples=20, deadline=None)
+@given(SEEDS)
+def test_cached_expression_refs_match_a_fresh_referrer(seed):
+    from engine.qa.refer import Referrer
+
+    ctx = make_ctx(_walled(seed, n=10, n_views=1))
+    ids = ctx.world.ids
+    r = ctx.referrer()
+    pairs = [(a, b) for a in ids[:5] for b in ids[:5] if a != b]
+    for scope in ("view", "scene"):
+        first = [r.refs(list(p), "expression", scope) for p in pairs]
+        again = [r.refs(list(p), "expression", scope) for p in pairs]  # from the cache
+        fresh = Referrer(ctx.world, [ctx.view], ctx.cfg["lexicon"], ctx.cfg["refer"]["size_ratio"])
+        assert first == again == [fresh.refs(list(p), "expression", scope) for p in pairs]

@@ -103,22 +103,39 @@ class _RankedPixels:
 
     def __init__(self, mask: np.ndarray, u0: int, v0: int, r: int, width: int, height: int, head: int = 256,
                  step: int = 1):
-        vs, us = np.nonzero(mask[::step, ::step])  # (v, u) order
-        dist = distance_transform_edt(np.pad(mask[::step, ::step], 1))[1:-1, 1:-1][vs, us]
-        pts = all_pts = np.stack([us * step + u0, vs * step + v0], 1).astype(float)
-        all_dist = dist
-        lo, hi = _mark_bounds(r, width, height)  # as _in_image, keeping the distances in step
-        inside = np.all((pts >= lo) & (pts <= hi), axis=1)
-        if inside.any():
-            pts, dist = pts[inside], dist[inside]
+        sub = mask[::step, ::step]
+        h, w = sub.shape
+        padded = np.zeros((h + 2, w + 2), bool)  # np.pad(sub, 1): the border counts as outside
+        padded[1:-1, 1:-1] = sub
+        vs, us = np.nonzero(sub)  # (v, u) order
+        dist = distance_transform_edt(padded)[vs + 1, us + 1]
+        pu, pv = us * step + u0, vs * step + v0
+        j = int(np.argmax(dist)) if len(dist) else -1  # first maximum: (v, u) ties
+        self.core = np.array([pu[j], pv[j]], float) if j >= 0 else None
+        # As _in_image, keeping the distances in step: the mark stays inside the image when its
+        # centre lies in [r, width - 1 - r] x [r, height - 1 - r] (integer pixels here).
+        if not (u0 >= r and v0 >= r and u0 + step * (w - 1) <= width - 1 - r and v0 + step * (h - 1) <= height - 1 - r):
+            inside = (pu >= r) & (pu <= width - 1 - r) & (pv >= r) & (pv <= height - 1 - r)
+            if inside.any():
+                pu, pv, dist = pu[inside], pv[inside], dist[inside]
+                pts = np.stack([pu, pv], 1).astype(float)
+            else:
+                lo, hi = _mark_bounds(r, width, height)
+                pts = np.clip(np.stack([pu, pv], 1).astype(float), lo, hi)
         else:
-            pts = np.clip(pts, lo, hi)
+            pts = np.stack([pu, pv], 1).astype(float)
         self.pts = pts
         self.neg = -dist
         self.head = head
         self._chunks: list[np.ndarray] = []
         self.region: _Region | None = None
-        self.core = all_pts[int(np.argmax(all_dist))] if len(all_dist) else None  # first maximum: (v, u) ties
+
+    def first(self) -> np.ndarray:
+        """(2,) the first candidate of :meth:`chunks` (the most interior; ties: first in (v, u)
+        order), without ranking the rest."""
+        if self._chunks:
+            return self._chunks[0][0]
+        return self.pts[int(np.argmin(self.neg))]  # first minimum, as a stable sort puts it first
 
     def chunks(self):
         """Yield (k, 2) float (u, v) arrays: the candidates in rank order, head first."""
@@ -181,6 +198,9 @@ class _BoxTarget:
         self.core = np.array([(u0 + u1) // 2, (v0 + v1) // 2], float)
         self._cands = cands
 
+    def first(self) -> np.ndarray:
+        return self._cands[0]
+
     def chunks(self):
         yield self._cands
 
@@ -207,8 +227,11 @@ def _place(chunks, placed: list[np.ndarray], r: int) -> np.ndarray:
     # result equals scanning all candidates at once.
     best, best_gap = None, -1.0
     for pts in chunks:
-        for s in range(0, len(pts), 512):
-            gap = np.min(np.linalg.norm(pts[s:s + 512, None, :] - P[None], axis=2), axis=1)
+        for s, e in _blocks(len(pts)):
+            # = np.min(np.linalg.norm(d, axis=2), axis=1): norm squares and adds the two
+            # coordinates, and the square root keeps the order, so the least is the same
+            d = pts[s:e, None, :] - P[None]
+            gap = np.sqrt((d[..., 0] * d[..., 0] + d[..., 1] * d[..., 1]).min(axis=1))
             ok = np.nonzero(gap >= 2 * r + 2)[0]
             if len(ok):
                 return pts[s + ok[0]].astype(float)
@@ -216,6 +239,12 @@ def _place(chunks, placed: list[np.ndarray], r: int) -> np.ndarray:
             if gap[j] > best_gap:
                 best, best_gap = pts[s + j], float(gap[j])
     return best.astype(float)
+
+
+def _blocks(n: int) -> list[tuple[int, int]]:
+    """[start, end) blocks covering 0..n: 16 first (the top candidates mostly clear the placed
+    marks), then 512 at a time."""
+    return ([(0, min(n, 16))] if n else []) + [(s, min(n, s + 512)) for s in range(16, n, 512)]
 
 
 def _text_color(rgb) -> tuple[int, int, int]:
@@ -325,11 +354,13 @@ class _Budget:
         h, w = p.mask.shape
         return p.mask & ~self.drawn[p.v0:p.v0 + h, p.u0:p.u0 + w]
 
-    def gains(self, *pieces: _Piece) -> np.ndarray:
-        """(n_regions,) pixels of each region that drawing ``pieces`` (disjoint) would newly cover."""
+    def gains(self, *pieces: _Piece, fresh: np.ndarray | None = None) -> np.ndarray:
+        """(n_regions,) pixels of each region that drawing ``pieces`` (disjoint) would newly cover;
+        ``fresh``: ``_fresh(pieces[0])`` when the caller has it (one piece)."""
         out = np.zeros(len(self.regions), int)
         for p in pieces:
-            fresh = self._fresh(p)
+            if fresh is None or len(pieces) > 1:
+                fresh = self._fresh(p)
             for k, g in enumerate(self.regions):
                 out[k] += p.count(g, fresh)
         return out
@@ -338,9 +369,11 @@ class _Budget:
         """True when adding ``gains`` keeps every region within its limit."""
         return bool((self.used + gains <= self.limit + 1e-9).all())
 
-    def own_fits(self, k: int, p: _Piece) -> bool:
-        """True when ``p`` alone keeps region ``k`` within its limit (a quick first test)."""
-        return self.used[k] + p.count(self.regions[k], self._fresh(p)) <= self.limit[k] + 1e-9
+    def own_fits(self, k: int, p: _Piece, fresh: np.ndarray | None = None) -> bool:
+        """True when ``p`` alone keeps region ``k`` within its limit (a quick first test);
+        ``fresh``: ``_fresh(p)`` when the caller has it."""
+        return self.used[k] + p.count(self.regions[k], self._fresh(p) if fresh is None else fresh) \
+            <= self.limit[k] + 1e-9
 
     def take(self, gains: np.ndarray, *pieces: _Piece) -> None:
         self.used += gains
@@ -430,7 +463,8 @@ def draw_marks_image(rgb: np.ndarray, view: View, object_ids: list[str], style: 
     (encoders take it as it is).
 
     Args:
-        rgb: (H, W, 3) uint8 image of ``view`` (left unchanged).
+        rgb: (H, W, 3) uint8 image of ``view``, or the same image as a PIL RGB image (a caller
+            marking one view several times converts it once); left unchanged.
         view: the view; ``view.objects[id].bbox_visible`` ([u0, v0, u1, v1] inclusive
             pixels) locates each object.
         object_ids: objects to mark, in order; mark numbers are 1..n in this order.
@@ -462,9 +496,15 @@ def draw_marks_image(rgb: np.ndarray, view: View, object_ids: list[str], style: 
         object's visible pixels this mark newly covers}``. Marks stay inside the image and do
         not overlap each other unless there is no room. Deterministic.
     """
-    img = np.asarray(rgb)
-    if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
-        raise ValueError(f"rgb: must be an (H, W, 3) uint8 image, got shape {img.shape} dtype {img.dtype}")
+    if isinstance(rgb, Image.Image):  # a PIL image made once per view by the caller: copied, not converted
+        if rgb.mode != "RGB":
+            raise ValueError(f"rgb: a PIL image must be in mode RGB, got {rgb.mode}")
+        img, (W, H) = None, rgb.size
+    else:
+        img = np.asarray(rgb)
+        if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
+            raise ValueError(f"rgb: must be an (H, W, 3) uint8 image, got shape {img.shape} dtype {img.dtype}")
+        H, W = img.shape[:2]
     if style not in STYLES:
         raise ValueError(f"style: {style!r} is not one of {STYLES}")
     if len(set(object_ids)) != len(object_ids):
@@ -472,7 +512,6 @@ def draw_marks_image(rgb: np.ndarray, view: View, object_ids: list[str], style: 
     if isinstance(max_cover, bool) or not isinstance(max_cover, (int, float)) or not 0.0 <= max_cover <= 1.0:
         raise ValueError(f"max_cover: must be a number in [0, 1], got {max_cover!r}; fix: set qa.refer.mark_max_cover "
                          f"(default {DEFAULT_MAX_COVER})")
-    H, W = img.shape[:2]
     r = mark_radius(W, H)
     r_min = min_mark_radius(W, H)
     if W < 2 * r + 1 or H < 2 * r + 1:
@@ -518,13 +557,15 @@ def draw_marks_image(rgb: np.ndarray, view: View, object_ids: list[str], style: 
     marks = []  # (xy, radius, leader us, leader vs, placement, cover)
     for k, (target, num) in enumerate(zip(targets, numbers.tolist())):
         text = str(num)
-        xy = np.round(_place(target.chunks(), placed, r))
+        # The first mark takes the top candidate: found without ranking the rest.
+        xy = np.round(_place(target.chunks(), placed, r) if placed else target.first().astype(float))
         mark = None
         for rad in range(r, r_min - 1, -1):  # inside, shrinking as far as needed
             disc = _Piece.disc(xy, rad, text, W, H)
-            if not budget.own_fits(k, disc):
+            fresh = budget._fresh(disc)
+            if not budget.own_fits(k, disc, fresh):
                 continue
-            g = budget.gains(disc)
+            g = budget.gains(disc, fresh=fresh)
             if budget.fits(g):
                 budget.take(g, disc)
                 mark = (xy, rad, np.zeros(0, int), np.zeros(0, int), "inside", g[k])
@@ -541,11 +582,11 @@ def draw_marks_image(rgb: np.ndarray, view: View, object_ids: list[str], style: 
                 mark = (xy, r_min, np.zeros(0, int), np.zeros(0, int), "inside", g[k])
         placed.append(mark[0])
         marks.append(mark)
-    canvas = img.copy()
-    for (xy, rad, lu, lv, _, _), num in zip(marks, numbers.tolist()):
-        canvas[lv, lu] = PALETTE[(num - 1) % len(PALETTE)]  # leader lines first, under every disc
-    out = Image.fromarray(canvas)
+    out = rgb.copy() if img is None else Image.fromarray(img)  # a new image either way; ``rgb`` is left as it is
     draw = ImageDraw.Draw(out)
+    for (xy, rad, lu, lv, _, _), num in zip(marks, numbers.tolist()):
+        if len(lu):  # leader lines first, under every disc (one pixel each, in the mark colour)
+            draw.point(list(zip(lu.tolist(), lv.tolist())), fill=PALETTE[(num - 1) % len(PALETTE)])
     if style == "box":  # outlines next (just outside each box: they hide none of its pixels)
         wd = max(2, r // 4)
         for bbox, num in zip(boxes, numbers.tolist()):
@@ -556,8 +597,11 @@ def draw_marks_image(rgb: np.ndarray, view: View, object_ids: list[str], style: 
                                                                           marks, targets):
         color = PALETTE[(num - 1) % len(PALETTE)]
         u, v = float(xy[0]), float(xy[1])
-        draw.ellipse([u - rad, v - rad, u + rad, v + rad], fill=color, outline=(255, 255, 255), width=max(1, rad // 6))
-        draw.text((u, v), str(num), fill=_text_color(color), font=_font(_font_size(rad)), anchor="mm")
+        painted = _painted(rad, num)
+        if painted is not None and _paste(out, painted, int(u), int(v)):
+            pass  # the pixels the two calls below draw there, pasted
+        else:
+            _draw_mark(draw, u, v, rad, num)
         n = target.region.n
         records.append({"mark": int(num), "object_id": oid, "xy": [int(xy[0]), int(xy[1])],
                         "bbox": [int(x) for x in bbox], "color": list(color), "radius": int(rad),
@@ -567,12 +611,60 @@ def draw_marks_image(rgb: np.ndarray, view: View, object_ids: list[str], style: 
     return out, records
 
 
+def _draw_mark(draw: ImageDraw.ImageDraw, u: float, v: float, rad: int, num: int) -> None:
+    """Draw mark ``num`` of radius ``rad`` centred at (u, v): disc with outline, then its number."""
+    color = PALETTE[(num - 1) % len(PALETTE)]
+    draw.ellipse([u - rad, v - rad, u + rad, v + rad], fill=color, outline=(255, 255, 255), width=max(1, rad // 6))
+    draw.text((u, v), str(num), fill=_text_color(color), font=_font(_font_size(rad)), anchor="mm")
+
+
+@lru_cache(maxsize=256)
+def _painted(rad: int, num: int) -> tuple[Image.Image, Image.Image, int, int] | None:
+    """What :func:`_draw_mark` paints at an integer centre, when that does not depend on the
+    pixels below: (RGB patch, "1" mask of the painted pixels, du, dv), the patch's top-left
+    pixel lying at (du, dv) from the centre; None when some pixel is blended with the
+    background (digits spilling anti-aliased over the edge of a small disc).
+
+    Drawn once on black and once on white: a pixel that differs from its background on either
+    is painted, and it is independent of the background when both drawings agree there. PIL
+    draws the same pixels at any integer centre (the disc and the glyphs shift by whole pixels)."""
+    R = 3 * rad + 16
+    out = []
+    for bg in (0, 255):
+        im = Image.new("RGB", (2 * R + 1, 2 * R + 1), (bg, bg, bg))
+        _draw_mark(ImageDraw.Draw(im), float(R), float(R), rad, num)
+        out.append(np.asarray(im))
+    black, white = out
+    painted = np.any(black != 0, axis=2) | np.any(white != 255, axis=2)
+    if not np.array_equal(black[painted], white[painted]):
+        return None
+    vs, us = np.nonzero(painted)
+    v0, v1, u0, u1 = int(vs.min()), int(vs.max()), int(us.min()), int(us.max())
+    patch = Image.fromarray(np.ascontiguousarray(black[v0:v1 + 1, u0:u1 + 1]))
+    mask = Image.fromarray(np.ascontiguousarray(painted[v0:v1 + 1, u0:u1 + 1]))  # mode "1"
+    return patch, mask, u0 - R, v0 - R
+
+
+def _paste(out: Image.Image, painted: tuple, u: int, v: int) -> bool:
+    """Paste a :func:`_painted` mark centred at integer (u, v) when it lies wholly inside ``out``;
+    False (nothing done) otherwise."""
+    patch, mask, du, dv = painted
+    x0, y0 = u + du, v + dv
+    if x0 < 0 or y0 < 0 or x0 + patch.width > out.width or y0 + patch.height > out.height:
+        return False
+    out.paste(patch, (x0, y0), mask)
+    return True
+
+
 class _Corners:
     """Box style with an id image: the box's corner positions, and the object's pixels and most
     interior pixel from its ranked search."""
 
     def __init__(self, ranked: _RankedPixels, corners: np.ndarray):
         self.region, self.core, self._cands = ranked.region, ranked.core, corners
+
+    def first(self) -> np.ndarray:
+        return self._cands[0]
 
     def chunks(self):
         yield self._cands

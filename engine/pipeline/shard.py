@@ -18,6 +18,8 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from PIL import Image
+
 from engine.export.hf import dataset_features, qa_record, view_record
 from engine.export.video import video_name, write_mp4
 from engine.export.writers import WRITERS, WriterContext
@@ -102,6 +104,7 @@ class RowImages:
         self.depth: dict[str, bytes] = {}
         self.mask: dict[str, bytes] = {}
         self.marked: dict[tuple, tuple[bytes, list]] = {}
+        self.base: dict[str, Image.Image] = {}  # view id -> its frame as a PIL image (marks copy it)
         self.mark_candidates: dict[str, dict] = {}  # view id -> draw_marks' per-object memo
         # qa.refer.mark_max_cover (a hand-made config without it: the default)
         refer = (cfg.get("qa") or {}).get("refer") or {}
@@ -112,6 +115,17 @@ class RowImages:
         """Encoded bytes of an (H, W, 3) uint8 array or a PIL RGB image."""
         with self.timer("encode"):
             return encode_rgb(img, self.o["image_format"], self.o["jpeg_quality"], self.o["jpeg_subsampling"])
+
+    def _plain(self, vid: str):
+        """The row image of view ``vid`` without marks: encoded from the view's PIL image when
+        marks made one (the same pixels, one conversion fewer), else from the frame."""
+        return self._rgb(self.base[vid] if vid in self.base else self.out.frames[vid].rgb)
+
+    def _base(self, vid: str) -> Image.Image:
+        """View ``vid``'s frame as a PIL RGB image, converted once per view (marks draw on copies)."""
+        if vid not in self.base:
+            self.base[vid] = Image.fromarray(self.out.frames[vid].rgb)
+        return self.base[vid]
 
     def images(self, view_ids: list[str], marks: dict | None) -> tuple[list[bytes], dict | None]:
         """Encoded rgb per view id and the marks record.
@@ -135,7 +149,7 @@ class RowImages:
                 if key not in self.marked:
                     view = next(v for v in self.out.scene.views if v.id == vid)
                     with self.timer("marks"):
-                        img, recs = self.draw_marks(frames[vid].rgb, view, list(per_view[vid]), style,
+                        img, recs = self.draw_marks(self._base(vid), view, list(per_view[vid]), style,
                                                     ids=frames[vid].ids, instance_ids=self.instance_ids,
                                                     candidates=self.mark_candidates.setdefault(vid, {}),
                                                     max_cover=self.mark_max_cover)
@@ -144,7 +158,7 @@ class RowImages:
                 imgs.append(data)
             else:
                 if vid not in self.rgb:
-                    self.rgb[vid] = self._rgb(frames[vid].rgb)
+                    self.rgb[vid] = self._plain(vid)
                 imgs.append(self.rgb[vid])
         marks_rec = dict(marks, records=records) if marks else None
         return imgs, marks_rec

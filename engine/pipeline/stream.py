@@ -70,6 +70,9 @@ class ArrayImages(RowImages):
     def _rgb(self, img) -> np.ndarray:
         return np.asarray(img, dtype=np.uint8)
 
+    def _plain(self, vid: str) -> np.ndarray:
+        return self._rgb(self.out.frames[vid].rgb)  # the frame's own array, never a PIL round trip
+
     def depths(self, view_ids: list[str]) -> list[np.ndarray] | None:
         if not self.o["depth"]:
             return None

@@ -121,7 +121,8 @@ def _wall_ring(sx: float, sy: float, r: float, ncols: int, nrows: int,
 
 
 def build_ascii_map(scene: SceneGraph, view: View | None, resolution_m: float,
-                    names: Mapping[str, str], object_ids: list[str] | None = None) -> AsciiMap:
+                    names: Mapping[str, str], object_ids: list[str] | None = None,
+                    cache: dict | None = None) -> AsciiMap:
     """Draw the top-down map of ``scene`` (see the module docstring for every rule).
 
     Args:
@@ -130,6 +131,9 @@ def build_ascii_map(scene: SceneGraph, view: View | None, resolution_m: float,
         resolution_m: cell size in metres (> 0).
         names: object id -> unique referring expression (used in the legend).
         object_ids: objects to draw, default all objects of the scene (scene order kept).
+        cache: optional dict owned by the caller for this scene (its objects and room must not
+            change): the object cells, which do not depend on the view, are kept there per
+            (resolution, object ids) and reused by the maps of the other views.
     """
     if not (isinstance(resolution_m, (int, float)) and resolution_m > 0 and math.isfinite(resolution_m)):
         raise ValueError(f"resolution_m: must be a positive number of metres, got {resolution_m!r}")
@@ -155,6 +159,55 @@ def build_ascii_map(scene: SceneGraph, view: View | None, resolution_m: float,
     for i in ids:
         if i not in names:
             raise KeyError(f"names: no referring expression for object {i!r}; fix: pass names for every drawn object")
+    key = ("owner", r, tuple(ids))
+    if cache is not None and key in cache:
+        owner = cache[key].copy()
+    else:
+        owner = _owners(objs, r, b, H, W, ncols, nrows, cx, cy, x_west, y_north)
+        if cache is not None:
+            cache[key] = owner.copy()
+
+    camera_cell, mark = None, None
+    if view is not None:
+        p = view.position
+        j, i = math.floor((p[0] - x_west) / r), math.floor((y_north - p[1]) / r)
+        if b <= i < H - b and b <= j < W - b:
+            camera_cell, mark = (i, j), heading_mark(heading(view.cam_to_world))
+            owner[i, j] = -2
+
+    # Cells of each object in row-major order: a stable sort of the flat owner array groups them.
+    flat = owner.ravel()
+    order = np.argsort(flat, kind="stable")
+    bounds = np.searchsorted(flat[order], np.arange(len(objs) + 1)).tolist()
+    order = order.tolist()
+    letters: dict[str, str] = {}
+    cells: dict[str, list[tuple[int, int]]] = {}
+    hidden: list[str] = []
+    lut = np.full(max(len(objs), 1), FLOOR, dtype="<U1")  # owner index -> letter
+    for k, o in enumerate(objs):
+        where = order[bounds[k]:bounds[k + 1]]
+        if not where:
+            hidden.append(o.id)
+            continue
+        if len(letters) >= len(LETTERS):
+            raise ValueError(f"scene {scene.scene_id}: more than {len(LETTERS)} objects to draw; fix: pass object_ids")
+        letter = LETTERS[len(letters)]
+        letters[o.id] = letter
+        cells[o.id] = [divmod(q, W) for q in where]
+        lut[k] = letter
+    drawn = owner >= 0
+    grid[drawn] = lut[owner[drawn]]
+    if camera_cell is not None:
+        grid[camera_cell] = mark
+    legend = {letters[i]: names[i] for i in ids if i in letters}
+    return AsciiMap(["".join(row) for row in grid.tolist()], legend, letters, cells, hidden, camera_cell, mark,
+                    r, x_west, y_north, border=b)
+
+
+def _owners(objs: list, r: float, b: int, H: int, W: int, ncols: int, nrows: int, cx: np.ndarray, cy: np.ndarray,
+            x_west: float, y_north: float) -> np.ndarray:
+    """(H, W) index into ``objs`` of the object drawn in each cell (-1 empty; the ring, if any,
+    stays -1) before the camera is marked: the same for every view of the scene."""
     # Owner per interior cell: index into objs, -1 = empty. Priority = (top z, base z, -order).
     owner = np.full((H, W), -1, dtype=int)
     # Interior cell centres in row-major order (the raveled meshgrid of cx, cy).
@@ -194,42 +247,7 @@ def build_ascii_map(scene: SceneGraph, view: View | None, resolution_m: float,
             count[k] += 1
             if cur >= 0:
                 count[cur] -= 1
-
-    camera_cell, mark = None, None
-    if view is not None:
-        p = view.position
-        j, i = math.floor((p[0] - x_west) / r), math.floor((y_north - p[1]) / r)
-        if b <= i < H - b and b <= j < W - b:
-            camera_cell, mark = (i, j), heading_mark(heading(view.cam_to_world))
-            owner[i, j] = -2
-
-    # Cells of each object in row-major order: a stable sort of the flat owner array groups them.
-    flat = owner.ravel()
-    order = np.argsort(flat, kind="stable")
-    bounds = np.searchsorted(flat[order], np.arange(len(objs) + 1)).tolist()
-    order = order.tolist()
-    letters: dict[str, str] = {}
-    cells: dict[str, list[tuple[int, int]]] = {}
-    hidden: list[str] = []
-    lut = np.full(max(len(objs), 1), FLOOR, dtype="<U1")  # owner index -> letter
-    for k, o in enumerate(objs):
-        where = order[bounds[k]:bounds[k + 1]]
-        if not where:
-            hidden.append(o.id)
-            continue
-        if len(letters) >= len(LETTERS):
-            raise ValueError(f"scene {scene.scene_id}: more than {len(LETTERS)} objects to draw; fix: pass object_ids")
-        letter = LETTERS[len(letters)]
-        letters[o.id] = letter
-        cells[o.id] = [divmod(q, W) for q in where]
-        lut[k] = letter
-    drawn = owner >= 0
-    grid[drawn] = lut[owner[drawn]]
-    if camera_cell is not None:
-        grid[camera_cell] = mark
-    legend = {letters[i]: names[i] for i in ids if i in letters}
-    return AsciiMap(["".join(row) for row in grid.tolist()], legend, letters, cells, hidden, camera_cell, mark,
-                    r, x_west, y_north, border=b)
+    return owner
 
 
 def ascii_map(scene: SceneGraph, view: View | None, resolution_m: float,

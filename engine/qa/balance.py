@@ -46,12 +46,8 @@ class Balancer:
         (``c.features``) and, for questions about a pair, one for the pair's categories in
         naming order (``c.context_key``; the categories of three or more objects are too many
         combinations to meet twice in a shard)."""
-        base = (c.template.id, c.answer_space)
-        out = [(base, self.min_slack)]
-        out += [(base + ("feature", f), self.context_slack) for f in c.features]
-        if len(c.context_key) == 2:  # a pair's categories (which is taller, above, nearer...)
-            out.append((base + ("context",) + tuple(c.context_key), self.context_slack))
-        return out
+        keys = _counters(c)
+        return [(keys[0], self.min_slack)] + [(k, self.context_slack) for k in keys[1:]]
 
     def _option_keys(self, c: Candidate, key: str) -> list[tuple]:
         """Win/expected counters of option key ``key``: per template and per template and text feature."""
@@ -65,14 +61,16 @@ class Balancer:
         option key, per template: once it has been seen both right and wrong), so a context
         whose answer never varies, such as "walk forward, get closer", is never asked: its
         answer would follow from the words."""
+        seen = self.seen
         for c in cands:
             if c.answer_space is not None:
-                for key, _ in self._keys(c):
-                    self.seen[key].add(c.answer_key)
+                answer = c.answer_key
+                for key in _counters(c):
+                    seen[key].add(answer)
             if c.option_keys:
-                t = c.template.id
+                t, right = c.template.id, c.correct
                 for k, ok in enumerate(c.option_keys):
-                    self.seen[(t, ok)].add(k == c.correct)
+                    seen[(t, ok)].add(k == right)
 
     def varied(self, key: tuple) -> bool:
         """True when counter ``key`` has been seen with two or more answers (see :meth:`observe`),
@@ -155,33 +153,43 @@ class Balancer:
         space = c.answer_space
         if space is None:
             return (0, 0, excess)
-        if c.answer_key not in space:
-            raise ValueError(f"{c.template.id}: answer_key {c.answer_key!r} not in answer_space {space}")
+        answer = c.answer_key
+        if answer not in space:
+            raise ValueError(f"{c.template.id}: answer_key {answer!r} not in answer_space {space}")
+        seen, counts, totals, tol = self.seen, self.counts, self.totals, self.tolerance
+        varied, small = self.require_varied, len(space) <= 3
         leads = []
-        for key, slack in self._keys(c):
-            if self.require_varied and len(self.seen.get(key, ())) < 2:  # varied(), inlined
+        slack = self.min_slack  # the template's counter first, then the context and feature ones
+        for key in _counters(c):
+            if varied and len(seen.get(key, ())) < 2:  # varied(), inlined
                 return None
-            cnt = self.counts.get(key)
+            cnt = counts.get(key)
             if cnt is None:
                 lead = 0
             else:
                 vals = [cnt.get(k, 0) for k in space]
-                ref = min(vals) if len(vals) <= 3 else sorted(vals)[(len(vals) - 1) // 2]
-                lead = cnt.get(c.answer_key, 0) - ref
-            if lead + 1 > max(slack, self.tolerance * self.totals.get(key, 0)):
+                lead = cnt.get(answer, 0) - (min(vals) if small else sorted(vals)[(len(vals) - 1) // 2])
+            if lead + 1 > slack and lead + 1 > tol * totals.get(key, 0):  # > max(slack, tol * total)
                 return None
             leads.append(lead)
+            slack = self.context_slack
         return (leads[0], max(leads[1:], default=0), excess)
 
-    def choose(self, cands: list[Candidate], rng: np.random.Generator) -> Candidate | None:
-        """The acceptable candidate whose answer is least used (ties: rng order), or None."""
+    def choose(self, cands: list[Candidate], rng: np.random.Generator,
+               scores: dict[int, tuple | None] | None = None) -> Candidate | None:
+        """The acceptable candidate whose answer is least used (ties: rng order), or None.
+        ``scores``: a memo id(candidate) -> :meth:`score` for calls made while nothing is
+        committed (the generator's two tries of one pick)."""
         if not cands:
             return None
         order = rng.permutation(len(cands))
         best, best_score = None, None
         for k in order.tolist():
             c = cands[k]
-            score = self.score(c)
+            if scores is None:
+                score = self.score(c)
+            else:
+                score = scores[id(c)] = scores[id(c)] if id(c) in scores else self.score(c)
             if score is None:
                 continue
             if best is None or score < best_score:
@@ -200,7 +208,7 @@ class Balancer:
                 self.wins[w] += 1
         if c.answer_space is None:
             return
-        for key, _ in self._keys(c):
+        for key in _counters(c):
             self.counts[key][c.answer_key] += 1
             self.totals[key] += 1
 
@@ -212,3 +220,19 @@ class Balancer:
         p = ties[int(rng.integers(len(ties)))]
         cnt[p] += 1
         return p
+
+
+def _counters(c: Candidate) -> list[tuple]:
+    """The answer counter keys of :meth:`Balancer._keys`, in that order (template, features,
+    pair context), made once per candidate: observe, score and commit all read them. Kept on
+    the candidate with the objects they were made from, and remade when one was replaced."""
+    got = c.__dict__.get("_balance_counters")
+    if got is not None and got[0] is c.template and got[1] is c.answer_space and got[2] is c.features \
+            and got[3] is c.context_key:
+        return got[4]
+    base = (c.template.id, c.answer_space)
+    keys = [base] + [base + ("feature", f) for f in c.features]
+    if len(c.context_key) == 2:  # a pair's categories (which is taller, above, nearer...)
+        keys.append(base + ("context",) + tuple(c.context_key))
+    c._balance_counters = (c.template, c.answer_space, c.features, c.context_key, keys)
+    return keys

@@ -159,12 +159,27 @@ def _common(ctx, t: Template, refs: Refs | None, slots: dict) -> dict:
     }
 
 
+def _new(ctx, t: Template, rng, slots: dict, refs: Refs | None, features: bool = True, **fields) -> Candidate:
+    """A Candidate with the question of :func:`_question` (its one rng draw) and the fields of
+    :func:`_common` (``features=False``: no text features, for builders that clear them), plus
+    ``fields``: what every builder does, in one call."""
+    k = int(rng.integers(len(t.paraphrases)))
+    text = t.paraphrases[k].format(**slots)
+    if refs is not None:
+        objects, marks, context_key = list(refs.ids), refs.marks, tuple(refs.keys)
+    else:
+        objects, marks, context_key = [], None, ()
+    return Candidate(template=t, question=text[:1].upper() + text[1:], paraphrase=k, objects=objects, marks=marks,
+                     view_ids=list(ctx.view_ids), frame=t.frame if t.frame != "object" else "camera",
+                     context_key=context_key, features=text_features(t, slots, refs) if features else (), **fields)
+
+
 def bool_candidate(ctx, t: Template, rng, slots: dict, refs: Refs | None, value: bool, rationale: str,
                    **kw) -> Candidate:
     """A yes/no question; balanced over {yes, no} within the template and the referenced categories."""
-    c = Candidate(**_question(t, rng, slots), answer_type="bool", value=bool(value),
-                  rationale=rationale, answer="yes" if value else "no", answer_key="yes" if value else "no",
-                  answer_space=("no", "yes"), **_common(ctx, t, refs, slots))
+    yes = "yes" if value else "no"
+    c = _new(ctx, t, rng, slots, refs, answer_type="bool", value=bool(value), rationale=rationale, answer=yes,
+             answer_key=yes, answer_space=("no", "yes"))
     for k, v in kw.items():
         setattr(c, k, v)
     return c
@@ -185,11 +200,9 @@ def choice_candidate(ctx, t: Template, rng, slots: dict, refs: Refs | None, opti
         answer_space = tuple(sorted(options))
     if len(set(options)) != len(options):
         raise ValueError(f"{t.id}: duplicate options {options}")
-    c = Candidate(**_question(t, rng, slots), answer_type="choice", value=options[correct],
-                  rationale=rationale, options=list(options), correct=int(correct), option_keys=tuple(options),
-                  answer_key=answer_key if answer_key is not None else options[correct],
-                  answer_space=answer_space,
-                  **_common(ctx, t, refs, slots))
+    c = _new(ctx, t, rng, slots, refs, answer_type="choice", value=options[correct], rationale=rationale,
+             options=list(options), correct=int(correct), option_keys=tuple(options),
+             answer_key=answer_key if answer_key is not None else options[correct], answer_space=answer_space)
     for k, v in kw.items():
         setattr(c, k, v)
     return c
@@ -200,13 +213,24 @@ def number_candidate(ctx, t: Template, rng, slots: dict, refs: Refs | None, valu
     """An open numeric question; value rounded to ``decimals`` in the template's unit, binned by ``t.bins``."""
     v = round(float(value), decimals)
     key, space = bin_key(v, t.bins)
-    c = Candidate(**_question(t, rng, slots), answer_type="number", value=v, unit=t.unit,
-                  rationale=rationale, answer=fmt_value(v, t.unit, decimals), answer_key=key,
-                  answer_space=space, **_common(ctx, t, refs, slots))
-    c.context_key, c.features = (), ()  # open numbers: balanced over bins only (the meter reports their MRA)
+    c = _new(ctx, t, rng, slots, refs, features=False, answer_type="number", value=v, unit=t.unit,
+             rationale=rationale, answer=fmt_value(v, t.unit, decimals), answer_key=key, answer_space=space)
+    c.context_key = ()  # open numbers: balanced over bins only (the meter reports their MRA)
     for k, v_ in kw.items():
         setattr(c, k, v_)
     return c
+
+
+def _min_log_step(vals: list[float]) -> float:
+    """``float(np.min(np.diff(np.log(vals))))``: the smallest step between neighbouring logs."""
+    lg = np.log(vals)
+    return float((lg[1:] - lg[:-1]).min())
+
+
+@functools.lru_cache(maxsize=64)
+def _log(x: float) -> np.float64:
+    """``np.log(x)`` of a template's ratio, worked once."""
+    return np.log(x)
 
 
 PRIOR_SIZE = 256  # truths a numeric template remembers per shard to draw distractors from
@@ -243,15 +267,14 @@ def numeric_choice_candidate(ctx, t: Template, rng, slots: dict, refs: Refs | No
     prior.append(v)
     if len(prior) > PRIOR_SIZE:
         del prior[0]
-    if enough and (min(vals) <= 0 or float(np.min(np.diff(np.log(vals)))) < np.log(ratio) - 1e-9):
+    if enough and (min(vals) <= 0 or _min_log_step(vals) < _log(ratio) - 1e-9):
         return None  # two options closer than the ratio: not asked (the caller skips it)
     p = vals.index(v)
     options = [fmt_value(x, t.unit, decimals) for x in vals]  # callers drop tiny values whose texts collide
     log_ratio = np.log(ratio)
     keys = tuple(f"step{int(np.floor(np.log(max(x, 1e-9)) / log_ratio))}" for x in vals)
-    c = Candidate(**_question(t, rng, slots), answer_type="choice", value=options[p],
-                  rationale=rationale, options=options, correct=p, ordered=True, option_keys=keys,
-                  answer_key=f"pos{p}", answer_space=tuple(f"pos{k}" for k in range(n)), **_common(ctx, t, refs, slots))
+    c = _new(ctx, t, rng, slots, refs, answer_type="choice", value=options[p], rationale=rationale, options=options,
+             correct=p, ordered=True, option_keys=keys, answer_key=f"pos{p}", answer_space=_pos_space(n))
     c.context_key = ()
     for k, v_ in kw.items():
         setattr(c, k, v_)
@@ -262,9 +285,8 @@ def count_candidate(ctx, t: Template, rng, slots: dict, refs: Refs | None, value
                     **kw) -> Candidate:
     """A counting question; balanced over ``t.bins`` (edges) or, without bins, over the exact count."""
     key, space = bin_key(value, t.bins)
-    c = Candidate(**_question(t, rng, slots), answer_type="count", value=int(value),
-                  rationale=rationale, answer=str(int(value)), answer_key=key, answer_space=space,
-                  **_common(ctx, t, refs, slots))
+    c = _new(ctx, t, rng, slots, refs, answer_type="count", value=int(value), rationale=rationale,
+             answer=str(int(value)), answer_key=key, answer_space=space)
     for k, v in kw.items():
         setattr(c, k, v)
     return c
@@ -273,8 +295,7 @@ def count_candidate(ctx, t: Template, rng, slots: dict, refs: Refs | None, value
 def text_candidate(ctx, t: Template, rng, slots: dict, refs: Refs | None, value: str, rationale: str,
                    answer_type: str = "text", **kw) -> Candidate:
     """A free-text (or json/ascii) answer; ``value`` is the answer text. Not balanced unless kw says so."""
-    c = Candidate(**_question(t, rng, slots), answer_type=answer_type, value=value,
-                  rationale=rationale, answer=value, **_common(ctx, t, refs, slots))
+    c = _new(ctx, t, rng, slots, refs, answer_type=answer_type, value=value, rationale=rationale, answer=value)
     for k, v in kw.items():
         setattr(c, k, v)
     return c
@@ -304,6 +325,11 @@ def object_choice_candidate(ctx, t: Template, rng, slots: dict, refs: Refs, opti
                              answer_space=None, **kw)
     c.option_keys = tuple(keys)
     return c
+
+
+@functools.lru_cache(maxsize=None)
+def _pos_space(n: int) -> tuple[str, ...]:
+    return tuple(f"pos{k}" for k in range(n))
 
 
 @functools.lru_cache(maxsize=None)

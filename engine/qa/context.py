@@ -49,6 +49,8 @@ class FamilyContext:
         if r is None:
             r = self._referrers[key] = Referrer(self.world, views or [self.view], self.cfg["lexicon"],
                                                 self.cfg["refer"]["size_ratio"])
+            if key == (self.view.id,):
+                self._referrers[self.view.id] = r  # the default one, found by id alone (refer)
         return r
 
     def min_fraction(self, t: Template) -> float:
@@ -78,11 +80,12 @@ class FamilyContext:
               views: list[ViewFacts] | None = None) -> Refs | None:
         """Name ``ids`` as the template allows: expressions, marks, or (``any``) marks with
         probability ``refer.mark_fraction``. None when some object has no unique expression."""
-        mode = t.constraints.get("refer", "any")
+        cons, refer = t.constraints, self.cfg["refer"]
+        mode = cons.get("refer", "any")
         if mode == "any":
-            mode = "mark" if rng.random() < self.cfg["refer"]["mark_fraction"] else "expression"
-        scope = t.constraints.get("refer_scope", self.cfg["refer"]["scope"])
-        return self.referrer(views).refs(ids, mode, scope, rng)
+            mode = "mark" if rng.random() < refer["mark_fraction"] else "expression"
+        r = self._referrers.get(self.view.id) if views is None else None  # this view's, once made
+        return (r or self.referrer(views)).refs(ids, mode, cons.get("refer_scope", refer["scope"]), rng)
 
     def margin(self, t: Template, key: str) -> float:
         """Margin ``key`` of ``t`` (template value, else the config default)."""

@@ -25,6 +25,12 @@ _CORNER_X = np.array([1.0, 1.0, -1.0, -1.0]).reshape(4, 1, 1)  # rectangle corne
 _CORNER_Y = np.array([1.0, -1.0, 1.0, -1.0]).reshape(4, 1, 1)
 
 
+def norm(x: np.ndarray) -> float:
+    """``np.linalg.norm(x)`` of a 1-D float64 array, without its overhead: numpy works it as the
+    square root of ``x.dot(x)`` (for a contiguous 1-D array), and so does this (the same value)."""
+    return math.sqrt(x.dot(x))
+
+
 def wrap_angle(angle: float) -> float:
     """Wrap an angle (radians) into (-pi, pi]."""
     a = math.remainder(float(angle), 2 * math.pi)  # in [-pi, pi]
@@ -143,7 +149,7 @@ def planar_bearing(origin_xy: np.ndarray, forward_xy: np.ndarray, point_xy: np.n
     """
     f = np.asarray(forward_xy, dtype=float)[:2]
     d = np.asarray(point_xy, dtype=float)[:2] - np.asarray(origin_xy, dtype=float)[:2]
-    if np.linalg.norm(f) < 1e-12 or np.linalg.norm(d) < 1e-12:
+    if norm(f) < 1e-12 or norm(d) < 1e-12:
         raise ValueError("planar_bearing: forward direction or point offset has zero length")
     return wrap_angle(math.atan2(d[1], d[0]) - math.atan2(f[1], f[0]))
 
@@ -213,6 +219,35 @@ def frustum_statuses(K: np.ndarray, cam_to_world: np.ndarray, corners: np.ndarra
     with the principal point shifted by ``margin_px`` (the grown image), with the same
     arithmetic per box, but each box is moved to the camera frame once for both.
     """
+    lazy = LazyFrustumStatuses(K, cam_to_world, corners, width, height, margin_px, near, world_to_cam)
+    return [lazy[k] for k in range(len(lazy))]
+
+
+class LazyFrustumStatuses:
+    """:func:`frustum_statuses` read one box at a time (``statuses[k]``): the boxes wholly in front
+    of the near plane are judged at once, each of the others (the slower clipped test) only when
+    first read. The same statuses, for callers that need a few boxes out of many."""
+
+    def __init__(self, K: np.ndarray, cam_to_world: np.ndarray, corners: np.ndarray, width: int, height: int,
+                 margin_px: float = 0.0, near: float = 1e-3, world_to_cam: np.ndarray | None = None):
+        self._out, self._clip = _front_statuses(K, cam_to_world, corners, width, height, margin_px, near,
+                                                world_to_cam)
+
+    def __len__(self) -> int:
+        return len(self._out)
+
+    def __getitem__(self, k: int) -> str:
+        s = self._out[k]
+        if s is None:
+            K, pc, width, height, m, near = self._clip
+            s = self._out[k] = _status_clipped(K, pc[k], width, height, m, near)
+        return s
+
+
+def _front_statuses(K, cam_to_world, corners, width, height, margin_px, near, world_to_cam) -> tuple[list, tuple]:
+    """(statuses, clip args): the statuses of :func:`frustum_statuses` with None for each box
+    not wholly in front of the near plane, and (K, camera-frame corners (N, 8, 3), width,
+    height, margin, near) for :func:`_status_clipped` of those."""
     K = np.asarray(K, dtype=float)
     m = float(margin_px)
     if world_to_cam is None:
@@ -232,8 +267,8 @@ def frustum_statuses(K: np.ndarray, cam_to_world: np.ndarray, corners: np.ndarra
         outside = (u.max(axis=1) < -0.5) | (u.min(axis=1) > gw - 0.5) | (v.max(axis=1) < -0.5) | (v.min(axis=1) > gh - 0.5)
     out = ["inside" if i else "outside" if o else "partial" for i, o in zip(inside.tolist(), outside.tolist())]
     for k in np.flatnonzero(~front).tolist():
-        out[k] = _status_clipped(K, pc[k], width, height, m, near)
-    return out
+        out[k] = None  # judged by _status_clipped when read
+    return out, (K, pc, width, height, m, near)
 
 
 def _status_clipped(K: np.ndarray, pc: np.ndarray, width: int, height: int, m: float, near: float) -> str:

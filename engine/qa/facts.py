@@ -6,6 +6,7 @@ indexed by the object's position in ``scene.objects`` (``WorldFacts.index[oid]``
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
@@ -97,6 +98,14 @@ class WorldFacts:
         return interval_gap((self.zmin[i], self.zmax[i]), (self.zmin[j], self.zmax[j]))
 
     @cached_property
+    def rows(self) -> "FactRows":
+        """The per-object arrays as Python lists (floats), made once per scene: families that
+        look at one or two objects at a time read these instead of indexing numpy arrays (the
+        same values; Python float arithmetic is the same IEEE arithmetic)."""
+        return FactRows(centers=self.centers.tolist(), sizes=self.sizes.tolist(), zmin=self.zmin.tolist(),
+                        zmax=self.zmax.tolist(), volume=self.volume.tolist())
+
+    @cached_property
     def by_category(self) -> dict[str, list[str]]:
         """Category -> ids of its objects (scene order); categories in order of first appearance.
         Shared: do not modify."""
@@ -109,6 +118,24 @@ class WorldFacts:
         """Other objects of ``oid``'s category, scene order."""
         c = self.category[oid]
         return [o for o in self.ids if o != oid and self.category[o] == c]
+
+
+@dataclass(frozen=True)
+class FactRows:
+    """Per-object values as Python lists, indexed like the arrays they copy (``WorldFacts.index``
+    rows). World: centers, sizes (N x 3, m), zmin, zmax (m), volume (m^3). View: cam_dist (m),
+    u (projected centre column, px, NaN behind the camera), vis_frac, vis_px, amodal_px."""
+
+    centers: list = None
+    sizes: list = None
+    zmin: list = None
+    zmax: list = None
+    volume: list = None
+    cam_dist: list = None
+    u: list = None
+    vis_frac: list = None
+    vis_px: list = None
+    amodal_px: list = None
 
 
 class ViewFacts:
@@ -159,6 +186,12 @@ class ViewFacts:
             self.cam_xyz = np.zeros((0, 3))
             self.cam_dist = np.zeros(0)
             self.uv = np.zeros((0, 2))
+
+    @cached_property
+    def rows(self) -> FactRows:
+        """The per-object view arrays as Python lists (see :class:`FactRows`), made once per view."""
+        return FactRows(cam_dist=self.cam_dist.tolist(), u=self.uv[:, 0].tolist(), vis_frac=self.vis_frac.tolist(),
+                        vis_px=self.vis_px.tolist(), amodal_px=self.amodal_px.tolist())
 
     @cached_property
     def world_to_cam(self) -> np.ndarray:

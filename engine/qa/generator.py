@@ -133,9 +133,11 @@ class QAGenerator:
         if keep and total and marked >= self.cfg["refer"]["mark_fraction"] * total:
             plain = [c for c in keep if c.marks is None]
             if len(plain) < len(keep):
-                pick = self.balancer.choose(plain, rng)
+                scores: dict = {}  # the balancer is unchanged between the two tries: score each once
+                pick = self.balancer.choose(plain, rng, scores)
                 if pick is not None:
                     return pick
+                return self.balancer.choose(keep, rng, scores)
         return self.balancer.choose(keep, rng)
 
     def generate(self, scene: SceneGraph, rng: np.random.Generator) -> list[dict]:

@@ -17,9 +17,26 @@ from engine.scene.catalog import Catalog
 _BOUNDS: dict[int, tuple[Catalog, dict[str, tuple[float, float, float, float]]]] = {}
 
 
+# id(catalog) -> (the catalog, {(kind, category): (lo, hi)}): heights and volumes, read for
+# every pair a relations template looks at
+_SIZES: dict[int, tuple[Catalog, dict[tuple[str, str], tuple[float, float]]]] = {}
+
+
+def _sizes(catalog: Catalog) -> dict[tuple[str, str], tuple[float, float]]:
+    entry = _SIZES.get(id(catalog))
+    if entry is None or entry[0] is not catalog:
+        entry = _SIZES[id(catalog)] = (catalog, {})
+    return entry[1]
+
+
 def _height(catalog: Catalog, cat: str) -> tuple[float, float]:
-    c = catalog[cat]
-    return c.size_min[2], c.size_max[2]
+    """(lowest, highest) box height (m) of a category, cached per catalog object."""
+    cache = _sizes(catalog)
+    got = cache.get(("height", cat))
+    if got is None:
+        c = catalog[cat]
+        got = cache[("height", cat)] = (c.size_min[2], c.size_max[2])
+    return got
 
 
 def _z_bounds(catalog: Catalog, cat: str, depth: int = 0) -> tuple[float, float, float, float]:
@@ -76,10 +93,15 @@ def either_taller(catalog: Catalog, a: str, b: str, clears) -> bool:
 
 
 def _volume(catalog: Catalog, cat: str) -> tuple[float, float]:
-    c = catalog[cat]
-    lo = c.size_min[0] * c.size_min[1] * c.size_min[2]
-    hi = c.size_max[0] * c.size_max[1] * c.size_max[2]
-    return lo, hi
+    """(smallest, largest) box volume (m^3) of a category, cached per catalog object."""
+    cache = _sizes(catalog)
+    got = cache.get(("volume", cat))
+    if got is None:
+        c = catalog[cat]
+        lo = c.size_min[0] * c.size_min[1] * c.size_min[2]
+        hi = c.size_max[0] * c.size_max[1] * c.size_max[2]
+        got = cache[("volume", cat)] = (lo, hi)
+    return got
 
 
 def either_bigger(catalog: Catalog, a: str, b: str, min_ratio: float) -> bool:

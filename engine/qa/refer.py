@@ -21,6 +21,7 @@ from typing import Mapping
 
 from engine.qa.facts import ViewFacts, WorldFacts
 
+_MISSING = object()
 # Attribute subsets tried in order; the first that makes the expression unique wins (minimal).
 _ATTR_SUBSETS = [(), ("color",), ("material",), ("color", "material")]
 
@@ -55,6 +56,7 @@ class Referrer:
         self.color_adj = dict((lexicon or {}).get("color", {}))
         self.size_ratio = float(size_ratio)
         self._groups: dict[str, dict[str, list[str]]] = {}  # scope -> category -> pool ids
+        self._refs: dict[tuple, Refs | None] = {}  # (scope, ids) -> expression Refs (frozen, shared)
         # scope -> {object id -> expression or None}. Scene-scope expressions do not depend on
         # the views: every Referrer of the scene with the same wording settings shares them.
         key = ("refer_scene", self.size_ratio, tuple(sorted(self.material_adj.items())),
@@ -143,27 +145,36 @@ class Referrer:
         pairwise distinct (two objects never share a phrase, guaranteed by uniqueness).
         """
         ids = tuple(ids)
+        if mode != "mark":  # expressions depend on nothing else: one Refs per (scope, ids), shared
+            key = (scope, ids)
+            got = self._refs.get(key, _MISSING)
+            if got is not _MISSING:
+                return got
         if len(set(ids)) != len(ids):
             raise ValueError(f"refs: duplicate object ids {ids}")
         if mode == "mark":
             if rng is None:
                 raise ValueError("refs: mode 'mark' needs an rng to number the marks")
-            numbers = (rng.permutation(len(ids)) + 1).tolist()
+            numbers = [k + 1 for k in rng.permutation(len(ids)).tolist()]
             names = tuple([f"object {k}" for k in numbers])
             order = [None] * len(ids)  # ids by mark number (the inverse permutation)
             for oid, k in zip(ids, numbers):
                 order[k - 1] = oid
             marks = {"view_id": self.views[0].id, "object_ids": order, "style": "number"}
-            return Refs(ids, names, marks, tuple("mark" for _ in ids))
+            return Refs(ids, names, marks, ("mark",) * len(ids))
         names = []
         cache = self._cache.get(scope, {})
+        out = None
         for oid in ids:
             e = cache[oid] if oid in cache else self.expression(oid, scope)
             if e is None:
-                return None
+                break
             names.append(e)
-        category = self.world.category
-        return Refs(ids, tuple(names), None, tuple([category[o] for o in ids]))
+        else:
+            category = self.world.category
+            out = Refs(ids, tuple(names), None, tuple([category[o] for o in ids]))
+        self._refs[key] = out
+        return out
 
 
 

@@ -31,6 +31,7 @@ from engine.qa.ascii_map import AsciiMap, build_ascii_map
 from engine.qa.candidate import Candidate, choice_candidate, text_candidate
 from engine.qa.context import FamilyContext
 from engine.qa.describe import COMPASS_8, compass_8, describe_scene
+from engine.qa.egomotion import norm
 from engine.qa.schema import Template
 from engine.scene.graph import SceneGraph
 
@@ -81,6 +82,12 @@ def _memo(derived: dict, key: str, make: Callable[[], Any]) -> Any:
     return derived[key]
 
 
+def _owner_cache(ctx: FamilyContext) -> dict:
+    """The scene's cache of map cells (``build_ascii_map(cache=...)``): the maps of the scene's
+    views differ only in the camera mark."""
+    return ctx.world.cache.setdefault("ascii_owner", {})
+
+
 def _fits(ctx: FamilyContext, t: Template) -> bool:
     """True when the room type is one of the template's and the map (cells of ``resolution_m``,
     plus the wall ring) has at most ``max_cells`` cells."""
@@ -113,11 +120,11 @@ def generate(ctx: FamilyContext, t: Template, rng: np.random.Generator) -> list[
                 e = ctx.referrer().expression(oid, "scene")
                 if e is not None:
                     names[oid] = e
-            m = build_ascii_map(ctx.scene, ctx.view.view, res, names, object_ids=list(names))
+            m = build_ascii_map(ctx.scene, ctx.view.view, res, names, object_ids=list(names), cache=_owner_cache(ctx))
             if m.hidden:
                 drop = set(m.hidden)
                 m = build_ascii_map(ctx.scene, ctx.view.view, res, names,
-                                    object_ids=[o for o in names if o not in drop])
+                                    object_ids=[o for o in names if o not in drop], cache=_owner_cache(ctx))
             cache[res] = m
         m = cache[res]
         if m.hidden:
@@ -139,7 +146,7 @@ def _draw(ctx: FamilyContext, t: Template, rng: np.random.Generator, res: float)
     names = scene_names(ctx, ids)
     if not ids or names is None:
         return []
-    m = build_ascii_map(ctx.scene, ctx.view.view, res, names, object_ids=ids)
+    m = build_ascii_map(ctx.scene, ctx.view.view, res, names, object_ids=ids, cache=_owner_cache(ctx))
     if m.hidden or m.camera_cell is None:
         return []
     rat = (f"The room is {ctx.scene.room.size[0]:.2f} m by {ctx.scene.room.size[1]:.2f} m, so at {res:g} m per cell the map "
@@ -165,7 +172,7 @@ def _direction(ctx: FamilyContext, t: Template, rng: np.random.Generator,
     for a, b in ctx.tuples(list(m.letters), 2, rng):
         ca, cb = centroid[a], centroid[b]
         pa, pb = w.centers[w.index[a], :2], w.centers[w.index[b], :2]
-        if np.linalg.norm(ca - cb) < dmin or np.linalg.norm(pa - pb) < dmin:
+        if norm(ca - cb) < dmin or norm(pa - pb) < dmin:
             continue
         d_map, g_map = compass_8(*(ca - cb))
         d_world, g_world = compass_8(*(pa - pb))

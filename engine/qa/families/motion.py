@@ -83,15 +83,17 @@ def _status(v: ViewFacts, box: OrientedBox, pose: np.ndarray, margin_px: float,
 
 
 def _status_now(ctx: FamilyContext, a: str, margin_px: float) -> str:
-    """:func:`frustum_status` of object ``a`` from the view's own pose (every object's at once,
-    cached per view)."""
+    """:func:`frustum_status` of object ``a`` from the view's own pose (every object wholly in
+    front of the near plane at once, cached per view; one reaching behind it when first asked)."""
     cache = ctx.cache.setdefault("motion", {})
     if margin_px not in cache:
         v, w = ctx.view, ctx.world
-        corners = np.array([b.corners for b in w.boxes]).reshape(-1, 8, 3)
-        cache[margin_px] = em.frustum_statuses(v.K, v.pose, corners, v.width, v.height, margin_px,
-                                               near=float(v.view.params.get("near_m", 1e-3)),
-                                               world_to_cam=v.world_to_cam)
+        corners = w.cache.get("motion_corners")  # (N, 8, 3) every box's corners, once per scene
+        if corners is None:
+            corners = w.cache["motion_corners"] = np.array([b.corners for b in w.boxes]).reshape(-1, 8, 3)
+        cache[margin_px] = em.LazyFrustumStatuses(v.K, v.pose, corners, v.width, v.height, margin_px,
+                                                  near=float(v.view.params.get("near_m", 1e-3)),
+                                                  world_to_cam=v.world_to_cam)
     return cache[margin_px][ctx.view.i(a)]
 
 
@@ -267,8 +269,15 @@ def _walk_moves(ctx: FamilyContext, dists: tuple, directions: tuple, radius: flo
     key = (dists, directions, radius)
     if key not in cache:
         try:
-            walks = [(direction, dist, em.walk(ctx.view.pose, dist, direction))
-                     for dist in dists for direction in directions]
+            # em.walk for each, with the heading's unit vectors found once per direction
+            start = ctx.view.pose
+            unit = {d: em.horizontal_direction(start, d) for d in directions} if dists else {}
+            walks = []
+            for dist in dists:
+                for direction in directions:
+                    pose = np.array(start, dtype=float)
+                    pose[:3, 3] += float(dist) * unit[direction]
+                    walks.append((direction, dist, pose))
         except ValueError:
             cache[key] = None
         else:

@@ -18,7 +18,7 @@ import numpy as np
 
 from engine.qa.candidate import Candidate, choice_candidate, capitalize
 from engine.qa.context import FamilyContext
-from engine.qa.egomotion import planar_bearing
+from engine.qa.egomotion import norm, planar_bearing
 from engine.qa.facts import WorldFacts
 from engine.qa.schema import Template
 
@@ -92,7 +92,7 @@ def _standing(ctx: FamilyContext, t: Template, rng: np.random.Generator, ids: li
         if _stacked(w, (a, b, c)):
             continue
         pa, pb, pc = _xy(w, a), _xy(w, b), _xy(w, c)
-        if np.linalg.norm(pb - pa) < dmin or np.linalg.norm(pc - pa) < dmin:
+        if norm(pb - pa) < dmin or norm(pc - pa) < dmin:
             continue
         bear = math.degrees(planar_bearing(pa, pb - pa, pc))
         ans = side_of(bear, m) if t.task == "standing_lr" else quadrant_of(bear, m)
@@ -120,7 +120,7 @@ def _object_view(ctx: FamilyContext, t: Template, rng: np.random.Generator, ids:
         if t.task == "object_view_fb" and (w.by_id[a].against is not None or w.by_id[a].on_wall):
             continue  # nothing stands behind an object backed against a wall: "in front" by its name
         pa, pc = _xy(w, a), _xy(w, c)
-        if np.linalg.norm(pc - pa) < dmin:
+        if norm(pc - pa) < dmin:
             continue
         front = w.by_id[a].front[:2]
         bear = math.degrees(planar_bearing(pa, front, pc))

@@ -11,6 +11,7 @@ the camera, 12 o'clock = ahead).
 
 from __future__ import annotations
 
+import math
 from typing import Iterator
 
 import numpy as np
@@ -26,6 +27,7 @@ from engine.qa.schema import Template
 TASKS = {"left_right", "front_behind", "above_below", "closest_to_camera", "closest_to_anchor", "taller",
          "bigger", "next_to", "on_top", "support", "direction8", "clock"}
 
+CLOCK_HOURS = tuple(f"{h} o'clock" for h in range(1, 13))
 DIRECTIONS8 = ("farther away", "farther away and to the right", "to the right", "closer and to the right",
                "closer to the camera", "closer and to the left", "to the left", "farther away and to the left")
 
@@ -70,32 +72,33 @@ def _compare(ctx: FamilyContext, t: Template, rng: np.random.Generator,
 
 
 def _left_right(ctx: FamilyContext, t: Template, rng: np.random.Generator) -> list[Candidate]:
-    v = ctx.view
+    v, index = ctx.view, ctx.world.index
+    u = v.rows.u  # projected centre columns (px), NaN behind the camera
     out = []
     min_dx = ctx.margin(t, "min_image_dx") * v.width
+    want_left = t.param("polarity", "left") == "left"
     for a, b, refs in _pairs(ctx, t, rng):
-        ua, ub = v.uv[v.i(a), 0], v.uv[v.i(b), 0]
-        if not (np.isfinite(ua) and np.isfinite(ub)) or abs(ua - ub) < min_dx:
+        ua, ub = u[index[a]], u[index[b]]
+        if not (math.isfinite(ua) and math.isfinite(ub)) or abs(ua - ub) < min_dx:
             continue
         a_left = ua < ub
         side = "left" if a_left else "right"
         why = (f"In the image the centre of {refs[0]} projects to x = {ua:.0f} px and that of {refs[1]} to "
                f"x = {ub:.0f} px, so {refs[0]} is to the {side} of {refs[1]}.")
         if t.answer_type == "bool":
-            truth = a_left if t.param("polarity", "left") == "left" else not a_left
+            truth = a_left if want_left else not a_left
             out.append(bool_candidate(ctx, t, rng, {"A": refs[0], "B": refs[1]}, refs, truth, why))
         else:
-            want_left = t.param("polarity", "left") == "left"
             winner = a if a_left == want_left else b
             out.append(object_choice_candidate(ctx, t, rng, {"A": refs[0], "B": refs[1]}, refs, [a, b], winner, why))
     return out
 
 
 def _front_behind(ctx: FamilyContext, t: Template, rng: np.random.Generator) -> list[Candidate]:
-    v = ctx.view
+    index, dist = ctx.world.index, ctx.view.rows.cam_dist
     out = []
     for a, b, refs in _pairs(ctx, t, rng):
-        da, db = v.cam_dist[v.i(a)], v.cam_dist[v.i(b)]
+        da, db = dist[index[a]], dist[index[b]]
         if not ctx.clears(t, da, db):
             continue
         a_closer = da < db
@@ -110,21 +113,22 @@ def _front_behind(ctx: FamilyContext, t: Template, rng: np.random.Generator) -> 
 
 def _above_below(ctx: FamilyContext, t: Template, rng: np.random.Generator) -> list[Candidate]:
     w = ctx.world
+    zmin, zmax, centers = w.rows.zmin, w.rows.zmax, w.rows.centers
     out = []
     for a, b, refs in _pairs(ctx, t, rng):
         if not priors.either_above(ctx.catalog, w.category[a], w.category[b]):
             continue  # the categories decide it (a table is never above a lamp)
         ia, ib = w.index[a], w.index[b]
-        if w.zmin[ia] >= w.zmax[ib] - 1e-6:
+        if zmin[ia] >= zmax[ib] - 1e-6:
             a_above = True
-        elif w.zmin[ib] >= w.zmax[ia] - 1e-6:
+        elif zmin[ib] >= zmax[ia] - 1e-6:
             a_above = False
         else:
             continue  # z ranges overlap: neither is clearly above
-        if abs(w.centers[ia, 2] - w.centers[ib, 2]) < ctx.margin(t, "min_abs_diff"):
+        if abs(centers[ia][2] - centers[ib][2]) < ctx.margin(t, "min_abs_diff"):
             continue
         hi, lo = (0, 1) if a_above else (1, 0)
-        zr = [(w.zmin[ia], w.zmax[ia]), (w.zmin[ib], w.zmax[ib])]
+        zr = [(zmin[ia], zmax[ia]), (zmin[ib], zmax[ib])]
         why = (f"{refs[0]} spans heights {zr[0][0]:.2f}-{zr[0][1]:.2f} m and {refs[1]} spans "
                f"{zr[1][0]:.2f}-{zr[1][1]:.2f} m, so {refs[hi]} is above {refs[lo]}.")
         why = capitalize(why)
@@ -135,6 +139,7 @@ def _above_below(ctx: FamilyContext, t: Template, rng: np.random.Generator) -> l
 
 def _size_compare(ctx: FamilyContext, t: Template, rng: np.random.Generator) -> list[Candidate]:
     w = ctx.world
+    sizes, volume = w.rows.sizes, w.rows.volume
     out = []
     cat = ctx.catalog
     for a, b, refs in _pairs(ctx, t, rng):
@@ -146,13 +151,13 @@ def _size_compare(ctx: FamilyContext, t: Template, rng: np.random.Generator) -> 
             continue
         ia, ib = w.index[a], w.index[b]
         if t.task == "taller":
-            va, vb = w.sizes[ia, 2], w.sizes[ib, 2]
+            va, vb = sizes[ia][2], sizes[ib][2]
             if not ctx.clears(t, va, vb):
                 continue
             why = (f"{refs[0]} is {_m(va)} tall and {refs[1]} is {_m(vb)} tall, so "
                    f"{refs[0] if va > vb else refs[1]} is taller.")
         else:
-            va, vb = w.volume[ia], w.volume[ib]
+            va, vb = volume[ia], volume[ib]
             if max(va, vb) < ctx.margin(t, "min_ratio") * min(va, vb):
                 continue
             why = (f"{refs[0]} has a box volume of {va:.3f} cubic meters and {refs[1]} {vb:.3f} cubic meters, so "
@@ -166,6 +171,7 @@ def _size_compare(ctx: FamilyContext, t: Template, rng: np.random.Generator) -> 
 def _extreme(ctx: FamilyContext, t: Template, rng: np.random.Generator, anchor: bool) -> list[Candidate]:
     """Which of k objects is closest (min) / farthest (max) from the camera or an anchor."""
     w, v = ctx.world, ctx.view
+    index, cam_dist = w.index, v.rows.cam_dist
     k = int(t.constraints.get("num_options", 3))
     ids = ctx.referents(t)
     out = []
@@ -175,7 +181,7 @@ def _extreme(ctx: FamilyContext, t: Template, rng: np.random.Generator, anchor: 
             d = [w.distance(x, o) for o in opts]
         else:
             x, opts = None, list(tup)
-            d = [v.cam_dist[v.i(o)] for o in opts]
+            d = [cam_dist[index[o]] for o in opts]
         order = sorted(range(len(d)), key=d.__getitem__)  # = np.argsort(d, kind="stable")
         if t.param("extreme", "min") == "max":
             order = order[::-1]
@@ -186,7 +192,7 @@ def _extreme(ctx: FamilyContext, t: Template, rng: np.random.Generator, anchor: 
         if refs is None:
             continue
         opts = list(refs.ids[1:] if anchor else refs.ids)
-        d = [w.distance(x, o) if anchor else v.cam_dist[v.i(o)] for o in opts]
+        d = [w.distance(x, o) if anchor else cam_dist[index[o]] for o in opts]
         win = opts[d.index(min(d) if t.param("extreme", "min") == "min" else max(d))]  # first, as np.argmin/argmax
         target = f"{refs[0]}" if anchor else "the camera"
         parts = ", ".join(f"{refs.names[refs.ids.index(o)]} {_m(di)}" for o, di in zip(opts, d))
@@ -308,11 +314,15 @@ def _bearings(ctx: FamilyContext, t: Template, rng: np.random.Generator) -> Iter
     """(a, b, refs, bearing_deg) for pairs whose footprints are at least params.min_separation apart."""
     w, v = ctx.world, ctx.view
     sep = float(t.param("min_separation", 0.2))
+    bearing = ctx.cache.setdefault("relations_bearing", {})  # (a, b) -> degrees, shared by the templates
     for a, b, refs in _pairs(ctx, t, rng):
         if w.horizontal_distance(a, b) < sep:
             continue
-        ia, ib = w.index[a], w.index[b]
-        yield a, b, refs, v.topdown_bearing_deg(w.centers[ia, :2], w.centers[ib, :2])
+        brg = bearing.get((a, b))
+        if brg is None:
+            ia, ib = w.index[a], w.index[b]
+            brg = bearing[(a, b)] = v.topdown_bearing_deg(w.centers[ia, :2], w.centers[ib, :2])
+        yield a, b, refs, brg
 
 
 def _direction8(ctx: FamilyContext, t: Template, rng: np.random.Generator) -> list[Candidate]:
@@ -320,8 +330,9 @@ def _direction8(ctx: FamilyContext, t: Template, rng: np.random.Generator) -> li
     k = int(t.constraints.get("num_options", 4))
     half = 22.5 - ctx.margin(t, "min_angle_deg")
     for a, b, refs, brg in _bearings(ctx, t, rng):
-        sector = int(np.round(brg / 45.0)) % 8
-        off = (brg - 45.0 * np.round(brg / 45.0))
+        r = np.round(brg / 45.0)
+        sector = int(r) % 8
+        off = brg - 45.0 * r
         if abs(off) > half:
             continue
         label = DIRECTIONS8[sector]
@@ -343,10 +354,11 @@ def _direction8(ctx: FamilyContext, t: Template, rng: np.random.Generator) -> li
 def _clock(ctx: FamilyContext, t: Template, rng: np.random.Generator) -> list[Candidate]:
     out = []
     half = 15.0 - ctx.margin(t, "min_angle_deg")
-    space = tuple(f"{h} o'clock" for h in range(1, 13))
+    space = CLOCK_HOURS
     for a, b, refs, brg in _bearings(ctx, t, rng):
-        h = int(np.round(brg / 30.0)) % 12
-        off = brg - 30.0 * np.round(brg / 30.0)
+        r = np.round(brg / 30.0)
+        h = int(r) % 12
+        off = brg - 30.0 * r
         if abs(off) > half:
             continue
         label = f"{12 if h == 0 else h} o'clock"
