@@ -23,6 +23,7 @@ from engine.atomic import sha256_file
 from engine.camera.config import camera_cfg_errors
 from engine.export.writers import WRITERS
 from engine.layout.config import scene_cfg_errors
+from engine.layout.room_types import room_type_names
 from engine.paths import CONF_DIR, DATA_FOLDERS, config_groups, data_dir
 from engine.pipeline.splits import SPLIT_KEYS, split_cfg, split_cfg_errors
 from engine.qa.config import qa_cfg_errors
@@ -339,7 +340,18 @@ def validate_config(cfg: dict) -> list[str]:
             errors += check(cfg[group])
         else:
             errors.append(f"{group}: missing config group; fix: pick one with {group}=<name> (see conf/{group}/)")
-    return errors
+    return errors + _camera_room_type_errors(cfg)
+
+
+def _camera_room_type_errors(cfg: dict) -> list[str]:
+    """``camera.profiles.room.room_types`` names room types of scenes/room_types.yaml (the camera
+    group cannot read the layout's file: they are sibling stages)."""
+    types = (((cfg.get("camera") or {}).get("profiles") or {}).get("room") or {}).get("room_types")
+    if not isinstance(types, dict):
+        return []
+    known = room_type_names()
+    return [f"camera.profiles.room.room_types.{rt}: not a room type; fix: one of {', '.join(known)} "
+            "(scenes/room_types.yaml)" for rt in types if rt not in known]
 
 
 def render_enabled(cfg: dict) -> bool:
