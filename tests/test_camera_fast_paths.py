@@ -20,7 +20,7 @@ from engine.camera.sampler import _cluster, _Clusters
 from engine.geometry import look_at
 from engine.geometry.projection import BOX_EDGES, clip_box_to_near, project_boxes, project_camera_box, world_to_camera
 from engine.rng import uniform
-from engine.scene import SceneObject
+from engine.scene import ObjectInView, SceneObject
 
 
 def _look_at_numpy(eye, target, up=(0.0, 0.0, 1.0)):
@@ -169,6 +169,13 @@ def test_batched_near_plane_clipping_matches_box_by_box():
         assert boxes_in_frame_fraction(K, pose, corners, 512, 384, near).tobytes() == ref.tobytes()
         geom = objects_geometry(objs, K, pose, 512, 384, near)
         assert [g.in_frame_fraction for g in geom.values()] == ref.tolist()
+        proj = project_boxes(K, pose, corners, 512, 384, near)
+        for i, g in enumerate(geom.values()):  # objects_geometry as first written, from these two
+            assert g == ObjectInView.from_dict({
+                "in_frustum": bool(proj["in_front"][i] and not proj["truncated"][i]),
+                "bbox_amodal_geom": [float(x) for x in proj["bbox"][i]] if proj["hit"][i] else None,
+                "truncated_geom": bool(proj["truncated"][i]), "in_frame_fraction": float(ref[i]),
+                "distance": g.distance, "depth": g.depth})
 
 
 def test_clusters_match_cluster():
@@ -186,14 +193,48 @@ def test_clusters_match_cluster():
                 assert list(aim) == c[members].mean(axis=0).tolist()
 
 
-def test_centre_prefilter_bounds_the_corner_count():
+def test_in_frustum_shortcut_gives_the_bound_verdict():
     rng = np.random.default_rng(4)
     for trial in range(40):
         objs = _objects(rng, int(rng.integers(1, 20)))
         ob = Obstacles(objs, 0.2, [o for o in objs if o.on_floor])
-        for _ in range(20):
+        for _ in range(25):
             K, pose = _random_view(rng, 640, 480)
             near = float(rng.choice([1e-4, 0.05, 0.4]))
             bound = ob.in_frustum_upper_bound(K, pose, 640, 480, near)
-            assert ob.centres_in_frustum(K, pose, 640, 480, near) >= bound
             assert ob.count_in_frustum(ob.camera_corners(pose), K, 640, 480, near) == bound
+            for k in range(0, 6):
+                assert ob.in_frustum_at_least(k, K, pose, 640, 480, near) == (bound >= k)
+    # boxes with corners exactly on the image border or the near plane: the exact bound decides
+    box = SceneObject("obj_00", 1, "box", [0.0, 0.0, 2.0], [1.0, 1.0, 1.0], 0.0)
+    ob = Obstacles([box], 0.2, [])
+    pose = look_at([-1.5, 0.0, 2.0], [0.0, 0.0, 2.0])
+    for fov in (50.0, 90.0, 126.869897645844):
+        K = make_intrinsics(64, 64, fov)
+        for near in (0.05, 1.0, 1.0 + 1e-6 - 1e-12):
+            assert ob.in_frustum_at_least(1, K, pose, 64, 64, near) == (ob.in_frustum_upper_bound(K, pose, 64, 64, near) >= 1)
+
+
+def test_blocked_gives_inside_box_and_above_footprint_verdicts():
+    rng = np.random.default_rng(6)
+    for trial in range(60):
+        objs = _objects(rng, int(rng.integers(1, 20)))
+        floor = [o for o in objs if rng.random() < 0.6]
+        ob = Obstacles(objs, float(rng.choice([0.0, 0.2])), floor)
+        pts = [[*rng.uniform(-4, 4, 2), rng.uniform(0, 2.5)] for _ in range(200)]
+        for i, o in enumerate(objs[:5]):  # points on (up to rounding) inflated box sides and corners
+            for local in ([1, 0, 0], [0, -1, 0.5], [1, 1, 1], [-1, 0.3, 2], [0.2, 1, -1]):
+                pts.append(np.array(o.center) + o.rotation @ (np.array(local) * ob.halves[i]))
+        for p in pts:
+            p = np.array(p, dtype=float)
+            want = "inside_object" if ob.inside_box(p) else None
+            for fp in (False, True):
+                w = want or ("above_footprint" if fp and ob.above_footprint(p) else None)
+                assert ob.blocked(*p.tolist(), fp) == w
+    # axis-aligned boxes: points exactly on inflated sides and corners
+    box = SceneObject("obj_00", 1, "box", [1.0, 2.0, 0.5], [2.0, 1.0, 1.0], 0.0)
+    ob = Obstacles([box], 0.25, [box])
+    for p in ([2.25, 2.0, 0.5], [1.0, 2.75, 1.2], [2.25, 2.75, 1.25], [2.25 + 1e-15, 2.0, 0.5], [1.0, 2.0, 1.25 + 1e-12]):
+        p = np.array(p)
+        want = "inside_object" if ob.inside_box(p) else ("above_footprint" if ob.above_footprint(p) else None)
+        assert ob.blocked(*p.tolist(), True) == want

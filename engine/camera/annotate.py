@@ -8,7 +8,7 @@ import shapely
 from typing import NamedTuple
 
 from engine.geometry.boxes import boxes_corners, boxes_point_distance
-from engine.geometry.projection import clip_boxes_to_near, project_camera_boxes, project_clipped, world_to_camera
+from engine.geometry.projection import clip_boxes_to_near, project_clipped, world_to_camera
 from engine.geometry.transforms import invert_pose, transform_points
 from engine.scene.annotations import NOT_IN_VIEW, ObjectInView
 from engine.scene.graph import SceneGraph, SceneObject, View
@@ -74,25 +74,38 @@ def camera_boxes_in_frame_fraction(K: np.ndarray, pc: np.ndarray, width: int, he
         sel = count >= 3
         back, mask, count, clipped = back[sel], mask[sel], count[sel], np.stack([cu[sel], cv[sel]], axis=2)
     if len(back):
-        # One (k, m, 2) batch: shorter vertex lists are padded with their first vertex, which
-        # leaves each hull unchanged.
-        m = max(8, int(count.max()))
-        order = np.argsort(~mask, axis=1, kind="stable")  # each row: its vertices first, in order
-        slot = np.arange(m)
-        pick = np.where(slot < count[:, None], order[:, np.minimum(slot, mask.shape[1] - 1)], order[:, :1])
-        clipped = np.take_along_axis(clipped, pick[:, :, None], axis=1)
-        batch = np.concatenate([np.concatenate([batch, np.repeat(batch[:, :1], m - 8, axis=1)], axis=1), clipped])
-        owner = np.concatenate([owner, back]).astype(int)
+        batch, owner = _with_clipped(batch, owner, back, mask, count, clipped)
     if len(owner):
-        hulls = shapely.convex_hull(shapely.multipoints(batch))
-        total = shapely.area(hulls)
-        # A rectangle clip of a convex polygon is its intersection with the rectangle.
-        inner = shapely.area(shapely.clip_by_rect(hulls, lo_u, lo_v, hi_u, hi_v))
-        ok = total > 0
-        frac = np.zeros(len(owner))
-        frac[ok] = np.clip(inner[ok] / total[ok], 0.0, 1.0)
-        out[owner] = frac
+        out[owner] = _hull_fractions(batch, lo_u, lo_v, hi_u, hi_v)
     return out
+
+
+def _with_clipped(batch: np.ndarray, owner: np.ndarray, back: np.ndarray, mask: np.ndarray, count: np.ndarray,
+                  clipped: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One (k, m, 2) batch of the (k0, 8, 2) projected corners ``batch`` of boxes ``owner`` and
+    the projected clipped vertices of boxes ``back`` (``clipped`` (k1, 20, 2) candidates, ``mask``
+    which are vertices, ``count`` how many, each >= 3): shorter vertex lists are padded with
+    their first vertex, which leaves each hull unchanged."""
+    m = max(8, int(count.max()))
+    order = np.argsort(~mask, axis=1, kind="stable")  # each row: its vertices first, in order
+    slot = np.arange(m)
+    pick = np.where(slot < count[:, None], order[:, np.minimum(slot, mask.shape[1] - 1)], order[:, :1])
+    clipped = np.take_along_axis(clipped, pick[:, :, None], axis=1)
+    batch = np.concatenate([np.concatenate([batch, np.repeat(batch[:, :1], m - 8, axis=1)], axis=1), clipped])
+    return batch, np.concatenate([owner, back]).astype(int)
+
+
+def _hull_fractions(batch: np.ndarray, lo_u: float, lo_v: float, hi_u: float, hi_v: float) -> np.ndarray:
+    """Per row of ``batch`` (k, m, 2) pixel points: area(hull and image) / area(hull), 0 for a
+    degenerate hull."""
+    hulls = shapely.convex_hull(shapely.multipoints(batch))
+    total = shapely.area(hulls)
+    # A rectangle clip of a convex polygon is its intersection with the rectangle.
+    inner = shapely.area(shapely.clip_by_rect(hulls, lo_u, lo_v, hi_u, hi_v))
+    ok = total > 0
+    frac = np.zeros(len(batch))
+    frac[ok] = np.clip(inner[ok] / total[ok], 0.0, 1.0)
+    return frac
 
 
 def objects_geometry(objects: list[SceneObject], K: np.ndarray, cam_to_world: np.ndarray, width: int, height: int,
@@ -129,18 +142,55 @@ def objects_geometry(objects: list[SceneObject], K: np.ndarray, cam_to_world: np
     n = len(corners)
     to_cam = invert_pose(pose)
     pc = transform_points(to_cam, corners.reshape(-1, 3)).reshape(n, 8, 3)  # world_to_camera
-    proj = project_camera_boxes(K, pc, width, height, near=near)
-    in_frame = camera_boxes_in_frame_fraction(K, pc, width, height, near).tolist()
+    whole, bbox, truncated, in_frame = _box_fields(K, pc, width, height, near)
     depth = transform_points(to_cam, centers[:, None, :])[:, 0, 2].tolist()  # (1, 3) products per object, as for one
     dist = boxes_point_distance(centers, sizes, rots, pose[:3, 3]).tolist()
-    hit, bbox = proj["hit"].tolist(), proj["bbox"].tolist()
-    in_front, truncated = proj["in_front"].tolist(), proj["truncated"].tolist()
     out = {}
     for i, o in enumerate(objects):
-        box = bbox[i] if hit[i] else None
-        out[o.id] = ObjectInView(in_front[i] and not truncated[i], box, truncated[i], in_frame[i], dist[i], depth[i],
+        box = bbox[i]
+        out[o.id] = ObjectInView(whole[i], box, truncated[i], in_frame[i], dist[i], depth[i],
                                  nulls=_NO_BOX if box is None else frozenset())
     return out
+
+
+def _box_fields(K: np.ndarray, pc: np.ndarray, width: int, height: int, near: float) -> tuple[list, list, list, list]:
+    """Per box (camera-frame corners ``pc`` (N, 8, 3)): in_frustum, the clipped bbox or None,
+    truncated, in_frame_fraction, as :func:`engine.geometry.projection.project_camera_boxes` and
+    :func:`camera_boxes_in_frame_fraction` give them (the same arithmetic, shared)."""
+    lo_u, lo_v, hi_u, hi_v = -0.5, -0.5, width - 0.5, height - 0.5
+    z = pc[:, :, 2]
+    front = np.all(z >= near, axis=1)
+    zs = np.where(front[:, None], z, 1.0)
+    u = K[0, 0] * pc[:, :, 0] / zs + K[0, 2]
+    v = K[1, 1] * pc[:, :, 1] / zs + K[1, 2]
+    raw = np.stack([u.min(axis=1), v.min(axis=1), u.max(axis=1), v.max(axis=1)], axis=1)
+    meets = ~((raw[:, 2] < lo_u) | (raw[:, 0] > hi_u) | (raw[:, 3] < lo_v) | (raw[:, 1] > hi_v))
+    inside = (raw[:, 0] >= lo_u) & (raw[:, 1] >= lo_v) & (raw[:, 2] <= hi_u) & (raw[:, 3] <= hi_v)
+    hit = front & meets
+    whole = hit & inside  # every corner in front and in the image: in_frustum, in_frame_fraction 1
+    truncated = hit & ~inside  # a front box's clipped bbox differs from its raw one
+    in_frame = whole.astype(float)
+    owner = np.flatnonzero(truncated)  # in front, crossing the image border: their 8 projected corners
+    batch = np.stack([u[owner], v[owner]], axis=2)
+    back = np.flatnonzero(~front)
+    if len(back):  # crossing the near plane: the clipped solid's vertices, projected
+        cand, mask = clip_boxes_to_near(pc[back], near)
+        cu, cv = project_clipped(K, cand, mask)
+        raw[back] = np.stack([np.where(mask, cu, np.inf).min(axis=1), np.where(mask, cv, np.inf).min(axis=1),
+                              np.where(mask, cu, -np.inf).max(axis=1), np.where(mask, cv, -np.inf).max(axis=1)], axis=1)
+        r = raw[back]
+        hit[back] = truncated[back] = mask.any(axis=1) & ~((r[:, 2] < lo_u) | (r[:, 0] > hi_u) | (r[:, 3] < lo_v) |
+                                                          (r[:, 1] > hi_v))
+        count = mask.sum(axis=1)
+        sel = count >= 3
+        back, mask, count, clipped = back[sel], mask[sel], count[sel], np.stack([cu[sel], cv[sel]], axis=2)
+        if len(back):
+            batch, owner = _with_clipped(batch, owner, back, mask, count, clipped)
+    if len(owner):
+        in_frame[owner] = _hull_fractions(batch, lo_u, lo_v, hi_u, hi_v)
+    bbox = np.stack([np.maximum(raw[:, 0], lo_u), np.maximum(raw[:, 1], lo_v), np.minimum(raw[:, 2], hi_u),
+                     np.minimum(raw[:, 3], hi_v)], axis=1).tolist()
+    return whole.tolist(), [b if h else None for b, h in zip(bbox, hit.tolist())], truncated.tolist(), in_frame.tolist()
 
 
 class GeometryArrays(NamedTuple):

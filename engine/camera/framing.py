@@ -19,6 +19,7 @@ what the record reports.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import numpy as np
@@ -163,9 +164,7 @@ class BoxCaster:
 
 def _grid_uv(width: int, height: int, grid: int) -> tuple[np.ndarray, np.ndarray]:
     """(grid*grid,) u and v pixel coordinates of the grid cell centres, row by row."""
-    u = (np.arange(grid) + 0.5) * width / grid - 0.5
-    v = (np.arange(grid) + 0.5) * height / grid - 0.5
-    uu, vv = np.meshgrid(u, v)
+    uu, vv = np.meshgrid(_grid_centres(width, grid), _grid_centres(height, grid))
     return uu.ravel(), vv.ravel()
 
 
@@ -198,6 +197,70 @@ def estimate_framing(caster: BoxCaster, K: np.ndarray, pose: np.ndarray, width: 
     frac = np.divide(visible, amodal, out=np.zeros(len(amodal)), where=amodal > 0)
     well = (frac >= float(cfg["min_visible_fraction"])) & (visible / rays >= float(cfg["min_pixel_share"]))
     return {"seen_well": int(well.sum()), "bare_share": float(np.count_nonzero(nearest < 0) / rays)}
+
+
+def surely_poor(caster: BoxCaster, K: np.ndarray, pose: np.ndarray, width: int, height: int, near: float,
+                cfg: Mapping, cam_corners: np.ndarray) -> bool:
+    """True only when :func:`estimate_framing` would certainly fail :func:`framing_ok`, found
+    from the boxes' image rectangles instead of casting (False: no verdict, cast).
+
+    A ray meets a box (at t >= near) only through the projection of the box's part at
+    z >= near, so only grid cells whose centre lies in a rectangle holding that projection may
+    count it: the bounding rectangle of the projected corners for a box wholly in front, else
+    the extremes of x / z and y / z over the box's camera-frame x, y ranges and z in
+    [near - 1e-6, its top]; grown by 1e-6 px, and by 1e-9 of a cell for the index arithmetic
+    (rounding is ~1e-11).
+    Rays in no rectangle are bare for sure, and a box with too few cells cannot be seen well:
+    bounds on the estimate's ``bare_share`` (from below) and ``seen_well`` (from above).
+
+    Args:
+        cam_corners: (N, 8, 3) corners of the caster's boxes in the camera frame (metres).
+    """
+    g = int(cfg["grid"])
+    rays = g * g
+    fx, fy, cx, cy = float(K[0, 0]), float(K[1, 1]), float(K[0, 2]), float(K[1, 2])
+    z = cam_corners[:, :, 2]
+    uv = cam_corners[:, :, :2] * (fx, fy) / np.maximum(z, near)[:, :, None] + (cx, cy)
+    lo, hi = uv.min(axis=1).tolist(), uv.max(axis=1).tolist()  # [u, v] extremes, for boxes wholly in front
+    su, sv = g / width, g / height  # cells per pixel; cell j's centre is at (j + 0.5) / su - 0.5
+    near_cut = near - _CULL
+    covered = np.zeros((g, g), bool)
+    cells = []
+    for b, (zmin, zmax) in enumerate(zip(z.min(axis=1).tolist(), z.max(axis=1).tolist())):
+        if zmax < near_cut:  # wholly behind the near plane: no ray meets it
+            cells.append(0)
+            continue
+        if zmin >= near + _CULL:
+            (u0, v0), (u1, v1) = lo[b], hi[b]
+        else:  # its part at z >= near_cut lies in x/z, y/z between those of its x, y ranges at z = near_cut, zmax
+            if near_cut <= 0.0:
+                return False
+            xs, ys, _ = zip(*cam_corners[b].tolist())
+            u0 = fx * min(min(xs) / near_cut, min(xs) / zmax) + cx
+            u1 = fx * max(max(xs) / near_cut, max(xs) / zmax) + cx
+            v0 = fy * min(min(ys) / near_cut, min(ys) / zmax) + cy
+            v1 = fy * max(max(ys) / near_cut, max(ys) / zmax) + cy
+        j0 = max(0, math.ceil((u0 - _CULL + 0.5) * su - 0.5 - 1e-9))
+        j1 = min(g, math.floor((u1 + _CULL + 0.5) * su - 0.5 + 1e-9) + 1)
+        i0 = max(0, math.ceil((v0 - _CULL + 0.5) * sv - 0.5 - 1e-9))
+        i1 = min(g, math.floor((v1 + _CULL + 0.5) * sv - 0.5 + 1e-9) + 1)
+        if j0 >= j1 or i0 >= i1:
+            cells.append(0)
+            continue
+        covered[i0:i1, j0:j1] = True
+        cells.append((j1 - j0) * (i1 - i0))
+    if (rays - int(np.count_nonzero(covered))) / rays > float(cfg["max_bare_share"]):
+        return True
+    mvf, mps = float(cfg["min_visible_fraction"]), float(cfg["min_pixel_share"])
+    # seen well needs visible / rays >= mps (visible <= rays meeting the box <= cells) and a
+    # visible fraction >= mvf (0 for a box no ray meets, at most 1 otherwise)
+    could = sum(1 for c in cells if c / rays >= mps and ((c > 0 and mvf <= 1.0) or mvf <= 0.0))
+    return could < int(cfg["min_seen_well"])
+
+
+def _grid_centres(size: int, grid: int) -> np.ndarray:
+    """(grid,) pixel coordinates of the grid cell centres along an image side (as _grid_uv)."""
+    return (np.arange(grid) + 0.5) * size / grid - 0.5
 
 
 def framing_ok(est: Mapping, cfg: Mapping) -> bool:

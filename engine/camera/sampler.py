@@ -18,7 +18,7 @@ import numpy as np
 
 from engine.camera.annotate import geometry_arrays, objects_geometry
 from engine.camera.config import scene_profile, validate_camera_cfg
-from engine.camera.framing import BoxCaster, estimate_framing, framing_ok
+from engine.camera.framing import BoxCaster, estimate_framing, framing_ok, surely_poor
 from engine.camera.intrinsics import intrinsics_unchecked, vertical_fov_deg
 from engine.camera.obstacles import Obstacles as _Obstacles
 from engine.geometry import look_at
@@ -97,11 +97,28 @@ class _Clusters:
         return hit
 
 
-def _too_close(eye: np.ndarray, fwd: np.ndarray, accepted: list[tuple[np.ndarray, np.ndarray]],
-               min_translation: float, cos_min_rot: float) -> bool:
-    """True when a candidate (centre ``eye``, optical axis ``fwd``) is within ``min_translation``
-    m of an accepted view's centre, or its axis within the minimum rotation of that view's axis
-    (``accepted``: (centre, axis) pairs; norms as ``np.linalg.norm`` computes them)."""
+_VALID_CFGS: dict[str, None] = {}  # repr of plain-dict camera configs that passed validation (a few, newest last)
+
+
+def _validate(camera_cfg: Mapping) -> None:
+    """validate_camera_cfg, skipped for a plain dict equal (same repr: values and types) to one
+    that passed before; the pipeline passes the same config for every scene."""
+    key = repr(camera_cfg) if type(camera_cfg) is dict else None
+    if key is not None and key in _VALID_CFGS:
+        return
+    validate_camera_cfg(camera_cfg)
+    if key is not None:
+        _VALID_CFGS[key] = None
+        while len(_VALID_CFGS) > 8:
+            del _VALID_CFGS[next(iter(_VALID_CFGS))]
+
+
+def _too_close(pose: np.ndarray, accepted: list[tuple[np.ndarray, np.ndarray]], min_translation: float,
+               cos_min_rot: float) -> bool:
+    """True when a candidate (cam_to_world ``pose``) stands within ``min_translation`` m of an
+    accepted view's centre, or its optical axis is within the minimum rotation of that view's
+    (``accepted``: (centre, axis) pairs; the distance as ``np.linalg.norm`` computes it)."""
+    eye, fwd = pose[:3, 3], pose[:3, 2]
     for pos, axis in accepted:
         d = eye - pos
         if math.sqrt(d.dot(d)) < min_translation or float(fwd @ axis) > cos_min_rot + 1e-12:
@@ -149,7 +166,7 @@ def sample_views(scene: SceneGraph, camera_cfg: Mapping, rng: np.random.Generato
         CameraSamplingError: k exceeds the number of objects, or no candidate passed within
             ``max_attempts``; the message names the config keys to relax.
     """
-    validate_camera_cfg(camera_cfg)
+    _validate(camera_cfg)
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"sample_views: rng must be a numpy.random.Generator, got {type(rng).__name__}; "
                         "fix: pass engine.rng.stage_rng(seed, scene_index, 'camera')")
@@ -228,28 +245,27 @@ def sample_views(scene: SceneGraph, camera_cfg: Mapping, rng: np.random.Generato
         if check_room and (abs(ex) > in_x or abs(ey) > in_y or (sz > 0 and h > in_z)):
             reasons["outside_room"] += 1
             continue
-        eye = np.array([ex, ey, h])
-        if obstacles.inside_box(eye):
-            reasons["inside_object"] += 1
+        why = obstacles.blocked(ex, ey, h, clear_footprints)  # inside_object, above_footprint or None
+        if why is not None:
+            reasons[why] += 1
             continue
-        if clear_footprints and obstacles.above_footprint(eye):
-            reasons["above_footprint"] += 1
-            continue
-        pose = look_at(eye, target, up=(0.0, 0.0, 1.0))
+        pose = look_at((ex, ey, h), target, up=(0.0, 0.0, 1.0))
         fwd = pose[:3, 2]
-        if _too_close(eye, fwd, accepted, min_translation, cos_min_rot):
+        if accepted and _too_close(pose, accepted, min_translation, cos_min_rot):
             reasons["too_close_to_view"] += 1
             continue
         K = intrinsics_unchecked(width, height, fov)
-        if obstacles.centres_in_frustum(K, pose, width, height, near) < k:  # a quick necessary test
+        if not obstacles.in_frustum_at_least(k, K, pose, width, height, near):
             reasons["too_few_in_frustum"] += 1
             continue
-        cam_corners = obstacles.camera_corners(pose)
-        if obstacles.count_in_frustum(cam_corners, K, width, height, near) < k:
-            reasons["too_few_in_frustum"] += 1
-            continue
-        est = estimate_framing(caster, K, pose, width, height, near, fr, cam_corners) if fr else None
         relaxed = bool(fr) and since_last > int(fr["relax_after"])  # a hard scene: take a plainer view
+        est = None
+        if fr:
+            cam_corners = obstacles.camera_corners(pose)
+            if not relaxed and surely_poor(caster, K, pose, width, height, near, fr, cam_corners):
+                reasons["poor_framing"] += 1  # what the estimate would say; it is skipped
+                continue
+            est = estimate_framing(caster, K, pose, width, height, near, fr, cam_corners)
         if est is not None and not relaxed and not framing_ok(est, fr):
             reasons["poor_framing"] += 1
             continue
