@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from engine.camera.annotate import boxes_in_frame_fraction, geometry_arrays, objects_geometry
-from engine.camera.framing import BoxCaster, estimate_framing, grid_rays
+from engine.camera.framing import BoxCaster, estimate_framing, framing_ok, grid_rays, ray_cover, surely_poor
 from engine.camera.intrinsics import make_intrinsics
 from engine.camera.obstacles import Obstacles
 from engine.camera.sampler import _cluster, _Clusters
@@ -101,6 +101,30 @@ def test_cast_view_and_estimate_match_cast_of_every_ray():
             ref = _estimate_reference(caster, K, pose, 512, 384, near, cfg)
             assert estimate_framing(caster, K, pose, 512, 384, near, cfg) == ref
             assert estimate_framing(caster, K, pose, 512, 384, near, cfg, cam) == ref
+
+
+def test_ray_cover_bounds_the_cast():
+    rng = np.random.default_rng(8)
+    cfgs = [{"grid": 20, "min_visible_fraction": 0.5, "min_pixel_share": 0.004, "min_seen_well": 3,
+             "max_bare_share": 0.6},
+            {"grid": 8, "min_visible_fraction": 0.0, "min_pixel_share": 0.0, "min_seen_well": 2, "max_bare_share": 0.9}]
+    poor = 0
+    for trial in range(80):
+        objs = _objects(rng, int(rng.integers(1, 20)), spread=2.5)
+        caster = BoxCaster(objs)
+        for _ in range(10):
+            K, pose = _random_view(rng)
+            near = float(rng.choice([0.05, 0.3]))
+            cam = (caster.corners - pose[:3, 3]) @ pose[:3, :3]
+            for cfg in cfgs:
+                rays, cells = ray_cover(K, 512, 384, near, cfg["grid"], cam)
+                hit, nearest = caster.cast(pose[:3, 3], grid_rays(K, pose, 512, 384, cfg["grid"]), near)
+                assert not hit[:, ~rays].any() and (nearest[~rays] == -1).all()  # uncovered rays meet nothing
+                assert (hit.sum(axis=1) <= np.array(cells)).all()
+                if surely_poor((rays, cells), cfg):
+                    poor += 1
+                    assert not framing_ok(_estimate_reference(caster, K, pose, 512, 384, near, cfg), cfg)
+    assert poor > 50
 
 
 def _project_boxes_reference(K, pose, corners, width, height, near):

@@ -199,10 +199,9 @@ def estimate_framing(caster: BoxCaster, K: np.ndarray, pose: np.ndarray, width: 
     return {"seen_well": int(well.sum()), "bare_share": float(np.count_nonzero(nearest < 0) / rays)}
 
 
-def surely_poor(caster: BoxCaster, K: np.ndarray, pose: np.ndarray, width: int, height: int, near: float,
-                cfg: Mapping, cam_corners: np.ndarray) -> bool:
-    """True only when :func:`estimate_framing` would certainly fail :func:`framing_ok`, found
-    from the boxes' image rectangles instead of casting (False: no verdict, cast).
+def ray_cover(K: np.ndarray, width: int, height: int, near: float, grid: int,
+              cam_corners: np.ndarray) -> tuple[np.ndarray, list[int]] | None:
+    """Which grid rays may meet a box, and how many may meet each box, without casting.
 
     A ray meets a box (at t >= near) only through the projection of the box's part at
     z >= near, so only grid cells whose centre lies in a rectangle holding that projection may
@@ -210,20 +209,25 @@ def surely_poor(caster: BoxCaster, K: np.ndarray, pose: np.ndarray, width: int, 
     the extremes of x / z and y / z over the box's camera-frame x, y ranges and z in
     [near - 1e-6, its top]; grown by 1e-6 px, and by 1e-9 of a cell for the index arithmetic
     (rounding is ~1e-11).
-    Rays in no rectangle are bare for sure, and a box with too few cells cannot be seen well:
-    bounds on the estimate's ``bare_share`` (from below) and ``seen_well`` (from above).
 
     Args:
-        cam_corners: (N, 8, 3) corners of the caster's boxes in the camera frame (metres).
+        K: (3, 3) intrinsics. near: metres. grid: rays per image side.
+        cam_corners: (N, 8, 3) box corners in the camera frame (metres).
+
+    Returns:
+        (rays (grid*grid,) bool: False for a ray that meets no box for sure, in grid_rays'
+        order; cells: per box, how many rays may meet it), or None when near <= 1e-6 m (no
+        verdict).
     """
-    g = int(cfg["grid"])
-    rays = g * g
+    g = grid
+    near_cut = near - _CULL
+    if near_cut <= 0.0:
+        return None
     fx, fy, cx, cy = float(K[0, 0]), float(K[1, 1]), float(K[0, 2]), float(K[1, 2])
     z = cam_corners[:, :, 2]
     uv = cam_corners[:, :, :2] * (fx, fy) / np.maximum(z, near)[:, :, None] + (cx, cy)
     lo, hi = uv.min(axis=1).tolist(), uv.max(axis=1).tolist()  # [u, v] extremes, for boxes wholly in front
     su, sv = g / width, g / height  # cells per pixel; cell j's centre is at (j + 0.5) / su - 0.5
-    near_cut = near - _CULL
     covered = np.zeros((g, g), bool)
     cells = []
     for b, (zmin, zmax) in enumerate(zip(z.min(axis=1).tolist(), z.max(axis=1).tolist())):
@@ -233,8 +237,6 @@ def surely_poor(caster: BoxCaster, K: np.ndarray, pose: np.ndarray, width: int, 
         if zmin >= near + _CULL:
             (u0, v0), (u1, v1) = lo[b], hi[b]
         else:  # its part at z >= near_cut lies in x/z, y/z between those of its x, y ranges at z = near_cut, zmax
-            if near_cut <= 0.0:
-                return False
             xs, ys, _ = zip(*cam_corners[b].tolist())
             u0 = fx * min(min(xs) / near_cut, min(xs) / zmax) + cx
             u1 = fx * max(max(xs) / near_cut, max(xs) / zmax) + cx
@@ -249,12 +251,24 @@ def surely_poor(caster: BoxCaster, K: np.ndarray, pose: np.ndarray, width: int, 
             continue
         covered[i0:i1, j0:j1] = True
         cells.append((j1 - j0) * (i1 - i0))
-    if (rays - int(np.count_nonzero(covered))) / rays > float(cfg["max_bare_share"]):
+    return covered.ravel(), cells
+
+
+def surely_poor(cover: tuple[np.ndarray, list[int]], cfg: Mapping) -> bool:
+    """True only when :func:`estimate_framing` would certainly fail :func:`framing_ok`.
+
+    From a :func:`ray_cover`: rays that may meet no box are bare for sure (a lower bound of the
+    estimate's ``bare_share``), and a box that few rays may meet cannot be seen well (an upper
+    bound of ``seen_well``). False: no verdict, cast.
+    """
+    rays, cells = cover
+    n_rays = len(rays)
+    if (n_rays - int(np.count_nonzero(rays))) / n_rays > float(cfg["max_bare_share"]):
         return True
     mvf, mps = float(cfg["min_visible_fraction"]), float(cfg["min_pixel_share"])
     # seen well needs visible / rays >= mps (visible <= rays meeting the box <= cells) and a
     # visible fraction >= mvf (0 for a box no ray meets, at most 1 otherwise)
-    could = sum(1 for c in cells if c / rays >= mps and ((c > 0 and mvf <= 1.0) or mvf <= 0.0))
+    could = sum(1 for c in cells if c / n_rays >= mps and ((c > 0 and mvf <= 1.0) or mvf <= 0.0))
     return could < int(cfg["min_seen_well"])
 
 

@@ -146,8 +146,11 @@ class Obstacles:
                            [0.0, 0.0, fy / e, -fy / e, 0.0],
                            [(cx - lo) / e, (hu - cx) / e, (cy - lo) / e, (hv - cy) / e, 1.0 / ez]])
         m = pose[:3, :3] @ planes  # world -> plane values, after subtracting the camera centre
-        off = np.array([0.0, 0.0, 0.0, 0.0, -(near - _SLACK) / ez]) - pose[:3, 3] @ m
-        worst = (self._flat_corners @ m + off).reshape(n, 40).min(axis=1)  # per box: its worst corner and plane
+        off = pose[:3, 3] @ m
+        off[4] += (near - _SLACK) / ez
+        g = self._flat_corners @ m
+        g -= off
+        worst = g.reshape(n, 40).min(axis=1)  # per box: its worst corner and plane
         surely_in = np.count_nonzero(worst > 1.0)
         if surely_in >= k:
             return True

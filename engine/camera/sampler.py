@@ -18,7 +18,7 @@ import numpy as np
 
 from engine.camera.annotate import geometry_arrays, objects_geometry
 from engine.camera.config import scene_profile, validate_camera_cfg
-from engine.camera.framing import BoxCaster, estimate_framing, framing_ok, surely_poor
+from engine.camera.framing import BoxCaster, estimate_framing, framing_ok, ray_cover, surely_poor
 from engine.camera.intrinsics import intrinsics_unchecked, vertical_fov_deg
 from engine.camera.obstacles import Obstacles as _Obstacles
 from engine.geometry import look_at
@@ -198,10 +198,13 @@ def sample_views(scene: SceneGraph, camera_cfg: Mapping, rng: np.random.Generato
     m_hi = max(1, min(k, len(pool))) + 1
     ranges = [prof["height_m"], prof["pitch_deg"], prof["distance_m"], (-math.pi, math.pi)]
     if fr:
-        close_prob, spread = float(fr["close_prob"]), float(fr["yaw_spread_deg"])
+        close_prob, spread, grid = float(fr["close_prob"]), float(fr["yaw_spread_deg"]), int(fr["grid"])
         ranges += [(0.0, 1.0), fr["close_distance_m"], fr["close_pitch_deg"]]
     # value = lo + (hi - lo) * u, as rng.uniform(lo, hi) computes it (engine.rng.uniform)
     spans = [(float(lo), float(hi) - float(lo)) for lo, hi in ranges]
+    n_doubles = len(spans)
+    (h_lo, h_span), (p_lo, p_span), (d_lo, d_span), (y_lo, y_span) = spans[:4]
+    (cd_lo, cd_span), (cp_lo, cp_span) = spans[5:] if fr else ((0.0, 0.0), (0.0, 0.0))
     fov_lo, fov_hi = cfg["fov_deg"]
     accepted: list[tuple[np.ndarray, np.ndarray]] = []  # (centre, optical axis) of each view
 
@@ -222,17 +225,17 @@ def sample_views(scene: SceneGraph, camera_cfg: Mapping, rng: np.random.Generato
         fov = uniform(rng, fov_lo, fov_hi)
         m = int(rng.integers(1, m_hi)) if pool else 0
         anchor = int(rng.integers(len(pool))) if pool else 0
-        u = rng.random(len(spans)).tolist()
-        h = spans[0][0] + spans[0][1] * u[0]
-        pitch = math.radians(spans[1][0] + spans[1][1] * u[1])
-        dist = spans[2][0] + spans[2][1] * u[2]
-        yaw = spans[3][0] + spans[3][1] * u[3]
+        u = rng.random(n_doubles).tolist()
+        h = h_lo + h_span * u[0]
+        pitch = math.radians(p_lo + p_span * u[1])
+        dist = d_lo + d_span * u[2]
+        yaw = y_lo + y_span * u[3]
         shot = None
         if fr:  # framing profiles: a close-up of the cluster with probability close_prob
             close = bool(u[4] < close_prob)
             shot = "close" if close else "wide"
             if close:
-                dist, pitch = spans[5][0] + spans[5][1] * u[5], math.radians(spans[6][0] + spans[6][1] * u[6])
+                dist, pitch = cd_lo + cd_span * u[5], math.radians(cp_lo + cp_span * u[6])
 
         members, (ax, ay, az) = clusters.get(anchor, m) if pool else ([], (0.0, 0.0, 0.0))
         if shot == "close" and spread < 180.0 and math.hypot(ax, ay) > 1e-9:
@@ -262,9 +265,11 @@ def sample_views(scene: SceneGraph, camera_cfg: Mapping, rng: np.random.Generato
         est = None
         if fr:
             cam_corners = obstacles.camera_corners(pose)
-            if not relaxed and surely_poor(caster, K, pose, width, height, near, fr, cam_corners):
-                reasons["poor_framing"] += 1  # what the estimate would say; it is skipped
-                continue
+            if not relaxed:  # (a relaxed view records its estimate, so it is always cast)
+                cover = ray_cover(K, width, height, near, grid, cam_corners)  # rays that may meet a box
+                if cover is not None and surely_poor(cover, fr):
+                    reasons["poor_framing"] += 1  # what the estimate would say; it is skipped
+                    continue
             est = estimate_framing(caster, K, pose, width, height, near, fr, cam_corners)
         if est is not None and not relaxed and not framing_ok(est, fr):
             reasons["poor_framing"] += 1
