@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-import shapely
 
 from typing import NamedTuple
 
 from engine.geometry.boxes import boxes_corners, boxes_point_distance
+from engine.geometry.geos import hull_areas
 from engine.geometry.projection import clip_boxes_to_near, project_clipped, world_to_camera
 from engine.geometry.transforms import invert_pose, transform_points
 from engine.scene.annotations import NOT_IN_VIEW, ObjectInView
@@ -66,7 +66,7 @@ def camera_boxes_in_frame_fraction(K: np.ndarray, pc: np.ndarray, width: int, he
     batch = np.stack([u[owner], v[owner]], axis=2)  # (k, 8, 2)
     # Boxes crossing the near plane: the vertices of the clipped solid (kept corners, then edge
     # crossings), projected; those with at least 3.
-    back = np.flatnonzero(~front)
+    back = np.flatnonzero(~front & (pc[:, :, 2] >= near).any(axis=1))  # a box wholly behind has no vertex
     if len(back):
         cand, mask = clip_boxes_to_near(pc[back], near)
         cu, cv = project_clipped(K, cand, mask)
@@ -98,10 +98,8 @@ def _with_clipped(batch: np.ndarray, owner: np.ndarray, back: np.ndarray, mask: 
 def _hull_fractions(batch: np.ndarray, lo_u: float, lo_v: float, hi_u: float, hi_v: float) -> np.ndarray:
     """Per row of ``batch`` (k, m, 2) pixel points: area(hull and image) / area(hull), 0 for a
     degenerate hull."""
-    hulls = shapely.convex_hull(shapely.multipoints(batch))
-    total = shapely.area(hulls)
     # A rectangle clip of a convex polygon is its intersection with the rectangle.
-    inner = shapely.area(shapely.clip_by_rect(hulls, lo_u, lo_v, hi_u, hi_v))
+    total, inner = hull_areas(batch, lo_u, lo_v, hi_u, hi_v)
     ok = total > 0
     frac = np.zeros(len(batch))
     frac[ok] = np.clip(inner[ok] / total[ok], 0.0, 1.0)
@@ -157,39 +155,38 @@ def _box_fields(K: np.ndarray, pc: np.ndarray, width: int, height: int, near: fl
     """Per box (camera-frame corners ``pc`` (N, 8, 3)): in_frustum, the clipped bbox or None,
     truncated, in_frame_fraction, as :func:`engine.geometry.projection.project_camera_boxes` and
     :func:`camera_boxes_in_frame_fraction` give them (the same arithmetic, shared)."""
-    lo_u, lo_v, hi_u, hi_v = -0.5, -0.5, width - 0.5, height - 0.5
+    lo, hi = (-0.5, -0.5), (width - 0.5, height - 0.5)
+    f, c = (K[0, 0], K[1, 1]), (K[0, 2], K[1, 2])
     z = pc[:, :, 2]
     front = np.all(z >= near, axis=1)
     zs = np.where(front[:, None], z, 1.0)
-    u = K[0, 0] * pc[:, :, 0] / zs + K[0, 2]
-    v = K[1, 1] * pc[:, :, 1] / zs + K[1, 2]
-    raw = np.stack([u.min(axis=1), v.min(axis=1), u.max(axis=1), v.max(axis=1)], axis=1)
-    meets = ~((raw[:, 2] < lo_u) | (raw[:, 0] > hi_u) | (raw[:, 3] < lo_v) | (raw[:, 1] > hi_v))
-    inside = (raw[:, 0] >= lo_u) & (raw[:, 1] >= lo_v) & (raw[:, 2] <= hi_u) & (raw[:, 3] <= hi_v)
+    uv = pc[:, :, :2] * f / zs[:, :, None] + c  # (N, 8, 2): u = fx * x / z + cx, v likewise
+    mn, mx = uv.min(axis=1), uv.max(axis=1)  # (N, 2) raw bbox corners [u0, v0], [u1, v1]
+    meets = (mx >= lo).all(axis=1) & (mn <= hi).all(axis=1)
+    inside = (mn >= lo).all(axis=1) & (mx <= hi).all(axis=1)
     hit = front & meets
     whole = hit & inside  # every corner in front and in the image: in_frustum, in_frame_fraction 1
     truncated = hit & ~inside  # a front box's clipped bbox differs from its raw one
     in_frame = whole.astype(float)
     owner = np.flatnonzero(truncated)  # in front, crossing the image border: their 8 projected corners
-    batch = np.stack([u[owner], v[owner]], axis=2)
-    back = np.flatnonzero(~front)
-    if len(back):  # crossing the near plane: the clipped solid's vertices, projected
+    batch = uv[owner]
+    # crossing the near plane: the clipped solid's vertices, projected (project_clipped); a box
+    # wholly behind it (no corner at z >= near) has none: no bbox, not truncated, in-frame 0
+    back = np.flatnonzero(~front & (z >= near).any(axis=1))
+    if len(back):
         cand, mask = clip_boxes_to_near(pc[back], near)
-        cu, cv = project_clipped(K, cand, mask)
-        raw[back] = np.stack([np.where(mask, cu, np.inf).min(axis=1), np.where(mask, cv, np.inf).min(axis=1),
-                              np.where(mask, cu, -np.inf).max(axis=1), np.where(mask, cv, -np.inf).max(axis=1)], axis=1)
-        r = raw[back]
-        hit[back] = truncated[back] = mask.any(axis=1) & ~((r[:, 2] < lo_u) | (r[:, 0] > hi_u) | (r[:, 3] < lo_v) |
-                                                          (r[:, 1] > hi_v))
+        cuv = cand[:, :, :2] * f / np.where(mask, cand[:, :, 2], 1.0)[:, :, None] + c
+        inner = mask[:, :, None]
+        bmn, bmx = np.where(inner, cuv, np.inf).min(axis=1), np.where(inner, cuv, -np.inf).max(axis=1)
+        mn[back], mx[back] = bmn, bmx
+        hit[back] = truncated[back] = mask.any(axis=1) & (bmx >= lo).all(axis=1) & (bmn <= hi).all(axis=1)
         count = mask.sum(axis=1)
         sel = count >= 3
-        back, mask, count, clipped = back[sel], mask[sel], count[sel], np.stack([cu[sel], cv[sel]], axis=2)
-        if len(back):
-            batch, owner = _with_clipped(batch, owner, back, mask, count, clipped)
+        if sel.any():
+            batch, owner = _with_clipped(batch, owner, back[sel], mask[sel], count[sel], cuv[sel])
     if len(owner):
-        in_frame[owner] = _hull_fractions(batch, lo_u, lo_v, hi_u, hi_v)
-    bbox = np.stack([np.maximum(raw[:, 0], lo_u), np.maximum(raw[:, 1], lo_v), np.minimum(raw[:, 2], hi_u),
-                     np.minimum(raw[:, 3], hi_v)], axis=1).tolist()
+        in_frame[owner] = _hull_fractions(batch, *lo, *hi)
+    bbox = np.concatenate([np.maximum(mn, lo), np.minimum(mx, hi)], axis=1).tolist()
     return whole.tolist(), [b if h else None for b, h in zip(bbox, hit.tolist())], truncated.tolist(), in_frame.tolist()
 
 

@@ -182,7 +182,7 @@ def project_camera_boxes(K: np.ndarray, pc: np.ndarray, width: int, height: int,
         out["in_front"][idx] = True
         out["bbox"][idx] = clipped[hit]
         out["truncated"][idx] = np.any(clipped[hit] != raw[hit], axis=1)
-    back = np.flatnonzero(~front)
+    back = np.flatnonzero(~front & (pc[:, :, 2] >= near).any(axis=1))  # wholly behind: no vertex, not hit
     if len(back):  # boxes crossing the near plane: project_camera_box of each, batched
         cand, mask = clip_boxes_to_near(pc[back], near)
         u, v = project_clipped(K, cand, mask)

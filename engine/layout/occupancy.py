@@ -14,8 +14,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import shapely
-from shapely.creation import HandleNaN
+
+from engine.geometry.geos import distances, polygon
 
 # Placement classes (rows/columns of the gap table).
 FREE, WALL_FURNITURE, WALL_OBJECT, SMALL, DOOR, PRIMITIVE = range(6)
@@ -114,13 +114,13 @@ class Occupancy:
                 gaps.append(gap)
         if not near:
             return None
-        poly = _polygon(corners)
+        poly = polygon(corners)
         self._last = (corners, poly)
         polys = self._polys
         for j in near:  # footprints become polygons when first needed
             if polys[j] is None:
-                polys[j] = _polygon(np.array(self._corners[j]))
-        dist = shapely.lib.distance(poly, [polys[j] for j in near]).tolist()
+                polys[j] = polygon(np.array(self._corners[j]))
+        dist = distances(poly, [polys[j] for j in near]).tolist()
         bad = [(j, d) for j, d, gap in zip(near, dist, gaps) if d < gap]
         if not bad:
             return None
@@ -140,12 +140,3 @@ class Occupancy:
         self._last = None
         self.n += 1
         return self.n - 1
-
-
-_NO_HOLES = np.empty((0,), dtype=object)
-_ALLOW_NAN = np.intc(HandleNaN.allow)  # linearrings default
-
-
-def _polygon(corners: np.ndarray):
-    """``shapely.polygons(corners)`` for one (4, 2) ring, without the wrapper's argument handling."""
-    return shapely.lib.polygons(shapely.lib.linearrings(corners, _ALLOW_NAN), _NO_HOLES)
