@@ -30,3 +30,14 @@ def stage_rng(job_seed: int, scene_index: int, stage: str) -> np.random.Generato
 def child_rng(rng: np.random.Generator) -> np.random.Generator:
     """Split off an independent generator from ``rng`` (consumes one draw of ``rng``)."""
     return np.random.Generator(np.random.PCG64(int(rng.integers(0, 2**63 - 1))))
+
+
+def uniform(rng: np.random.Generator, low: float, high: float) -> float:
+    """``float(rng.uniform(low, high))`` for scalar bounds: the same single draw and the same
+    value, without the array-argument handling (about 3x cheaper; hot sampling loops use it).
+
+    numpy computes ``low + (high - low) * next_double`` (``random_uniform`` in its
+    distributions.c); ``rng.random()`` is that ``next_double``.
+    """
+    lo = float(low)
+    return lo + (float(high) - lo) * rng.random()

@@ -19,6 +19,11 @@ def make_intrinsics(width: int, height: int, fov_deg: float) -> np.ndarray:
         raise ValueError(f"make_intrinsics: width and height must be positive integers, got {width!r}, {height!r}")
     if not (0.0 < float(fov_deg) < 180.0):
         raise ValueError(f"make_intrinsics: fov_deg must be in (0, 180) degrees, got {fov_deg!r}")
+    return intrinsics_unchecked(width, height, fov_deg)
+
+
+def intrinsics_unchecked(width: int, height: int, fov_deg: float) -> np.ndarray:
+    """:func:`make_intrinsics` without the argument checks, for callers that validated them once."""
     f = (width / 2.0) / math.tan(math.radians(float(fov_deg)) / 2.0)
     return np.array([[f, 0.0, (width - 1) / 2.0], [0.0, f, (height - 1) / 2.0], [0.0, 0.0, 1.0]])
 

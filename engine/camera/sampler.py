@@ -16,12 +16,14 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from engine.camera.annotate import objects_geometry
+from engine.camera.annotate import geometry_arrays, objects_geometry
 from engine.camera.config import scene_profile, validate_camera_cfg
-from engine.camera.framing import BoxCaster, estimate_framing, framing_ok
-from engine.plain import to_plain
-from engine.camera.intrinsics import make_intrinsics, vertical_fov_deg
+from engine.camera.framing import BoxCaster, estimate_framing, framing_ok, ray_cover, surely_poor
+from engine.camera.intrinsics import intrinsics_unchecked, vertical_fov_deg
+from engine.camera.obstacles import Obstacles as _Obstacles
 from engine.geometry import look_at
+from engine.plain import to_plain
+from engine.rng import uniform
 from engine.scene.graph import SceneGraph, SceneObject, View
 
 REJECT_REASONS = ("outside_room", "inside_object", "above_footprint", "too_close_to_view", "too_few_in_frustum",
@@ -63,58 +65,65 @@ def target_pool(scene: SceneGraph) -> list[SceneObject]:
     return list(scene.objects)
 
 
-class _Obstacles:
-    """Vectorised point-in-inflated-box tests for all objects of a scene (world metres)."""
-
-    def __init__(self, objects: list[SceneObject], margin: float, footprint_objects: list[SceneObject]):
-        self.centers = np.array([o.center for o in objects], dtype=float).reshape(-1, 3)
-        self.rots = np.array([o.rotation for o in objects], dtype=float).reshape(-1, 3, 3)
-        self.halves = np.array([o.size for o in objects], dtype=float).reshape(-1, 3) / 2 + margin
-        self.corners = np.array([o.box.corners for o in objects], dtype=float).reshape(-1, 8, 3)
-        fo = footprint_objects
-        self.fp_centers = np.array([o.center for o in fo], dtype=float).reshape(-1, 3)
-        self.fp_rots = np.array([o.rotation for o in fo], dtype=float).reshape(-1, 3, 3)
-        self.fp_halves = np.array([o.size for o in fo], dtype=float).reshape(-1, 3) / 2 + margin
-
-    def in_frustum_upper_bound(self, K: np.ndarray, pose: np.ndarray, width: int, height: int, near: float) -> int:
-        """How many objects may be fully inside the frustum: a count >= the exact one.
-
-        One batched projection of all corners with a 1e-6 slack (pixels and metres), so the
-        sampler can skip the exact per-object geometry of hopeless candidates.
-        """
-        R, t = pose[:3, :3], pose[:3, 3]
-        cam = (self.corners - t) @ R  # (N, 8, 3) camera frame
-        z = cam[..., 2]
-        ok = z >= near - 1e-6
-        zs = np.where(ok, z, 1.0)
-        u = K[0, 0] * cam[..., 0] / zs + K[0, 2]
-        v = K[1, 1] * cam[..., 1] / zs + K[1, 2]
-        ok &= (u >= -0.5 - 1e-6) & (u <= width - 0.5 + 1e-6) & (v >= -0.5 - 1e-6) & (v <= height - 0.5 + 1e-6)
-        return int(np.all(ok, axis=1).sum())
-
-    def inside_box(self, p: np.ndarray) -> bool:
-        """True when ``p`` (3,) lies inside or on any inflated object box."""
-        local = np.einsum("nij,ni->nj", self.rots, p - self.centers)
-        return bool(np.any(np.all(np.abs(local) <= self.halves, axis=1)))
-
-    def above_footprint(self, p: np.ndarray) -> bool:
-        """True when ``p``'s floor position (x, y) lies inside any inflated floor footprint."""
-        local = np.einsum("nij,ni->nj", self.fp_rots, p - self.fp_centers)
-        return bool(np.any(np.all(np.abs(local[:, :2]) <= self.fp_halves[:, :2], axis=1)))
-
-
-def _inside_room(scene: SceneGraph, eye: np.ndarray, margin: float) -> bool:
-    sx, sy, sz = (float(v) for v in scene.room.size)
-    if abs(eye[0]) > sx / 2 - margin or abs(eye[1]) > sy / 2 - margin:
-        return False
-    return sz <= 0 or eye[2] <= sz - margin
-
-
 def _cluster(pool: list[SceneObject], centers: np.ndarray, anchor: int, m: int) -> list[int]:
     """Indices into ``pool`` of the anchor and its m-1 nearest neighbours (floor distance, stable)."""
     d = np.linalg.norm(centers[:, :2] - centers[anchor, :2], axis=1)
     d[anchor] = -1.0
     return [int(i) for i in np.argsort(d, kind="stable")[:m]]
+
+
+class _Clusters:
+    """``(members, aim)`` per (anchor, m), computed once per scene: the :func:`_cluster` indices
+    and their mean pool centre (x, y, z floats, the numpy mean of those centres).
+
+    The neighbour order of every anchor comes from one (n, n) distance matrix: row ``a`` holds
+    the values :func:`_cluster` computes for anchor ``a`` (the same differences, and a norm of two
+    squares, whose sum has one rounding in any order), and a stable row sort orders them alike.
+    """
+
+    def __init__(self, centers: np.ndarray):
+        self.centers = centers  # (n, 3) pool object centres, world m
+        xy = centers[:, :2]
+        d = np.linalg.norm(xy[None, :, :] - xy[:, None, :], axis=2)
+        np.fill_diagonal(d, -1.0)
+        self._order = np.argsort(d, axis=1, kind="stable")
+        self._cache: dict[tuple[int, int], tuple[list[int], tuple[float, float, float]]] = {}
+
+    def get(self, anchor: int, m: int) -> tuple[list[int], tuple[float, float, float]]:
+        hit = self._cache.get((anchor, m))
+        if hit is None:
+            members = self._order[anchor, :m].tolist()
+            hit = self._cache[(anchor, m)] = (members, tuple(self.centers[members].mean(axis=0).tolist()))
+        return hit
+
+
+_VALID_CFGS: dict[str, None] = {}  # repr of plain-dict camera configs that passed validation (a few, newest last)
+
+
+def _validate(camera_cfg: Mapping) -> None:
+    """validate_camera_cfg, skipped for a plain dict equal (same repr: values and types) to one
+    that passed before; the pipeline passes the same config for every scene."""
+    key = repr(camera_cfg) if type(camera_cfg) is dict else None
+    if key is not None and key in _VALID_CFGS:
+        return
+    validate_camera_cfg(camera_cfg)
+    if key is not None:
+        _VALID_CFGS[key] = None
+        while len(_VALID_CFGS) > 8:
+            del _VALID_CFGS[next(iter(_VALID_CFGS))]
+
+
+def _too_close(pose: np.ndarray, accepted: list[tuple[np.ndarray, np.ndarray]], min_translation: float,
+               cos_min_rot: float) -> bool:
+    """True when a candidate (cam_to_world ``pose``) stands within ``min_translation`` m of an
+    accepted view's centre, or its optical axis is within the minimum rotation of that view's
+    (``accepted``: (centre, axis) pairs; the distance as ``np.linalg.norm`` computes it)."""
+    eye, fwd = pose[:3, 3], pose[:3, 2]
+    for pos, axis in accepted:
+        d = eye - pos
+        if math.sqrt(d.dot(d)) < min_translation or float(fwd @ axis) > cos_min_rot + 1e-12:
+            return True
+    return False
 
 
 def _relax_hint(cfg: dict, scene_type: str, reasons: dict[str, int]) -> str:
@@ -157,7 +166,7 @@ def sample_views(scene: SceneGraph, camera_cfg: Mapping, rng: np.random.Generato
         CameraSamplingError: k exceeds the number of objects, or no candidate passed within
             ``max_attempts``; the message names the config keys to relax.
     """
-    validate_camera_cfg(camera_cfg)
+    _validate(camera_cfg)
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"sample_views: rng must be a numpy.random.Generator, got {type(rng).__name__}; "
                         "fix: pass engine.rng.stage_rng(seed, scene_index, 'camera')")
@@ -173,11 +182,31 @@ def sample_views(scene: SceneGraph, camera_cfg: Mapping, rng: np.random.Generato
     width, height, near = cfg["width"], cfg["height"], float(cfg["near_m"])
     pool = target_pool(scene)
     pool_centers = np.array([o.center for o in pool], dtype=float).reshape(-1, 3)
+    clusters = _Clusters(pool_centers)
+    arrays = geometry_arrays(scene.objects)  # the objects' boxes as arrays, shared by the tests below
     floor_objs = [o for o in scene.objects if o.on_floor] if prof["clear_footprints"] else []
-    obstacles = _Obstacles(scene.objects, float(cfg["object_margin_m"]), floor_objs)
+    obstacles = _Obstacles(scene.objects, float(cfg["object_margin_m"]), floor_objs, arrays)
     cos_min_rot = math.cos(math.radians(cfg["min_rotation_deg"]))
+    min_translation = cfg["min_translation_m"]
     fr = prof.get("framing")
-    caster = BoxCaster(scene.objects) if fr else None
+    caster = BoxCaster(scene.objects, arrays) if fr else None
+    # the room test of a candidate centre: |x|, |y| within the walls less wall_margin_m, below the ceiling
+    sx, sy, sz = (float(v) for v in scene.room.size)
+    wall_margin = float(cfg["wall_margin_m"])
+    in_x, in_y, in_z = sx / 2 - wall_margin, sy / 2 - wall_margin, sz - wall_margin
+    check_room, clear_footprints = prof["inside_room"], prof["clear_footprints"]
+    m_hi = max(1, min(k, len(pool))) + 1
+    ranges = [prof["height_m"], prof["pitch_deg"], prof["distance_m"], (-math.pi, math.pi)]
+    if fr:
+        close_prob, spread, grid = float(fr["close_prob"]), float(fr["yaw_spread_deg"]), int(fr["grid"])
+        ranges += [(0.0, 1.0), fr["close_distance_m"], fr["close_pitch_deg"]]
+    # value = lo + (hi - lo) * u, as rng.uniform(lo, hi) computes it (engine.rng.uniform)
+    spans = [(float(lo), float(hi) - float(lo)) for lo, hi in ranges]
+    n_doubles = len(spans)
+    (h_lo, h_span), (p_lo, p_span), (d_lo, d_span), (y_lo, y_span) = spans[:4]
+    (cd_lo, cd_span), (cp_lo, cp_span) = spans[5:] if fr else ((0.0, 0.0), (0.0, 0.0))
+    fov_lo, fov_hi = cfg["fov_deg"]
+    accepted: list[tuple[np.ndarray, np.ndarray]] = []  # (centre, optical axis) of each view
 
     views: list[View] = []
     reasons = {r: 0 for r in REJECT_REASONS}
@@ -190,58 +219,62 @@ def sample_views(scene: SceneGraph, camera_cfg: Mapping, rng: np.random.Generato
                 f"{_relax_hint(cfg, st, reasons)}; or raise camera.max_attempts")
         attempts += 1
         since_last += 1
-        # Draw every value of the candidate up front, in a fixed order.
-        fov = float(rng.uniform(*cfg["fov_deg"]))
-        m = int(rng.integers(1, max(1, min(k, len(pool))) + 1)) if pool else 0
+        # Draw every value of the candidate up front, in a fixed order: fov, m, anchor, then height,
+        # pitch, distance, yaw (and with framing: close-up coin, close distance, close pitch), the
+        # latter one contiguous run of doubles, so one rng.random(n) call draws them.
+        fov = uniform(rng, fov_lo, fov_hi)
+        m = int(rng.integers(1, m_hi)) if pool else 0
         anchor = int(rng.integers(len(pool))) if pool else 0
-        h = float(rng.uniform(*prof["height_m"]))
-        pitch = math.radians(float(rng.uniform(*prof["pitch_deg"])))
-        dist = float(rng.uniform(*prof["distance_m"]))
-        yaw = float(rng.uniform(-math.pi, math.pi))
+        u = rng.random(n_doubles).tolist()
+        h = h_lo + h_span * u[0]
+        pitch = math.radians(p_lo + p_span * u[1])
+        dist = d_lo + d_span * u[2]
+        yaw = y_lo + y_span * u[3]
         shot = None
         if fr:  # framing profiles: a close-up of the cluster with probability close_prob
-            close = bool(rng.random() < float(fr["close_prob"]))
-            close_dist = float(rng.uniform(*fr["close_distance_m"]))
-            close_pitch = math.radians(float(rng.uniform(*fr["close_pitch_deg"])))
+            close = bool(u[4] < close_prob)
             shot = "close" if close else "wide"
             if close:
-                dist, pitch = close_dist, close_pitch
+                dist, pitch = cd_lo + cd_span * u[5], math.radians(cp_lo + cp_span * u[6])
 
-        members = _cluster(pool, pool_centers, anchor, m) if pool else []
-        aim = pool_centers[members].mean(axis=0) if members else np.zeros(3)
-        if shot == "close" and float(fr["yaw_spread_deg"]) < 180.0 and math.hypot(aim[0], aim[1]) > 1e-9:
+        members, (ax, ay, az) = clusters.get(anchor, m) if pool else ([], (0.0, 0.0, 0.0))
+        if shot == "close" and spread < 180.0 and math.hypot(ax, ay) > 1e-9:
             # close-ups look outwards, from the room's middle towards the cluster, within +-yaw_spread_deg
-            yaw = math.atan2(aim[1], aim[0]) + yaw * float(fr["yaw_spread_deg"]) / 180.0
+            yaw = math.atan2(ay, ax) + yaw * spread / 180.0
             yaw = (yaw + math.pi) % (2 * math.pi) - math.pi
-        direction = np.array([math.cos(yaw), math.sin(yaw)])
-        eye = np.array([aim[0] - dist * direction[0], aim[1] - dist * direction[1], h])
-        target = np.array([aim[0], aim[1], h + dist * math.tan(pitch)])
+        ex, ey = ax - dist * math.cos(yaw), ay - dist * math.sin(yaw)
+        target = (ax, ay, h + dist * math.tan(pitch))
 
-        if prof["inside_room"] and not _inside_room(scene, eye, float(cfg["wall_margin_m"])):
+        if check_room and (abs(ex) > in_x or abs(ey) > in_y or (sz > 0 and h > in_z)):
             reasons["outside_room"] += 1
             continue
-        if obstacles.inside_box(eye):
-            reasons["inside_object"] += 1
+        why = obstacles.blocked(ex, ey, h, clear_footprints)  # inside_object, above_footprint or None
+        if why is not None:
+            reasons[why] += 1
             continue
-        if prof["clear_footprints"] and obstacles.above_footprint(eye):
-            reasons["above_footprint"] += 1
-            continue
-        pose = look_at(eye, target, up=(0.0, 0.0, 1.0))
+        pose = look_at((ex, ey, h), target, up=(0.0, 0.0, 1.0))
         fwd = pose[:3, 2]
-        if any(np.linalg.norm(eye - v.position) < cfg["min_translation_m"] or float(fwd @ v.forward) > cos_min_rot + 1e-12
-               for v in views):
+        if accepted and _too_close(pose, accepted, min_translation, cos_min_rot):
             reasons["too_close_to_view"] += 1
             continue
-        K = make_intrinsics(width, height, fov)
-        if obstacles.in_frustum_upper_bound(K, pose, width, height, near) < k:
+        K = intrinsics_unchecked(width, height, fov)
+        if not obstacles.in_frustum_at_least(k, K, pose, width, height, near):
             reasons["too_few_in_frustum"] += 1
             continue
-        est = estimate_framing(caster, K, pose, width, height, near, fr) if fr else None
         relaxed = bool(fr) and since_last > int(fr["relax_after"])  # a hard scene: take a plainer view
+        est = None
+        if fr:
+            cam_corners = obstacles.camera_corners(pose)
+            if not relaxed:  # (a relaxed view records its estimate, so it is always cast)
+                cover = ray_cover(K, width, height, near, grid, cam_corners)  # rays that may meet a box
+                if cover is not None and surely_poor(cover, fr):
+                    reasons["poor_framing"] += 1  # what the estimate would say; it is skipped
+                    continue
+            est = estimate_framing(caster, K, pose, width, height, near, fr, cam_corners)
         if est is not None and not relaxed and not framing_ok(est, fr):
             reasons["poor_framing"] += 1
             continue
-        geom = objects_geometry(scene.objects, K, pose, width, height, near)
+        geom = objects_geometry(scene.objects, K, pose, width, height, near, arrays=arrays)
         count = sum(g.in_frustum for g in geom.values())
         if count < k:
             reasons["too_few_in_frustum"] += 1
@@ -269,5 +302,6 @@ def sample_views(scene: SceneGraph, camera_cfg: Mapping, rng: np.random.Generato
             params["framing_relaxed"] = relaxed
         views.append(View(id=f"view_{len(views)}", K=K.tolist(), width=width, height=height,
                           cam_to_world=pose.tolist(), objects=geom, params=params))
+        accepted.append((pose[:3, 3], fwd))
         since_last = 0
     return views

@@ -69,6 +69,33 @@ def clip_box_to_near(cam_points: np.ndarray, near: float) -> np.ndarray:
     return np.concatenate(keep, axis=0)
 
 
+def clip_boxes_to_near(cam_points: np.ndarray, near: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`clip_box_to_near` for N boxes at once, as candidate vertices and a mask.
+
+    Args:
+        cam_points: (N, 8, 3) box corners in the camera frame (metres).
+
+    Returns:
+        (N, 20, 3) candidates (the 8 corners, then one point per edge of :data:`BOX_EDGES`) and
+        an (N, 20) mask: row i's masked candidates, in order, are ``clip_box_to_near(
+        cam_points[i], near)`` value for value (the same arithmetic, element by element).
+    """
+    pc = np.asarray(cam_points, dtype=float).reshape(-1, 8, 3)
+    a, b = pc[:, BOX_EDGES[:, 0]], pc[:, BOX_EDGES[:, 1]]  # (N, 12, 3)
+    za, zb = a[..., 2], b[..., 2]
+    cross = (za - near) * (zb - near) < 0
+    t = np.divide(near - za, zb - za, out=np.zeros_like(za), where=cross)
+    cand = np.concatenate([pc, a + t[..., None] * (b - a)], axis=1)
+    return cand, np.concatenate([pc[..., 2] >= near, cross], axis=1)
+
+
+def project_clipped(K: np.ndarray, cand: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel (u, v) of the masked candidates of :func:`clip_boxes_to_near`, (N, 20) each, as
+    ``project_box`` computes them (u = fx * x / z + cx); unmasked entries hold junk."""
+    z = np.where(mask, cand[..., 2], 1.0)
+    return K[0, 0] * cand[..., 0] / z + K[0, 2], K[1, 1] * cand[..., 1] / z + K[1, 2]
+
+
 def project_box(
     K: np.ndarray,
     cam_to_world: np.ndarray,
@@ -128,10 +155,16 @@ def project_boxes(K: np.ndarray, cam_to_world: np.ndarray, corners: np.ndarray, 
         bool as in project_box (False where not hit). Boxes with every corner in front of the
         near plane are projected together; the others go through project_box's clipping.
     """
-    K = np.asarray(K, dtype=float)
     corners = np.asarray(corners, dtype=float).reshape(-1, 8, 3)
     n = len(corners)
     pc = world_to_camera(cam_to_world, corners.reshape(-1, 3)).reshape(n, 8, 3)
+    return project_camera_boxes(K, pc, width, height, near)
+
+
+def project_camera_boxes(K: np.ndarray, pc: np.ndarray, width: int, height: int, near: float = 1e-3) -> dict[str, np.ndarray]:
+    """:func:`project_boxes` for N boxes given by their (N, 8, 3) camera-frame corners (metres)."""
+    K = np.asarray(K, dtype=float)
+    n = len(pc)
     out = {"hit": np.zeros(n, dtype=bool), "bbox": np.full((n, 4), np.nan),
            "truncated": np.zeros(n, dtype=bool), "in_front": np.zeros(n, dtype=bool)}
     front = np.all(pc[:, :, 2] >= near, axis=1)
@@ -149,11 +182,18 @@ def project_boxes(K: np.ndarray, cam_to_world: np.ndarray, corners: np.ndarray, 
         out["in_front"][idx] = True
         out["bbox"][idx] = clipped[hit]
         out["truncated"][idx] = np.any(clipped[hit] != raw[hit], axis=1)
-    for i in np.flatnonzero(~front):
-        proj = project_camera_box(K, pc[i], width, height, near)
-        if proj is not None:
-            out["hit"][i], out["bbox"][i] = True, proj["bbox"]
-            out["truncated"][i], out["in_front"][i] = proj["truncated"], proj["in_front"]
+    back = np.flatnonzero(~front & (pc[:, :, 2] >= near).any(axis=1))  # wholly behind: no vertex, not hit
+    if len(back):  # boxes crossing the near plane: project_camera_box of each, batched
+        cand, mask = clip_boxes_to_near(pc[back], near)
+        u, v = project_clipped(K, cand, mask)
+        raw = np.stack([np.where(mask, u, np.inf).min(axis=1), np.where(mask, v, np.inf).min(axis=1),
+                        np.where(mask, u, -np.inf).max(axis=1), np.where(mask, v, -np.inf).max(axis=1)], axis=1)
+        hit = mask.any(axis=1) & ~((raw[:, 2] < lo_u) | (raw[:, 0] > hi_u) | (raw[:, 3] < lo_v) | (raw[:, 1] > hi_v))
+        idx = back[hit]
+        out["hit"][idx] = True
+        out["truncated"][idx] = True  # a box crossing the near plane is truncated
+        out["bbox"][idx] = np.stack([np.maximum(raw[hit, 0], lo_u), np.maximum(raw[hit, 1], lo_v),
+                                     np.minimum(raw[hit, 2], hi_u), np.minimum(raw[hit, 3], hi_v)], axis=1)
     return out
 
 

@@ -52,11 +52,27 @@ def sample_layout(scene_cfg: Mapping, catalog: Catalog, rng: np.random.Generator
         raise TypeError(f"rng: expected numpy.random.Generator, got {type(rng).__name__}; "
                         f"fix: pass engine.rng.stage_rng(seed, scene_index, 'layout')")
     cfg = to_plain(scene_cfg)
-    validate_scene_cfg(cfg)
-    room, drafts, stats, extra = _SAMPLERS[cfg["type"]](cfg, catalog, rng)
-    scene = to_scene_graph(room, drafts, catalog, stats, extra, cfg, config_hash(cfg), scene_id, seed, scene_index)
+    cfg_hash = _validated_hash(cfg)
+    room, drafts, stats, extra = _SAMPLERS[cfg["type"]](cfg, catalog, rng)  # the samplers only read cfg
+    scene = to_scene_graph(room, drafts, catalog, stats, extra, cfg, cfg_hash, scene_id, seed, scene_index)
     sample_shape_params(scene.objects, load_shape_specs(), rng)  # after the layout: layouts do not depend on it
     return scene
+
+
+_HASHES: dict[str, str] = {}  # repr of a valid plain scene config -> its config_hash (a few, newest last)
+
+
+def _validated_hash(cfg: dict) -> str:
+    """validate_scene_cfg(cfg), then config_hash(cfg); both remembered for a config of the same
+    repr (values and types), since the pipeline passes the same config for every scene."""
+    key = repr(cfg)
+    h = _HASHES.get(key)
+    if h is None:
+        validate_scene_cfg(cfg)
+        h = _HASHES[key] = config_hash(cfg)
+        while len(_HASHES) > 8:
+            del _HASHES[next(iter(_HASHES))]
+    return h
 
 
 def load_scene_cfg(name: str) -> dict:

@@ -6,6 +6,7 @@ Sizes are metres along the local axes (x = depth, the front axis; y = width; z =
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -13,6 +14,7 @@ import numpy as np
 
 from engine import ENGINE_NAME, __version__
 from engine.layout.errors import LayoutInfeasibleError
+from engine.rng import uniform
 from engine.scene.catalog import Catalog, Category
 from engine.scene.graph import Room, SceneGraph, SceneObject
 from engine.scene.relations import ON_FLOOR, ON_WALL, OnObject
@@ -79,13 +81,18 @@ class Picker:
     def __init__(self, weights: Mapping[str, float]):
         self.keys = list(weights)
         self.w = np.array([float(weights[k]) for k in self.keys])
+        self._cum: dict[bytes | None, list[float]] = {}  # cumulative weights per allowed mask
 
     def pick(self, rng: np.random.Generator, allowed: np.ndarray | None = None) -> str | None:
-        w = self.w if allowed is None else np.where(allowed, self.w, 0.0)
-        cum = np.cumsum(w)
+        """One key (one ``rng.random()`` draw), or None when no allowed key has weight > 0."""
+        mask = None if allowed is None else np.asarray(allowed, dtype=bool).tobytes()
+        cum = self._cum.get(mask)
+        if cum is None:
+            w = self.w if allowed is None else np.where(allowed, self.w, 0.0)
+            cum = self._cum[mask] = np.cumsum(w).tolist()
         if cum[-1] <= 0:
             return None
-        i = int(np.searchsorted(cum, rng.random() * cum[-1], side="right"))
+        i = bisect.bisect_right(cum, rng.random() * cum[-1])  # np.searchsorted(cum, ..., side="right")
         return self.keys[min(i, len(self.keys) - 1)]
 
 
@@ -122,22 +129,24 @@ def sample_size(cat: Category, rng: np.random.Generator) -> tuple[float, float, 
         if lo > hi:
             raise ValueError(f"catalog category {cat.key}: isotropic but its size ranges do not intersect; "
                              f"fix: give depth, width and height a common range")
-        s = float(rng.uniform(lo, hi))
+        s = uniform(rng, lo, hi)
         return s, s, s
     if cat.extra.get("round"):
         lo, hi = max(d0, w0), min(d1, w1)
         if lo > hi:
             raise ValueError(f"catalog category {cat.key}: round but depth and width ranges do not intersect")
-        s = float(rng.uniform(lo, hi))
-        return s, s, float(rng.uniform(h0, h1))
-    u = rng.random(3)
-    return d0 + (d1 - d0) * float(u[0]), w0 + (w1 - w0) * float(u[1]), h0 + (h1 - h0) * float(u[2])
+        s = uniform(rng, lo, hi)
+        return s, s, uniform(rng, h0, h1)
+    u0, u1, u2 = rng.random(3).tolist()
+    return d0 + (d1 - d0) * u0, w0 + (w1 - w0) * u1, h0 + (h1 - h0) * u2
 
 
 def sample_attributes(cat: Category, rng: np.random.Generator) -> dict:
     """{"color", "material"} drawn uniformly from the category's lists."""
-    i, j = rng.integers(0, [len(cat.colors), len(cat.materials)])
-    return {"color": cat.colors[int(i)], "material": cat.materials[int(j)]}
+    # two scalar draws: what rng.integers(0, [n_colors, n_materials]) draws, element by element
+    i = int(rng.integers(len(cat.colors)))
+    j = int(rng.integers(len(cat.materials)))
+    return {"color": cat.colors[i], "material": cat.materials[j]}
 
 
 def check_counts(placed: Mapping[str, int], mins: Mapping[str, int], scene_attempts: int, stats: Stats,

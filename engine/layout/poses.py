@@ -15,6 +15,7 @@ import numpy as np
 
 from engine.layout.drafts import Draft, Stats
 from engine.layout.occupancy import Occupancy, rect_corners, rotated_half_extent
+from engine.rng import uniform
 from engine.scene.graph import Wall
 
 EDGE = 0.01  # m kept between a small object's footprint and its support's edge
@@ -93,7 +94,7 @@ def against_wall_pose(draft: Draft, wall: WallLine, wall_index: int, corner: flo
     lo, hi = corner + w / 2, wall.length - corner - w / 2
     if lo > hi:
         return "does_not_fit"
-    t = float(rng.uniform(lo, hi))
+    t = uniform(rng, lo, hi)
     return wall_slot(draft, wall, wall_index, t, cls)
 
 
@@ -117,15 +118,15 @@ def free_pose(draft: Draft, half_x: float, half_y: float, margin: float, facing:
     if facing == "room":
         ex = ey = math.hypot(d, w) / 2  # any yaw fits
     else:
-        yaw = float(rng.uniform(-math.pi, math.pi)) if any_yaw else \
-            int(rng.integers(4)) * HALF_PI + float(rng.uniform(-yaw_jitter, yaw_jitter))
+        yaw = uniform(rng, -math.pi, math.pi) if any_yaw else \
+            int(rng.integers(4)) * HALF_PI + uniform(rng, -yaw_jitter, yaw_jitter)
         ex, ey = rotated_half_extent(d / 2, w / 2, yaw)
     bx, by = half_x - margin - ex, half_y - margin - ey
     if bx < 0 or by < 0:
         return "does_not_fit"
-    x, y = float(rng.uniform(-bx, bx)), float(rng.uniform(-by, by))
+    x, y = uniform(rng, -bx, bx), uniform(rng, -by, by)
     if facing == "room":
-        yaw = math.atan2(-y, -x) + float(rng.uniform(-yaw_jitter, yaw_jitter))
+        yaw = math.atan2(-y, -x) + uniform(rng, -yaw_jitter, yaw_jitter)
     return floor_draft(draft, x, y, wrap_angle(yaw), cls)
 
 
@@ -142,7 +143,7 @@ def near_pose(draft: Draft, anchor: Draft, mode: str, gap_range: tuple[float, fl
     d, w, h = draft.size
     ad, aw, _ = anchor.size
     ax, ay = anchor.center[0], anchor.center[1]
-    gap = float(rng.uniform(*gap_range))
+    gap = uniform(rng, *gap_range)
     if mode == "beside":
         side = 1.0 if rng.random() < 0.5 else -1.0
         off = aw / 2 + gap + w / 2
@@ -154,13 +155,13 @@ def near_pose(draft: Draft, anchor: Draft, mode: str, gap_range: tuple[float, fl
         return floor_draft(draft, ax + c * u - s * v, ay + s * u + c * v, anchor.yaw, cls)
     if mode == "front":
         phi = anchor.yaw
-        normal_half, tangent_off = ad / 2, float(rng.uniform(-0.15, 0.15)) * aw / 2
+        normal_half, tangent_off = ad / 2, uniform(rng, -0.15, 0.15) * aw / 2
     elif mode == "around":
         side = int(rng.integers(4))
         phi = anchor.yaw + side * HALF_PI
         normal_half, tangent_half = (ad / 2, aw / 2) if side % 2 == 0 else (aw / 2, ad / 2)
         m = max(tangent_half - w / 2, 0.0)
-        tangent_off = float(rng.uniform(-m, m))
+        tangent_off = uniform(rng, -m, m)
     else:
         raise ValueError(f"catalog near_mode {mode!r} for {draft.category}: must be around, front or beside")
     c, s = math.cos(phi), math.sin(phi)
@@ -180,16 +181,16 @@ def on_support_pose(draft: Draft, support: Draft, support_index: int, has_front:
     d, w, h = draft.size
     sd, sw, _ = support.size
     if has_front:
-        rel = float(rng.uniform(-yaw_jitter, yaw_jitter))
+        rel = uniform(rng, -yaw_jitter, yaw_jitter)
         if not support.has_front:  # no preferred direction: any side of the support
             rel += int(rng.integers(4)) * HALF_PI
     else:
-        rel = float(rng.uniform(-math.pi, math.pi))
+        rel = uniform(rng, -math.pi, math.pi)
     ex, ey = rotated_half_extent(d / 2, w / 2, rel)
     bx, by = sd / 2 - EDGE - ex, sw / 2 - EDGE - ey
     if bx < 0 or by < 0:
         return "does_not_fit"
-    u, v = float(rng.uniform(-bx, bx)), float(rng.uniform(-by, by))
+    u, v = uniform(rng, -bx, bx), uniform(rng, -by, by)
     c, s = math.cos(support.yaw), math.sin(support.yaw)
     x = support.center[0] + c * u - s * v
     y = support.center[1] + s * u + c * v
@@ -208,8 +209,8 @@ def wall_mount_pose(draft: Draft, wall: WallLine, wall_index: int, corner: float
     lo, hi = corner + w / 2, wall.length - corner - w / 2
     if lo > hi:
         return "does_not_fit"
-    t = float(rng.uniform(lo, hi))
-    zc = float(rng.uniform(*mount))
+    t = uniform(rng, lo, hi)
+    zc = uniform(rng, *mount)
     x, y = wall.point(t, d / 2)
     draft.center, draft.yaw = (x, y, zc), wall.yaw_in
     draft.support, draft.against, draft.wall_index, draft.wall_t = "wall", wall.id, wall_index, t

@@ -15,6 +15,7 @@ Expressions are a small, safe subset of Python: numbers, strings, parameter name
 from __future__ import annotations
 
 import ast
+import bisect
 import operator
 from functools import lru_cache
 from pathlib import Path
@@ -155,13 +156,24 @@ def default_params(params: Mapping[str, dict]) -> dict[str, Any]:
     return {k: d["default"] for k, d in params.items()}
 
 
+_CUMSUMS: dict[int, tuple[Any, list]] = {}  # id(weights) -> (weights, np.cumsum(weights) as a list)
+
+
+def _cumsum(weights: Any) -> list:
+    """``np.cumsum(weights).tolist()``, kept per weights object (the specs are loaded once)."""
+    hit = _CUMSUMS.get(id(weights))
+    if hit is None or hit[0] is not weights:
+        hit = _CUMSUMS[id(weights)] = (weights, np.cumsum(weights).tolist())
+    return hit[1]
+
+
 def draw_params(params: Mapping[str, dict], rng: np.random.Generator) -> dict[str, Any]:
     """One value per parameter, in declared order, one draw of ``rng`` each; JSON-safe values."""
     out: dict[str, Any] = {}
     for name, d in params.items():
         u = float(rng.random())
         if d["kind"] == "choice":
-            k = min(int(np.searchsorted(np.cumsum(d["weights"]), u, side="right")), len(d["values"]) - 1)
+            k = min(bisect.bisect_right(_cumsum(d["weights"]), u), len(d["values"]) - 1)  # np.searchsorted(.., "right")
             out[name] = d["values"][k]
         elif d["kind"] == "range":
             out[name] = _quantise(d["lo"], d["hi"], d["step"], d["lo"] + u * (d["hi"] - d["lo"]))
