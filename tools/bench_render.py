@@ -1,7 +1,8 @@
 """Renderer benchmark: frames/s and peak memory for sampled 20-object rooms.
 
 Each frame is RGB + float32 depth + int32 ids + per-object visibility with amodal counts
-(render + annotate_visibility), anti-aliasing and shadows as in conf/render/default.yaml.
+(render + annotate_visibility), shadows as in conf/render/default.yaml; the moderngl backend is
+timed with each ``--antialias`` mode (edge, the default, and msaa).
 Scenes (layout, views, appearance, meshes) are prepared before timing; every scene has the
 camera config's views (2 by default), so the shadow map is rendered once per scene.
 
@@ -116,6 +117,8 @@ def main() -> None:
     ap.add_argument("--objects", type=int, default=20)
     ap.add_argument("--device-index", type=int, default=0)
     ap.add_argument("--quality", nargs="+", default=["fast"], choices=["fast", "high"], help="render.quality presets to time")
+    ap.add_argument("--antialias", nargs="+", default=["edge", "msaa"], choices=["edge", "msaa"],
+                    help="render.antialias modes to time (moderngl; quality high always draws msaa)")
     args = ap.parse_args()
     for quality in args.quality:
         print(f"== render.quality={quality}")
@@ -129,11 +132,12 @@ def bench(args, quality: str) -> None:
     nobj = np.mean([len(s.objects) for s, _ in scenes])
     print(f"{len(scenes)} rooms, {nobj:.1f} objects, {tris:.0f} triangles on average; "
           f"{sum(len(s.views) for s, _ in scenes)} views")
-    for backend in args.backends:
-        cfg = dict(load_default_render_cfg(), backend=backend, device_index=args.device_index)
+    runs = [(b, aa) for b in args.backends for aa in (args.antialias if b == "moderngl" else ["msaa"])]
+    for backend, aa in runs:
+        cfg = dict(load_default_render_cfg(), backend=backend, device_index=args.device_index, antialias=aa)
         r = get_renderer(cfg)
-        print(f"{backend}: GL_RENDERER = {r.gl_renderer}; msaa {cfg['msaa_samples']}, shadows {cfg['shadows']} "
-              f"({cfg['shadow_map_size']}^2, PCF r={cfg['shadow_pcf_radius']})")
+        print(f"{backend}: GL_RENDERER = {r.gl_renderer}; antialias {aa} (msaa {cfg['msaa_samples']}), shadows "
+              f"{cfg['shadows']} ({cfg['shadow_map_size']}^2, PCF r={cfg['shadow_pcf_radius']})")
         for size in args.sizes:
             n = args.frames if backend == "moderngl" else args.pyrender_frames
             res = run(r, scenes, size, n, report_every=max(n // 10, 1) if n >= 1000 else 0)
