@@ -65,8 +65,9 @@ setup-dev: system-dev $(VENV)/.installed-dev $(LMMS_VENV)/.installed $(CYCLES_VE
 setup-lmms: $(LMMS_VENV)/.installed
 setup-cycles: $(CYCLES_VENV)/.installed
 
+# overwrite=true: a demo made by an earlier version (another config hash) is replaced, not refused
 demo: setup
-	$(PY) -m engine.cli demo out=$(OUT)
+	$(PY) -m engine.cli demo out=$(OUT) overwrite=true
 
 test: setup-dev
 	$(PY) -m pytest
