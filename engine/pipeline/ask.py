@@ -16,15 +16,13 @@ import logging
 import time
 from pathlib import Path
 
-import yaml
-
 import engine
-from engine.atomic import atomic_write_text, remove_stale_temps
+from engine.atomic import atomic_write_text
 from engine.ingest import UserScene, annotate_scene, detect_format, load_scenes
 from engine.ingest.build import formats
 from engine.pipeline.config import JobSpec, load_job
-from engine.pipeline.manifest import OutputLock, shard_complete, shard_key, write_manifest
-from engine.pipeline.run import _existing, _take_over, finish_dataset
+from engine.pipeline.manifest import OutputLock, shard_key, write_manifest
+from engine.pipeline.run import _existing, _resume, _take_over, finish_dataset
 from engine.pipeline.shard import run_shard
 from engine.pipeline.stages import SceneOutput
 from engine.pipeline.timing import StageTimer
@@ -151,20 +149,9 @@ def ask(scenes: str | Path, images: str | Path, overrides: list[str] | None = No
     timer = StageTimer()
     with OutputLock(out):
         manifest = _take_over(job)
-        removed = remove_stale_temps(out)
-        if removed:
-            log.info("removed %d temporary files left by an interrupted run", removed)
-        cfg_text = f"# {engine.ENGINE_NAME} {engine.__version__} ask config_hash: {job.config_hash}\n"
-        atomic_write_text(out / "config.yaml", cfg_text + yaml.safe_dump(job.cfg, sort_keys=False))
         # resume as generate does: the hash covers the config and the scene file's bytes, so the
         # shards already in the manifest (checksums verified) are this run's
-        todo = [k for k in range(job.num_shards) if not shard_complete(out, manifest["shards"].get(shard_key(k)))]
-        for k in todo:
-            manifest["shards"].pop(shard_key(k), None)
-        write_manifest(out, manifest)
-        if len(todo) < job.num_shards:
-            log.info("resuming: %d of %d shards are complete (checksums verified)", job.num_shards - len(todo),
-                     job.num_shards)
+        todo = _resume(job, manifest, f"# {engine.ENGINE_NAME} {engine.__version__} ask config_hash: {job.config_hash}\n")
         for k in todo:
             res = run_shard(job, k, stages)
             timer.add(res["seconds"])

@@ -90,6 +90,25 @@ def _take_over(job: JobSpec) -> dict:
     return m
 
 
+def _resume(job: JobSpec, manifest: dict, header: str) -> list[int]:
+    """Under the lock, after :func:`_take_over`: remove a stopped run's temporary files, write
+    ``config.yaml`` (``header`` + the config), drop the manifest entries of shards that are not
+    complete (checksums verified) and return those shards' indices, the ones left to make."""
+    out = job.out
+    removed = remove_stale_temps(out)
+    if removed:
+        log.info("removed %d temporary files left by an interrupted run", removed)
+    atomic_write_text(out / "config.yaml", header + yaml.safe_dump(job.cfg, sort_keys=False))
+    todo = [k for k in range(job.num_shards) if not shard_complete(out, manifest["shards"].get(shard_key(k)))]
+    for k in todo:
+        manifest["shards"].pop(shard_key(k), None)
+    write_manifest(out, manifest)
+    if len(todo) < job.num_shards:
+        log.info("resuming: %d of %d shards are complete (checksums verified)", job.num_shards - len(todo),
+                 job.num_shards)
+    return todo
+
+
 def generate(job: JobSpec) -> dict:
     """Make the dataset of ``job`` in ``job.out``; return a summary dict (rows, shards, seconds,
     samples/s, per-stage seconds, counters)."""
@@ -100,19 +119,8 @@ def generate(job: JobSpec) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     with OutputLock(out):
         manifest = _take_over(job)
-        removed = remove_stale_temps(out)
-        if removed:
-            log.info("removed %d temporary files left by an interrupted run", removed)
-        cfg_text = f"# spatialforge {engine.__version__} config_hash: {job.config_hash}\n"
-        atomic_write_text(out / "config.yaml", cfg_text + yaml.safe_dump(job.cfg, sort_keys=False))
-        todo = [k for k in range(job.num_shards) if not shard_complete(out, manifest["shards"].get(shard_key(k)))]
-        for k in range(job.num_shards):
-            if k in todo:
-                manifest["shards"].pop(shard_key(k), None)
-        write_manifest(out, manifest)
+        todo = _resume(job, manifest, f"# spatialforge {engine.__version__} config_hash: {job.config_hash}\n")
         skipped = job.num_shards - len(todo)
-        if skipped:
-            log.info("resuming: %d of %d shards are complete (checksums verified)", skipped, job.num_shards)
         timer = StageTimer()
         done_rows = {"n": 0}
         bars = _Progress(job, todo)
