@@ -652,7 +652,7 @@ class ModernglRenderer:
                 ps = self.programs["stats"]
                 ps["u_words"].value, ps["u_colw"].value = words, colw
                 ctx.disable(mgl.DEPTH_TEST)
-                ctx.enable(mgl.CULL_FACE)  # the faces the id image was drawn with (the edge filter turns culling off)
+                ctx.enable(mgl.CULL_FACE)  # cull as the id pass did, whatever pass ran in between
                 t.fbo_stats.use()
                 sb.vaos["stats"].render(mgl.TRIANGLES, vertices=sb.n_obj_indices, first=0)
                 ctx.memory_barrier()
