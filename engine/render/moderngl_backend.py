@@ -37,7 +37,7 @@ from engine.render.high import HighShading
 from engine.render.post import apply_camera_effects
 from engine.render.protocol import gl_projection, light_view_projection, mesh_bounds, scene_lights
 from engine.render.types import Frame
-from engine.render.visibility import bit_boxes, id_stats, object_fields
+from engine.render.visibility import bit_boxes, box_union, id_stats, object_fields
 from engine.geometry import invert_pose
 from engine.scene.graph import SceneGraph, View
 
@@ -235,15 +235,21 @@ _FS_EMPTY = """
 void main() {}
 """
 
+# The hidden part of each object's amodal mask: its pixels where the id image shows something
+# else (the visible part comes from the id image on the CPU; same vertex shader, invariant
+# position, so both passes cover the same pixels). The mask dedupes an object's own overlapping
+# triangles.
 _FS_STATS = """
 #version 430
-flat in int v_obj;
+flat in int v_obj; flat in int v_inst;
 layout(r32ui, binding = 0) uniform coherent uimage2DArray u_mask;
 layout(std430, binding = 1) buffer Stats { uint s[]; };
-uniform int u_words;  // per object: the amodal count, then column bits, then row bits
+uniform isampler2D u_ids;  // the view's id image (instance ids)
+uniform int u_words;  // per object: the hidden count, then column bits, then row bits
 uniform int u_colw;   // words of column bits: ceil(W / 32)
 void main() {
     ivec2 p = ivec2(gl_FragCoord.xy);
+    if (texelFetch(u_ids, p, 0).r == v_inst) return;  // visible here: counted from the id image
     uint bit = 1u << uint(v_obj & 31);
     uint prev = imageAtomicOr(u_mask, ivec3(p, v_obj >> 5), bit);
     if ((prev & bit) != 0u) return;
@@ -632,7 +638,8 @@ class ModernglRenderer:
                 self._ids_pass(sb, t, view, lights, shadow_idx, view_m, proj)
                 self._msaa_color_pass(sb, t, scene, view, lights, ambient, shadow_idx, view_m, proj)
 
-            # amodal statistics over the objects' triangles (visible ones come from the id image below)
+            # amodal statistics: the hidden part over the objects' triangles (the visible part comes
+            # from the id image below)
             n_obj = len(objs)
             colw, roww = (W + 31) // 32, (H + 31) // 32
             words = 1 + colw + roww
@@ -651,6 +658,8 @@ class ModernglRenderer:
                 ctx.memory_barrier()
                 ps = self.programs["stats"]
                 ps["u_words"].value, ps["u_colw"].value = words, colw
+                ps["u_ids"].value = 2
+                t.ids_tex.use(location=2)
                 ctx.disable(mgl.DEPTH_TEST)
                 ctx.enable(mgl.CULL_FACE)  # cull as the id pass did, whatever pass ran in between
                 t.fbo_stats.use()
@@ -671,10 +680,11 @@ class ModernglRenderer:
 
         if view.params.get("camera_effects"):  # RGB only: depth, ids and the statistics are read above
             rgb = apply_camera_effects(rgb, view.params["camera_effects"])
-        amodal_boxes = bit_boxes(stats[:, 1:1 + colw], stats[:, 1 + colw:])
+        hidden_boxes = bit_boxes(stats[:, 1:1 + colw], stats[:, 1 + colw:])
         per_id = id_stats(ids)
         for o in objs:
             k, iid = obj_index[int(o.instance_id)], int(o.instance_id)
-            per_id.setdefault(iid, {"visible": 0, "bbox_visible": None})
-            per_id[iid].update(amodal=int(stats[k, 0]), bbox_amodal=amodal_boxes[k] if stats[k, 0] else None)
+            s = per_id.setdefault(iid, {"visible": 0, "bbox_visible": None})
+            s.update(amodal=s["visible"] + int(stats[k, 0]),
+                     bbox_amodal=box_union(s["bbox_visible"], hidden_boxes[k] if stats[k, 0] else None))
         return Frame(rgb=rgb, depth=depth, ids=ids, objects=object_fields(scene, view, per_id, near))

@@ -98,6 +98,13 @@ def bit_boxes(col_bits: np.ndarray, row_bits: np.ndarray) -> list[list[int] | No
             for k in range(len(col_bits))]
 
 
+def box_union(a: list[int] | None, b: list[int] | None) -> list[int] | None:
+    """The smallest inclusive [u0, v0, u1, v1] pixel box holding boxes ``a`` and ``b`` (either may be None)."""
+    if a is None or b is None:
+        return a if b is None else list(b)
+    return [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]
+
+
 def annotate_visibility(view: View, frame: Frame, scene: SceneGraph | None = None) -> None:
     """Write the renderer fields (docs/record.md) of ``frame.objects`` into ``view.objects[id]``,
     and, when ``scene`` is given, ``view.pixel_shares`` (engine.render.framing.pixel_shares).
