@@ -248,6 +248,11 @@ def test_appearance_errors_name_the_field():
     bad["floor"]["kinds"] = {"marble": 1.0}
     with pytest.raises(ValueError, match="floor.kinds"):
         validate_appearance_cfg(bad)
+    for bad_n in (0, 2.5, True):
+        bad = load_appearance_config()
+        bad["texture_patterns"] = bad_n
+        with pytest.raises(ValueError, match="texture_patterns"):
+            validate_appearance_cfg(bad)
     validate_appearance_cfg(cfg)
     with pytest.raises(ValueError, match="sample_appearance"):
         M.scene_meshes(make_scene(), CAT)
@@ -310,12 +315,34 @@ def test_textures_deterministic(kind):
     from engine.assets import textures
 
     textures._cached.cache_clear()
+    textures._draws.cache_clear()
     b = make_texture(_spec(kind))
     assert a.shape == (256, 256, 3) and a.dtype == np.uint8 and not a.flags.writeable
     assert a.tobytes() == b.tobytes()
     if kind != "plain":
         assert make_texture(_spec(kind, seed=4)).tobytes() != a.tobytes()
         assert a.std() > 0
+
+
+def test_texture_pool_reuses_patterns_not_colours():
+    """Seeds come from the pool; a cached pattern under new colours and amplitudes gives the bytes a
+    fresh generation gives."""
+    from engine.assets import textures
+
+    cfg = load_appearance_config()
+    seeds = set()
+    for seed in range(40):
+        s = make_scene()
+        sample_appearance(s, CAT, cfg, np.random.default_rng(seed))
+        seeds |= {s.materials["floor"]["seed"], s.materials["wall"]["seed"]}
+    assert seeds <= set(range(cfg["texture_patterns"])) and len(seeds) > 10
+    make_texture(_spec("wood", planks=5, grain=0.1))  # fills the pattern cache for seed 3, 5 planks
+    other = _spec("wood", planks=5, grain=0.15) | {"color": [0.1, 0.5, 0.3], "color2": [0.3, 0.3, 0.05]}
+    cached = make_texture(other)
+    textures._cached.cache_clear()
+    textures._draws.cache_clear()
+    assert make_texture(other).tobytes() == cached.tobytes()
+    assert make_texture(_spec("wood", planks=4, grain=0.1)).tobytes() != make_texture(_spec("wood", planks=5, grain=0.1)).tobytes()
 
 
 def test_texture_values():

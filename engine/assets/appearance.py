@@ -108,6 +108,13 @@ def secondary_color(rgb: np.ndarray, cfg: Mapping) -> np.ndarray:
     return np.clip(rgb * float(sec["darken"]), 0.0, 1.0)
 
 
+def _texture_seed(rng: np.random.Generator, cfg: Mapping) -> int:
+    """A texture seed from the pool of ``texture_patterns`` (one draw from ``rng`` either way):
+    the patterns' random fields are made once per process and reused, colours and amplitudes
+    still vary per scene (engine.assets.textures)."""
+    return int(rng.integers(0, 2**31 - 1)) % int(_need(cfg, "texture_patterns"))
+
+
 def _floor(rng: np.random.Generator, cfg: Mapping, room_type: str) -> dict:
     size = int(_need(cfg, "texture_size"))
     base = {"size": size, "specular": _r(_need(cfg, "floor.specular")), "shininess": _r(_need(cfg, "floor.shininess")),
@@ -115,7 +122,7 @@ def _floor(rng: np.random.Generator, cfg: Mapping, room_type: str) -> dict:
     if room_type == "open":
         c = _pick_color(rng, cfg, "open_ground.colors")
         return {**base, "texture": "carpet", "color": _r(c), "color2": _r(c * 0.9), "noise": 0.04,
-                "scale_m": _r(_need(cfg, "open_ground.scale_m")), "seed": int(rng.integers(0, 2**31 - 1)),
+                "scale_m": _r(_need(cfg, "open_ground.scale_m")), "seed": _texture_seed(rng, cfg),
                 "extent_m": _r(_need(cfg, "open_ground.extent_m"))}
     kind = _choice(rng, _need(cfg, "floor.kinds"), "floor.kinds")
     c = _pick_color(rng, cfg, f"floor.{kind}.colors")
@@ -133,7 +140,7 @@ def _floor(rng: np.random.Generator, cfg: Mapping, room_type: str) -> dict:
                    scale_m=_r(_uniform(rng, cfg, "floor.carpet.scale_m")), noise=_r(_uniform(rng, cfg, "floor.carpet.noise")))
     else:
         out.update(color2=_r(c), scale_m=_r(_uniform(rng, cfg, f"floor.{kind}.scale_m")))
-    out["seed"] = int(rng.integers(0, 2**31 - 1))
+    out["seed"] = _texture_seed(rng, cfg)
     return out
 
 
@@ -141,7 +148,7 @@ def _wall(rng: np.random.Generator, cfg: Mapping) -> dict:
     kind = _choice(rng, _need(cfg, "wall.kinds"), "wall.kinds")
     c = _pick_color(rng, cfg, "wall.colors")
     return {"texture": kind, "color": _r(c), "color2": _r(c), "scale_m": _r(_uniform(rng, cfg, "wall.scale_m")),
-            "noise": _r(_uniform(rng, cfg, "wall.noise")), "seed": int(rng.integers(0, 2**31 - 1)),
+            "noise": _r(_uniform(rng, cfg, "wall.noise")), "seed": _texture_seed(rng, cfg),
             "size": int(_need(cfg, "texture_size")), "specular": _r(_need(cfg, "wall.specular")),
             "shininess": _r(_need(cfg, "wall.shininess"))}
 
@@ -260,6 +267,9 @@ def appearance_cfg_errors(cfg: Any) -> list[str]:
     for key in ("color_jitter", "texture_size"):
         if present(key):
             c.number(key, 0.0)
+    if present("texture_patterns"):
+        c.check("texture_patterns", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
+                "an integer >= 1 (texture seeds per kind; e.g. 32)")
     if present("materials") and c.check("materials", lambda v: isinstance(v, Mapping), "a mapping name -> {specular, shininess}"):
         for name in c.get("materials"):
             c.check(f"materials.{name}", lambda m: isinstance(m, Mapping) and is_num(m.get("specular")) and 0 <= m["specular"] <= 1
