@@ -71,9 +71,10 @@ def id_stats(ids: np.ndarray) -> dict[int, dict]:
     ids = np.asarray(ids)
     if ids.size == 0 or int(ids.max()) < 1:
         return {}
-    counts = np.bincount(np.maximum(ids, 0).ravel())
+    pos = np.maximum(ids, 0)
+    counts = np.bincount(pos.ravel())
     out = {}
-    for k, sl in enumerate(find_objects(np.maximum(ids, 0)), start=1):
+    for k, sl in enumerate(find_objects(pos), start=1):
         if sl is not None:
             rows, cols = sl
             out[k] = {"visible": int(counts[k]), "bbox_visible": [cols.start, rows.start, cols.stop - 1, rows.stop - 1]}
