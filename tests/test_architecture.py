@@ -22,6 +22,7 @@ from engine.camera import load_camera_cfg, sample_views
 from engine.camera.intrinsics import make_intrinsics
 from engine.geometry import look_at
 from engine.layout import sample_layout
+from engine.layout.errors import LayoutInfeasibleError
 from engine.layout.poses import make_walls
 from engine.paths import CONF_DIR
 from engine.render import annotate_visibility, get_renderer, load_default_render_cfg
@@ -186,6 +187,38 @@ def test_doors_clear_and_windows_unblocked(catalog):
                 if op["wall"] == op2["wall"]:
                     assert p.distance(q) >= 0.3 - 1e-9
     assert n_windows >= 12
+
+
+def test_curtains_hang_beside_a_window(catalog):
+    """Curtains (catalog ``beside_window`` [0.02, 0.10]) hang on a window's wall, their near side
+    0.02-0.10 m from the window's side along the wall (measured from the record's boxes), never
+    across it; rooms without a window get none."""
+    lo, hi = catalog["curtain"].extra["beside_window"]
+    n_curtains = 0
+    for i in range(80):
+        try:
+            s = sample_layout(ROOM_CFG, catalog, stage_rng(13, i, "layout"), scene_index=i)
+        except LayoutInfeasibleError:  # the pipeline skips such a scene too
+            continue
+        _, lines = make_walls(*s.room.size, 0.1)
+        by_id = {ln.id: ln for ln in lines}
+        wins = [op for op in s.room.architecture["openings"] if op["kind"] == "window"]
+        for o in s.objects:
+            if o.category != "curtain":
+                continue
+            n_curtains += 1
+            ln = by_id[o.against]
+            along = lambda p: (p[0] - ln.sx) * ln.dx + (p[1] - ln.sy) * ln.dy  # noqa: E731
+            half = o.size[0] / 2 if abs(math.cos(o.yaw - ln.yaw_in)) < 0.5 else o.size[1] / 2  # width along the wall
+            t = along(o.center)
+            gaps = []
+            for w in (w for w in wins if w["wall"] == o.against):
+                tw = along(w["center"])
+                gaps.append(abs(t - tw) - half - w["width"] / 2)
+            assert gaps, (i, o.id, "curtain on a wall without a window")
+            assert any(lo - 1e-6 <= g <= hi + 1e-6 for g in gaps), (i, o.id, gaps)
+            assert all(g >= lo - 1e-6 for g in gaps), (i, o.id, gaps)  # never across a window
+    assert n_curtains >= 8
 
 
 def test_open_door_leaf_stays_in_its_swing_box():

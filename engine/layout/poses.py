@@ -8,7 +8,7 @@ World frame: metres, +Z up, floor z = 0, room centred at the origin; yaw in radi
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -210,6 +210,25 @@ def wall_mount_pose(draft: Draft, wall: WallLine, wall_index: int, corner: float
     if lo > hi:
         return "does_not_fit"
     t = uniform(rng, lo, hi)
+    zc = uniform(rng, *mount)
+    x, y = wall.point(t, d / 2)
+    draft.center, draft.yaw = (x, y, zc), wall.yaw_in
+    draft.support, draft.against, draft.wall_index, draft.wall_t = "wall", wall.id, wall_index, t
+    return Proposal(draft, rect_corners(x, y, d / 2, w / 2, wall.yaw_in), zc - h / 2, zc + h / 2, cls)
+
+
+def beside_window_pose(draft: Draft, wall: WallLine, wall_index: int, window: Mapping, corner: float,
+                       mount: tuple[float, float], gap: tuple[float, float], rng: np.random.Generator,
+                       cls: int) -> Proposal | str:
+    """Wall-mounted beside ``window`` (a ``room.architecture`` opening on ``wall``): as
+    :func:`wall_mount_pose`, with the object's near side ``gap`` m (uniform) from the window's left
+    or right side (each with probability 1/2), e.g. a curtain flanking the window."""
+    d, w, h = draft.size
+    t_win = (window["center"][0] - wall.sx) * wall.dx + (window["center"][1] - wall.sy) * wall.dy
+    side = -1.0 if rng.random() < 0.5 else 1.0
+    t = t_win + side * (float(window["width"]) / 2 + uniform(rng, *gap) + w / 2)
+    if not corner + w / 2 <= t <= wall.length - corner - w / 2:
+        return "does_not_fit"
     zc = uniform(rng, *mount)
     x, y = wall.point(t, d / 2)
     draft.center, draft.yaw = (x, y, zc), wall.yaw_in

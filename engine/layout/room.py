@@ -20,7 +20,8 @@ from engine.layout.errors import LayoutInfeasibleError
 from engine.layout.occupancy import (DOOR, FREE, N_CLASSES, PRIMITIVE, SMALL, WALL_FURNITURE, WALL_OBJECT,
                                      Occupancy, rect_corners)
 from engine.layout.room_types import draw_room_type
-from engine.layout.poses import (against_wall_pose, free_pose, make_walls, near_pose, on_support_pose, place,
+from engine.layout.poses import (against_wall_pose, beside_window_pose, free_pose, make_walls, near_pose,
+                                 on_support_pose, place,
                                  wall_mount_pose)
 from engine.scene.catalog import Catalog
 from engine.scene.graph import Room
@@ -81,6 +82,11 @@ class RoomPlan:
             if not (isinstance(mh, list) and len(mh) == 2):
                 raise ValueError(f"scene.categories.wall.{k}: catalog category has no mount_height [min, max]; "
                                  f"fix: add it to {catalog.path}")
+            bw = catalog[k].extra.get("beside_window")
+            if bw is not None and not (isinstance(bw, list) and len(bw) == 2 and all(isinstance(x, (int, float)) for x in bw)
+                                       and 0 <= bw[0] <= bw[1]):
+                raise ValueError(f"catalog category {k}: beside_window must be a gap range [min, max] in metres "
+                                 f"(0 <= min <= max), got {bw!r}; fix: correct it in {catalog.path}")
         for k in self.f_keys:
             c = catalog[k]
             if c.near is not None:
@@ -264,14 +270,25 @@ def _attempt(plan: RoomPlan, rng: np.random.Generator, stats: Stats) -> tuple[Ro
 
     # ---- wall objects
     n_w = int(rng.integers(cfg["counts"]["wall"][0], cfg["counts"]["wall"][1] + 1))
+    windows = [o for o in (room.architecture or {}).get("openings", ()) if o["kind"] == "window"]
+    wall_index = {ln.id: k for k, ln in enumerate(lines)}
     for _ in range(n_w):
         key = plan.w_picker.pick(rng)
         c = cat[key]
         attrs = sample_attributes(c, rng)
         mount = tuple(c.extra["mount_height"])
+        beside = c.extra.get("beside_window") and room.architecture is not None  # curtains flank a window
+        if beside and not windows:
+            stats.drop(key, "wall", "no_window")
+            continue
 
-        def propose(c=c, attrs=attrs, mount=mount):
+        def propose(c=c, attrs=attrs, mount=mount, beside=beside):
             d = Draft(c.key, sample_size(c, rng), (0.0, 0.0, 0.0), 0.0, has_front=c.has_front, attributes=attrs)
+            if beside:
+                win = windows[int(rng.integers(len(windows)))]
+                k = wall_index[win["wall"]]
+                return beside_window_pose(d, lines[k], k, win, corner, mount, tuple(c.extra["beside_window"]), rng,
+                                          WALL_OBJECT)
             k = int(rng.integers(4))
             return wall_mount_pose(d, lines[k], k, corner, mount, rng, WALL_OBJECT)
 
