@@ -31,7 +31,7 @@ import numpy as np
 
 from engine.assets.types import RenderMesh
 from engine.render.context import moderngl_context
-from engine.render.edge_aa import EdgeAA
+from engine.render.edge_aa import edge_pixels, fxaa
 from engine.render.gl_lights import SURFACE_GLSL, write_light_uniforms
 from engine.render.high import HighShading
 from engine.render.post import apply_camera_effects
@@ -284,8 +284,7 @@ class _SizeTargets:
         self.shadow_tex = ctx.texture(size, 1, dtype="f2")
         self.shadow_tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
         self.fbo_ids = ctx.framebuffer([self.ids_tex, self.depth_tex, self.shadow_tex], self.zbuf)
-        self.one_rgb = ctx.texture(size, 4)  # antialias: edge, the one pass's colour (bilinear, clamped)
-        self.one_rgb.repeat_x = self.one_rgb.repeat_y = False
+        self.one_rgb = ctx.texture(size, 4)  # antialias: edge, the one pass's colour (read back, then filtered)
         self.fbo_one = ctx.framebuffer([self.ids_tex, self.depth_tex, self.one_rgb], self.zbuf)
         self.fbo_one_bg = ctx.framebuffer([self.one_rgb])
         self.ms_color = ctx.renderbuffer(size, 4, samples=samples if samples > 1 else 0)
@@ -440,7 +439,6 @@ class ModernglRenderer:
         self._color: dict[tuple, object] = {}  # fast colour programs per (light types, shadow light, textured)
         self._ids: dict[str | None, object] = {}  # ids programs per shadow light type (None: no shadow)
         self._one: dict[tuple, object] = {}  # antialias: edge, one-pass programs per (shadow type, light set, textured)
-        self._edge_aa: EdgeAA | None = None
 
     # -- caches -----------------------------------------------------------------------------
     def _size_targets(self, width: int, height: int) -> _SizeTargets:
@@ -482,9 +480,6 @@ class ModernglRenderer:
             if self._high is not None:
                 self._high.release()
                 self._high = None
-            if self._edge_aa is not None:
-                self._edge_aa.release()
-                self._edge_aa = None
 
     # -- passes -----------------------------------------------------------------------------
     def _shadow_pass(self, sb: _SceneBuffers, lights: list[dict]) -> int:
@@ -584,8 +579,8 @@ class ModernglRenderer:
 
     def _one_pass(self, sb: _SceneBuffers, t: _SizeTargets, view: View, lights: list[dict], ambient: np.ndarray,
                   shadow_idx: int, view_m: np.ndarray, proj: np.ndarray) -> None:
-        """antialias: edge. ids, exact camera z and colour in one single-sample pass, then the
-        edge filter (engine/render/edge_aa.py, once the id and depth images are read) into ``t.fbo_rgb``."""
+        """antialias: edge. ids, exact camera z and colour in one single-sample pass; the colour
+        (``t.one_rgb``) is read back and its edge pixels filtered on the CPU (engine/render/edge_aa.py)."""
         mgl = self._moderngl
         shadow_type = lights[shadow_idx]["type"] if shadow_idx >= 0 else None
         pcf = int(self.cfg["shadow_pcf_radius"])
@@ -671,12 +666,10 @@ class ModernglRenderer:
             t.fbo_ids.read_into(ids, components=1, attachment=0, dtype="i4")
             depth = np.empty((H, W), dtype=np.float32)
             t.fbo_ids.read_into(depth, components=1, attachment=1, dtype="f4")
-            if one_pass:
-                if self._edge_aa is None:
-                    self._edge_aa = EdgeAA(ctx)
-                self._edge_aa.apply(t.fbo_one_bg, t.one_rgb, t.fbo_rgb, ids, depth)
             rgb = np.empty((H, W, 3), dtype=np.uint8)
-            t.fbo_rgb.read_into(rgb, components=3, alignment=1)
+            (t.fbo_one_bg if one_pass else t.fbo_rgb).read_into(rgb, components=3, alignment=1)
+        if one_pass:
+            rgb = fxaa(rgb, edge_pixels(ids, depth))
 
         if view.params.get("camera_effects"):  # RGB only: depth, ids and the statistics are read above
             rgb = apply_camera_effects(rgb, view.params["camera_effects"])
