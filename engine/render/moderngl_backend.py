@@ -53,12 +53,18 @@ in vec3 in_pos; in vec3 in_normal; in vec3 in_color; in vec2 in_uv; in vec2 in_m
 in int in_inst; in int in_obj;
 out vec3 v_world; out vec3 v_normal; out vec3 v_color; out vec2 v_uv; out vec2 v_mat; out float v_z;
 flat out int v_inst; flat out int v_obj;
+// shadow-map clip coordinates of the point and of its normal (u_light_vp is linear, so the
+// fragment's normal-offset coordinate is v_light_p + k * v_light_n; only shadowed programs read them)
+uniform mat4 u_light_vp;
+out vec4 v_light_p; out vec4 v_light_n;
 invariant gl_Position;
 void main() {
     vec4 pc = u_view * vec4(in_pos, 1.0);
     v_z = pc.z;
     v_world = in_pos; v_normal = in_normal; v_color = in_color; v_uv = in_uv; v_mat = in_mat;
     v_inst = in_inst; v_obj = in_obj;
+    v_light_p = u_light_vp * vec4(in_pos, 1.0);
+    v_light_n = u_light_vp * vec4(in_normal, 0.0);
     gl_Position = u_proj * pc;
 }
 """
@@ -67,21 +73,17 @@ void main() {
 # directional, 2 point; PCF r): llvmpipe evaluates both sides of a branch on a uniform, so a
 # program without a shadow light must not carry this code at all.
 _SHADOW_GLSL = """
-uniform vec3 u_shadow_dir;        // unit direction towards the shadow light (directional) ...
-uniform vec3 u_shadow_pos;        // ... or its position (point), world m
-uniform mat4 u_light_vp;
 uniform sampler2DShadow u_shadow;
 uniform float u_shadow_texel;     // 1 / shadow map size
 uniform float u_shadow_offset;    // normal offset, metres
+in vec4 v_light_p; in vec4 v_light_n;
 
-float shadow_factor(vec3 p, vec3 n) {
-#if SHADOW == 1
-    vec3 l = u_shadow_dir;
-#else
-    vec3 l = normalize(u_shadow_pos - p);
-#endif
-    if (dot(n, l) <= 0.0) return 1.0;   // unlit side: the light term is 0 anyway
-    vec4 c = u_light_vp * vec4(p + n * u_shadow_offset, 1.0);
+// n: the unit normal turned towards the camera, = sign * v_normal / |v_normal|; the lookup point
+// is p + n * offset, in the light's clip space v_light_p + (sign / |v_normal|) * offset * v_light_n.
+// Points facing away from the light get a value the caller never uses (its light term is 0),
+// so no branch for them: llvmpipe would evaluate both sides anyway.
+float shadow_factor(vec3 n) {
+    vec4 c = v_light_p + v_light_n * (u_shadow_offset * dot(n, v_normal) / dot(v_normal, v_normal));
     vec3 s = c.xyz / c.w * 0.5 + 0.5;
     // outside the casters' footprint or nearer the light than every caster: lit; beyond the
     // frustum's far plane: behind every caster, so compare at the far plane
@@ -121,7 +123,7 @@ void main() {
 #if SHADOW
     vec3 n = normalize(v_normal);
     if (dot(n, u_cam_pos - v_world) < 0.0) n = -n;
-    o_shadow = 1.0 - shadow_factor(v_world, n);  // occlusion
+    o_shadow = 1.0 - shadow_factor(n);  // occlusion
 #else
     o_shadow = 0.0;
 #endif
@@ -204,7 +206,7 @@ layout(location = 2) out vec4 o_color;
 void main() {
     o_id = v_inst; o_depth = v_z;%(SURFACE)s
 #if SHADOW
-    float occ = 1.0 - shadow_factor(v_world, n);
+    float occ = 1.0 - shadow_factor(n);
 #endif
     vec3 col = albedo * u_ambient;
 %(LIGHTS)s    o_color = vec4(pow(clamp(col, 0.0, 1.0), vec3(1.0 / 2.2)), 1.0);
@@ -524,10 +526,8 @@ class ModernglRenderer:
         """Set the shadow lookup's uniforms (``_SHADOW_GLSL``) of ``prog`` for shadow light ``light``."""
         prog["u_cam_pos"].value = tuple(float(x) for x in view.position)
         if light["type"] == "directional":
-            prog["u_shadow_dir"].value = tuple(float(-x) for x in light["direction"])
             side_m = 2.0 / float(min(np.linalg.norm(sb.light_vp[0, :3]), np.linalg.norm(sb.light_vp[1, :3])))
         else:  # perspective texels grow with distance: the casters' diameter as a scale
-            prog["u_shadow_pos"].value = tuple(float(x) for x in light["position"])
             side_m = float(np.linalg.norm(sb.bounds[1] - sb.bounds[0]))
         prog["u_light_vp"].write(sb.light_vp.T.astype("f4").tobytes())
         if "u_shadow_texel" in prog:  # PCF radius > 0
