@@ -32,22 +32,22 @@ def edge_pixels(ids: np.ndarray, depth: np.ndarray) -> np.ndarray:
     """
     e = np.zeros(ids.shape, dtype=bool)
     d = ids[:, 1:] != ids[:, :-1]
-    e[:, 1:] |= d
+    e[:, 1:] = d
     e[:, :-1] |= d
     d = ids[1:] != ids[:-1]
     e[1:] |= d
     e[:-1] |= d
     w = np.zeros(depth.shape, dtype=np.float32)
-    np.divide(1.0, depth, out=w, where=depth > 0)  # 0 where nothing was hit
+    np.divide(np.float32(1.0), depth, out=w, where=depth > 0)  # 0 where nothing was hit
+    # |w_a + w_b - 2 w| > CREASE w, as two comparisons of w_a + w_b (w >= 0): fewer passes
     mid = w[1:-1, 1:-1]
-    c = mid * np.float32(2.0)
-    lim = mid * np.float32(CREASE)
+    hi, lo = mid * np.float32(2.0 + CREASE), mid * np.float32(2.0 - CREASE)
     inner = e[1:-1, 1:-1]
+    t = np.empty_like(mid)
     for a, b in ((w[1:-1, :-2], w[1:-1, 2:]), (w[:-2, 1:-1], w[2:, 1:-1])):  # across columns, across rows
-        t = a + b
-        t -= c
-        np.abs(t, out=t)
-        inner |= t > lim
+        np.add(a, b, out=t)
+        inner |= t > hi
+        inner |= t < lo
     rows, cols = np.divmod(np.flatnonzero(e), e.shape[1])  # row-major, as np.nonzero; ~10x faster on 2-D
     return np.stack([cols, rows], axis=1).astype(np.float32)
 
