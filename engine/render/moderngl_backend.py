@@ -590,14 +590,17 @@ class ModernglRenderer:
         t.fbo_ids.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)  # ids 0, depth 0
         t.fbo_one.use()
         sig = (tuple(l["type"] for l in lights), shadow_idx)
+        ready = set()  # programs whose uniforms this view has set (runs alternate between two)
         for first, count, tex in sb.runs:
             key = (shadow_type, *sig, tex is not None)
             prog = self._program(self._one, key, lambda: one_pass_shader(shadow_type, pcf, *sig, tex is not None))
-            prog["u_view"].write(view_m.T.astype("f4").tobytes())
-            prog["u_proj"].write(proj.T.astype("f4").tobytes())
-            write_light_uniforms(prog, view.position, lights, ambient, shadow_idx, MAX_LIGHTS)
-            if shadow_idx >= 0:
-                self._shadow_uniforms(prog, sb, view, lights[shadow_idx])
+            if key not in ready:
+                ready.add(key)
+                prog["u_view"].write(view_m.T.astype("f4").tobytes())
+                prog["u_proj"].write(proj.T.astype("f4").tobytes())
+                write_light_uniforms(prog, view.position, lights, ambient, shadow_idx, MAX_LIGHTS)
+                if shadow_idx >= 0:
+                    self._shadow_uniforms(prog, sb, view, lights[shadow_idx])
             if tex is not None:
                 prog["u_tex"].value = 0
                 tex.use(location=0)
