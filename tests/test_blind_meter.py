@@ -110,6 +110,28 @@ def test_planted_numeric_ladder_is_flagged_and_a_fair_ladder_is_not():
     assert abs(sf.excess) < 0.06, sf
 
 
+def test_planted_naming_mode_cue_is_flagged_and_marks_only_are_not():
+    """The old next_to / on_top pattern: with names or marks, marked questions are mostly "yes"
+    and named ones mostly "no" (on_top.bool on 3,000 scenes: 61% vs 42%; planted here as 70% vs
+    30%). Guessing "yes" for marks and "no" for names is right 70% of the time, and the meter must
+    see it; the same answers asked with marks only leave nothing to read."""
+    rng = np.random.default_rng(4)
+    mixed, marked = [], []
+    for s in range(600):
+        for _ in range(2):
+            a, b = (CATS[int(i)] for i in rng.permutation(len(CATS))[:2])
+            by_mark = bool(rng.random() < 0.5)
+            ans = bool(rng.random() < (0.7 if by_mark else 0.3))
+            k = int(rng.integers(2))  # marks are numbered in a random order
+            plain = f"Is object {1 + k} on top of object {2 - k}?"
+            mixed.append(_row(s, "relations.mixed", plain if by_mark else f"Is the {a} on top of the {b}?",
+                              "bool", ans, cats=[a, b]))
+            marked.append(_row(s, "relations.marked", plain, "bool", ans, cats=[a, b]))
+    sm, sk = score_template(mixed), score_template(marked)
+    assert sm.excess > 0.1, sm  # up to +20 points (the rule's); the standard error is about 1.4
+    assert abs(sk.excess) < 0.05, sk
+
+
 def test_numeric_regressor_beats_constant_only_when_the_text_tells():
     rng = np.random.default_rng(3)
     rows = []
