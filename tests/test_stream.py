@@ -103,23 +103,42 @@ def test_hf_iterable_dataset_same_samples(ds, main_process):
     assert sorted(got) == sorted(main_process)
 
 
-def test_samples_are_the_offline_rows(tmp_path, ds):
-    """Block b yields shard b's rows: same ids and text; pixels equal the PNG images the pipeline
-    wrote (marked copies included); depth equals the millimetre PNG within 0.5 mm; the split field
-    is the row's split."""
+SMALL = BASE + ["num_scenes=2"]
+LOSSLESS = ["output.image_format=png", "output.depth=true", "output.instance_mask=true"]
+
+
+@pytest.fixture(scope="module")
+def offline(tmp_path_factory):
+    """The rows ``spatialforge generate`` writes for SMALL + LOSSLESS (PNG pixels, depth in mm,
+    instance ids): {id: (split, row)}."""
     import pyarrow.parquet as pq
-    from PIL import Image
 
     from engine.pipeline.run import generate
 
-    small = BASE + ["num_scenes=2"]
-    extra = ["output.image_format=png", "output.depth=true", "output.instance_mask=true"]
-    generate(load_job(small + extra + [f"out={tmp_path / 'd'}", "executor.workers=1"]))
-    offline = {}
-    for f in sorted((tmp_path / "d" / "data").glob("*.parquet")):
+    out = tmp_path_factory.mktemp("offline") / "d"
+    generate(load_job(SMALL + LOSSLESS + [f"out={out}", "executor.workers=1"]))
+    rows = {}
+    for f in sorted((out / "data").glob("*.parquet")):
         split = f.name.split("-")[0]
         for r in pq.read_table(f).to_pylist():
-            offline[r["id"]] = (split, r)
+            rows[r["id"]] = (split, r)
+    return rows
+
+
+def _png(entry: dict, rgb: bool = False) -> np.ndarray:
+    """A row's PNG image entry as an array: (H, W, 3) uint8 with ``rgb``, else the 16-bit plane
+    (depth in mm, instance ids)."""
+    from PIL import Image
+
+    img = Image.open(io.BytesIO(entry["bytes"]))
+    return np.asarray(img.convert("RGB") if rgb else img)
+
+
+def test_samples_are_the_offline_rows(offline, ds):
+    """Block b yields shard b's rows: same ids and text; pixels equal the PNG images the pipeline
+    wrote (marked copies included); depth equals the millimetre PNG within 0.5 mm; the split field
+    is the row's split."""
+    small, extra = SMALL, LOSSLESS
     stream = list(SampleStream.from_overrides(small + extra, scene_json=True).samples())
     assert len(stream) == len(offline) > 10
     marked = 0
@@ -131,15 +150,57 @@ def test_samples_are_the_offline_rows(tmp_path, ds):
             assert s[k] == r[k], (s["id"], k)
         assert len(s["images"]) == len(r["images"]) == len(s["view_ids"])
         for a, b in zip(s["images"], r["images"]):
-            assert np.array_equal(a, np.asarray(Image.open(io.BytesIO(b["bytes"])).convert("RGB")))
+            assert np.array_equal(a, _png(b, rgb=True))
         for a, b in zip(s["depths"], r["depths"]):
-            assert np.abs(a * 1000.0 - np.asarray(Image.open(io.BytesIO(b["bytes"])), dtype=float)).max() <= 0.5
+            assert np.abs(a * 1000.0 - _png(b).astype(float)).max() <= 0.5
         for a, b in zip(s["instance_masks"], r["instance_masks"]):
-            assert np.array_equal(a, np.asarray(Image.open(io.BytesIO(b["bytes"]))))
+            assert np.array_equal(a, _png(b))
         marked += s["marks"] is not None
     assert marked > 0  # marked copies were compared too
     train = [s["id"] for s in SampleStream.from_overrides(small, split="train").samples()]
     assert train == [s["id"] for s in stream if s["split"] == "train"]
+
+
+def test_samples_of_a_view_share_its_tensors(offline):
+    """SpatialStream makes each view's tensors once: the samples of one view (same view ids, same
+    marks) hold the very same images / depths / instance_masks tensors, a marked row has its own
+    image (but its view's depth and ids), and every sample still equals the PNG row the offline
+    pipeline wrote; a collated batch is a copy of its own."""
+    samples = list(SpatialStream(SMALL + LOSSLESS))
+    assert len(samples) == len(offline) > 10
+    groups: dict[tuple, list] = {}
+    for s in samples:
+        r = offline[s["id"]][1]
+        v = len(r["images"])
+        assert s["images"].dtype == torch.uint8 and s["images"].is_contiguous()
+        if v == 0:
+            assert s["images"].shape == (0, 3, 0, 0)
+            continue
+        want = np.stack([_png(e, rgb=True) for e in r["images"]]).transpose(0, 3, 1, 2)
+        assert torch.equal(s["images"], torch.from_numpy(np.ascontiguousarray(want)))
+        mm = np.stack([_png(e) for e in r["depths"]]).astype(float)
+        assert s["depths"].dtype == torch.float32 and np.abs(s["depths"].numpy() * 1000.0 - mm).max() <= 0.5
+        assert s["instance_masks"].dtype == torch.int32
+        assert np.array_equal(s["instance_masks"].numpy(), np.stack([_png(e) for e in r["instance_masks"]]))
+        groups.setdefault((s["scene_id"], tuple(s["view_ids"]), s["marks"]), []).append(s)
+    shared = 0
+    for g in groups.values():
+        for k in ("images", "depths", "instance_masks"):
+            assert all(x[k] is g[0][k] for x in g), k  # one tensor per view (and marks request)
+        shared += len(g) > 1
+    assert shared > 0
+    plain = {(sid, vids[0]): g[0] for (sid, vids, marks), g in groups.items() if len(vids) == 1 and marks is None}
+    marked = [g[0] for (sid, vids, marks), g in groups.items() if len(vids) == 1 and marks is not None
+              and (sid, vids[0]) in plain]
+    assert marked  # rows whose question names objects by number
+    for m in marked:
+        p = plain[m["scene_id"], m["view_ids"][0]]
+        assert m["images"].data_ptr() != p["images"].data_ptr() and not torch.equal(m["images"], p["images"])
+        assert m["depths"] is p["depths"] and m["instance_masks"] is p["instance_masks"]
+    a, b = plain[next(iter(plain))], marked[0]
+    batch = collate_samples([a, a, b])
+    batch["images"].zero_()  # the batch owns its pixels: the samples' shared tensors are untouched
+    assert a["images"].any() and b["images"].any()
 
 
 def test_collate_round_trip_mixed_views():
@@ -169,10 +230,12 @@ def test_collate_round_trip_mixed_views():
         collate_samples([by_views[1][0], dict(by_views[1][1], images=torch.zeros((1, 3, 32, 32), dtype=torch.uint8))])
 
 
-def test_dataloader_batches_with_collate(ds):
+def test_dataloader_batches_with_collate(ds, main_process):
     b = next(iter(DataLoader(ds, batch_size=5, num_workers=2, collate_fn=collate_samples,
                                 multiprocessing_context=CTX)))
     assert b["images"].shape[0] == 5 and b["view_mask"].shape[0] == 5 and len(b["id"]) == 5
+    # the batch a worker collated (into shared memory) holds the samples' own pixels
+    assert {_key(s) for s in uncollate(b)} <= set(main_process)
 
 
 def test_render_then_import_torch():

@@ -27,6 +27,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
+def shard_size(scenes: int) -> int:
+    """Scenes per shard of a ``scenes``-scene run: enough shards to keep every worker busy on short
+    runs (about 8); 100 (the default) on long ones."""
+    return min(100, max(5, scenes // 8))
+
+
 def one_run(workers: int, scenes: int, res: int, extra: list[str]) -> dict:
     """Generate ``scenes`` scenes with ``workers`` local workers in this process; return figures."""
     from engine.pipeline.config import load_job
@@ -35,8 +41,7 @@ def one_run(workers: int, scenes: int, res: int, extra: list[str]) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         over = [f"num_scenes={scenes}", f"out={tmp}/ds", f"executor.workers={workers}", "progress=false",
                 f"camera.width={res}", f"camera.height={res}",
-                # enough shards to keep every worker busy on short runs; 100 (the default) on long ones
-                f"output.scenes_per_shard={min(100, max(5, scenes // 8))}", *extra]
+                f"output.scenes_per_shard={shard_size(scenes)}", *extra]
         job = load_job(over)
         t0 = time.perf_counter()
         s = generate(job)

@@ -2,7 +2,9 @@
 2 workers, against the offline pipeline's views/s per worker at the same size.
 
 Each run is a fresh subprocess: it builds the stream for the default config (``--res`` square
-views, ``num_scenes=--scenes``, blocks of ``--block`` scenes so 2 workers share the work evenly),
+views, ``num_scenes=--scenes``, blocks of ``--block`` scenes; by default as many as the offline
+reference puts in a shard, so both make a QA generator, which parses the templates, equally often
+and the stream yields exactly the offline rows),
 iterates ``DataLoader(ds, batch_size=16, num_workers=w, collate_fn=collate_samples)`` to the end
 (worker start-up included; ``--batch 0``: single samples, each sent from its worker on its own)
 and counts samples (QA rows) and rendered views (distinct scene/view pairs). Every consumer
@@ -11,10 +13,11 @@ The offline reference is ``tools/bench_pipeline.py``'s run with the same scenes 
 render, QA, plus JPEG and Parquet, which the stream skips) at each worker count the stream used
 (1 and 2 by default: local worker processes, one CPU each), so "per worker" is compared at equal
 worker counts, on the same cores. On a shared machine the
-wall-clock figures follow the load; views per CPU-second (this process plus its finished
-children, i.e. the DataLoader workers) is the load-independent comparison.
+wall-clock figures follow the load; CPU seconds (this process plus its finished children, i.e.
+the DataLoader workers), printed as views per CPU-second and CPU milliseconds per sample and per
+view, are the load-independent comparison.
 
-    .venv/bin/python tools/bench_stream.py [--scenes 24] [--res 256] [--block 2] [--no-offline] [overrides...]
+    .venv/bin/python tools/bench_stream.py [--scenes 24] [--res 256] [--block N] [--no-offline] [overrides...]
 
 Targets: 2 workers >= 1.8x one worker; per worker at least the offline pipeline's views/s per worker.
 """
@@ -68,6 +71,12 @@ def cpu_seconds() -> float:
                for f in ("ru_utime", "ru_stime"))
 
 
+def cpu_text(cpu_s: float, samples: int, views: int) -> str:
+    """The CPU figures of a run: views per CPU-second, CPU ms per sample (QA row) and per view."""
+    return (f"{views / cpu_s:.2f} views per CPU-second ({cpu_s:.1f} CPU s: {1000 * cpu_s / max(samples, 1):.2f} "
+            f"CPU ms per sample, {1000 * cpu_s / max(views, 1):.1f} per view)")
+
+
 def run(args: list[str]) -> dict:
     """A run in a fresh subprocess; its last stdout line is the JSON result."""
     out = subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True)
@@ -80,7 +89,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scenes", type=int, default=24)
     ap.add_argument("--res", type=int, default=256)
-    ap.add_argument("--block", type=int, default=2, help="scenes per block (output.scenes_per_shard)")
+    ap.add_argument("--block", type=int, default=None,
+                    help="scenes per block (output.scenes_per_shard); default: the offline reference's shard size")
     ap.add_argument("--batch", type=int, default=16, help="DataLoader batch size with collate_samples (0: single samples)")
     ap.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--no-offline", action="store_true", help="skip the offline pipeline reference")
@@ -94,14 +104,19 @@ def main() -> None:
         print(json.dumps(child(args.child, args.scenes, args.res, args.block, args.batch, extra)))
         return
     common = ["--scenes", str(args.scenes), "--res", str(args.res)]
+    if args.block is None:
+        sys.path.insert(0, str(REPO / "tools"))
+        from bench_pipeline import shard_size
+
+        args.block = shard_size(args.scenes)
+    print(f"{args.scenes} scenes at {args.res}x{args.res}; stream blocks of {args.block} scenes", flush=True)
     per_consumer = {}
     for w in args.workers:
         r = run([__file__, "--child", str(w), "--block", str(args.block), "--batch", str(args.batch), *common, *extra])
         per_consumer[w] = (r["samples"] / r["wall_s"], r["views"] / r["wall_s"] / max(w, 1))
         print(f"stream, {w} DataLoader worker(s): {r['samples']} samples, {r['views']} views in {r['wall_s']:.1f} s: "
               f"{per_consumer[w][0]:.1f} samples/s, {r['views'] / r['wall_s']:.2f} views/s "
-              f"({per_consumer[w][1]:.2f} per worker); {r['views'] / r['cpu_s']:.2f} views per CPU-second "
-              f"({r['cpu_s']:.1f} CPU s)", flush=True)
+              f"({per_consumer[w][1]:.2f} per worker); {cpu_text(r['cpu_s'], r['samples'], r['views'])}", flush=True)
     if 1 in per_consumer and 2 in per_consumer:
         print(f"scaling 1 -> 2 workers: {per_consumer[2][0] / per_consumer[1][0]:.2f}x samples/s (target >= 1.8x)")
     if not args.no_offline:
@@ -110,8 +125,8 @@ def main() -> None:
             r = run([__file__, "--offline-child", str(w), *common, *extra])
             offline[w] = r["views"] / r["wall_s"] / w
             print(f"offline pipeline (tools/bench_pipeline.py's run), {w} worker(s): {r['rows']} QAs, {r['views']} views "
-                  f"in {r['wall_s']:.1f} s: {offline[w]:.2f} views/s per worker; {r['views'] / r['cpu_s']:.2f} views "
-                  f"per CPU-second ({r['cpu_s']:.1f} CPU s)", flush=True)
+                  f"in {r['wall_s']:.1f} s: {offline[w]:.2f} views/s per worker; "
+                  f"{cpu_text(r['cpu_s'], r['rows'], r['views'])}", flush=True)
         for w, (_, v) in per_consumer.items():
             print(f"   stream with {w} worker(s): {v / offline[max(w, 1)]:.2f}x the offline views/s per worker with "
                   f"{max(w, 1)} worker(s) (target >= 1); {v / offline[1]:.2f}x the one-worker offline rate")

@@ -18,7 +18,12 @@ and ``factors`` as JSON text) with ``images`` a list of (H, W, 3) uint8 RGB arra
 list of (H, W) float32 camera-frame z in metres (0: nothing hit) when ``output.depth``,
 ``instance_masks`` a list of (H, W) int32 instance ids when ``output.instance_mask``, plus
 ``scene_index`` (int) and ``split`` (the split the offline pipeline routes the row to).
-``scene`` (the scene record JSON, tens of KB) is kept only with ``scene_json=True``.
+``scene`` (the scene record JSON, tens of KB) is kept only with ``scene_json=True`` (and only
+then is it made).
+
+The arrays are shared, not copied: every sample of a view holds that view's frame arrays (and
+every sample with the same marks request one marked copy), so treat them as read-only (copy
+before editing in place). :mod:`engine.pipeline.torch_stream` shares its tensors the same way.
 """
 
 from __future__ import annotations
@@ -154,8 +159,10 @@ class SampleStream:
                 result = stages.make_scene(scene_index, qa_gen, self.timer)
                 if isinstance(result, SceneSkipped):
                     continue
-                with self.timer("rows"):
-                    scene_json = result.scene.to_json()
+                scene_json = None  # the rows' ``scene`` field, dropped by _sample unless asked for
+                if self.scene_json:
+                    with self.timer("rows"):
+                        scene_json = result.scene.to_json()
                 rows = scene_rows(cfg, result, self.timer, draw_marks_image, scene_json, images=ArrayImages)
             except MemoryError:
                 raise

@@ -13,9 +13,18 @@ the config asks for them; every other field as in the stream. A text-only row (t
 family: no view) has V = 0 (``images`` of shape (0, 3, 0, 0)). :func:`collate_samples` batches
 samples with different view counts by zero-padding to the largest V of the batch with a
 ``view_mask``; :func:`uncollate` inverts it exactly.
+
+Shared tensors: :class:`SpatialStream` makes each view's tensor once per scene and hands the same
+tensor to every sample of that view (a view yields about ten samples): samples with the same
+``view_ids`` and the same marks share ``images`` (and ``depths``, ``instance_masks``) storage. A
+row whose question names objects by number has its own marked image, as before. So treat a
+sample's tensors as read-only (copy before an in-place edit: ``s["images"].clone()``); the
+batches of :func:`collate_samples` are fresh tensors of their own.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import torch
@@ -27,17 +36,64 @@ from engine.pipeline.stream import SampleStream
 TENSOR_FIELDS = ("images", "depths", "instance_masks")  # per view; stacked (V, ...) per sample
 
 
-def to_torch(sample: dict) -> dict:
+def _stack_images(imgs: list[np.ndarray]) -> torch.Tensor:
+    """V (H, W, 3) uint8 arrays -> a contiguous (V, 3, H, W) uint8 tensor (V = 0: (0, 3, 0, 0))."""
+    if not imgs:
+        return torch.zeros((0, 3, 0, 0), dtype=torch.uint8)
+    return torch.from_numpy(np.ascontiguousarray(np.stack(imgs).transpose(0, 3, 1, 2)))
+
+
+def _stack_planes(planes: list[np.ndarray], dtype: torch.dtype) -> torch.Tensor:
+    """V (H, W) arrays -> a (V, H, W) tensor of ``dtype`` (V = 0: (0, 0, 0))."""
+    return torch.from_numpy(np.stack(planes)) if planes else torch.zeros((0, 0, 0), dtype=dtype)
+
+
+_PLANES = (("depths", torch.float32), ("instance_masks", torch.int32))
+
+
+def to_torch(sample: dict, shared: "ViewTensors | None" = None) -> dict:
     """A stream sample with its per-view arrays stacked into tensors: ``images`` (V, 3, H, W)
-    uint8, ``depths`` (V, H, W) float32, ``instance_masks`` (V, H, W) int32."""
+    uint8, ``depths`` (V, H, W) float32, ``instance_masks`` (V, H, W) int32.
+
+    With ``shared`` (a :class:`ViewTensors` of the sample's scene), samples whose views are the
+    same arrays get the same tensors, made once (read-only by convention); without it every call
+    makes new ones."""
     s = dict(sample)
-    imgs = sample["images"]
-    s["images"] = (torch.from_numpy(np.ascontiguousarray(np.stack(imgs).transpose(0, 3, 1, 2))) if imgs
-                   else torch.zeros((0, 3, 0, 0), dtype=torch.uint8))
-    for k, dtype in (("depths", torch.float32), ("instance_masks", torch.int32)):
+    stack = shared.stacked if shared is not None else (lambda kind, arrays, make: make(arrays))
+    s["images"] = stack("images", sample["images"], _stack_images)
+    for k, dtype in _PLANES:
         if k in s:
-            s[k] = torch.from_numpy(np.stack(sample[k])) if sample[k] else torch.zeros((0, 0, 0), dtype=dtype)
+            s[k] = stack(k, sample[k], lambda planes, dtype=dtype: _stack_planes(planes, dtype))
     return s
+
+
+class ViewTensors:
+    """The tensors of one scene's views, made once and shared by every sample that shows them.
+
+    The stream hands every row of a view the same numpy arrays (the frame's, or one marked copy per
+    marks request: :class:`engine.pipeline.stream.ArrayImages`), so the arrays' identities say which
+    samples show the same pixels. :meth:`stacked` keeps the arrays it has seen (their ids stay
+    unique while kept) and their stacked tensor; :meth:`for_scene` drops both when the stream
+    moves on to another scene.
+    """
+
+    def __init__(self):
+        self.scene: int | None = None
+        self.memo: dict[tuple, tuple[torch.Tensor, list]] = {}
+
+    def for_scene(self, scene_index: int) -> "ViewTensors":
+        """This memo, emptied when ``scene_index`` is not the scene it holds."""
+        if scene_index != self.scene:
+            self.scene, self.memo = scene_index, {}
+        return self
+
+    def stacked(self, kind: str, arrays: list[np.ndarray], make) -> torch.Tensor:
+        """``make(arrays)``, made on the first call with these very arrays for ``kind`` and reused after."""
+        key = (kind, tuple(id(a) for a in arrays))
+        hit = self.memo.get(key)
+        if hit is None:
+            hit = self.memo[key] = (make(arrays), list(arrays))  # the arrays kept alive: their ids stay theirs
+        return hit[0]
 
 
 def consumer_of(worker: int, num_workers: int, rank: int, world_size: int) -> tuple[int, int]:
@@ -91,8 +147,19 @@ class SpatialStream(IterableDataset):
 
     def __iter__(self):
         g, n = self.consumer()
+        shared = ViewTensors()
         for sample in self.stream.samples(g, n):
-            yield to_torch(sample)
+            yield to_torch(sample, shared.for_scene(sample["scene_index"]))
+
+
+def _batch_tensor(shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+    """An uninitialised CPU tensor for a batch; inside a DataLoader worker it is allocated in shared
+    memory (as torch's ``default_collate`` does), so sending the batch to the training process
+    does not copy it once more."""
+    if get_worker_info() is None:
+        return torch.empty(shape, dtype=dtype)
+    storage = torch.empty(0, dtype=dtype)._typed_storage()._new_shared(math.prod(shape), device="cpu")
+    return torch.empty(0, dtype=dtype).set_(storage).view(shape)
 
 
 def collate_samples(batch: list[dict]) -> dict:
@@ -121,10 +188,13 @@ def collate_samples(batch: list[dict]) -> dict:
         if len(shapes) != 1:
             raise ValueError(f"collate_samples: {k} of different sizes in one batch {sorted(shapes)}; fix: one "
                              "camera.width/height per stream, or batch_size=1")
-        t = torch.zeros((len(batch), vmax, *shapes.pop()), dtype=batch[0][k].dtype)
+        t = _batch_tensor((len(batch), vmax, *shapes.pop()), batch[0][k].dtype)
+        a = t.numpy()  # numpy copies: one thread, no intra-op pool spinning in the training process
         for i, s in enumerate(batch):
             if nv[i]:
-                t[i, : nv[i]] = s[k]
+                a[i, : nv[i]] = s[k].numpy()
+            if nv[i] < vmax:
+                a[i, nv[i]:] = 0
         out[k] = t
     for k in batch[0]:
         if k not in TENSOR_FIELDS:
