@@ -317,3 +317,15 @@ def test_walk_closer_and_visible_fraction_leave_nothing_to_the_words():
             assert "forward" not in q and "backward" not in q, c.question
             seen[tid] += 1
     assert seen[walk.id] and seen[vis.id], seen
+
+
+def test_hold_common_answer_must_be_a_boolean():
+    from engine.qa import TemplateError
+    from engine.qa.templates import parse_template
+
+    raw = {"id": "motion.x", "task": "walk_closer", "answer_type": "bool", "slots": {"a": "object"},
+           "paraphrases": ["Closer to {a}?", "Nearer to {a}?"], "constraints": {"hold_common_answer": "yes"}}
+    with pytest.raises(TemplateError, match="constraints.hold_common_answer"):
+        parse_template(raw, "motion", "t.yaml")
+    assert parse_template({**raw, "constraints": {"hold_common_answer": True}}, "motion", "t.yaml") \
+        .constraints["hold_common_answer"] is True

@@ -14,8 +14,8 @@ of options over the questions showing it), from above (per template and per text
 the sofa" is no better than chance) and from below (per template: no option key is a safe
 "never right"). A template with ``constraints.hold_common_answer`` never lets the answer its
 candidates offer most often in the shard lead its template count: with a scarce answer the
-shard would otherwise end that common answer one ahead, shard after shard. Among the acceptable candidates the generator takes the one whose answer leads
-least. Choice letters are placed at the least used position of the template (ties: the rng).
+shard would otherwise end that common answer one ahead, shard after shard. Among the acceptable
+candidates the generator takes the one whose answer leads least. Choice letters are placed at the least used position of the template (ties: the rng).
 """
 
 from __future__ import annotations
