@@ -146,9 +146,11 @@ def test_aim_by_hand():
 
 
 def test_walk_closer_by_hand():
+    # every direction (the template asks sideways walks only; the family computes all four)
     ctx = make_ctx(perspective_scene())
+    every = {"moves_per_object": 12, "directions": ["forward", "back", "left", "right"]}
     got = {(c.objects[0], c.question): c.value
-           for c in all_candidates(ctx, "motion.walk_closer", params={"moves_per_object": 12}, refer="expression")}
+           for c in all_candidates(ctx, "motion.walk_closer", params=every, refer="expression")}
     def ask(obj_id, dist, words):
         hits = [v for (o, q), v in got.items() if o == obj_id and f"{dist} m {words}" in q]
         assert len(hits) <= 1
@@ -159,7 +161,7 @@ def test_walk_closer_by_hand():
     # would enter the wall, so not asked; as a point (clearance_m 0) it stays in the room and the sofa
     # goes 2.2006 -> 2.6721, not closer.
     assert ask(SOFA, 0.5, "backward") is None
-    point = [c for c in all_candidates(ctx, "motion.walk_closer", params={"moves_per_object": 12, "clearance_m": 0},
+    point = [c for c in all_candidates(ctx, "motion.walk_closer", params={**every, "clearance_m": 0},
                                        refer="expression")
              if c.objects[0] == SOFA and "0.5 m backward" in c.question]
     assert [c.value for c in point] == [False]

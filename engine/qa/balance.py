@@ -12,8 +12,10 @@ whose answer never varies is never asked. For choice questions each option key (
 text, numeric step) keeps its wins within the slack of its expected wins (the sum of 1 / number
 of options over the questions showing it), from above (per template and per text feature: "pick
 the sofa" is no better than chance) and from below (per template: no option key is a safe
-"never right"). Among the acceptable candidates the generator takes the one whose answer leads
-least. Choice letters are placed at the least used position of the template (ties: the rng).
+"never right"). A template with ``constraints.hold_common_answer`` never lets the answer its
+candidates offer most often in the shard lead its template count: with a scarce answer the
+shard would otherwise end that common answer one ahead, shard after shard. Among the acceptable
+candidates the generator takes the one whose answer leads least. Choice letters are placed at the least used position of the template (ties: the rng).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class Balancer:
         self.wins: dict[tuple[str, str], int] = defaultdict(int)
         self.expected: dict[tuple[str, str], float] = defaultdict(float)
         self.seen: dict[tuple, set] = defaultdict(set)  # counter -> answers (or won/lost) seen among candidates
+        self.offered: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))  # hold_common_answer
 
     def _keys(self, c: Candidate) -> list[tuple[tuple, int]]:
         """Answer counters of ``c`` with their slack: the template's, one per text feature
@@ -65,6 +68,8 @@ class Balancer:
         for c in cands:
             if c.answer_space is not None:
                 answer = c.answer_key
+                if c.template.constraints.get("hold_common_answer"):
+                    self.offered[c.template.id][answer] += 1
                 for key in _counters(c):
                     seen[key].add(answer)
             if c.option_keys:
@@ -76,6 +81,34 @@ class Balancer:
         """True when counter ``key`` has been seen with two or more answers (see :meth:`observe`),
         or when the balancer does not require it (``varied=False``)."""
         return not self.require_varied or len(self.seen.get(key, ())) >= 2
+
+    def held(self, c: Candidate) -> bool:
+        """True when ``c``'s template has ``constraints.hold_common_answer`` and ``c``'s answer is
+        the one the shard's candidates of the template have offered most often (strictly more than
+        every other answer of its space, counted by :meth:`observe`): that answer may be accepted
+        only while it stays at or below the reference count of the other answers (see
+        :meth:`_held_ok`), so it never leads the template's count.
+
+        Why: when one answer is scarce among the candidates (a sideways walk rarely brings you
+        closer; most objects are 75-100% visible), every shard otherwise ends with the common
+        answer ahead by the slack, and over a run those leads add up to a text-only shortcut."""
+        if not c.template.constraints.get("hold_common_answer") or c.answer_space is None:
+            return False
+        off = self.offered.get(c.template.id)
+        if not off:
+            return False
+        mine = off.get(c.answer_key, 0)
+        return all(mine > off.get(k, 0) for k in c.answer_space if k != c.answer_key)
+
+    def _held_ok(self, c: Candidate) -> bool:
+        """For a held answer (:meth:`held`): whether, after accepting it, its template count is at
+        most the reference of the other answers (the least of them for spaces of up to 3 answers,
+        else the ``(len(space) - 1) // 2``-th smallest, as in :meth:`lead`)."""
+        cnt = self.counts.get(_counters(c)[0], {})
+        space = c.answer_space
+        others = sorted(cnt.get(k, 0) for k in space if k != c.answer_key)
+        ref = others[0] if len(space) <= 3 else others[(len(space) - 1) // 2]
+        return cnt.get(c.answer_key, 0) + 1 <= ref
 
     def lead(self, c: Candidate) -> tuple[int, int]:
         """How far this candidate's answer leads the reference answer count, per level (before
@@ -122,6 +155,8 @@ class Balancer:
             return True
         if c.answer_key not in c.answer_space:
             raise ValueError(f"{c.template.id}: answer_key {c.answer_key!r} not in answer_space {c.answer_space}")
+        if self.held(c) and not self._held_ok(c):
+            return False
         for (key, slack), lead in zip(self._keys(c), self.lead(c)):
             if not self.varied(key) or lead + 1 > max(slack, self.tolerance * self.totals[key]):
                 return False
@@ -156,6 +191,8 @@ class Balancer:
         answer = c.answer_key
         if answer not in space:
             raise ValueError(f"{c.template.id}: answer_key {answer!r} not in answer_space {space}")
+        if self.held(c) and not self._held_ok(c):
+            return None
         seen, counts, totals, tol = self.seen, self.counts, self.totals, self.tolerance
         varied, small = self.require_varied, len(space) <= 3
         leads = []

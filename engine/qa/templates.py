@@ -36,6 +36,7 @@ CONSTRAINT_KEYS = {
     "min_objects": int,
     "max_objects": int,
     "room_types": list,              # room types the template applies to
+    "hold_common_answer": bool,      # the answer the shard's candidates offer most never leads (balance.py)
 }
 MARGIN_KEYS = ("min_rel_diff", "min_abs_diff", "min_angle_deg", "min_image_dx", "min_fraction_diff",
                "min_bin_edge", "min_ratio")
@@ -115,7 +116,7 @@ def parse_template(raw: Any, family: str, source: str) -> Template:
         if k not in CONSTRAINT_KEYS:
             raise fail(f"constraints.{k}", f"unknown constraint; allowed: {sorted(CONSTRAINT_KEYS)} (family knobs go in params)")
         typ = CONSTRAINT_KEYS[k]
-        ok = isinstance(v, (int, float)) and not isinstance(v, bool) if typ is float else isinstance(v, typ) and not isinstance(v, bool)
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool) if typ is float else isinstance(v, typ) and (typ is bool or not isinstance(v, bool))
         if not ok:
             raise fail(f"constraints.{k}", f"must be of type {typ.__name__}, got {v!r}")
     if "min_visible_fraction" in cons and not 0 <= cons["min_visible_fraction"] <= 1:
