@@ -205,11 +205,18 @@ def wall_mount_pose(draft: Draft, wall: WallLine, wall_index: int, corner: float
                     rng: np.random.Generator, cls: int) -> Proposal | str:
     """Wall-mounted: back flush with ``wall``, facing into the room, centre height uniform in
     ``mount`` (m above the floor), ``corner`` m from the wall ends."""
-    d, w, h = draft.size
+    w = draft.size[1]
     lo, hi = corner + w / 2, wall.length - corner - w / 2
     if lo > hi:
         return "does_not_fit"
-    t = uniform(rng, lo, hi)
+    return _mount_at(draft, wall, wall_index, uniform(rng, lo, hi), mount, rng, cls)
+
+
+def _mount_at(draft: Draft, wall: WallLine, wall_index: int, t: float, mount: tuple[float, float],
+              rng: np.random.Generator, cls: int) -> Proposal:
+    """``draft`` hung on ``wall`` with its centre ``t`` m along it, back flush, facing in, centre
+    height uniform in ``mount`` (m above the floor)."""
+    d, w, h = draft.size
     zc = uniform(rng, *mount)
     x, y = wall.point(t, d / 2)
     draft.center, draft.yaw = (x, y, zc), wall.yaw_in
@@ -223,17 +230,13 @@ def beside_window_pose(draft: Draft, wall: WallLine, wall_index: int, window: Ma
     """Wall-mounted beside ``window`` (a ``room.architecture`` opening on ``wall``): as
     :func:`wall_mount_pose`, with the object's near side ``gap`` m (uniform) from the window's left
     or right side (each with probability 1/2), e.g. a curtain flanking the window."""
-    d, w, h = draft.size
+    w = draft.size[1]
     t_win = (window["center"][0] - wall.sx) * wall.dx + (window["center"][1] - wall.sy) * wall.dy
     side = -1.0 if rng.random() < 0.5 else 1.0
     t = t_win + side * (float(window["width"]) / 2 + uniform(rng, *gap) + w / 2)
     if not corner + w / 2 <= t <= wall.length - corner - w / 2:
         return "does_not_fit"
-    zc = uniform(rng, *mount)
-    x, y = wall.point(t, d / 2)
-    draft.center, draft.yaw = (x, y, zc), wall.yaw_in
-    draft.support, draft.against, draft.wall_index, draft.wall_t = "wall", wall.id, wall_index, t
-    return Proposal(draft, rect_corners(x, y, d / 2, w / 2, wall.yaw_in), zc - h / 2, zc + h / 2, cls)
+    return _mount_at(draft, wall, wall_index, t, mount, rng, cls)
 
 
 def place(propose: Callable[[], Proposal | str], occ: Occupancy, stats: Stats, max_attempts: int) -> Draft | None:

@@ -25,7 +25,7 @@ CREASE = 0.002  # relative curvature of inverse depth per pixel step that counts
 
 
 def edge_pixels(ids: np.ndarray, depth: np.ndarray) -> np.ndarray:
-    """(N, 2) float32 [column, row] of the pixels on a geometric edge (see the module docstring).
+    """(N, 2) int64 [column, row] of the pixels on a geometric edge (see the module docstring).
 
     Args:
         ids: (H, W) int32 instance ids; depth: (H, W) float32 camera z (m), 0 where nothing was hit.
@@ -49,7 +49,7 @@ def edge_pixels(ids: np.ndarray, depth: np.ndarray) -> np.ndarray:
         inner |= t > hi
         inner |= t < lo
     rows, cols = np.divmod(np.flatnonzero(e), e.shape[1])  # row-major, as np.nonzero; ~10x faster on 2-D
-    return np.stack([cols, rows], axis=1).astype(np.float32)
+    return np.stack([cols, rows], axis=1)
 
 
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
@@ -78,8 +78,8 @@ def fxaa(rgb: np.ndarray, pixels: np.ndarray) -> np.ndarray:
         return out
     texels = np.pad(rgb, ((_PAD, _PAD), (_PAD, _PAD), (0, 0)), mode="edge").reshape(-1, 3)  # clamp-to-edge
     stride = W + 2 * _PAD
-    x = pixels[:, 0].astype(np.int64)
-    y = pixels[:, 1].astype(np.int64)
+    x = np.asarray(pixels[:, 0], dtype=np.int64)
+    y = np.asarray(pixels[:, 1], dtype=np.int64)
     base = (y + _PAD) * stride + (x + _PAD)  # each pixel's row in ``texels``
 
     def texel(rows) -> np.ndarray:
