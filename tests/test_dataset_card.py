@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from engine.export.hf import dataset_card, dataset_features
+from engine.export.hf import dataset_card, dataset_features, dataset_schema
 from engine.pipeline.config import load_job
 from engine.pipeline.manifest import read_manifest
 from engine.pipeline.run import generate
@@ -91,3 +91,12 @@ def test_card_lists_splits_with_rows_only():
                                                  {"split": "train", "path": "data/train-*.parquet"}]
     assert [(s["name"], s["num_examples"]) for s in front["dataset_info"]["splits"]] == [("test", 2), ("train", 5)]
     assert "- `train`: 5 rows" in card and "- `validation`: 0 rows" in card
+
+
+@pytest.mark.parametrize("depth,mask", [(False, False), (True, False), (False, True), (True, True)])
+def test_the_shard_schema_is_the_one_datasets_makes(depth, mask):
+    """Shard workers write with a schema built by pyarrow alone (no ``datasets`` import): it must
+    equal, metadata included, the schema ``datasets`` derives from the row features."""
+    made = dataset_schema(depth, mask)
+    assert made.equals(dataset_features(depth, mask).arrow_schema, check_metadata=True)
+    assert ("depths" in made.names) is depth and ("instance_masks" in made.names) is mask

@@ -201,6 +201,19 @@ def test_cpus_per_worker_sets_the_rasterizer_threads():
     assert runs[2] >= runs[1] + 2, runs
 
 
+def test_a_shard_worker_does_not_import_datasets(tmp_path):
+    """A shard writes Parquet with the schema pyarrow builds (engine.export.hf.dataset_schema):
+    importing ``datasets`` would cost every worker about a second at start-up."""
+    code = ("import sys; from engine.pipeline.config import load_job; from engine.pipeline.executors import shard_task; "
+            f"job = load_job({BASE + [f'out={tmp_path}/ds', 'output.webdataset=false', 'output.llava=false']!r}); "
+            "res = shard_task(job.cfg, job.config_hash, 0); "
+            "print(sum(res['rows'].values()), '|', 'datasets' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows, imported = (x.strip() for x in out.stdout.strip().splitlines()[-1].split("|"))
+    assert int(rows) > 0 and imported == "False"
+
+
 def test_kill_and_resume(ref, tmp_path):
     out = tmp_path / "killed"
     args = [f"'{a}'" for a in BASE + [f"out={out}", "executor.workers=1"]]

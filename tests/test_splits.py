@@ -222,3 +222,42 @@ def test_normalised_questions():
 
 def test_blind_meter_does_not_read_factors():
     assert "factors" not in (REPO / "engine" / "eval" / "blind.py").read_text()
+
+
+def test_run_check_equals_check_splits_and_catches_a_planted_leak(base, tmp_path, monkeypatch):
+    """generate checks splits from its workers' row keys, not by reading the folder back: its
+    report must be check-splits' report on the folder, leaks included (a held-out row planted in
+    train and its scene split over train and test, in shard 1), also after a resume that makes
+    shard 0 again and reads shard 1 from disk."""
+    import engine.pipeline.shard as shard_mod
+
+    out = tmp_path / "planted"
+    over = [*STRATEGIES["heldout_tasks"](_pick(base)), "output.scenes_per_shard=4"]
+    real, planted = shard_mod.route_scene, []
+
+    def leaky(rule, seed, scene_index, ratios, row_factors):
+        routes, moved = real(rule, seed, scene_index, ratios, row_factors)
+        held = [i for i, f in enumerate(row_factors) if rule.held_out(f)]
+        kept = [i for i, r in enumerate(routes) if r is not None and i not in held]
+        if scene_index >= 4 and not planted and held and kept:
+            planted.append(scene_index)
+            routes = list(routes)
+            routes[held[0]] = "train"  # a held-out task outside the held-out split
+            routes[kept[0]] = "test" if routes[kept[0]] == "train" else "train"  # the scene in two splits
+        return routes, moved
+
+    monkeypatch.setattr(shard_mod, "route_scene", leaky)
+    first = _make(out, *over)
+    assert planted, "no scene of shard 1 had a held-out row to plant"
+    disk = check_splits(out)
+    assert not disk["ok"] and disk["leaks"]["heldout_value"] == 1 and disk["leaks"]["scene"] >= 1
+    assert first["split_check"] == {k: disk[k] for k in ("ok", "leaks", "examples")}
+
+    monkeypatch.setattr(shard_mod, "route_scene", real)
+    manifest = json.loads((out / "manifest.json").read_text())
+    del manifest["shards"][min(manifest["shards"])]  # shard 0: made again; shard 1 is read from disk
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    again = _make(out, *over)
+    assert again["shards_made"] == 1 and again["shards_skipped"] == 1
+    assert again["split_check"] == {k: check_splits(out)[k] for k in ("ok", "leaks", "examples")}
+    assert again["split_check"]["leaks"] == disk["leaks"]

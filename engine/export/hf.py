@@ -27,34 +27,49 @@ QA_TEXT_FIELDS = ("family", "task", "template_id", "question", "answer", "answer
 QA_FIELDS = ("id", "scene_id", "view_ids", *QA_TEXT_FIELDS, "choices", "answer_index", "value", "unit", "objects")
 
 
+def row_columns(depth: bool = False, instance_mask: bool = False) -> list[tuple[str, str]]:
+    """The columns of a row in order, as (name, kind): kind ``string``, ``int32``,
+    ``list_string`` or ``list_image`` (the single source of :func:`dataset_features` and
+    :func:`dataset_schema`)."""
+    cols = [("id", "string"), ("scene_id", "string"), ("view_ids", "list_string"), ("images", "list_image")]
+    if depth:
+        cols.append(("depths", "list_image"))
+    if instance_mask:
+        cols.append(("instance_masks", "list_image"))
+    cols += [(k, "string") for k in QA_TEXT_FIELDS]
+    cols += [("choices", "list_string"), ("answer_index", "int32"), ("value", "string"), ("unit", "string"),
+             ("objects", "list_string"), ("marks", "string"), ("meta", "string"), ("factors", "string"),
+             ("scene", "string")]
+    return cols
+
+
 def dataset_features(depth: bool = False, instance_mask: bool = False):
-    """The ``datasets.Features`` of a row, in column order."""
+    """The ``datasets.Features`` of a row, in column order (imports ``datasets``: about a second)."""
     from datasets import Features, Image, List, Value
 
-    cols: dict[str, Any] = {
-        "id": Value("string"),
-        "scene_id": Value("string"),
-        "view_ids": List(Value("string")),
-        "images": List(Image()),
-    }
-    if depth:
-        cols["depths"] = List(Image())
-    if instance_mask:
-        cols["instance_masks"] = List(Image())
-    for k in QA_TEXT_FIELDS:
-        cols[k] = Value("string")
-    cols.update({
-        "choices": List(Value("string")),
-        "answer_index": Value("int32"),
-        "value": Value("string"),
-        "unit": Value("string"),
-        "objects": List(Value("string")),
-        "marks": Value("string"),
-        "meta": Value("string"),
-        "factors": Value("string"),
-        "scene": Value("string"),
-    })
-    return Features(cols)
+    make = {"string": lambda: Value("string"), "int32": lambda: Value("int32"),
+            "list_string": lambda: List(Value("string")), "list_image": lambda: List(Image())}
+    return Features({name: make[kind]() for name, kind in row_columns(depth, instance_mask)})
+
+
+# datasets' serialisation of each column kind in the schema metadata (Features.to_dict)
+_FEATURE_JSON = {"string": {"dtype": "string", "_type": "Value"}, "int32": {"dtype": "int32", "_type": "Value"},
+                 "list_string": {"feature": {"dtype": "string", "_type": "Value"}, "_type": "List"},
+                 "list_image": {"feature": {"_type": "Image"}, "_type": "List"}}
+
+
+def dataset_schema(depth: bool = False, instance_mask: bool = False):
+    """The Arrow schema of a row with the ``huggingface`` metadata ``datasets`` reads back (equal
+    to ``dataset_features(...).arrow_schema``, tests/test_export.py), built with pyarrow alone so
+    that shard workers need not import ``datasets``."""
+    import pyarrow as pa
+
+    image = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
+    arrow = {"string": pa.string(), "int32": pa.int32(), "list_string": pa.list_(pa.string()),
+             "list_image": pa.list_(image)}
+    cols = row_columns(depth, instance_mask)
+    meta = {"info": {"features": {name: _FEATURE_JSON[kind] for name, kind in cols}}}
+    return pa.schema([(name, arrow[kind]) for name, kind in cols], metadata={"huggingface": json.dumps(meta)})
 
 
 def canonical_json(obj: Any) -> str:

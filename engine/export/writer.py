@@ -17,20 +17,21 @@ from engine.atomic import commit, sha256_file, temp_path
 
 
 class ParquetShardWriter:
-    """Write one Parquet file of rows (dicts matching ``features``) in bounded memory.
+    """Write one Parquet file of rows (dicts matching ``schema``) in bounded memory.
 
     Args:
         path: final file path; the file is written to a temporary name beside it.
-        features: ``datasets.Features`` of a row (engine.export.hf.dataset_features).
+        schema: the Arrow schema of a row with its ``huggingface`` metadata
+            (engine.export.hf.dataset_schema).
         row_group_size: rows per row group (also the buffer size).
         compression: ``zstd``, ``snappy``, ``gzip`` or ``none``.
     """
 
-    def __init__(self, path: str | Path, features, row_group_size: int = 64, compression: str = "zstd"):
+    def __init__(self, path: str | Path, schema: pa.Schema, row_group_size: int = 64, compression: str = "zstd"):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.tmp = temp_path(self.path)
-        self.schema: pa.Schema = features.arrow_schema
+        self.schema = schema
         self.row_group_size = int(row_group_size)
         self._buf: list[dict] = []
         self.rows = 0

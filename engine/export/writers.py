@@ -35,11 +35,12 @@ class ShardWriter(Protocol):
 
 @dataclass(frozen=True)
 class WriterContext:
-    """What a writer may need beyond its path: the ``output`` config, the row features
-    (``datasets.Features``) and the image file extension (``jpg`` or ``png``)."""
+    """What a writer may need beyond its path: the ``output`` config, the row schema
+    (``pyarrow.Schema`` with the ``datasets`` features, engine.export.hf.dataset_schema) and the
+    image file extension (``jpg`` or ``png``)."""
 
     output: Mapping[str, Any]
-    features: Any
+    schema: Any
     image_ext: str
 
 
@@ -83,7 +84,7 @@ class WriterKind:
 
 WRITERS: tuple[WriterKind, ...] = (
     WriterKind("parquet", "data", "parquet", None, "",
-               lambda root, rel, ctx: ParquetShardWriter(root / rel, ctx.features, ctx.output["row_group_size"],
+               lambda root, rel, ctx: ParquetShardWriter(root / rel, ctx.schema, ctx.output["row_group_size"],
                                                          ctx.output["compression"])),
     WriterKind("wds", "wds", "tar", "webdataset", "true or false (write wds/ tar shards)",
                lambda root, rel, ctx: WebDatasetShardWriter(root / rel, ctx.image_ext)),

@@ -23,6 +23,7 @@ from engine.ingest.build import formats
 from engine.pipeline.config import JobSpec, load_job
 from engine.pipeline.manifest import OutputLock, shard_key, write_manifest
 from engine.pipeline.run import _existing, _resume, _take_over, finish_dataset
+from engine.pipeline.split_check import RunSplitCheck
 from engine.pipeline.shard import run_shard
 from engine.pipeline.stages import SceneOutput
 from engine.pipeline.timing import StageTimer
@@ -152,6 +153,7 @@ def ask(scenes: str | Path, images: str | Path, overrides: list[str] | None = No
         # resume as generate does: the hash covers the config and the scene file's bytes, so the
         # shards already in the manifest (checksums verified) are this run's
         todo = _resume(job, manifest, f"# {engine.ENGINE_NAME} {engine.__version__} ask config_hash: {job.config_hash}\n")
+        split_check = RunSplitCheck(job, todo)
         for k in todo:
             res = run_shard(job, k, stages)
             timer.add(res["seconds"])
@@ -160,7 +162,8 @@ def ask(scenes: str | Path, images: str | Path, overrides: list[str] | None = No
                 entry["scene_errors"] = res["scene_errors"]
             manifest["shards"][shard_key(k)] = entry
             write_manifest(out, manifest)
-        split_rows, stats, check = finish_dataset(job, manifest)
+            split_check.landed(k, res.get("leak_entries"))
+        split_rows, stats, check = finish_dataset(job, manifest, split_check)
         wall = time.perf_counter() - t0
         rows = sum(split_rows.values())
         qa_s = timer.seconds.get("annotate", 0.0) + timer.seconds.get("qa", 0.0)

@@ -30,8 +30,9 @@ from engine.pipeline.manifest import (
     shard_key,
     write_manifest,
 )
-from engine.eval.leaks import SPLITS_FILE, LeakError, check_splits, format_report
+from engine.eval.leaks import SPLITS_FILE, format_report
 from engine.pipeline.preflight import preflight
+from engine.pipeline.split_check import RunSplitCheck
 from engine.pipeline.splits import rule_record
 from engine.pipeline.output import check_out_path, foreign_entries, remove_owned
 from engine.pipeline.timing import StageTimer, format_timings
@@ -124,6 +125,7 @@ def generate(job: JobSpec) -> dict:
         timer = StageTimer()
         done_rows = {"n": 0}
         bars = _Progress(job, todo)
+        split_check = RunSplitCheck(job, todo)
 
         def on_result(res: dict) -> None:
             timer.add(res["seconds"])
@@ -133,12 +135,13 @@ def generate(job: JobSpec) -> dict:
             manifest["shards"][shard_key(res["shard"])] = entry
             write_manifest(out, manifest)
             done_rows["n"] += sum(res["rows"].values())
+            split_check.landed(res["shard"], res.get("leak_entries"))
             bars.finish(res["shard"])
 
         name = job.cfg["executor"]["name"]
         workers = EXECUTORS[name](job, todo, on_result, bars.update) if todo else 0
         bars.close()
-        split_rows, stats, check = finish_dataset(job, manifest)
+        split_rows, stats, check = finish_dataset(job, manifest, split_check)
     wall = time.perf_counter() - t0
     summary = {
         "out": str(out), "config_hash": job.config_hash, "executor": name, "workers": workers,
@@ -155,10 +158,11 @@ def generate(job: JobSpec) -> dict:
     return summary
 
 
-def finish_dataset(job: JobSpec, manifest: dict) -> tuple[dict[str, int], dict[str, int], dict | None]:
+def finish_dataset(job: JobSpec, manifest: dict, split_check: RunSplitCheck) -> tuple[dict[str, int], dict[str, int], dict]:
     """After the shards: rows per split and counters summed over the manifest's shards, then
-    splits.json, the manifest's split rule, the card, the split check and (``output.lmms_eval``)
-    the lmms-eval task. Returns (split_rows, stats, split check)."""
+    splits.json, the manifest's split rule, the card, the split check (``split_check``: fed with
+    this run's shard results) and (``output.lmms_eval``) the lmms-eval task. Returns (split_rows,
+    stats, split check)."""
     out = job.out
     split_rows = {s: 0 for s in job.split_names()}
     stats: dict[str, int] = {}
@@ -172,7 +176,7 @@ def finish_dataset(job: JobSpec, manifest: dict) -> tuple[dict[str, int], dict[s
     manifest["split_rule"] = {k: v for k, v in splits.items() if k != "rows"}
     write_manifest(out, manifest)
     write_card(out, job.cfg, job.config_hash, job.split_names())
-    check = _check_splits(out)
+    check = _check_splits(split_check)
     if job.cfg["output"].get("lmms_eval"):
         write_lmms_task(out)
     return split_rows, stats, check
@@ -191,13 +195,9 @@ def _splits_record(job: JobSpec, split_rows: dict[str, int], stats: dict[str, in
     return rec
 
 
-def _check_splits(out: Path) -> dict | None:
-    """Run the leakage checker on the finished dataset and log its result."""
-    try:
-        res = check_splits(out)
-    except LeakError as e:
-        log.info("check-splits: skipped (%s)", e)
-        return None
+def _check_splits(split_check: RunSplitCheck) -> dict:
+    """The leakage checker's report on the finished dataset, logged."""
+    res = split_check.result()
     (log.info if res["ok"] else log.error)("%s", format_report(res))
     return {"ok": res["ok"], "leaks": res["leaks"], "examples": res["examples"]}
 

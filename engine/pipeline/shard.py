@@ -20,7 +20,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from engine.export.hf import dataset_features, qa_record, view_record
+from engine.eval.leaks import leak_entry
+from engine.export.hf import dataset_schema, qa_record, view_record
 from engine.export.video import video_name, write_mp4
 from engine.export.writers import WRITERS, WriterContext
 from engine.atomic import commit, sha256_file, temp_path
@@ -220,7 +221,10 @@ def run_shard(job: JobSpec, shard_index: int, stages: SceneStages,
               progress: Callable[[int], None] | None = None) -> dict:
     """Make shard ``shard_index`` into ``job.out`` and return its result:
     ``{"shard", "scenes": [first, end), "rows": {split: n}, "files": {path: sha256},
-    "stats": {counter: n}, "scene_errors": [{scene_index, error}], "seconds": {stage: s}}``.
+    "stats": {counter: n}, "scene_errors": [{scene_index, error}], "seconds": {stage: s},
+    "leak_entries": {split: [LeakEntry of each row written, in file order]}}`` (the entries feed
+    the coordinator's split check, :class:`engine.eval.leaks.LeakTally`, without reading the
+    files back).
 
     Files are written under temporary names and renamed only when the shard is complete; the
     caller records the result in the manifest. ``progress(n)`` is called after each scene.
@@ -235,9 +239,9 @@ def run_shard(job: JobSpec, shard_index: int, stages: SceneStages,
     o = cfg["output"]
     timer = StageTimer()
     files = shard_files(job, shard_index)
-    features = dataset_features(o["depth"], o["instance_mask"])
+    schema = dataset_schema(o["depth"], o["instance_mask"])
     ext = "jpg" if o["image_format"] == "jpeg" else "png"
-    ctx = WriterContext(o, features, ext)
+    ctx = WriterContext(o, schema, ext)
     kinds = [wk for wk in WRITERS if wk.enabled(o)]
     writers = {f"{wk.name}:{s}": wk.make(root, files[f"{wk.name}:{s}"], ctx) for wk in kinds for s in job.split_names()}
     scenes_tmp = scenes_f = None
@@ -253,6 +257,7 @@ def run_shard(job: JobSpec, shard_index: int, stages: SceneStages,
     videos: dict[str, str] = {}  # MP4 per camera path (output.video): relative path -> sha256
     scene_range = job.shard_range(shard_index)
     rule = make_rule(cfg["split"])
+    leaks: dict[str, list] = {s: [] for s in sorted(job.split_names())}
     try:
         for scene_index in scene_range:
             try:
@@ -279,10 +284,15 @@ def run_shard(job: JobSpec, shard_index: int, stages: SceneStages,
                 stats["scenes"] += 1
                 stats["views"] = stats.get("views", 0) + len(result.scene.views)
                 # each row's split (None: dropped by a held-out rule), docs/splits.md
-                routes, moved = route_scene(rule, job.cfg["seed"], scene_index, cfg["split"]["ratios"],
-                                            [json.loads(r["factors"]) for r in rows])
+                row_factors = [json.loads(r["factors"]) for r in rows]
+                routes, moved = route_scene(rule, job.cfg["seed"], scene_index, cfg["split"]["ratios"], row_factors)
                 for k, v in moved.items():
                     stats[k] = stats.get(k, 0) + v
+                with timer("check"):  # the leak checker's keys of the rows written (engine/eval/leaks.py)
+                    image_digests: dict[int, str] = {}  # the scene's rows share their images' bytes objects
+                    for row, split, fac in zip(rows, routes, row_factors):
+                        if split is not None:
+                            leaks[split].append(leak_entry(rule, split, row, fac, image_digests))
                 with timer("write"):
                     for row, split in zip(rows, routes):
                         if split is None:
@@ -331,7 +341,7 @@ def run_shard(job: JobSpec, shard_index: int, stages: SceneStages,
     stats["rows"] = sum(rows_per_split.values())
     return {"shard": shard_index, "scenes": [scene_range.start, scene_range.stop], "rows": rows_per_split,
             "files": digests, "stats": dict(sorted(stats.items())), "scene_errors": scene_errors,
-            "seconds": timer.seconds}
+            "seconds": timer.seconds, "leak_entries": leaks}
 
 
 def _scene_failed(job: JobSpec, shard_index: int, scene_index: int, e: Exception) -> None:

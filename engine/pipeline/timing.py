@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 
-STAGES = ("layout", "camera", "appearance", "render", "qa", "marks", "encode", "rows", "write")
+STAGES = ("layout", "camera", "appearance", "render", "qa", "marks", "encode", "rows", "check", "write")
 
 
 class StageTimer:
