@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from engine.export.hf import dataset_card, dataset_features, dataset_schema
+from engine.export.hf import dataset_card, dataset_features, dataset_features_yaml, dataset_schema
 from engine.pipeline.config import load_job
 from engine.pipeline.manifest import read_manifest
 from engine.pipeline.run import generate
@@ -84,7 +84,7 @@ def test_listing_the_empty_split_would_break_loading(empty_split_dataset, tmp_pa
 
 
 def test_card_lists_splits_with_rows_only():
-    card = dataset_card(dataset_features(), {"train": 5, "validation": 0, "test": 2},
+    card = dataset_card(dataset_features_yaml(), {"train": 5, "validation": 0, "test": 2},
                         {"train": 100, "validation": 7, "test": 50}, "abc", "0.1.0")
     front = yaml.safe_load(card.split("---\n")[1])
     assert front["configs"][0]["data_files"] == [{"split": "test", "path": "data/test-*.parquet"},
@@ -94,9 +94,10 @@ def test_card_lists_splits_with_rows_only():
 
 
 @pytest.mark.parametrize("depth,mask", [(False, False), (True, False), (False, True), (True, True)])
-def test_the_shard_schema_is_the_one_datasets_makes(depth, mask):
+def test_the_schema_and_card_features_are_the_ones_datasets_makes(depth, mask):
     """Shard workers write with a schema built by pyarrow alone (no ``datasets`` import): it must
     equal, metadata included, the schema ``datasets`` derives from the row features."""
     made = dataset_schema(depth, mask)
     assert made.equals(dataset_features(depth, mask).arrow_schema, check_metadata=True)
+    assert dataset_features_yaml(depth, mask) == dataset_features(depth, mask)._to_yaml_list()
     assert ("depths" in made.names) is depth and ("instance_masks" in made.names) is mask

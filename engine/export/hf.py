@@ -58,9 +58,20 @@ _FEATURE_JSON = {"string": {"dtype": "string", "_type": "Value"}, "int32": {"dty
                  "list_image": {"feature": {"_type": "Image"}, "_type": "List"}}
 
 
+# datasets' card form of each column kind (Features._to_yaml_list)
+_FEATURE_YAML = {"string": {"dtype": "string"}, "int32": {"dtype": "int32"}, "list_string": {"list": "string"},
+                 "list_image": {"list": "image"}}
+
+
+def dataset_features_yaml(depth: bool = False, instance_mask: bool = False) -> list[dict]:
+    """The card's ``dataset_info.features`` list (equal to ``dataset_features(...)._to_yaml_list()``,
+    tests/test_dataset_card.py), without importing ``datasets``."""
+    return [{"name": name, **_FEATURE_YAML[kind]} for name, kind in row_columns(depth, instance_mask)]
+
+
 def dataset_schema(depth: bool = False, instance_mask: bool = False):
     """The Arrow schema of a row with the ``huggingface`` metadata ``datasets`` reads back (equal
-    to ``dataset_features(...).arrow_schema``, tests/test_export.py), built with pyarrow alone so
+    to ``dataset_features(...).arrow_schema``, tests/test_dataset_card.py), built with pyarrow alone so
     that shard workers need not import ``datasets``."""
     import pyarrow as pa
 
@@ -154,10 +165,10 @@ def size_category(n: int) -> str:
     return next((name for top, name in bounds if n < top), "n>1T")
 
 
-def dataset_card(features, split_rows: dict[str, int], split_bytes: dict[str, int], config_hash: str,
+def dataset_card(features: list[dict], split_rows: dict[str, int], split_bytes: dict[str, int], config_hash: str,
                  version: str, license: str = "cc-by-4.0", extra: str = "") -> str:
     """README.md text: YAML front matter (``configs`` with one data_files glob per split,
-    ``dataset_info`` with the features and split sizes, license, task categories, size category)
+    ``dataset_info`` with the features (``features``: :func:`dataset_features_yaml`) and split sizes, license, task categories, size category)
     and a description, followed by ``extra`` (:func:`engine.export.card.card_body`).
 
     A split with no rows (no scene fell into it) is named in the description with 0 rows but
@@ -172,7 +183,7 @@ def dataset_card(features, split_rows: dict[str, int], split_bytes: dict[str, in
     front = {
         "configs": [{"config_name": "default",
                      "data_files": [{"split": s, "path": f"data/{s}-*.parquet"} for s in splits]}],
-        "dataset_info": {"features": features._to_yaml_list(),
+        "dataset_info": {"features": features,
                          "splits": [{"name": s, "num_bytes": int(split_bytes.get(s, 0)),
                                      "num_examples": int(split_rows[s])} for s in splits]},
         "license": license,

@@ -9,7 +9,7 @@ from pathlib import Path
 import engine
 from engine.atomic import atomic_write_text
 from engine.export.card import card_body, card_stats
-from engine.export.hf import dataset_card, dataset_features
+from engine.export.hf import dataset_card, dataset_features_yaml
 
 SPLITS_RULE = "splits.json"  # the split rule record, when a split strategy wrote one
 
@@ -42,7 +42,7 @@ def write_card(out: str | Path, cfg: dict, config_hash: str, split_names: list[s
         drawn = card_plots(root, stats)
     o = cfg["output"]
     body = card_body(stats, cfg, config_hash, engine.__version__, rule, scores, drawn)
-    text = dataset_card(dataset_features(o["depth"], o["instance_mask"]), split_rows, split_bytes, config_hash,
+    text = dataset_card(dataset_features_yaml(o["depth"], o["instance_mask"]), split_rows, split_bytes, config_hash,
                         engine.__version__, license=o.get("license", "cc-by-4.0"), extra=body)
     atomic_write_text(root / "README.md", text)
     return stats
