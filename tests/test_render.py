@@ -116,7 +116,7 @@ def test_visible_and_amodal_statistics_match_a_numpy_recount(renderer):
 
 
 def test_id_stats_and_bit_boxes_agree_with_per_mask_counts():
-    # id_stats (bincount + find_objects) and bit_boxes (column/row bit sets) against mask_stats per id
+    # id_stats (horizontal runs) and bit_boxes (column/row bit sets) against mask_stats per id
     rng = np.random.default_rng(4)
     H, W = 37, 70  # neither a multiple of 32
     ids = np.zeros((H, W), np.int32)
@@ -138,6 +138,24 @@ def test_id_stats_and_bit_boxes_agree_with_per_mask_counts():
         assert stats.get(k, {"visible": 0, "bbox_visible": None}) == {"visible": n, "bbox_visible": box} if n else k not in stats
         assert boxes[k] == box
     assert 0 not in stats and boxes[5] is None
+
+
+def test_id_stats_on_scattered_ids_matches_per_mask_counts():
+    # many short runs, ids split into pieces, runs touching both image edges, negative ids ignored
+    rng = np.random.default_rng(11)
+    ids = rng.integers(-2, 12, (23, 41)).astype(np.int32)
+    ids[:, :5] = 3  # a run from the first column on every row
+    ids[4, -7:] = 7  # one ending at the last column
+    ids[ids == 9] = 0  # an id with no pixel left
+    stats = id_stats(ids)
+    want = {}
+    for k in range(1, 12):
+        n, box = mask_stats(ids == k)
+        if n:
+            want[k] = {"visible": n, "bbox_visible": box}
+    assert stats == want and list(stats) == sorted(want)
+    assert id_stats(np.zeros((4, 5), np.int32)) == {} and id_stats(np.full((1, 1), 2, np.int32)) == {
+        2: {"visible": 1, "bbox_visible": [0, 0, 0, 0]}}
 
 
 def test_amodal_counts_stay_exact_when_the_bit_mask_grows_and_shrinks(renderer):
