@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine.geometry.boxes import boxes_corners
 from engine.geometry.projection import project_boxes
 from engine.render.framing import pixel_shares
 from engine.render.protocol import RENDER_FIELDS
@@ -31,8 +32,11 @@ def object_fields(scene: SceneGraph, view: View, stats: dict[int, dict], near: f
     ``truncated`` is True when the amodal mask touches the image border or the projected box
     (engine.geometry.project_box) crosses the border or the near plane.
     """
-    geometric = project_boxes(view.K, view.cam_to_world, np.array([o.box.corners for o in scene.objects]),
-                              view.width, view.height, near=near)["truncated"] if scene.objects else []
+    objs = scene.objects
+    corners = boxes_corners(np.array([o.center for o in objs], dtype=float), np.array([o.size for o in objs], dtype=float),
+                            np.array([o.rotation for o in objs])) if objs else None  # = each o.box.corners
+    geometric = project_boxes(view.K, view.cam_to_world, corners, view.width, view.height, near=near)["truncated"] \
+        if objs else []
     out = {}
     for obj, geo in zip(scene.objects, geometric):
         s = stats.get(obj.instance_id, {})
