@@ -78,8 +78,8 @@ def fxaa(rgb: np.ndarray, pixels: np.ndarray) -> np.ndarray:
         return out
     texels = np.pad(rgb, ((_PAD, _PAD), (_PAD, _PAD), (0, 0)), mode="edge").reshape(-1, 3)  # clamp-to-edge
     stride = W + 2 * _PAD
-    x = np.asarray(pixels[:, 0], dtype=np.int64)
-    y = np.asarray(pixels[:, 1], dtype=np.int64)
+    x = np.asarray(pixels[:, 0], dtype=np.intp)
+    y = np.asarray(pixels[:, 1], dtype=np.intp)
     base = (y + _PAD) * stride + (x + _PAD)  # each pixel's row in ``texels``
 
     def texel(rows) -> np.ndarray:
@@ -91,12 +91,18 @@ def fxaa(rgb: np.ndarray, pixels: np.ndarray) -> np.ndarray:
         (|offset| < _PAD - 1): the texels at floor(offset) and floor(offset) + 1 from the pixel,
         weighted by the offset's fraction."""
         ix, iy = np.floor(sx), np.floor(sy)
-        fx, fy = (sx - ix).astype(np.float32)[:, None], (sy - iy).astype(np.float32)[:, None]
-        r00 = base + iy.astype(np.int64) * stride + ix.astype(np.int64)
+        # the fractions repeated over the 3 channels: a (N, 1) operand makes numpy loop 3 items at a time
+        fx, fy = np.repeat(sx - ix, 3).reshape(-1, 3), np.repeat(sy - iy, 3).reshape(-1, 3)
+        r00 = iy.astype(np.intp)
+        r00 *= stride
+        r00 += base
+        r00 += ix.astype(np.intp)
         top = texel(r00)
         top += (texel(r00 + 1) - top) * fx
-        bottom = texel(r00 + stride)
-        bottom += (texel(r00 + stride + 1) - bottom) * fx
+        r00 += stride
+        bottom = texel(r00)
+        r00 += 1
+        bottom += (texel(r00) - bottom) * fx
         top += (bottom - top) * fy
         return top
 
@@ -121,5 +127,5 @@ def fxaa(rgb: np.ndarray, pixels: np.ndarray) -> np.ndarray:
     b += 0.5 * a
     lb = b @ _LUMA
     res = np.where(((lb < lo) | (lb > hi))[:, None], a, b)
-    out[y, x] = np.rint(res).astype(np.uint8)  # within 0..255: convex combinations of texels
+    out.reshape(-1, 3)[y * W + x] = np.rint(res).astype(np.uint8)  # within 0..255: convex combinations of texels
     return out
