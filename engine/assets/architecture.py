@@ -53,21 +53,19 @@ def box(origin: np.ndarray, axes: np.ndarray, extents: np.ndarray, inside: bool 
     Faces face outwards (counter-clockwise seen from outside), or inwards when ``inside``; face
     ``2k + side`` is the one at ``side`` (0 or 1) along axis k; ``skip`` lists faces left out.
     """
-    V, N, F = [], [], []
-    for k in range(3):
-        i, j = (k + 1) % 3, (k + 2) % 3
-        for side in (0, 1):
-            if 2 * k + side in skip:
-                continue
-            base = origin + axes[k] * extents[k] * side
-            corners = [base, base + axes[i] * extents[i], base + axes[i] * extents[i] + axes[j] * extents[j],
-                       base + axes[j] * extents[j]]
-            out = bool(side) != inside
-            b = len(V)
-            V += corners
-            N += [axes[k] if out else -axes[k]] * 4
-            F += [[b, b + 1, b + 2], [b, b + 2, b + 3]] if out else [[b, b + 2, b + 1], [b, b + 3, b + 2]]
-    return np.array(V, float).reshape(-1, 3), np.array(N, float).reshape(-1, 3), np.array(F, np.uint32).reshape(-1, 3)
+    axes = np.asarray(axes, dtype=float)
+    face = np.array([f for f in range(6) if f not in skip], dtype=np.intp)
+    k, side = face // 2, face % 2
+    step = axes * np.asarray(extents, dtype=float)[:, None]  # row k: axes[k] * extents[k]
+    base = origin + step[k] * side[:, None]
+    edge = base + step[(k + 1) % 3]
+    across = step[(k + 2) % 3]
+    V = np.stack([base, edge, edge + across, base + across], axis=1)  # (F, 4 corners, 3)
+    out = (side == 1) != inside
+    N = np.where(out[:, None], axes[k], -axes[k])
+    F = np.where(out[:, None, None], np.array([[0, 1, 2], [0, 2, 3]], np.uint32), np.array([[0, 2, 1], [0, 3, 2]], np.uint32))
+    F += 4 * np.arange(len(face), dtype=np.uint32)[:, None, None]
+    return V.reshape(-1, 3), np.repeat(N, 4, axis=0), F.reshape(-1, 3)
 
 
 def _mesh(name: str, parts: list[tuple], rgb, emissive: bool = False, colors: np.ndarray | None = None,
