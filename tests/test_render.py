@@ -289,7 +289,7 @@ def test_render_config_errors_name_the_key_and_fix():
 def test_edge_pixels_are_id_changes_and_inverse_depth_creases():
     from engine.render.edge_aa import edge_pixels
 
-    H, W = 20, 30
+    H, W = 150, 30  # the crease test runs in bands of 64 rows: 1-64, 65-128, 129-148
     u = np.arange(W, dtype=np.float64)[None, :].repeat(H, 0)
     v = np.arange(H, dtype=np.float64)[:, None].repeat(W, 1)
     plane = (1.0 / (0.2 + 0.01 * u + 0.005 * v)).astype(np.float32)  # a tilted plane: 1/z affine in (u, v)
@@ -298,6 +298,10 @@ def test_edge_pixels_are_id_changes_and_inverse_depth_creases():
     fold = np.where(u < 15, 0.2 + 0.01 * u, 0.2 + 0.15 + 0.03 * (u - 15)) + 0.005 * v  # a kink at column 15
     got = {tuple(p) for p in edge_pixels(ids, (1.0 / fold).astype(np.float32)).astype(int).tolist()}
     assert got == {(15, r) for r in range(1, H - 1)}
+    for k in (63, 64, 65, 128):  # a kink along row k, on and beside the bands' seams
+        fold = 0.2 + 0.01 * u + np.where(v < k, 0.005 * v, 0.005 * k + 0.03 * (v - k))
+        got = {tuple(p) for p in edge_pixels(ids, (1.0 / fold).astype(np.float32)).astype(int).tolist()}
+        assert got == {(c, k) for c in range(1, W - 1)}, k
     ids[5:9, 4:7] = 3  # a 3 x 4 object: its pixels at the border and the ring of neighbours around it
     got = {tuple(p) for p in edge_pixels(ids, plane).astype(int).tolist()}
     block = {(c, r) for r in range(5, 9) for c in range(4, 7)}
