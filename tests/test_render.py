@@ -116,7 +116,7 @@ def test_visible_and_amodal_statistics_match_a_numpy_recount(renderer):
 
 
 def test_id_stats_and_bit_boxes_agree_with_per_mask_counts():
-    # id_stats (bincount + find_objects) and bit_boxes (column/row bit sets) against mask_stats per id
+    # id_stats (horizontal runs) and bit_boxes (column/row bit sets) against mask_stats per id
     rng = np.random.default_rng(4)
     H, W = 37, 70  # neither a multiple of 32
     ids = np.zeros((H, W), np.int32)
@@ -138,6 +138,24 @@ def test_id_stats_and_bit_boxes_agree_with_per_mask_counts():
         assert stats.get(k, {"visible": 0, "bbox_visible": None}) == {"visible": n, "bbox_visible": box} if n else k not in stats
         assert boxes[k] == box
     assert 0 not in stats and boxes[5] is None
+
+
+def test_id_stats_on_scattered_ids_matches_per_mask_counts():
+    # many short runs, ids split into pieces, runs touching both image edges, negative ids ignored
+    rng = np.random.default_rng(11)
+    ids = rng.integers(-2, 12, (23, 41)).astype(np.int32)
+    ids[:, :5] = 3  # a run from the first column on every row
+    ids[4, -7:] = 7  # one ending at the last column
+    ids[ids == 9] = 0  # an id with no pixel left
+    stats = id_stats(ids)
+    want = {}
+    for k in range(1, 12):
+        n, box = mask_stats(ids == k)
+        if n:
+            want[k] = {"visible": n, "bbox_visible": box}
+    assert stats == want and list(stats) == sorted(want)
+    assert id_stats(np.zeros((4, 5), np.int32)) == {} and id_stats(np.full((1, 1), 2, np.int32)) == {
+        2: {"visible": 1, "bbox_visible": [0, 0, 0, 0]}}
 
 
 def test_amodal_counts_stay_exact_when_the_bit_mask_grows_and_shrinks(renderer):
@@ -271,7 +289,7 @@ def test_render_config_errors_name_the_key_and_fix():
 def test_edge_pixels_are_id_changes_and_inverse_depth_creases():
     from engine.render.edge_aa import edge_pixels
 
-    H, W = 20, 30
+    H, W = 150, 30  # the crease test runs in bands of 64 rows: 1-64, 65-128, 129-148
     u = np.arange(W, dtype=np.float64)[None, :].repeat(H, 0)
     v = np.arange(H, dtype=np.float64)[:, None].repeat(W, 1)
     plane = (1.0 / (0.2 + 0.01 * u + 0.005 * v)).astype(np.float32)  # a tilted plane: 1/z affine in (u, v)
@@ -280,6 +298,10 @@ def test_edge_pixels_are_id_changes_and_inverse_depth_creases():
     fold = np.where(u < 15, 0.2 + 0.01 * u, 0.2 + 0.15 + 0.03 * (u - 15)) + 0.005 * v  # a kink at column 15
     got = {tuple(p) for p in edge_pixels(ids, (1.0 / fold).astype(np.float32)).astype(int).tolist()}
     assert got == {(15, r) for r in range(1, H - 1)}
+    for k in (63, 64, 65, 128):  # a kink along row k, on and beside the bands' seams
+        fold = 0.2 + 0.01 * u + np.where(v < k, 0.005 * v, 0.005 * k + 0.03 * (v - k))
+        got = {tuple(p) for p in edge_pixels(ids, (1.0 / fold).astype(np.float32)).astype(int).tolist()}
+        assert got == {(c, k) for c in range(1, W - 1)}, k
     ids[5:9, 4:7] = 3  # a 3 x 4 object: its pixels at the border and the ring of neighbours around it
     got = {tuple(p) for p in edge_pixels(ids, plane).astype(int).tolist()}
     block = {(c, r) for r in range(5, 9) for c in range(4, 7)}

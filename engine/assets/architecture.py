@@ -27,6 +27,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+from functools import lru_cache
+
 import numpy as np
 
 from engine.assets.types import RenderMesh
@@ -48,26 +50,33 @@ FIXTURE_RGB = (1.0, 0.98, 0.92)
 def box(origin: np.ndarray, axes: np.ndarray, extents: np.ndarray, inside: bool = False,
         skip: tuple[int, ...] = ()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A box spanned from ``origin`` (3,) along the rows of ``axes`` (3, 3; right-handed unit
-    vectors) by ``extents`` (3,) m. Returns (vertices (4F, 3), normals (4F, 3), faces (2F, 3)).
+    vectors) by ``extents`` (3,) m. Returns (vertices (4F, 3), normals (4F, 3), faces (2F, 3)
+    uint32, read-only: shared by every box with the same ``skip`` and ``inside``).
 
     Faces face outwards (counter-clockwise seen from outside), or inwards when ``inside``; face
     ``2k + side`` is the one at ``side`` (0 or 1) along axis k; ``skip`` lists faces left out.
     """
-    V, N, F = [], [], []
-    for k in range(3):
-        i, j = (k + 1) % 3, (k + 2) % 3
-        for side in (0, 1):
-            if 2 * k + side in skip:
-                continue
-            base = origin + axes[k] * extents[k] * side
-            corners = [base, base + axes[i] * extents[i], base + axes[i] * extents[i] + axes[j] * extents[j],
-                       base + axes[j] * extents[j]]
-            out = bool(side) != inside
-            b = len(V)
-            V += corners
-            N += [axes[k] if out else -axes[k]] * 4
-            F += [[b, b + 1, b + 2], [b, b + 2, b + 3]] if out else [[b, b + 2, b + 1], [b, b + 3, b + 2]]
-    return np.array(V, float).reshape(-1, 3), np.array(N, float).reshape(-1, 3), np.array(F, np.uint32).reshape(-1, 3)
+    k, side, i, j, sign, F = _box_layout(tuple(skip), bool(inside))
+    axes = np.asarray(axes, dtype=float)
+    step = axes * np.asarray(extents, dtype=float)[:, None]  # row k: axes[k] * extents[k]
+    base = origin + step[k] * side
+    edge = base + step[i]
+    across = step[j]
+    V = np.stack([base, edge, edge + across, base + across], axis=1).reshape(-1, 3)  # 4 corners per face
+    return V, np.repeat(axes[k] * sign, 4, axis=0), F
+
+
+@lru_cache(maxsize=64)
+def _box_layout(skip: tuple[int, ...], inside: bool) -> tuple:
+    """Per face kept by :func:`box`: its axis k, side (column, 0./1.), the two in-plane axes,
+    normal sign (column, +-1.) and the (2F, 3) uint32 faces (read-only)."""
+    face = np.array([f for f in range(6) if f not in skip], dtype=np.intp)
+    k, side = face // 2, face % 2
+    out = (side == 1) != inside
+    F = np.where(out[:, None, None], np.array([[0, 1, 2], [0, 2, 3]], np.uint32), np.array([[0, 2, 1], [0, 3, 2]], np.uint32))
+    F = (F + 4 * np.arange(len(face), dtype=np.uint32)[:, None, None]).reshape(-1, 3)
+    F.setflags(write=False)
+    return k, side[:, None].astype(float), (k + 1) % 3, (k + 2) % 3, np.where(out, 1.0, -1.0)[:, None], F
 
 
 def _mesh(name: str, parts: list[tuple], rgb, emissive: bool = False, colors: np.ndarray | None = None,

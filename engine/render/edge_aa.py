@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 CREASE = 0.002  # relative curvature of inverse depth per pixel step that counts as a crease
+_BAND = 64  # image rows per block of the crease test (64 x 512 float32: 128 KB per temporary)
 
 
 def edge_pixels(ids: np.ndarray, depth: np.ndarray) -> np.ndarray:
@@ -37,17 +38,23 @@ def edge_pixels(ids: np.ndarray, depth: np.ndarray) -> np.ndarray:
     d = ids[1:] != ids[:-1]
     e[1:] |= d
     e[:-1] |= d
-    w = np.zeros(depth.shape, dtype=np.float32)
-    np.divide(np.float32(1.0), depth, out=w, where=depth > 0)  # 0 where nothing was hit
-    # |w_a + w_b - 2 w| > CREASE w, as two comparisons of w_a + w_b (w >= 0): fewer passes
-    mid = w[1:-1, 1:-1]
-    hi, lo = mid * np.float32(2.0 + CREASE), mid * np.float32(2.0 - CREASE)
-    inner = e[1:-1, 1:-1]
-    t = np.empty_like(mid)
-    for a, b in ((w[1:-1, :-2], w[1:-1, 2:]), (w[:-2, 1:-1], w[2:, 1:-1])):  # across columns, across rows
-        np.add(a, b, out=t)
-        inner |= t > hi
-        inner |= t < lo
+    # the crease test in bands of _BAND rows, each reading the row either side: its temporaries stay
+    # small (cache-resident, and not mapped afresh per view by malloc)
+    H = ids.shape[0]
+    for r0 in range(1, H - 1, _BAND):
+        r1 = min(r0 + _BAND, H - 1)
+        dd = depth[r0 - 1:r1 + 1]
+        w = np.zeros(dd.shape, dtype=np.float32)
+        np.divide(np.float32(1.0), dd, out=w, where=dd > 0)  # 0 where nothing was hit
+        # |w_a + w_b - 2 w| > CREASE w, as two comparisons of w_a + w_b (w >= 0): fewer passes
+        mid = w[1:-1, 1:-1]
+        hi, lo = mid * np.float32(2.0 + CREASE), mid * np.float32(2.0 - CREASE)
+        inner = e[r0:r1, 1:-1]
+        t = np.empty_like(mid)
+        for a, b in ((w[1:-1, :-2], w[1:-1, 2:]), (w[:-2, 1:-1], w[2:, 1:-1])):  # across columns, across rows
+            np.add(a, b, out=t)
+            inner |= t > hi
+            inner |= t < lo
     rows, cols = np.divmod(np.flatnonzero(e), e.shape[1])  # row-major, as np.nonzero; ~10x faster on 2-D
     return np.stack([cols, rows], axis=1)
 
@@ -78,8 +85,8 @@ def fxaa(rgb: np.ndarray, pixels: np.ndarray) -> np.ndarray:
         return out
     texels = np.pad(rgb, ((_PAD, _PAD), (_PAD, _PAD), (0, 0)), mode="edge").reshape(-1, 3)  # clamp-to-edge
     stride = W + 2 * _PAD
-    x = np.asarray(pixels[:, 0], dtype=np.int64)
-    y = np.asarray(pixels[:, 1], dtype=np.int64)
+    x = np.asarray(pixels[:, 0], dtype=np.intp)
+    y = np.asarray(pixels[:, 1], dtype=np.intp)
     base = (y + _PAD) * stride + (x + _PAD)  # each pixel's row in ``texels``
 
     def texel(rows) -> np.ndarray:
@@ -91,12 +98,18 @@ def fxaa(rgb: np.ndarray, pixels: np.ndarray) -> np.ndarray:
         (|offset| < _PAD - 1): the texels at floor(offset) and floor(offset) + 1 from the pixel,
         weighted by the offset's fraction."""
         ix, iy = np.floor(sx), np.floor(sy)
-        fx, fy = (sx - ix).astype(np.float32)[:, None], (sy - iy).astype(np.float32)[:, None]
-        r00 = base + iy.astype(np.int64) * stride + ix.astype(np.int64)
+        # the fractions repeated over the 3 channels: a (N, 1) operand makes numpy loop 3 items at a time
+        fx, fy = np.repeat(sx - ix, 3).reshape(-1, 3), np.repeat(sy - iy, 3).reshape(-1, 3)
+        r00 = iy.astype(np.intp)
+        r00 *= stride
+        r00 += base
+        r00 += ix.astype(np.intp)
         top = texel(r00)
         top += (texel(r00 + 1) - top) * fx
-        bottom = texel(r00 + stride)
-        bottom += (texel(r00 + stride + 1) - bottom) * fx
+        r00 += stride
+        bottom = texel(r00)
+        r00 += 1
+        bottom += (texel(r00) - bottom) * fx
         top += (bottom - top) * fy
         return top
 
@@ -121,5 +134,5 @@ def fxaa(rgb: np.ndarray, pixels: np.ndarray) -> np.ndarray:
     b += 0.5 * a
     lb = b @ _LUMA
     res = np.where(((lb < lo) | (lb > hi))[:, None], a, b)
-    out[y, x] = np.rint(res).astype(np.uint8)  # within 0..255: convex combinations of texels
+    out.reshape(-1, 3)[y * W + x] = np.rint(res).astype(np.uint8)  # within 0..255: convex combinations of texels
     return out

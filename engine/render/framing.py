@@ -28,14 +28,10 @@ CEILING_TOL = 0.05  # m (the fixtures hang 3 cm below the ceiling)
 OUTSIDE_TOL = 0.02  # m beyond the wall thickness
 
 
-def surface_classes(scene: SceneGraph, view: View, ids: np.ndarray, depth: np.ndarray) -> np.ndarray:
-    """(H, W) uint8 index into :data:`SHARE_KEYS` per pixel (see the module docstring).
-
-    Args:
-        scene: the scene (``room.size`` [sx, sy, sz] m, walls' thickness, ``room.architecture``).
-        view: the view (K, cam_to_world OpenCV, world metres).
-        ids: (H, W) int32 instance ids; depth: (H, W) float32 camera z in metres, 0 = no hit.
-    """
+def _class_masks(scene: SceneGraph, view: View, ids: np.ndarray, depth: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """``(class index, (H, W) bool mask)`` pairs, highest priority first: a pixel belongs to the
+    first class whose mask holds it, or to ``wall`` when none does (arguments as for
+    :func:`surface_classes`)."""
     H, W = ids.shape
     K = np.asarray(view.K, dtype=np.float64)
     P = np.asarray(view.cam_to_world, dtype=np.float64)
@@ -44,34 +40,54 @@ def surface_classes(scene: SceneGraph, view: View, ids: np.ndarray, depth: np.nd
     xs = ((np.arange(W) - K[0, 2]) / K[0, 0]).astype(np.float32)
     ys = ((np.arange(H) - K[1, 2]) / K[1, 1]).astype(np.float32)
     d = np.asarray(depth, dtype=np.float32)
+    buf = np.empty((H, W), dtype=np.float32)
 
     def world(axis: int) -> np.ndarray:
-        """World coordinate ``axis`` of every pixel's point, float32 (H, W)."""
+        """World coordinate ``axis`` of every pixel's point, float32 (H, W), in ``buf``."""
         r0, r1, r2 = (float(x) for x in R[axis])
-        out = (ys * np.float32(r1) + np.float32(r2))[:, None] + (xs * np.float32(r0))[None, :]
-        out *= d
-        out += np.float32(C[axis])
-        return out
+        np.add((ys * np.float32(r1) + np.float32(r2))[:, None], (xs * np.float32(r0))[None, :], out=buf)
+        np.multiply(buf, d, out=buf)
+        return np.add(buf, np.float32(C[axis]), out=buf)
 
-    pz = world(2)
     sx, sy, sz = (float(v) for v in scene.room.size)
     t = max((float(w.thickness) for w in scene.room.walls), default=0.0) + OUTSIDE_TOL
-    cls = np.full((H, W), SHARE_KEYS.index("wall"), dtype=np.uint8)
     has_ceiling = bool((getattr(scene.room, "architecture", None) or {}).get("ceiling")) and sz > 0
-    if has_ceiling:
-        cls[pz >= sz - CEILING_TOL] = SHARE_KEYS.index("ceiling")
-    cls[pz <= FLOOR_TOL] = SHARE_KEYS.index("floor")
+    masks = [(SHARE_KEYS.index("object"), ids >= 1),
+             (SHARE_KEYS.index("outdoor" if has_ceiling else "none"), d <= 0)]
     if scene.room.walls:
-        out = np.abs(world(0)) > sx / 2 + t
-        out |= np.abs(world(1)) > sy / 2 + t
-        cls[out] = SHARE_KEYS.index("outdoor")
-    cls[d <= 0] = SHARE_KEYS.index("outdoor" if has_ceiling else "none")
-    cls[ids >= 1] = SHARE_KEYS.index("object")
+        out = np.abs(world(0), out=buf) > sx / 2 + t
+        out |= np.abs(world(1), out=buf) > sy / 2 + t
+        masks.append((SHARE_KEYS.index("outdoor"), out))
+    pz = world(2)
+    masks.append((SHARE_KEYS.index("floor"), pz <= FLOOR_TOL))
+    if has_ceiling:
+        masks.append((SHARE_KEYS.index("ceiling"), pz >= sz - CEILING_TOL))
+    return masks
+
+
+def surface_classes(scene: SceneGraph, view: View, ids: np.ndarray, depth: np.ndarray) -> np.ndarray:
+    """(H, W) uint8 index into :data:`SHARE_KEYS` per pixel (see the module docstring).
+
+    Args:
+        scene: the scene (``room.size`` [sx, sy, sz] m, walls' thickness, ``room.architecture``).
+        view: the view (K, cam_to_world OpenCV, world metres).
+        ids: (H, W) int32 instance ids; depth: (H, W) float32 camera z in metres, 0 = no hit.
+    """
+    cls = np.full(ids.shape, SHARE_KEYS.index("wall"), dtype=np.uint8)
+    for k, m in reversed(_class_masks(scene, view, ids, depth)):  # higher priorities written last
+        cls[m] = k
     return cls
 
 
 def pixel_shares(scene: SceneGraph, view: View, ids: np.ndarray, depth: np.ndarray) -> dict[str, float]:
-    """Share of the view's pixels in each class of :data:`SHARE_KEYS` (floats summing to 1)."""
-    counts = np.bincount(surface_classes(scene, view, ids, depth).ravel(), minlength=len(SHARE_KEYS))
+    """Share of the view's pixels in each class of :data:`SHARE_KEYS` (floats summing to 1), as
+    :func:`surface_classes` assigns them (counted mask by mask: no per-pixel class image)."""
+    counts = np.zeros(len(SHARE_KEYS), dtype=np.int64)
+    left = np.ones(ids.shape, dtype=bool)  # pixels no class has taken yet
+    hit = np.empty(ids.shape, dtype=bool)
+    for k, m in _class_masks(scene, view, ids, depth):
+        counts[k] += np.count_nonzero(np.logical_and(m, left, out=hit))
+        left ^= hit
+    counts[SHARE_KEYS.index("wall")] += np.count_nonzero(left)
     n = float(ids.size)
     return {k: float(counts[i] / n) for i, k in enumerate(SHARE_KEYS)}

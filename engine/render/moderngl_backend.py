@@ -333,34 +333,37 @@ class _SceneBuffers:
         self.key = tuple(id(m) for m in meshes) + tuple(id(m.vertices) for m in meshes)
         # Objects first (the stats pass draws that prefix), textured meshes grouped by texture.
         order = sorted(range(len(meshes)), key=lambda i: (meshes[i].instance_id < 1, _texture_key(meshes[i]) is not None, i))
-        verts, faces, runs = [], [], []
-        vbase = ibase = 0
-        self.n_obj_indices = 0
-        for i in order:
-            m = meshes[i]
-            n = len(m.vertices)
-            v = np.zeros(n, dtype=_VDTYPE)
-            v["pos"], v["normal"], v["color"] = m.vertices, m.normals, m.colors
+        ms = [meshes[i] for i in order]
+        counts = np.array([len(m.vertices) for m in ms], dtype=np.int64)
+        nf = np.array([np.size(m.faces) for m in ms], dtype=np.int64)  # indices per mesh
+        vstart = np.concatenate([[0], np.cumsum(counts)])
+        istart = np.concatenate([[0], np.cumsum(nf)])
+        v = np.zeros(int(vstart[-1]), dtype=_VDTYPE)  # one structured array, filled field by field
+        v["pos"] = np.concatenate([m.vertices for m in ms])
+        v["normal"] = np.concatenate([m.normals for m in ms])
+        v["color"] = np.concatenate([m.colors for m in ms])
+        for m, a, b in zip(ms, vstart[:-1], vstart[1:]):
             if m.uv is not None:
-                v["uv"] = m.uv
-            v["mat"] = (-1.0, 0.0) if m.emissive else (float(m.specular), float(m.shininess))  # < 0: emissive
-            v["inst"] = int(m.instance_id)
-            v["obj"] = obj_index.get(int(m.instance_id), 0)
-            f = np.asarray(m.faces, dtype=np.uint32).reshape(-1) + vbase
-            verts.append(v)
-            faces.append(f)
+                v["uv"][a:b] = m.uv
+        mat = np.array([(-1.0, 0.0) if m.emissive else (float(m.specular), float(m.shininess)) for m in ms])  # < 0: emissive
+        v["mat"] = np.repeat(mat.astype(np.float32), counts, axis=0)
+        v["inst"] = np.repeat([int(m.instance_id) for m in ms], counts)
+        v["obj"] = np.repeat([obj_index.get(int(m.instance_id), 0) for m in ms], counts)
+        faces = np.concatenate([np.asarray(m.faces, dtype=np.uint32).reshape(-1) for m in ms])
+        faces += np.repeat(vstart[:-1], nf).astype(np.uint32)
+        runs = []
+        self.n_obj_indices = 0
+        for m, first, count in zip(ms, istart[:-1].tolist(), nf.tolist()):
             tk = _texture_key(m)
             if runs and runs[-1][2] == tk:
-                runs[-1][1] += len(f)
+                runs[-1][1] += count
             else:
-                runs.append([ibase, len(f), tk, m])
-            vbase += n
-            ibase += len(f)
+                runs.append([first, count, tk, m])
             if m.instance_id >= 1:
-                self.n_obj_indices = ibase
-        self.n_indices = ibase
-        self.vbo = ctx.buffer(np.concatenate(verts).tobytes())
-        self.ibo = ctx.buffer(np.concatenate(faces).astype(np.uint32).tobytes())
+                self.n_obj_indices = first + count
+        self.n_indices = int(istart[-1])
+        self.vbo = ctx.buffer(v.tobytes())
+        self.ibo = ctx.buffer(faces.tobytes())
         self.ctx = ctx
         self.vaos = {}
         for name, prog in programs.items():

@@ -231,9 +231,8 @@ def gl_projection(K: np.ndarray, width: int, height: int, near: float, far: floa
 
 def mesh_bounds(meshes: list[RenderMesh]) -> tuple[np.ndarray, np.ndarray]:
     """(lo (3,), hi (3,)) world bounds of all mesh vertices (metres)."""
-    lo = np.min([m.vertices.min(axis=0) for m in meshes], axis=0).astype(float)
-    hi = np.max([m.vertices.max(axis=0) for m in meshes], axis=0).astype(float)
-    return lo, hi
+    v = np.concatenate([m.vertices for m in meshes])  # one reduction, not two per mesh
+    return v.min(axis=0).astype(float), v.max(axis=0).astype(float)
 
 
 def light_view_projection(light: dict, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:

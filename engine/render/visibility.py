@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine.geometry.boxes import boxes_corners
 from engine.geometry.projection import project_boxes
 from engine.render.framing import pixel_shares
 from engine.render.protocol import RENDER_FIELDS
@@ -31,8 +32,11 @@ def object_fields(scene: SceneGraph, view: View, stats: dict[int, dict], near: f
     ``truncated`` is True when the amodal mask touches the image border or the projected box
     (engine.geometry.project_box) crosses the border or the near plane.
     """
-    geometric = project_boxes(view.K, view.cam_to_world, np.array([o.box.corners for o in scene.objects]),
-                              view.width, view.height, near=near)["truncated"] if scene.objects else []
+    objs = scene.objects
+    corners = boxes_corners(np.array([o.center for o in objs], dtype=float), np.array([o.size for o in objs], dtype=float),
+                            np.array([o.rotation for o in objs])) if objs else None  # = each o.box.corners
+    geometric = project_boxes(view.K, view.cam_to_world, corners, view.width, view.height, near=near)["truncated"] \
+        if objs else []
     out = {}
     for obj, geo in zip(scene.objects, geometric):
         s = stats.get(obj.instance_id, {})
@@ -62,23 +66,36 @@ def mask_stats(mask: np.ndarray) -> tuple[int, list[int] | None]:
 
 
 def id_stats(ids: np.ndarray) -> dict[int, dict]:
-    """Visible pixel counts and boxes per instance id >= 1 of an (H, W) int32 id image.
+    """Visible pixel counts and boxes per instance id >= 1 of an (H, W) integer id image.
 
-    Returns ``{iid: {"visible": n, "bbox_visible": [u0, v0, u1, v1]}}`` for every id present (one
-    pass each: ``numpy.bincount`` for the counts, ``scipy.ndimage.find_objects`` for the boxes)."""
-    from scipy.ndimage import find_objects
-
+    Returns ``{iid: {"visible": n, "bbox_visible": [u0, v0, u1, v1]}}`` for every id present, in
+    increasing id order. Computed from the image's horizontal runs of one id (one comparison
+    pass over the image, then arrays as long as the number of runs): a run's pixels add to its
+    id's count, its row and end columns to its id's box."""
     ids = np.asarray(ids)
     if ids.size == 0 or int(ids.max()) < 1:
         return {}
-    pos = np.maximum(ids, 0)
-    counts = np.bincount(pos.ravel())
-    out = {}
-    for k, sl in enumerate(find_objects(pos), start=1):
-        if sl is not None:
-            rows, cols = sl
-            out[k] = {"visible": int(counts[k]), "bbox_visible": [cols.start, rows.start, cols.stop - 1, rows.stop - 1]}
-    return out
+    H, W = ids.shape
+    start = np.empty((H, W), dtype=bool)  # a run begins here: first column, or another id than the left neighbour
+    start[:, 0] = True
+    np.not_equal(ids[:, 1:], ids[:, :-1], out=start[:, 1:])
+    first = np.flatnonzero(start)  # runs in row-major order; no run crosses a row
+    length = np.diff(first, append=ids.size)
+    run_id = ids.reshape(-1)[first]
+    keep = run_id >= 1
+    first, length, run_id = first[keep], length[keep], run_id[keep]
+    row, u0 = np.divmod(first, W)
+    n = int(run_id.max()) + 1
+    count = np.zeros(n, dtype=np.int64)
+    np.add.at(count, run_id, length)
+    umin, vmin = np.full(n, W, dtype=np.int64), np.full(n, H, dtype=np.int64)
+    umax, vmax = np.full(n, -1, dtype=np.int64), np.full(n, -1, dtype=np.int64)
+    np.minimum.at(umin, run_id, u0)
+    np.maximum.at(umax, run_id, u0 + length - 1)
+    np.minimum.at(vmin, run_id, row)
+    np.maximum.at(vmax, run_id, row)
+    return {k: {"visible": int(count[k]), "bbox_visible": [int(umin[k]), int(vmin[k]), int(umax[k]), int(vmax[k])]}
+            for k in np.flatnonzero(count).tolist()}
 
 
 def bit_boxes(col_bits: np.ndarray, row_bits: np.ndarray) -> list[list[int] | None]:
