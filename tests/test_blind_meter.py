@@ -143,3 +143,22 @@ def test_numeric_regressor_beats_constant_only_when_the_text_tells():
     sc = score_template(rows)
     assert sc.blind > sc.chance + 0.3, sc
     assert not math.isnan(sc.chance)
+
+
+def test_scene_splits_differ_and_the_mean_over_splits_still_catches_a_planted_leak():
+    """Split 0 is the CRC32 split the meter always used; other splits put the scenes in other
+    halves; the verdict averaged over splits flags a planted leak and passes a clean template."""
+    from engine.eval.blind import half, score_splits
+
+    ids = [f"s{k:09d}" for k in range(2000)]
+    zero, one = np.array([half(i) for i in ids]), np.array([half(i, 1) for i in ids])
+    assert 0.45 < zero.mean() < 0.55 and 0.45 < one.mean() < 0.55
+    assert 0.4 < (zero != one).mean() < 0.6  # an independent-looking reshuffle, not the same halves
+    rng = np.random.default_rng(0)
+    rows = _bool_rows(rng, "motion.leaky", leak=0.95) + _bool_rows(rng, "motion.clean", leak=0.0)
+    single = {s.template_id: s.excess for s in score_rows(rows)}
+    scores = {s.template_id: s for s in score_splits(rows, 3)}
+    leaky, clean = scores["motion.leaky"], scores["motion.clean"]
+    assert len(leaky.extra["split_excess"]) == 3 and leaky.extra["split_excess"][0] == pytest.approx(single["motion.leaky"])
+    assert leaky.excess == pytest.approx(float(np.mean(leaky.extra["split_excess"])))
+    assert min(leaky.extra["split_excess"]) > 0.15 and abs(clean.excess) < 0.05

@@ -12,6 +12,10 @@ fitted on half of the scenes and scored on the other half (engine/eval/blind.py)
     .venv/bin/python tools/blind_baseline.py --rows outputs/run/data          # parquet folder or .jsonl
     .venv/bin/python tools/blind_baseline.py --scenes 300 --save rows.jsonl --json table.json
 
+``--splits K`` scores every template on K different scene splits and reports the means (one
+split's excess moves by a few points with the split; the templates above chance on every split
+are listed: small steady cues).
+
 Prints per template: rows, test rows, blind accuracy, chance, excess and the strongest cue;
 numeric templates: the text regressor's MRA next to the constant guess. The last line says
 whether every choice/bool/text template is within --tolerance (5 points) of chance; the exit
@@ -29,7 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tools"))
 
-from engine.eval.blind import report, score_rows, shuffled_answers  # noqa: E402
+from engine.eval.blind import report, score_rows, score_splits, shuffled_answers  # noqa: E402
 
 
 def load_rows(path: str) -> list[dict]:
@@ -87,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--min-support", type=int, default=10, help="rows a probe's token must cover")
     ap.add_argument("--tolerance", type=float, default=0.05)
     ap.add_argument("--strict", action="store_true", help="exit 1 when a template is over the tolerance")
+    ap.add_argument("--splits", type=int, default=1, metavar="K",
+                    help="average each template's verdict over K scene splits (1: the single CRC32 split)")
     ap.add_argument("--null", type=int, default=0, metavar="K",
                     help="also score K copies with answers shuffled within each template: the meter's noise floor")
     args = ap.parse_args(argv)
@@ -95,9 +101,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.save:
         Path(args.save).write_text("".join(json.dumps(r, default=str) + "\n" for r in rows))
     print(f"{len(rows)} QA rows from {len({r['scene_id'] for r in rows})} scenes")
-    scores = score_rows(rows, min_support=args.min_support)
+    if args.splits < 1:
+        raise SystemExit(f"--splits {args.splits}: must be at least 1")
+    scores = (score_rows(rows, min_support=args.min_support) if args.splits == 1 else
+              score_splits(rows, args.splits, min_support=args.min_support))
     text, ok = report(scores, args.tolerance)
+    if args.splits > 1:
+        print(f"means over {args.splits} scene splits (blind, chance, excess; the cue is split 0's):")
     print(text)
+    if args.splits > 1:
+        steady = [s for s in scores if s.extra.get("split_excess") and not s.note and s.answer_type in ("bool", "choice", "text")
+                  and min(s.extra["split_excess"]) > 0]
+        print(f"above chance on every one of the {args.splits} splits: " + (", ".join(
+            f"{s.template_id} ({100 * min(s.extra['split_excess']):+.1f} to {100 * max(s.extra['split_excess']):+.1f})"
+            for s in steady) or "none"))
     if args.json:
         Path(args.json).write_text(json.dumps([s.to_dict() for s in scores], indent=1))
     if args.null:

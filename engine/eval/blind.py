@@ -28,6 +28,7 @@ scikit-learn is imported on first use (``pip install -e '.[eval]'``).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -54,9 +55,14 @@ def _json(v):
     return v
 
 
-def half(scene_id: str) -> int:
-    """0 (fitting half) or 1 (test half) for a scene, from a CRC32 of its id."""
-    return zlib.crc32(str(scene_id).encode()) & 1
+def half(scene_id: str, split: int = 0) -> int:
+    """0 or 1: the scene's half in scene split ``split`` (0: a CRC32 of its id; k > 0: a SHA-1
+    of ``"k:<id>"``, another split of the same scenes, :func:`score_splits`). CRC32 would not do
+    for k > 0: it is affine in its input bits, so a fixed prefix on ids of one length gives the
+    same halves or their swap."""
+    if split == 0:
+        return zlib.crc32(str(scene_id).encode()) & 1
+    return hashlib.sha1(f"{split}:{scene_id}".encode()).digest()[0] & 1
 
 
 def stem(question: str) -> str:
@@ -346,16 +352,16 @@ def _fold(fit: list[dict], test: list[dict], min_support: int) -> dict:
     return out
 
 
-def score_template(rows: list[dict], min_rows: int = 40, min_support: int = 10) -> TemplateScore:
+def score_template(rows: list[dict], min_rows: int = 40, min_support: int = 10, split: int = 0) -> TemplateScore:
     """The meter's verdict for the rows of one template (see the module doc).
 
     Two folds: fit on the scenes of one half and score on the other, then the other way round;
     accuracies are averaged over both test halves (every row is scored once), ``extra['se']``
     is the standard error of the classified accuracy (sqrt(p(1-p)/rows)). The cue is the one
-    the first fold chose."""
+    the first fold chose. ``split`` picks the scene split (:func:`half`)."""
     r0 = rows[0]
     s = TemplateScore(r0["template_id"], r0["family"], r0["task"], r0["answer_type"], len(rows))
-    halves = [[r for r in rows if half(r["scene_id"]) == h] for h in (0, 1)]
+    halves = [[r for r in rows if half(r["scene_id"], split) == h] for h in (0, 1)]
     at = r0["answer_type"]
     if min(len(h) for h in halves) < min_rows // 2:
         s.note = "too few rows"
@@ -418,13 +424,34 @@ def shuffled_answers(rows: list[dict], rng: np.random.Generator) -> list[dict]:
     return out
 
 
-def score_rows(rows: list[dict], min_rows: int = 40, min_support: int = 10) -> list[TemplateScore]:
-    """Per template (sorted by id), the meter's verdict over ``rows``."""
+def score_rows(rows: list[dict], min_rows: int = 40, min_support: int = 10, split: int = 0) -> list[TemplateScore]:
+    """Per template (sorted by id), the meter's verdict over ``rows`` on scene split ``split``."""
     by_t: dict[str, list[dict]] = defaultdict(list)
     for r in rows:
         if r.get("question"):
             by_t[r["template_id"]].append(r)
-    return [score_template(by_t[t], min_rows, min_support) for t in sorted(by_t)]
+    return [score_template(by_t[t], min_rows, min_support, split) for t in sorted(by_t)]
+
+
+def score_splits(rows: list[dict], splits: int, min_rows: int = 40, min_support: int = 10) -> list[TemplateScore]:
+    """Per template, the verdict averaged over scene splits ``0..splits-1`` (each row is scored
+    once per split by models fitted on the other half of that split's scenes). One split's excess
+    moves by a few points with which scenes fall in which half; the mean over several is the
+    steadier verdict. Each returned score is split 0's with ``blind``, ``classifier`` and
+    ``chance`` replaced by the means, and ``extra['split_excess']`` listing every split's excess;
+    the cue stays split 0's."""
+    runs = [score_rows(rows, min_rows, min_support, k) for k in range(splits)]
+    out = []
+    for per in zip(*runs):
+        s = per[0]
+        if not math.isnan(s.blind):
+            excess = [x.excess for x in per]  # before split 0's score (``s``) takes the means
+            se = float(np.nanmean([x.extra.get("se", np.nan) for x in per]))
+            for key in ("blind", "classifier", "chance"):
+                setattr(s, key, float(np.nanmean([getattr(x, key) for x in per])))
+            s.extra["split_excess"], s.extra["se"] = excess, se
+        out.append(s)
+    return out
 
 
 def report(scores: list[TemplateScore], tolerance: float = 0.05) -> tuple[str, bool]:
