@@ -39,7 +39,7 @@ def child(workers: int, scenes: int, res: int, block: int, batch: int, extra: li
     """One stream run in this process; return its figures."""
     from torch.utils.data import DataLoader
 
-    from engine.pipeline.torch_stream import SpatialStream, collate_samples, uncollate
+    from engine.pipeline.torch_stream import SpatialStream, collate_samples
 
     ds = SpatialStream([f"num_scenes={scenes}", f"camera.width={res}", f"camera.height={res}",
                         f"output.scenes_per_shard={block}", *extra])
@@ -47,10 +47,10 @@ def child(workers: int, scenes: int, res: int, block: int, batch: int, extra: li
     c0, t0 = cpu_seconds(), time.perf_counter()
     loader = (DataLoader(ds, batch_size=None, num_workers=workers) if batch == 0 else
               DataLoader(ds, batch_size=batch, num_workers=workers, collate_fn=collate_samples))
-    for b in loader:
-        for s in ([b] if batch == 0 else uncollate(b)):
-            samples += 1
-            views.update((s["scene_id"], v) for v in s["view_ids"])
+    for b in loader:  # counted from the batch's lists, as a training loop would not unbatch
+        scene_ids, view_ids = ([b["scene_id"]], [b["view_ids"]]) if batch == 0 else (b["scene_id"], b["view_ids"])
+        samples += len(scene_ids)
+        views.update((sid, v) for sid, vids in zip(scene_ids, view_ids) for v in vids)
     wall, cpu = time.perf_counter() - t0, cpu_seconds() - c0
     return {"workers": workers, "scenes": scenes, "samples": samples, "views": len(views), "wall_s": wall, "cpu_s": cpu}
 
