@@ -236,6 +236,11 @@ def test_dataloader_batches_with_collate(ds, main_process):
     assert b["images"].shape[0] == 5 and b["view_mask"].shape[0] == 5 and len(b["id"]) == 5
     # the batch a worker collated (into shared memory) holds the samples' own pixels
     assert {_key(s) for s in uncollate(b)} <= set(main_process)
+    # ... in one shared block for all its tensors (one descriptor to pass per batch, not one per tensor)
+    assert len({b[k].untyped_storage().data_ptr() for k in ("num_views", "view_mask", "images")}) == 1
+    assert b["view_mask"].sum(dim=1).tolist() == b["num_views"].tolist()
+    for i, n in enumerate(b["num_views"].tolist()):
+        assert not b["images"][i, n:].any()
 
 
 def test_render_then_import_torch():

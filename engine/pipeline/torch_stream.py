@@ -19,7 +19,8 @@ tensor to every sample of that view (a view yields about ten samples): samples w
 ``view_ids`` and the same marks share ``images`` (and ``depths``, ``instance_masks``) storage. A
 row whose question names objects by number has its own marked image, as before. So treat a
 sample's tensors as read-only (copy before an in-place edit: ``s["images"].clone()``); the
-batches of :func:`collate_samples` are fresh tensors of their own.
+batches of :func:`collate_samples` are fresh tensors of their own (collated in a DataLoader worker,
+a batch's tensors are views into one fresh shared-memory block).
 """
 
 from __future__ import annotations
@@ -152,14 +153,25 @@ class SpatialStream(IterableDataset):
             yield to_torch(sample, shared.for_scene(sample["scene_index"]))
 
 
-def _batch_tensor(shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
-    """An uninitialised CPU tensor for a batch; inside a DataLoader worker it is allocated in shared
-    memory (as torch's ``default_collate`` does), so sending the batch to the training process
-    does not copy it once more."""
+_ALIGN = 64  # bytes: where each tensor of a batch starts in its shared block
+
+
+def _batch_tensors(specs: list[tuple[str, tuple[int, ...], torch.dtype]]) -> dict[str, torch.Tensor]:
+    """Uninitialised CPU tensors for a batch, one per (name, shape, dtype). Inside a DataLoader
+    worker they are views into one shared-memory block (torch's ``default_collate`` shares each
+    tensor on its own): sending the batch to the training process copies nothing, and passes one
+    file descriptor, where each shared tensor costs the training process a socket connection to
+    the worker to receive its own."""
     if get_worker_info() is None:
-        return torch.empty(shape, dtype=dtype)
-    storage = torch.empty(0, dtype=dtype)._typed_storage()._new_shared(math.prod(shape), device="cpu")
-    return torch.empty(0, dtype=dtype).set_(storage).view(shape)
+        return {name: torch.empty(shape, dtype=dtype) for name, shape, dtype in specs}
+    offsets, total = [], 0
+    for _, shape, dtype in specs:
+        total = -(-total // _ALIGN) * _ALIGN
+        offsets.append(total)
+        total += math.prod(shape) * torch.empty(0, dtype=dtype).element_size()
+    block = torch.UntypedStorage._new_shared(max(total, 1))
+    return {name: torch.empty(0, dtype=dtype).set_(block, off // torch.empty(0, dtype=dtype).element_size(), shape)
+            for (name, shape, dtype), off in zip(specs, offsets)}
 
 
 def collate_samples(batch: list[dict]) -> dict:
@@ -173,12 +185,8 @@ def collate_samples(batch: list[dict]) -> dict:
     if not batch:
         raise ValueError("collate_samples: empty batch")
     nv = [int(s["images"].shape[0]) for s in batch]
-    vmax = max(nv)
-    out: dict = {"num_views": torch.tensor(nv, dtype=torch.int64)}
-    mask = torch.zeros((len(batch), vmax), dtype=torch.bool)
-    for i, n in enumerate(nv):
-        mask[i, :n] = True
-    out["view_mask"] = mask
+    vmax, B = max(nv), len(batch)
+    specs = [("num_views", (B,), torch.int64), ("view_mask", (B, vmax), torch.bool)]
     for k in TENSOR_FIELDS:
         if k not in batch[0]:
             continue
@@ -188,14 +196,20 @@ def collate_samples(batch: list[dict]) -> dict:
         if len(shapes) != 1:
             raise ValueError(f"collate_samples: {k} of different sizes in one batch {sorted(shapes)}; fix: one "
                              "camera.width/height per stream, or batch_size=1")
-        t = _batch_tensor((len(batch), vmax, *shapes.pop()), batch[0][k].dtype)
-        a = t.numpy()  # numpy copies: one thread, no intra-op pool spinning in the training process
+        specs.append((k, (B, vmax, *shapes.pop()), batch[0][k].dtype))
+    out: dict = _batch_tensors(specs)
+    # numpy copies: one thread, no intra-op pool spinning in the training process
+    out["num_views"].numpy()[:] = nv
+    out["view_mask"].numpy()[:] = np.arange(vmax) < np.asarray(nv)[:, None]
+    for k in TENSOR_FIELDS:
+        if k not in out:
+            continue
+        a = out[k].numpy()
         for i, s in enumerate(batch):
             if nv[i]:
                 a[i, : nv[i]] = s[k].numpy()
             if nv[i] < vmax:
                 a[i, nv[i]:] = 0
-        out[k] = t
     for k in batch[0]:
         if k not in TENSOR_FIELDS:
             out[k] = [s[k] for s in batch]
