@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-
 from functools import lru_cache
 
 import numpy as np

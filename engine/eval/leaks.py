@@ -37,7 +37,8 @@ class LeakError(ValueError):
 
 @lru_cache(maxsize=256)
 def _name_patterns(names: tuple[str, ...]) -> tuple[tuple[str, re.Pattern], ...]:
-    """(name, its compiled pattern, plural allowed) for each distinct lower-cased name, longest first."""
+    """(name, its compiled whole-word pattern, plural "s" allowed) for each distinct lower-cased
+    name, longest first."""
     uniq = sorted({n.lower() for n in names if n}, key=len, reverse=True)
     return tuple((n, re.compile(r"\b" + re.escape(n) + r"s?\b")) for n in uniq)
 

@@ -168,8 +168,8 @@ def size_category(n: int) -> str:
 def dataset_card(features: list[dict], split_rows: dict[str, int], split_bytes: dict[str, int], config_hash: str,
                  version: str, license: str = "cc-by-4.0", extra: str = "") -> str:
     """README.md text: YAML front matter (``configs`` with one data_files glob per split,
-    ``dataset_info`` with the features (``features``: :func:`dataset_features_yaml`) and split sizes, license, task categories, size category)
-    and a description, followed by ``extra`` (:func:`engine.export.card.card_body`).
+    ``dataset_info`` with the features (``features``: :func:`dataset_features_yaml`) and split
+    sizes, license, task categories, size category) and a description, followed by ``extra`` (:func:`engine.export.card.card_body`).
 
     A split with no rows (no scene fell into it) is named in the description with 0 rows but
     left out of ``configs`` and ``dataset_info``: ``datasets`` (5.2; huggingface/datasets PR

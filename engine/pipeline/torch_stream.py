@@ -168,9 +168,9 @@ def _batch_tensors(specs: list[tuple[str, tuple[int, ...], torch.dtype]]) -> dic
     for _, shape, dtype in specs:
         total = -(-total // _ALIGN) * _ALIGN
         offsets.append(total)
-        total += math.prod(shape) * torch.empty(0, dtype=dtype).element_size()
+        total += math.prod(shape) * dtype.itemsize
     block = torch.UntypedStorage._new_shared(max(total, 1))
-    return {name: torch.empty(0, dtype=dtype).set_(block, off // torch.empty(0, dtype=dtype).element_size(), shape)
+    return {name: torch.empty(0, dtype=dtype).set_(block, off // dtype.itemsize, shape)
             for (name, shape, dtype), off in zip(specs, offsets)}
 
 
