@@ -15,9 +15,13 @@ render, QA, plus JPEG and Parquet, which the stream skips) at each worker count 
 worker counts, on the same cores. On a shared machine the
 wall-clock figures follow the load; CPU seconds (this process plus its finished children, i.e.
 the DataLoader workers), printed as views per CPU-second and CPU milliseconds per sample and per
-view, are the load-independent comparison.
+view, are the load-independent comparison. ``--repeat R`` runs every configuration R times, the
+stream and offline runs in reverse order on every second repeat (A-B-B-A), and prints each
+target's ratio per repeat, pooled over the repeats (all samples over all seconds of each
+configuration) and their median: on a VM whose speed drifts by 10-30% within minutes, one run's
+ratio divides two sub-runs made minutes apart.
 
-    .venv/bin/python tools/bench_stream.py [--scenes 24] [--res 256] [--block N] [--no-offline] [overrides...]
+    .venv/bin/python tools/bench_stream.py [--scenes 24] [--res 256] [--block N] [--repeat R] [--no-offline] [overrides...]
 
 Targets: 2 workers >= 1.8x one worker; per worker at least the offline pipeline's views/s per worker.
 """
@@ -85,6 +89,24 @@ def run(args: list[str]) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def run_order(workers: list[int], offline: list[int], repeat: int) -> list[tuple[int, str, int]]:
+    """(repeat, "stream" or "offline", workers) in run order: the stream runs then the offline runs,
+    reversed on every second repeat (A-B-B-A), so a steady drift of the machine's speed during the
+    benchmark weighs equally on every configuration over each pair of repeats."""
+    one = [("stream", w) for w in workers] + [("offline", w) for w in offline]
+    return [(r, *job) for r in range(repeat) for job in (one if r % 2 == 0 else one[::-1])]
+
+
+def pooled(results: list[dict], key: str) -> float:
+    """``key`` (samples, views, ...) per wall-clock second over several runs of one configuration."""
+    return sum(r[key] for r in results) / sum(r["wall_s"] for r in results)
+
+
+def median(xs: list[float]) -> float:
+    xs = sorted(xs)
+    return (xs[(len(xs) - 1) // 2] + xs[len(xs) // 2]) / 2
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scenes", type=int, default=24)
@@ -93,6 +115,8 @@ def main() -> None:
                     help="scenes per block (output.scenes_per_shard); default: the offline reference's shard size")
     ap.add_argument("--batch", type=int, default=16, help="DataLoader batch size with collate_samples (0: single samples)")
     ap.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="run every configuration this many times, in A-B-B-A order; ratios per repeat and pooled")
     ap.add_argument("--no-offline", action="store_true", help="skip the offline pipeline reference")
     ap.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--offline-child", type=int, default=None, help=argparse.SUPPRESS)
@@ -103,33 +127,59 @@ def main() -> None:
     if args.child is not None:
         print(json.dumps(child(args.child, args.scenes, args.res, args.block, args.batch, extra)))
         return
+    if args.repeat < 1:
+        raise SystemExit(f"--repeat {args.repeat}: need at least 1")
     common = ["--scenes", str(args.scenes), "--res", str(args.res)]
     if args.block is None:
         sys.path.insert(0, str(REPO / "tools"))
         from bench_pipeline import shard_size
 
         args.block = shard_size(args.scenes)
-    print(f"{args.scenes} scenes at {args.res}x{args.res}; stream blocks of {args.block} scenes", flush=True)
-    per_consumer = {}
-    for w in args.workers:
-        r = run([__file__, "--child", str(w), "--block", str(args.block), "--batch", str(args.batch), *common, *extra])
-        per_consumer[w] = (r["samples"] / r["wall_s"], r["views"] / r["wall_s"] / max(w, 1))
-        print(f"stream, {w} DataLoader worker(s): {r['samples']} samples, {r['views']} views in {r['wall_s']:.1f} s: "
-              f"{per_consumer[w][0]:.1f} samples/s, {r['views'] / r['wall_s']:.2f} views/s "
-              f"({per_consumer[w][1]:.2f} per worker); {cpu_text(r['cpu_s'], r['samples'], r['views'])}", flush=True)
-    if 1 in per_consumer and 2 in per_consumer:
-        print(f"scaling 1 -> 2 workers: {per_consumer[2][0] / per_consumer[1][0]:.2f}x samples/s (target >= 1.8x)")
-    if not args.no_offline:
-        offline = {}
-        for w in sorted({max(w, 1) for w in per_consumer}):
+    print(f"{args.scenes} scenes at {args.res}x{args.res}; stream blocks of {args.block} scenes; "
+          f"{args.repeat} repeat(s)", flush=True)
+    offline_workers = [] if args.no_offline else sorted({max(w, 1) for w in args.workers})
+    stream: dict[int, list[dict]] = {w: [] for w in args.workers}
+    offline: dict[int, list[dict]] = {w: [] for w in offline_workers}
+    for rep, kind, w in run_order(args.workers, offline_workers, args.repeat):
+        tag = f"[repeat {rep + 1}] " if args.repeat > 1 else ""
+        if kind == "stream":
+            r = run([__file__, "--child", str(w), "--block", str(args.block), "--batch", str(args.batch), *common, *extra])
+            stream[w].append(r)
+            print(f"{tag}stream, {w} DataLoader worker(s): {r['samples']} samples, {r['views']} views in "
+                  f"{r['wall_s']:.1f} s: {r['samples'] / r['wall_s']:.1f} samples/s, {r['views'] / r['wall_s']:.2f} "
+                  f"views/s ({r['views'] / r['wall_s'] / max(w, 1):.2f} per worker); "
+                  f"{cpu_text(r['cpu_s'], r['samples'], r['views'])}", flush=True)
+        else:
             r = run([__file__, "--offline-child", str(w), *common, *extra])
-            offline[w] = r["views"] / r["wall_s"] / w
-            print(f"offline pipeline (tools/bench_pipeline.py's run), {w} worker(s): {r['rows']} QAs, {r['views']} views "
-                  f"in {r['wall_s']:.1f} s: {offline[w]:.2f} views/s per worker; "
+            offline[w].append(r)
+            print(f"{tag}offline pipeline (tools/bench_pipeline.py's run), {w} worker(s): {r['rows']} QAs, "
+                  f"{r['views']} views in {r['wall_s']:.1f} s: {r['views'] / r['wall_s'] / w:.2f} views/s per worker; "
                   f"{cpu_text(r['cpu_s'], r['rows'], r['views'])}", flush=True)
-        for w, (_, v) in per_consumer.items():
-            print(f"   stream with {w} worker(s): {v / offline[max(w, 1)]:.2f}x the offline views/s per worker with "
-                  f"{max(w, 1)} worker(s) (target >= 1); {v / offline[1]:.2f}x the one-worker offline rate")
+    print(summary(stream, offline, args.repeat))
+
+
+def summary(stream: dict[int, list[dict]], offline: dict[int, list[dict]], repeat: int) -> str:
+    """The two targets' ratios, per repeat and (with repeats) pooled over them and their median."""
+    lines = []
+
+    def report(what: str, per_rep: list[float], pooled_ratio: float, target: str) -> None:
+        text = ", ".join(f"{x:.2f}x" for x in per_rep)
+        more = f"; pooled {pooled_ratio:.2f}x, median {median(per_rep):.2f}x" if repeat > 1 else ""
+        lines.append(f"{what}: {text}{more} ({target})")
+
+    if 1 in stream and 2 in stream:
+        report("scaling 1 -> 2 workers, samples/s",
+               [b["samples"] / b["wall_s"] / (a["samples"] / a["wall_s"]) for a, b in zip(stream[1], stream[2])],
+               pooled(stream[2], "samples") / pooled(stream[1], "samples"), "target >= 1.8x")
+    for w, runs in stream.items():
+        ref = offline.get(max(w, 1))
+        if not ref:
+            continue
+        k = max(w, 1)
+        report(f"stream with {w} worker(s) against the offline views/s per worker with {k}",
+               [(a["views"] / a["wall_s"] / k) / (b["views"] / b["wall_s"] / k) for a, b in zip(runs, ref)],
+               pooled(runs, "views") / pooled(ref, "views"), "target >= 1")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
