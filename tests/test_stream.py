@@ -226,6 +226,14 @@ def test_collate_round_trip_mixed_views():
                 assert s[k].shape == t[k].shape and torch.equal(s[k], t[k]), k
             else:
                 assert s[k] == t[k], k
+    # the same batch collated in a DataLoader worker (one fresh shared block, padding left untouched
+    # as the kernel's zeros): the same tensors, padding zeros
+    w = next(iter(DataLoader(batch, batch_size=n, num_workers=1, collate_fn=collate_samples,
+                             multiprocessing_context=CTX)))
+    assert len({w[k].untyped_storage().data_ptr() for k in ("num_views", "view_mask", "images")}) == 1
+    for k in ("images", "num_views", "view_mask"):
+        assert torch.equal(w[k], b[k]), k
+    assert not w["images"][0, 1].any() and not w["images"][2, 1].any()
     with pytest.raises(ValueError, match="different sizes"):
         collate_samples([by_views[1][0], dict(by_views[1][1], images=torch.zeros((1, 3, 32, 32), dtype=torch.uint8))])
 
@@ -260,6 +268,30 @@ print(json.dumps([list(t.shape), int(t.sum())]))
     assert res.returncode == 0, res.stderr[-2000:]
     shape, total = json.loads(res.stdout.strip().splitlines()[-1])
     assert shape[1:] == [3, 64, 64] and total > 0
+
+
+def test_data_worker_settings_only_in_workers():
+    """A DataLoader worker of the stream freezes its inherited objects and pads glibc's heap
+    (engine/pipeline/worker_process.py); the process iterating with num_workers=0 is the user's and
+    keeps its own settings. A fresh process, so that its worker can be forked before it renders."""
+    code = f"""
+import gc, json, os
+from torch.utils.data import DataLoader
+from engine.pipeline.torch_stream import SpatialStream
+from engine.pipeline.worker_process import data_worker_tuned
+def probe(sample):
+    return dict(data_worker_tuned(), pid=os.getpid())
+ds = SpatialStream({OV!r})
+w = next(iter(DataLoader(ds, batch_size=None, num_workers=1, collate_fn=probe, multiprocessing_context="fork")))
+p = next(iter(DataLoader(ds, batch_size=None, num_workers=0, collate_fn=probe)))
+print(json.dumps([w, p]))
+"""
+    res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    w, p = json.loads(res.stdout.strip().splitlines()[-1])
+    assert w["pid"] != p["pid"] and p["pid"] != os.getpid()
+    assert w["tuned"] and w["top_pad"] and w["frozen"] > 1000  # the parent's objects, frozen in the worker
+    assert not p["tuned"] and not p["top_pad"] and p["frozen"] == 0
 
 
 def test_fork_after_render_is_refused(main_process):

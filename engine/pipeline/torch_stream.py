@@ -33,6 +33,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from engine.pipeline.config import JobSpec, load_job
 from engine.pipeline.stream import SampleStream
+from engine.pipeline.worker_process import tune_data_worker
 
 TENSOR_FIELDS = ("images", "depths", "instance_masks")  # per view; stacked (V, ...) per sample
 
@@ -147,6 +148,8 @@ class SpatialStream(IterableDataset):
         return consumer_of(worker, workers, rank, world)
 
     def __iter__(self):
+        if get_worker_info() is not None:  # a DataLoader worker: a process of ours alone
+            tune_data_worker()
         g, n = self.consumer()
         shared = ViewTensors()
         for sample in self.stream.samples(g, n):
@@ -156,14 +159,17 @@ class SpatialStream(IterableDataset):
 _ALIGN = 64  # bytes: where each tensor of a batch starts in its shared block
 
 
-def _batch_tensors(specs: list[tuple[str, tuple[int, ...], torch.dtype]]) -> dict[str, torch.Tensor]:
-    """Uninitialised CPU tensors for a batch, one per (name, shape, dtype). Inside a DataLoader
-    worker they are views into one shared-memory block (torch's ``default_collate`` shares each
-    tensor on its own): sending the batch to the training process copies nothing, and passes one
-    file descriptor, where each shared tensor costs the training process a socket connection to
-    the worker to receive its own."""
+def _batch_tensors(specs: list[tuple[str, tuple[int, ...], torch.dtype]]) -> tuple[dict[str, torch.Tensor], bool]:
+    """CPU tensors for a batch, one per (name, shape, dtype), and whether they are all zeros.
+
+    Inside a DataLoader worker they are views into one fresh shared-memory block (torch's
+    ``default_collate`` shares each tensor on its own): sending the batch to the training process
+    copies nothing, and passes one file descriptor, where each shared tensor costs the training
+    process a socket connection to the worker to receive its own. A fresh block reads as zeros (the
+    kernel zero-fills a new shared-memory file), so the caller writes only the views it fills and
+    pages of padding are never touched. Elsewhere they are uninitialised (``torch.empty``)."""
     if get_worker_info() is None:
-        return {name: torch.empty(shape, dtype=dtype) for name, shape, dtype in specs}
+        return {name: torch.empty(shape, dtype=dtype) for name, shape, dtype in specs}, False
     offsets, total = [], 0
     for _, shape, dtype in specs:
         total = -(-total // _ALIGN) * _ALIGN
@@ -171,7 +177,7 @@ def _batch_tensors(specs: list[tuple[str, tuple[int, ...], torch.dtype]]) -> dic
         total += math.prod(shape) * dtype.itemsize
     block = torch.UntypedStorage._new_shared(max(total, 1))
     return {name: torch.empty(0, dtype=dtype).set_(block, off // dtype.itemsize, shape)
-            for (name, shape, dtype), off in zip(specs, offsets)}
+            for (name, shape, dtype), off in zip(specs, offsets)}, True
 
 
 def collate_samples(batch: list[dict]) -> dict:
@@ -197,7 +203,7 @@ def collate_samples(batch: list[dict]) -> dict:
             raise ValueError(f"collate_samples: {k} of different sizes in one batch {sorted(shapes)}; fix: one "
                              "camera.width/height per stream, or batch_size=1")
         specs.append((k, (B, vmax, *shapes.pop()), batch[0][k].dtype))
-    out: dict = _batch_tensors(specs)
+    out, zeroed = _batch_tensors(specs)
     # numpy copies: one thread, no intra-op pool spinning in the training process
     out["num_views"].numpy()[:] = nv
     out["view_mask"].numpy()[:] = np.arange(vmax) < np.asarray(nv)[:, None]
@@ -208,7 +214,7 @@ def collate_samples(batch: list[dict]) -> dict:
         for i, s in enumerate(batch):
             if nv[i]:
                 a[i, : nv[i]] = s[k].numpy()
-            if nv[i] < vmax:
+            if nv[i] < vmax and not zeroed:
                 a[i, nv[i]:] = 0
     for k in batch[0]:
         if k not in TENSOR_FIELDS:
