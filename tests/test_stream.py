@@ -26,7 +26,8 @@ from torch.utils.data import DataLoader  # noqa: E402
 
 import engine.pipeline.stream as stream_module  # noqa: E402
 from engine.pipeline.config import load_job  # noqa: E402
-from engine.pipeline.stream import SampleStream, hf_stream  # noqa: E402
+from engine.schema import ConfigError  # noqa: E402
+from engine.pipeline.stream import SampleStream, hf_stream, shuffle_rng, shuffled  # noqa: E402
 from engine.pipeline.torch_stream import SpatialStream, collate_samples, consumer_of, to_torch, uncollate  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -268,6 +269,43 @@ print(json.dumps([list(t.shape), int(t.sum())]))
     assert res.returncode == 0, res.stderr[-2000:]
     shape, total = json.loads(res.stdout.strip().splitlines()[-1])
     assert shape[1:] == [3, 64, 64] and total > 0
+
+
+def _scene_runs(labels: list[int], window: int) -> float:
+    """Mean number of distinct labels per window of ``window`` consecutive items (a batch's scenes)."""
+    wins = [labels[i:i + window] for i in range(0, len(labels) - window + 1, window)]
+    return float(np.mean([len(set(w)) for w in wins]))
+
+
+def test_shuffled_buffer_meter():
+    """The shuffle buffer on a stream shaped like the sample stream (scenes of 20 samples in a row):
+    each item once; no item earlier than size - 1 places before its own; batches of 16 mix many
+    scenes. The meter (distinct scenes per batch) fails the unshuffled stream: the planted case."""
+    items = list(range(2000))
+    scene = [i // 20 for i in items]
+    out = list(shuffled(iter(items), 200, shuffle_rng(3, 0, 1)))
+    assert sorted(out) == items and out != items
+    assert all(pos >= x - 199 for pos, x in enumerate(out))
+    assert out == list(shuffled(iter(items), 200, shuffle_rng(3, 0, 1)))  # the same order again
+    assert out != list(shuffled(iter(items), 200, shuffle_rng(3, 1, 2)))  # another consumer's own
+    assert list(shuffled(iter(items), 0, shuffle_rng(3, 0, 1))) == items
+    plain, mixed = _scene_runs(scene, 16), _scene_runs([scene[x] for x in out], 16)
+    assert plain <= 2.0  # the planted shortcut: a batch shows one or two scenes
+    # 11.4-11.6 for seeds 0-4 (the buffer holds samples of more than its 200 / 20 = 10 newest scenes;
+    # 16 uniform draws from 10 scenes alone would show 10 * (1 - 0.9 ** 16) = 8.1)
+    assert mixed >= 6.5, mixed
+    with pytest.raises(ConfigError, match="shuffle_buffer"):
+        SampleStream(load_job(OV), shuffle_buffer=-1)
+
+
+def test_stream_shuffle_buffer(main_process):
+    """SpatialStream and SampleStream with a shuffle buffer give the unshuffled samples (pixels
+    included), each once, in the order the buffer makes of their indices; numpy and torch agree."""
+    torch_keys = [_key(s) for s in SpatialStream(OV, shuffle_buffer=8)]
+    numpy_keys = [_key(s) for s in SampleStream(load_job(OV), shuffle_buffer=8).samples()]
+    order = list(shuffled(iter(range(len(main_process))), 8, shuffle_rng(3, 0, 1)))  # seed=3 in BASE
+    assert torch_keys == numpy_keys == [main_process[i] for i in order]
+    assert torch_keys != main_process and sorted(torch_keys) == sorted(main_process)
 
 
 def test_data_worker_settings_only_in_workers():

@@ -31,7 +31,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterator
+import zlib
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 
@@ -94,6 +95,32 @@ def _unwrap(images: list | None) -> list | None:
     return None if images is None else [d["bytes"] for d in images]
 
 
+def shuffled(items: Iterable, size: int, rng: np.random.Generator) -> Iterator:
+    """``items`` in a buffer-shuffled order: the first ``size`` fill a buffer; each later item
+    takes the place of a uniformly drawn one, which is yielded; at the end the buffer is yielded in
+    a random order. The same items, each once; an item moves at most about ``size`` places back
+    and any distance forward. ``size`` <= 1 yields ``items`` unchanged and draws nothing."""
+    if size <= 1:
+        yield from items
+        return
+    buf: list = []
+    for x in items:
+        if len(buf) < size:
+            buf.append(x)
+            continue
+        j = int(rng.integers(size))
+        yield buf[j]
+        buf[j] = x
+    for j in rng.permutation(len(buf)):
+        yield buf[j]
+
+
+def shuffle_rng(seed: int, consumer: int, consumers: int) -> np.random.Generator:
+    """The shuffle buffer's generator of consumer ``consumer`` of ``consumers`` for job seed ``seed``."""
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(
+        [int(seed), int(consumer), int(consumers), zlib.crc32(b"shuffle_buffer")])))
+
+
 class SampleStream:
     """Samples of a job, generated on demand (see the module docstring for the fields).
 
@@ -102,12 +129,20 @@ class SampleStream:
         split: keep only rows the offline pipeline routes to this split (None: every row).
         infinite: ignore ``num_scenes`` and run to the largest scene index (10**9 - 1).
         scene_json: keep the ``scene`` field (the scene record as JSON text).
+        shuffle_buffer: shuffle each consumer's samples through a buffer of this many (0: the
+            offline rows' order, scene by scene; see :func:`shuffled`), drawn from a generator of
+            (seed, consumer, consumers): the same order on every run.
     """
 
-    def __init__(self, job: JobSpec, split: str | None = None, infinite: bool = False, scene_json: bool = False):
+    def __init__(self, job: JobSpec, split: str | None = None, infinite: bool = False, scene_json: bool = False,
+                 shuffle_buffer: int = 0):
         if split is not None and split not in job.split_names():
             raise ConfigError(f"split: {split!r} is not a split of this config (splits with a positive ratio: "
                               f"{', '.join(job.split_names())}); fix: pass one of them, or split=None for every row")
+        if isinstance(shuffle_buffer, bool) or not isinstance(shuffle_buffer, int) or shuffle_buffer < 0:
+            raise ConfigError(f"shuffle_buffer: {shuffle_buffer!r} is not a non-negative integer; fix: pass 0 (no "
+                              "shuffling) or the number of samples to hold, e.g. 1000")
+        self.shuffle_buffer = shuffle_buffer
         self.job = job
         self.split = split
         self.infinite = bool(infinite)
@@ -144,9 +179,19 @@ class SampleStream:
         return range(block * s, min((block + 1) * s, self.num_scenes))
 
     def samples(self, consumer: int = 0, consumers: int = 1) -> Iterator[dict]:
-        """Consumer ``consumer``'s samples, block by block."""
+        """Consumer ``consumer``'s samples, block by block (through the shuffle buffer, if any)."""
+        return self.shuffle(self.ordered_samples(consumer, consumers), consumer, consumers)
+
+    def ordered_samples(self, consumer: int = 0, consumers: int = 1) -> Iterator[dict]:
+        """Consumer ``consumer``'s samples in the offline rows' order: block by block, scene by scene."""
         for b in self.blocks(consumer, consumers):
             yield from self.block_samples(b)
+
+    def shuffle(self, items: Iterable, consumer: int, consumers: int) -> Iterator:
+        """``items`` (this consumer's samples, or anything made from them one to one) through this
+        stream's shuffle buffer: the same order for the same (seed, consumer, consumers)."""
+        rng = shuffle_rng(self.job.cfg["seed"], consumer, consumers)
+        return shuffled(items, self.shuffle_buffer, rng)
 
     def block_samples(self, block: int) -> Iterator[dict]:
         """The samples of block ``block`` (the rows of shard ``block`` offline), scene by scene."""

@@ -120,7 +120,9 @@ class SpatialStream(IterableDataset):
         overrides: Hydra override strings, as for ``spatialforge generate`` (``num_scenes=...``
             bounds the stream unless ``infinite``), or pass ``job``.
         job: a validated :class:`JobSpec` instead of ``overrides``.
-        split, infinite, scene_json: as :class:`engine.pipeline.stream.SampleStream`.
+        split, infinite, scene_json, shuffle_buffer: as :class:`engine.pipeline.stream.SampleStream`
+            (``shuffle_buffer=1000``, say, mixes about a hundred views' samples; 0 keeps them scene by
+            scene, so a batch of 16 shows one or two scenes).
         rank, world_size: this process's place among data-parallel processes (default: from
             ``torch.distributed`` when initialised, else 0 of 1).
 
@@ -130,14 +132,15 @@ class SpatialStream(IterableDataset):
     """
 
     def __init__(self, overrides: list[str] | None = None, *, job: JobSpec | None = None, split: str | None = None,
-                 infinite: bool = False, scene_json: bool = False, rank: int | None = None,
+                 infinite: bool = False, scene_json: bool = False, shuffle_buffer: int = 0, rank: int | None = None,
                  world_size: int | None = None):
         super().__init__()
         if (rank is None) != (world_size is None) or (world_size is not None and not 0 <= rank < world_size):
             raise ValueError(f"SpatialStream: rank={rank}, world_size={world_size}; fix: pass both, with "
                              "0 <= rank < world_size, or neither (then torch.distributed decides)")
         job = job if job is not None else load_job(list(overrides or []))
-        self.stream = SampleStream(job, split=split, infinite=infinite, scene_json=scene_json)
+        self.stream = SampleStream(job, split=split, infinite=infinite, scene_json=scene_json,
+                                   shuffle_buffer=shuffle_buffer)
         self.rank, self.world_size = rank, world_size
 
     def consumer(self) -> tuple[int, int]:
@@ -152,8 +155,9 @@ class SpatialStream(IterableDataset):
             tune_data_worker()
         g, n = self.consumer()
         shared = ViewTensors()
-        for sample in self.stream.samples(g, n):
-            yield to_torch(sample, shared.for_scene(sample["scene_index"]))
+        # tensors made in scene order (a scene's samples share them), then shuffled as the numpy stream
+        tensors = (to_torch(s, shared.for_scene(s["scene_index"])) for s in self.stream.ordered_samples(g, n))
+        yield from self.stream.shuffle(tensors, g, n)
 
 
 _ALIGN = 64  # bytes: where each tensor of a batch starts in its shared block
