@@ -21,7 +21,8 @@ target's ratio per repeat, pooled over the repeats (all samples over all seconds
 configuration) and their median: on a VM whose speed drifts by 10-30% within minutes, one run's
 ratio divides two sub-runs made minutes apart.
 
-    .venv/bin/python tools/bench_stream.py [--scenes 24] [--res 256] [--block N] [--repeat R] [--no-offline] [overrides...]
+    .venv/bin/python tools/bench_stream.py [--scenes 24] [--res 256] [--block N] [--repeat R] [--shuffle N]
+        [--no-offline] [overrides...]
 
 Targets: 2 workers >= 1.8x one worker; per worker at least the offline pipeline's views/s per worker.
 """
@@ -39,14 +40,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def child(workers: int, scenes: int, res: int, block: int, batch: int, extra: list[str]) -> dict:
+def child(workers: int, scenes: int, res: int, block: int, batch: int, extra: list[str], shuffle: int = 0) -> dict:
     """One stream run in this process; return its figures."""
     from torch.utils.data import DataLoader
 
     from engine.pipeline.torch_stream import SpatialStream, collate_samples
 
     ds = SpatialStream([f"num_scenes={scenes}", f"camera.width={res}", f"camera.height={res}",
-                        f"output.scenes_per_shard={block}", *extra])
+                        f"output.scenes_per_shard={block}", *extra], shuffle_buffer=shuffle)
     samples, views = 0, set()
     c0, t0 = cpu_seconds(), time.perf_counter()
     loader = (DataLoader(ds, batch_size=None, num_workers=workers) if batch == 0 else
@@ -56,7 +57,9 @@ def child(workers: int, scenes: int, res: int, block: int, batch: int, extra: li
         samples += len(scene_ids)
         views.update((sid, v) for sid, vids in zip(scene_ids, view_ids) for v in vids)
     wall, cpu = time.perf_counter() - t0, cpu_seconds() - c0
-    return {"workers": workers, "scenes": scenes, "samples": samples, "views": len(views), "wall_s": wall, "cpu_s": cpu}
+    peak_mb = max(resource.getrusage(w).ru_maxrss for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024
+    return {"workers": workers, "scenes": scenes, "samples": samples, "views": len(views), "wall_s": wall, "cpu_s": cpu,
+            "peak_mb": peak_mb}
 
 
 def offline_child(workers: int, scenes: int, res: int, extra: list[str]) -> dict:
@@ -115,6 +118,7 @@ def main() -> None:
                     help="scenes per block (output.scenes_per_shard); default: the offline reference's shard size")
     ap.add_argument("--batch", type=int, default=16, help="DataLoader batch size with collate_samples (0: single samples)")
     ap.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--shuffle", type=int, default=0, help="the stream's shuffle_buffer (default 0: scene order)")
     ap.add_argument("--repeat", type=int, default=1,
                     help="run every configuration this many times, in A-B-B-A order; ratios per repeat and pooled")
     ap.add_argument("--no-offline", action="store_true", help="skip the offline pipeline reference")
@@ -125,7 +129,7 @@ def main() -> None:
         print(json.dumps(offline_child(args.offline_child, args.scenes, args.res, extra)))
         return
     if args.child is not None:
-        print(json.dumps(child(args.child, args.scenes, args.res, args.block, args.batch, extra)))
+        print(json.dumps(child(args.child, args.scenes, args.res, args.block, args.batch, extra, args.shuffle)))
         return
     if args.repeat < 1:
         raise SystemExit(f"--repeat {args.repeat}: need at least 1")
@@ -143,19 +147,23 @@ def main() -> None:
     for rep, kind, w in run_order(args.workers, offline_workers, args.repeat):
         tag = f"[repeat {rep + 1}] " if args.repeat > 1 else ""
         if kind == "stream":
-            r = run([__file__, "--child", str(w), "--block", str(args.block), "--batch", str(args.batch), *common, *extra])
+            r = run([__file__, "--child", str(w), "--block", str(args.block), "--batch", str(args.batch),
+                     "--shuffle", str(args.shuffle), *common, *extra])
             stream[w].append(r)
             print(f"{tag}stream, {w} DataLoader worker(s): {r['samples']} samples, {r['views']} views in "
                   f"{r['wall_s']:.1f} s: {r['samples'] / r['wall_s']:.1f} samples/s, {r['views'] / r['wall_s']:.2f} "
                   f"views/s ({r['views'] / r['wall_s'] / max(w, 1):.2f} per worker); "
-                  f"{cpu_text(r['cpu_s'], r['samples'], r['views'])}", flush=True)
+                  f"{cpu_text(r['cpu_s'], r['samples'], r['views'])}; peak memory of a process {r['peak_mb']:.0f} MB",
+                  flush=True)
         else:
             r = run([__file__, "--offline-child", str(w), *common, *extra])
             offline[w].append(r)
             print(f"{tag}offline pipeline (tools/bench_pipeline.py's run), {w} worker(s): {r['rows']} QAs, "
                   f"{r['views']} views in {r['wall_s']:.1f} s: {r['views'] / r['wall_s'] / w:.2f} views/s per worker; "
                   f"{cpu_text(r['cpu_s'], r['rows'], r['views'])}", flush=True)
-    print(summary(stream, offline, args.repeat))
+    text = summary(stream, offline, args.repeat)
+    if text:
+        print(text)
 
 
 def summary(stream: dict[int, list[dict]], offline: dict[int, list[dict]], repeat: int) -> str:
