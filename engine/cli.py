@@ -514,6 +514,8 @@ COMMANDS = {"generate": cmd_generate, "config": cmd_config, "demo": cmd_demo, "g
             "card": cmd_card, "push": cmd_push, "check-splits": cmd_check_splits, "score": cmd_score,
             "view": cmd_view, "ask": cmd_ask}
 
+DATA_COMMANDS = ("generate", "demo", "ask")  # commands whose process makes the data itself (one worker)
+
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``spatialforge`` console script; returns the exit status."""
@@ -539,6 +541,10 @@ def main(argv: list[str] | None = None) -> int:
     from engine.pipeline.shard import RunFailedError
     from engine.pipeline.view import ViewInputError
 
+    if cmd in DATA_COMMANDS:  # this process renders and writes: glibc keeps a heap pad (worker_process)
+        from engine.pipeline.worker_process import pad_heap
+
+        pad_heap()
     try:
         result = COMMANDS[cmd](rest)
     except (ConfigError, OutputLockedError, KeyError, ScoreInputError, ViewInputError) as e:

@@ -34,9 +34,13 @@ def shard_size(scenes: int) -> int:
 
 
 def one_run(workers: int, scenes: int, res: int, extra: list[str]) -> dict:
-    """Generate ``scenes`` scenes with ``workers`` local workers in this process; return figures."""
+    """Generate ``scenes`` scenes with ``workers`` local workers in this process, set as the
+    ``spatialforge generate`` process is (its heap pad: engine/pipeline/worker_process.py); return figures."""
     from engine.pipeline.config import load_job
     from engine.pipeline.run import generate
+    from engine.pipeline.worker_process import pad_heap
+
+    pad_heap()
 
     with tempfile.TemporaryDirectory() as tmp:
         over = [f"num_scenes={scenes}", f"out={tmp}/ds", f"executor.workers={workers}", "progress=false",

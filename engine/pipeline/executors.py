@@ -34,6 +34,7 @@ from engine.atomic import TMP_PREFIX, remove_stale_temps
 from engine.pipeline.config import JobSpec, worker_cpus
 from engine.pipeline.shard import RunFailedError, SceneError, run_shard
 from engine.pipeline.stages import SceneStages
+from engine.pipeline.worker_process import tune_data_worker
 from engine.schema import ConfigError
 
 __all__ = ["EXECUTORS", "RunFailedError", "SceneError", "WorkerDiedError", "WorkerTimeoutError", "probe_ray_address",
@@ -91,10 +92,12 @@ def available_cpus() -> int:
 def _init_worker(q, parent_pid: int) -> None:
     global _QUEUE, _PARENT
     _QUEUE, _PARENT = q, parent_pid
+    tune_data_worker()
 
 
 def shard_task(cfg: dict, config_hash: str, shard_index: int) -> dict:
     """Make one shard in this process (the unit of work of every executor)."""
+    tune_data_worker()  # a pool worker's initializer did already; a Ray task's process on its first shard
     job = JobSpec(cfg=cfg, config_hash=config_hash)
 
     def progress(n: int) -> None:

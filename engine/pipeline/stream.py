@@ -98,8 +98,9 @@ def _unwrap(images: list | None) -> list | None:
 def shuffled(items: Iterable, size: int, rng: np.random.Generator) -> Iterator:
     """``items`` in a buffer-shuffled order: the first ``size`` fill a buffer; each later item
     takes the place of a uniformly drawn one, which is yielded; at the end the buffer is yielded in
-    a random order. The same items, each once; an item moves at most about ``size`` places back
-    and any distance forward. ``size`` <= 1 yields ``items`` unchanged and draws nothing."""
+    a random order. The same items, each once; none comes out more than ``size - 1`` places
+    before its own position, and any number after it. ``size`` <= 1 yields ``items`` unchanged and
+    draws nothing."""
     if size <= 1:
         yield from items
         return
@@ -139,10 +140,10 @@ class SampleStream:
         if split is not None and split not in job.split_names():
             raise ConfigError(f"split: {split!r} is not a split of this config (splits with a positive ratio: "
                               f"{', '.join(job.split_names())}); fix: pass one of them, or split=None for every row")
-        if isinstance(shuffle_buffer, bool) or not isinstance(shuffle_buffer, int) or shuffle_buffer < 0:
+        if isinstance(shuffle_buffer, bool) or not isinstance(shuffle_buffer, (int, np.integer)) or shuffle_buffer < 0:
             raise ConfigError(f"shuffle_buffer: {shuffle_buffer!r} is not a non-negative integer; fix: pass 0 (no "
                               "shuffling) or the number of samples to hold, e.g. 1000")
-        self.shuffle_buffer = shuffle_buffer
+        self.shuffle_buffer = int(shuffle_buffer)
         self.job = job
         self.split = split
         self.infinite = bool(infinite)
