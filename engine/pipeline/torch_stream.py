@@ -19,18 +19,18 @@ tensor to every sample of that view (a view yields about ten samples): samples w
 ``view_ids`` and the same marks share ``images`` (and ``depths``, ``instance_masks``) storage. A
 row whose question names objects by number has its own marked image, as before. So treat a
 sample's tensors as read-only (copy before an in-place edit: ``s["images"].clone()``); the
-batches of :func:`collate_samples` are fresh tensors of their own (collated in a DataLoader worker,
-a batch's tensors are views into one fresh shared-memory block).
+batches of :func:`collate_samples` are tensors of their own (collated in a DataLoader worker, a
+batch's tensors are views into one shared-memory block, which the worker writes again only once
+no process holds a tensor of the batch: :mod:`engine.pipeline.batch_blocks`).
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
+from engine.pipeline.batch_blocks import batch_tensors
 from engine.pipeline.config import JobSpec, load_job
 from engine.pipeline.stream import SampleStream
 from engine.pipeline.worker_process import tune_data_worker
@@ -160,28 +160,17 @@ class SpatialStream(IterableDataset):
         yield from self.stream.shuffle(tensors, g, n)
 
 
-_ALIGN = 64  # bytes: where each tensor of a batch starts in its shared block
-
-
 def _batch_tensors(specs: list[tuple[str, tuple[int, ...], torch.dtype]]) -> tuple[dict[str, torch.Tensor], bool]:
     """CPU tensors for a batch, one per (name, shape, dtype), and whether they are all zeros.
 
-    Inside a DataLoader worker they are views into one fresh shared-memory block (torch's
-    ``default_collate`` shares each tensor on its own): sending the batch to the training process
-    copies nothing, and passes one file descriptor, where each shared tensor costs the training
-    process a socket connection to the worker to receive its own. A fresh block reads as zeros (the
-    kernel zero-fills a new shared-memory file), so the caller writes only the views it fills and
-    pages of padding are never touched. Elsewhere they are uninitialised (``torch.empty``)."""
+    Inside a DataLoader worker they are views into one shared-memory block, reused from batch to
+    batch once the training process has let go of the batch it carried
+    (:mod:`engine.pipeline.batch_blocks`): sending the batch copies nothing and passes one file
+    descriptor, and steady-state batches fault in no new pages. Elsewhere they are uninitialised
+    (``torch.empty``)."""
     if get_worker_info() is None:
         return {name: torch.empty(shape, dtype=dtype) for name, shape, dtype in specs}, False
-    offsets, total = [], 0
-    for _, shape, dtype in specs:
-        total = -(-total // _ALIGN) * _ALIGN
-        offsets.append(total)
-        total += math.prod(shape) * dtype.itemsize
-    block = torch.UntypedStorage._new_shared(max(total, 1))
-    return {name: torch.empty(0, dtype=dtype).set_(block, off // dtype.itemsize, shape)
-            for (name, shape, dtype), off in zip(specs, offsets)}, True
+    return batch_tensors(specs)
 
 
 def collate_samples(batch: list[dict]) -> dict:
