@@ -296,6 +296,8 @@ def test_shuffled_buffer_meter():
     assert mixed >= 6.5, mixed
     with pytest.raises(ConfigError, match="shuffle_buffer"):
         SampleStream(load_job(OV), shuffle_buffer=-1)
+    with pytest.raises(ConfigError, match="from_overrides"):  # override strings where a job belongs
+        SampleStream(OV)
 
 
 def test_stream_shuffle_buffer(main_process):

@@ -137,6 +137,10 @@ class SampleStream:
 
     def __init__(self, job: JobSpec, split: str | None = None, infinite: bool = False, scene_json: bool = False,
                  shuffle_buffer: int = 0):
+        if not isinstance(job, JobSpec):
+            raise ConfigError(f"SampleStream: job is a {type(job).__name__}, not a JobSpec; fix: "
+                              "SampleStream.from_overrides([...]) for Hydra override strings, or "
+                              "SampleStream(load_job([...]))")
         if split is not None and split not in job.split_names():
             raise ConfigError(f"split: {split!r} is not a split of this config (splits with a positive ratio: "
                               f"{', '.join(job.split_names())}); fix: pass one of them, or split=None for every row")
