@@ -124,3 +124,15 @@ def test_pool_in_process():
     del row
     gc.collect()
     assert block.free() and p.take(800) is block  # the smallest free block that fits
+
+
+def test_no_block_falls_back_to_a_fresh_shared_block(monkeypatch):
+    def refuse(*a, **k):
+        raise OSError(24, "Too many open files")
+
+    p = pool()
+    p.blocks.clear()
+    monkeypatch.setattr("os.memfd_create", refuse)
+    out, zeroed = batch_tensors([("a", (4, 4), torch.int32)])
+    assert not isinstance(out, PooledBatch) and zeroed and not out["a"].any()
+    assert out["a"].untyped_storage().is_shared()  # torch's own shared block: it still crosses processes

@@ -48,10 +48,11 @@ class _Lease(mmap.mmap):
     go (its last tensor or view is gone) this object is finalised and clears its held byte."""
 
     slot: int
+    pid: int  # the process that mapped it: a forked child's copy of the object must not free the block
 
     def __del__(self):
         try:
-            if not self.closed:
+            if not self.closed and self.pid == os.getpid():
                 self[self.slot] = FREE
         except (ValueError, TypeError, AttributeError):  # interpreter shutdown: the worker is gone anyway
             pass
@@ -89,7 +90,7 @@ class BlockPool:
 
     def take(self, nbytes: int) -> _Block | None:
         """A free block of at least ``nbytes`` payload bytes; None when all ``max_blocks`` are held
-        (the caller then uses a fresh shared block)."""
+        or no block can be made (the caller then uses a fresh shared block)."""
         free = [b for b in self.blocks if b.free()]
         fits = [b for b in free if b.capacity >= nbytes]
         if fits:
@@ -101,7 +102,10 @@ class BlockPool:
                 small = free[0]  # too small for this batch: replace it
                 self.blocks.remove(small)
                 small.close()
-            block = _Block(max([nbytes, *(b.capacity for b in self.blocks)]))
+            try:
+                block = _Block(max([nbytes, *(b.capacity for b in self.blocks)]))
+            except (OSError, AttributeError):  # no memfd here (not Linux), or out of descriptors or memory
+                return None
             self.blocks.append(block)
         return block
 
@@ -165,7 +169,7 @@ def _rebuild(fields: list, specs: list, offsets: list, dupfd, length: int, slot:
         lease = _Lease(fd, length)
     finally:
         os.close(fd)
-    lease.slot = slot
+    lease.slot, lease.pid = slot, os.getpid()
     base = torch.frombuffer(lease, dtype=torch.uint8, offset=HEADER)  # holds ``lease`` while any view lives
     del lease
     tensors = _views(base, specs, offsets)
