@@ -21,8 +21,12 @@ target's ratio per repeat, pooled over the repeats (all samples over all seconds
 configuration) and their median: on a VM whose speed drifts by 10-30% within minutes, one run's
 ratio divides two sub-runs made minutes apart.
 
+``--side-by-side N`` instead runs the stream (one worker) and the offline pipeline (one worker) at
+the same time, each pinned to a core of its own, N times, swapping the cores each time: the
+per-worker comparison without the drift between sub-runs made minutes apart.
+
     .venv/bin/python tools/bench_stream.py [--scenes 24] [--res 256] [--block N] [--repeat R] [--shuffle N]
-        [--no-offline] [overrides...]
+        [--no-offline] [--side-by-side N] [overrides...]
 
 Targets: 2 workers >= 1.8x one worker; per worker at least the offline pipeline's views/s per worker.
 """
@@ -31,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -92,6 +97,38 @@ def run(args: list[str]) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def start(args: list[str], core: int) -> subprocess.Popen:
+    """A run in a fresh subprocess pinned (with its DataLoader workers) to CPU ``core``."""
+    return subprocess.Popen([sys.executable, *args], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, preexec_fn=lambda: os.sched_setaffinity(0, {core}))
+
+
+def finish(proc: subprocess.Popen) -> dict:
+    out, err = proc.communicate()
+    if proc.returncode != 0:
+        raise SystemExit(f"benchmark run failed:\n{err[-4000:]}")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def side_by_side(common: list[str], block: int, batch: int, extra: list[str], pairs: int) -> list[float]:
+    """The stream with one DataLoader worker and the offline pipeline with one worker at the same
+    time, each pinned to a core of its own (the stream's training process shares its worker's
+    core), then swapped: a drift of the machine's speed hits both sides of each ratio alike. Returns
+    the stream's views/s over the offline pipeline's, per run."""
+    ratios = []
+    for k in range(pairs):
+        s_core, o_core = (0, 1) if k % 2 == 0 else (1, 0)
+        s = start([__file__, "--child", "1", "--block", str(block), "--batch", str(batch), *common, *extra], s_core)
+        o = start([__file__, "--offline-child", "1", *common, *extra], o_core)
+        rs, ro = finish(s), finish(o)
+        vs, vo = rs["views"] / rs["wall_s"], ro["views"] / ro["wall_s"]
+        ratios.append(vs / vo)
+        print(f"[side by side {k + 1}] stream (1 worker, core {s_core}) {vs:.2f} views/s, "
+              f"{1000 * rs['cpu_s'] / rs['views']:.1f} CPU ms per view; offline (1 worker, core {o_core}) {vo:.2f} "
+              f"views/s, {1000 * ro['cpu_s'] / ro['views']:.1f} CPU ms per view: {vs / vo:.2f}x", flush=True)
+    return ratios
+
+
 def run_order(workers: list[int], offline: list[int], repeat: int) -> list[tuple[int, str, int]]:
     """(repeat, "stream" or "offline", workers) in run order: the stream runs then the offline runs,
     reversed on every second repeat (A-B-B-A), so a steady drift of the machine's speed during the
@@ -121,6 +158,9 @@ def main() -> None:
     ap.add_argument("--shuffle", type=int, default=0, help="the stream's shuffle_buffer (default 0: scene order)")
     ap.add_argument("--repeat", type=int, default=1,
                     help="run every configuration this many times, in A-B-B-A order; ratios per repeat and pooled")
+    ap.add_argument("--side-by-side", type=int, default=0, metavar="N",
+                    help="instead: N runs of the stream (1 worker) and the offline pipeline (1 worker) at the same "
+                         "time, each pinned to its own core, swapping cores every run (needs 2 CPUs)")
     ap.add_argument("--no-offline", action="store_true", help="skip the offline pipeline reference")
     ap.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--offline-child", type=int, default=None, help=argparse.SUPPRESS)
@@ -139,6 +179,13 @@ def main() -> None:
         from bench_pipeline import shard_size
 
         args.block = shard_size(args.scenes)
+    if args.side_by_side:
+        if len(os.sched_getaffinity(0)) < 2:
+            raise SystemExit("--side-by-side: needs 2 CPUs")
+        ratios = side_by_side(common, args.block, args.batch, extra, args.side_by_side)
+        print(f"stream against the offline views/s per worker, side by side: "
+              f"{', '.join(f'{x:.2f}x' for x in ratios)}; median {median(ratios):.2f}x (target >= 1)")
+        return
     print(f"{args.scenes} scenes at {args.res}x{args.res}; stream blocks of {args.block} scenes; "
           f"{args.repeat} repeat(s)", flush=True)
     offline_workers = [] if args.no_offline else sorted({max(w, 1) for w in args.workers})
