@@ -8,8 +8,8 @@ into one that is free, so steady-state batches fault in no new pages.
 
 A block is free when neither process still holds a tensor of the batch it carried:
 
-- in the training process the batch's tensors are views of one storage over a private mapping of
-  the block (:class:`_Lease`); when the last of them is gone (the batch, any slice of it kept by
+- in the training process the batch's tensors are views of one storage over that process's own
+  mapping of the block (:class:`_Lease`, made for this batch); when the last of them is gone (the batch, any slice of it kept by
   the user) torch drops the mapping object, whose finaliser clears the block's *held* byte that
   this batch's pickling set (one byte per pickling, so a batch sent twice holds its block until
   both copies are gone);
@@ -19,7 +19,9 @@ A block is free when neither process still holds a tensor of the batch it carrie
 A batch that is never sent leaves its block free once the worker drops it; a batch that is sent
 and never rebuilt (the DataLoader shut down with batches in flight) keeps its block held. When
 all :data:`MAX_BLOCKS` blocks are held (a consumer that keeps many batches) the worker falls back to
-a fresh shared block per batch (torch's way): memory, never correctness.
+a fresh shared block per batch (torch's way): memory, never correctness. A worker's blocks take
+up to :data:`MAX_BLOCKS` times its largest batch (at 256x256, batches of 16 with two-view rows:
+16 x 2 x 196,608 bytes = 6.3 MB a block, 38 MB at most).
 
 A batch crosses the process boundary as :class:`PooledBatch` (a ``dict``): its pickle carries the
 non-tensor fields, the tensors' places in the block and the block's file descriptor
