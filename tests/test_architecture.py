@@ -19,6 +19,7 @@ from engine.assets.architecture import GROUND_HALF, GROUND_Z
 from engine.scene.openings import CASING, CASING_PROUD
 from engine.assets.meshes import box_meshes, room_meshes, scene_meshes
 from engine.camera import load_camera_cfg, sample_views
+from engine.camera.framing import BoxCaster, estimate_framing
 from engine.camera.intrinsics import make_intrinsics
 from engine.geometry import look_at
 from engine.layout import sample_layout
@@ -274,7 +275,8 @@ def test_sampled_views_meet_the_framing_rule_in_the_rendered_ids(catalog, mgl):
     (plus the room): objects seen well (visible fraction >= min, pixel share >= min) counted from
     the renderer's per-object counts and the bare share from the id image. The sampler's estimate
     uses a 20 x 20 grid of rays, so the render may differ by grid sampling: within 0.06 for the
-    bare share and by one object for the count."""
+    bare share and the screen share (the largest share of one object taller than the camera
+    standing within screen_distance_m), and by one object for the count."""
     cam = load_camera_cfg(overrides={"width": 96, "height": 96, "num_views": 2})
     fr = cam["profiles"]["room"]["framing"]
     n = 0
@@ -292,6 +294,18 @@ def test_sampled_views_meet_the_framing_rule_in_the_rendered_ids(catalog, mgl):
             assert abs(bare - est["bare_share"]) <= 0.06, (i, v.id, bare, est)
             if not v.params["framing_relaxed"]:
                 assert bare <= fr["max_bare_share"] + 0.06 and well >= fr["min_seen_well"] - 1, (i, v.id, bare, well)
+            # screens (taller than the camera, nearest box corner within screen_distance_m in depth),
+            # their shares from the renderer's own pixel counts
+            pose = np.asarray(v.cam_to_world, dtype=float)
+            screen = 0.0
+            for o in s.objects:
+                corners = np.asarray(o.box.corners)
+                depth = (corners - pose[:3, 3]) @ pose[:3, 2]
+                if corners[:, 2].max() > pose[2, 3] and depth.min() < fr["screen_distance_m"]:
+                    screen = max(screen, f.objects[o.id]["visible_pixels"] / (96 * 96))
+            assert abs(screen - est["screen_share"]) <= 0.06, (i, v.id, screen, est)
+            if v.params["attempts"] <= 2 * fr["relax_after"]:  # relaxed views too keep the screen rule so long
+                assert screen <= fr["max_screen_share"] + 0.06, (i, v.id, screen)
             assert v.params["shot"] in ("wide", "close")
             ps = pixel_shares(s, v, f.ids, f.depth)
             assert ps["object"] == pytest.approx(1.0 - bare)
@@ -329,3 +343,29 @@ def test_daylight_enters_closed_rooms_only_through_a_window(catalog):
         window = [l for l in s.lights if l.get("name") == "window"]
         assert (len(window) == 1 and window[0]["wall"] in walls) if walls else not window
     assert suns >= 3 and windowless >= 5  # both cases met
+
+
+def test_screen_rule_meter_catches_planted_screens(catalog):
+    """The meter: the largest share of the estimate's rays that one screen takes (an object taller
+    than the camera within screen_distance_m), over the views of 60 sampled rooms. With the rule
+    switched off (the planted case) some views are a third or more screen; with it, no view that
+    kept the rule (at most twice relax_after candidates) is over max_screen_share."""
+    on = load_camera_cfg(overrides={"width": 64, "height": 64, "num_views": 2})
+    off = load_camera_cfg(overrides={"width": 64, "height": 64, "num_views": 2,
+                                     "profiles": {"room": {"framing": {"max_screen_share": None}}}})
+    fr = on["profiles"]["room"]["framing"]
+    caster_est = {}
+    worst = {"on": [], "off": []}
+    for i in range(60):
+        s = sample_layout(ROOM_CFG, catalog, stage_rng(11, i, "layout"), scene_index=i)
+        caster_est[i] = BoxCaster(s.objects)
+        for name, cam in (("on", on), ("off", off)):
+            for v in sample_views(s, cam, stage_rng(11, i, "camera")):
+                est = estimate_framing(caster_est[i], np.asarray(v.K), np.asarray(v.cam_to_world, dtype=float),
+                                       64, 64, v.params["near_m"], fr)
+                if name == "on":
+                    assert est["screen_share"] == v.params["framing_est"]["screen_share"]
+                if v.params["attempts"] <= 2 * fr["relax_after"]:
+                    worst[name].append(est["screen_share"])
+    assert max(worst["off"]) >= 0.33 and sum(x > fr["max_screen_share"] for x in worst["off"]) >= 3
+    assert max(worst["on"]) <= fr["max_screen_share"]

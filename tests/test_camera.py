@@ -421,3 +421,50 @@ def test_in_frustum_upper_bound_matches_exact_geometry():
             K = make_intrinsics(640, 480, float(rng.uniform(40, 100)))
             exact = sum(object_geometry(o, K, pose, 640, 480, 0.05).in_frustum for o in scene.objects)
             assert obstacles.in_frustum_upper_bound(K, pose, 640, 480, 0.05) == exact
+
+
+def _ray_box_share(K, pose, width, height, grid, lo, hi, others=()):
+    """Share of the grid rays (cell centres) whose first hit among axis-aligned boxes
+    [(lo, hi), *others] is the first box: an independent slab test per ray."""
+    from engine.camera.framing import grid_rays
+
+    eye = pose[:3, 3]
+    first = 0
+    for d in grid_rays(K, pose, width, height, grid):
+        ts = []
+        for a, b in [(lo, hi), *others]:
+            with np.errstate(divide="ignore"):
+                t1, t2 = (np.asarray(a) - eye) / d, (np.asarray(b) - eye) / d
+            t_in, t_out = np.max(np.minimum(t1, t2)), np.min(np.maximum(t1, t2))
+            ts.append(t_in if t_in <= t_out and t_out > 0 else np.inf)
+        first += bool(np.isfinite(ts[0]) and ts[0] == min(ts))
+    return first / grid ** 2
+
+
+def test_screen_share_hand_worked():
+    """A wardrobe (2 m tall) at arm's length beside the camera's axis is a screen: its share of
+    the estimate's rays equals an independent per-ray slab test; the same box as a low table, or
+    the wardrobe 3 m away, is none; framing_ok refuses a view over max_screen_share."""
+    from engine.camera.framing import BoxCaster, estimate_framing, framing_ok
+
+    K = make_intrinsics(96, 96, 90.0)
+    pose = look_at([0.0, 0.0, 1.5], [5.0, 0.0, 1.5])  # level, looking along +x
+    cfg = {"grid": 20, "min_visible_fraction": 0.5, "min_pixel_share": 0.004, "min_seen_well": 1,
+           "max_bare_share": 1.0, "max_screen_share": 0.15, "screen_distance_m": 1.2}
+    far_box = SceneObject("obj_01", 2, "chair", [4.0, -1.0, 0.5], [0.5, 0.5, 1.0], 0.0)
+    lo_far, hi_far = [3.75, -1.25, 0.0], [4.25, -0.75, 1.0]
+
+    def est(obj):
+        return estimate_framing(BoxCaster([obj, far_box]), K, pose, 96, 96, 0.02, cfg)
+
+    wardrobe = SceneObject("obj_00", 1, "wardrobe", [1.1, 0.6, 1.0], [0.6, 0.6, 2.0], 0.0)
+    e = est(wardrobe)
+    want = _ray_box_share(K, pose, 96, 96, 20, [0.8, 0.3, 0.0], [1.4, 0.9, 2.0], [(lo_far, hi_far)])
+    assert want > 0.15 and e["screen_share"] == pytest.approx(want)  # nearest corner 0.8 m deep, top 2.0 > 1.5
+    assert not framing_ok(e, cfg) and framing_ok(e, {**cfg, "max_screen_share": None})
+    table = SceneObject("obj_00", 1, "table", [1.1, 0.6, 0.375], [0.6, 0.6, 0.75], 0.0)
+    assert est(table)["screen_share"] == 0.0 and framing_ok(est(table), cfg)  # below the camera: looked down on
+    far = SceneObject("obj_00", 1, "wardrobe", [3.3, 0.6, 1.0], [0.6, 0.6, 2.0], 0.0)
+    assert est(far)["screen_share"] == 0.0  # 3 m away: part of the room, not a screen
+    assert "screen_share" not in estimate_framing(BoxCaster([wardrobe]), K, pose, 96, 96, 0.02,
+                                                  {**cfg, "max_screen_share": None})

@@ -5,8 +5,10 @@ every view classifies its pixels with engine.render.framing (object / wall / flo
 outdoor / none, from the rendered id and depth images) and counts the objects *seen well*
 (rendered visible fraction >= --min-visible-fraction and visible pixels >= --min-pixel-share of
 the image). Prints, per class and for ``bare`` (= 1 - object), the mean and the 10/50/90th
-percentiles, the share of views that are mostly bare (> 0.7), the seen-well counts, and the shot
-kinds when the camera recorded them; ``--json`` writes the same numbers.
+percentiles, the share of views that are mostly bare (> 0.7), the seen-well counts, the shot
+kinds when the camera recorded them, and the *screens*: per view the largest share of the image
+that one object taller than the camera, standing within ``--screen-distance`` metres, takes
+(docs/camera.md); ``--json`` writes the same numbers.
 
     .venv/bin/python tools/view_framing.py --scenes 40 [--res 256] [--json out.json] [overrides...]
     # the same measure on another checkout's scenes (e.g. main), with this checkout's classifier:
@@ -41,8 +43,23 @@ def _framing_module():
         return mod
 
 
-def measure(n: int, overrides: list[str], min_vis: float, min_px: float, seed: int = 0) -> dict:
-    """Per-view shares and seen-well counts of scenes 0..n-1; returns {"views": [...], "skipped": k}."""
+def screen_share(scene, view, objects: dict, distance_m: float) -> float:
+    """The largest rendered share of the image that one screen takes: an object whose box rises
+    above the camera centre and whose nearest box corner is within ``distance_m`` in camera depth
+    (the rule of engine/camera/framing.py, measured on the rendered pixels)."""
+    pose = np.asarray(view.cam_to_world, dtype=float)
+    best = 0.0
+    for o in scene.objects:
+        corners = np.asarray(o.box.corners)
+        if corners[:, 2].max() > pose[2, 3] and ((corners - pose[:3, 3]) @ pose[:3, 2]).min() < distance_m:
+            best = max(best, objects[o.id]["visible_pixels"] / (view.width * view.height))
+    return best
+
+
+def measure(n: int, overrides: list[str], min_vis: float, min_px: float, seed: int = 0,
+            screen_m: float = 1.2) -> dict:
+    """Per-view shares, seen-well counts and screen shares of scenes 0..n-1; returns
+    {"views": [...], "skipped": k}."""
     from engine.pipeline.config import load_job
     from engine.pipeline.stages import SceneStages
     from engine.pipeline.timing import StageTimer
@@ -62,7 +79,8 @@ def measure(n: int, overrides: list[str], min_vis: float, min_px: float, seed: i
             px = min_px * v.width * v.height
             well = sum(1 for o in f.objects.values() if o["visible_fraction"] >= min_vis and o["visible_pixels"] >= px)
             views.append({"scene": i, "view": v.id, "shares": shares, "seen_well": well,
-                          "shot": v.params.get("shot")})
+                          "shot": v.params.get("shot"), "relaxed": bool(v.params.get("framing_relaxed")),
+                          "screen": screen_share(res.scene, v, f.objects, screen_m)})
     return {"views": views, "skipped": skipped}
 
 
@@ -81,6 +99,11 @@ def summarize(res: dict) -> dict:
     out["seen_well"] = {"mean": float(sw.mean()) if views else 0.0, "min": int(sw.min()) if views else 0,
                         "views_under_3": float((sw < 3).mean()) if views else 0.0}
     out["shots"] = dict(Counter(str(v["shot"]) for v in views))
+    if views and "screen" in views[0]:
+        sc = np.array([v["screen"] for v in views])
+        out["screen"] = {"mean": float(sc.mean()), "views_over_0.15": float((sc > 0.15).mean()),
+                         "views_over_0.25": float((sc > 0.25).mean())}
+        out["relaxed"] = float(np.mean([v["relaxed"] for v in views]))
     return out
 
 
@@ -91,12 +114,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--engine", default=None, help="checkout whose engine generates the scenes (default: this one)")
     ap.add_argument("--min-visible-fraction", type=float, default=0.5)
     ap.add_argument("--min-pixel-share", type=float, default=0.004)
+    ap.add_argument("--screen-distance", type=float, default=1.2,
+                    help="metres: how near a screen stands (camera.profiles.room.framing.screen_distance_m)")
     ap.add_argument("--json", default=None, help="also write the summary and per-view shares here")
     ap.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. scene=room camera.num_views=3")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(Path(args.engine).resolve() if args.engine else ROOT))
     res = measure(args.scenes, [f"camera.width={args.res}", f"camera.height={args.res}"] + args.overrides,
-                  args.min_visible_fraction, args.min_pixel_share)
+                  args.min_visible_fraction, args.min_pixel_share, screen_m=args.screen_distance)
     s = summarize(res)
     import engine
     print(f"engine {Path(engine.__file__).parent.parent}  scenes {args.scenes}  views {s['views']}  "
@@ -108,6 +133,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"objects seen well per view: mean {s['seen_well']['mean']:.2f}, min {s['seen_well']['min']}, "
           f"views under 3: {s['seen_well']['views_under_3']:.3f}")
     print(f"shots: {s['shots']}")
+    if "screen" in s:
+        print(f"screens (an object taller than the camera within {args.screen_distance} m): share of the image "
+              f"mean {s['screen']['mean']:.3f}; views over 0.15: {s['screen']['views_over_0.15']:.3f}, over 0.25: "
+              f"{s['screen']['views_over_0.25']:.3f}; views with the framing rule relaxed: {s['relaxed']:.3f}")
     if args.json:
         from engine.atomic import atomic_write_text
         atomic_write_text(args.json, json.dumps({"summary": s, "views": res["views"]}, indent=1))

@@ -7,7 +7,14 @@ docs/camera.md) for:
 - at least ``min_seen_well`` objects *seen well*: visible fraction >= ``min_visible_fraction``
   and a visible share of the image >= ``min_pixel_share``;
 - a *bare share* (rays that hit no object: only wall, floor, ceiling, the outdoor backdrop or
-  nothing) <= ``max_bare_share``.
+  nothing) <= ``max_bare_share``;
+- with ``max_screen_share`` (optional, with ``screen_distance_m``): a *screen share* <= it: the
+  largest share of the rays that one *screen* takes, an object taller than the camera (its box's
+  top above the camera centre: a wardrobe, a shower, a fridge) that stands within
+  ``screen_distance_m`` of the camera (its box's nearest corner in camera depth). Low furniture
+  close to the camera (a table, a counter under a close-up's objects) is no screen: the camera
+  looks down on it. A view relaxed after ``relax_after`` candidates keeps this rule alone up to
+  twice that many (:func:`screen_ok`).
 
 The estimate casts ``grid`` x ``grid`` rays through the pixel-grid cell centres against the
 objects' oriented boxes (slab test in each box's frame); each ray's nearest box beyond the near
@@ -186,7 +193,8 @@ def estimate_framing(caster: BoxCaster, K: np.ndarray, pose: np.ndarray, width: 
         cam_corners: optional (N, 8, 3) corners of the caster's boxes in the camera frame (a
             shortcut; see :meth:`BoxCaster.cast_view`).
 
-    Returns {"seen_well": int, "bare_share": float in [0, 1]}.
+    Returns {"seen_well": int, "bare_share": float in [0, 1]}, and "screen_share" (float in
+    [0, 1]) when ``cfg`` has ``max_screen_share``.
     """
     g = int(cfg["grid"])
     idx, ok, nearest = caster._cast_grid(K, pose, width, height, g, near, cam_corners)
@@ -196,7 +204,29 @@ def estimate_framing(caster: BoxCaster, K: np.ndarray, pose: np.ndarray, width: 
     visible = np.bincount(nearest[nearest >= 0], minlength=len(amodal)) if len(amodal) else np.zeros(0, int)
     frac = np.divide(visible, amodal, out=np.zeros(len(amodal)), where=amodal > 0)
     well = (frac >= float(cfg["min_visible_fraction"])) & (visible / rays >= float(cfg["min_pixel_share"]))
-    return {"seen_well": int(well.sum()), "bare_share": float(np.count_nonzero(nearest < 0) / rays)}
+    est = {"seen_well": int(well.sum()), "bare_share": float(np.count_nonzero(nearest < 0) / rays)}
+    if cfg.get("max_screen_share") is not None:
+        est["screen_share"] = screen_share(caster, pose, visible, rays, float(cfg["screen_distance_m"]), cam_corners)
+    return est
+
+
+def screen_share(caster: BoxCaster, pose: np.ndarray, visible: np.ndarray, rays: int, distance_m: float,
+                 cam_corners: np.ndarray | None = None) -> float:
+    """The largest share of ``rays`` grid rays that one screen sees first (module docstring).
+
+    Args:
+        pose: (4, 4) OpenCV cam_to_world (world +Z up). visible: (N,) rays whose nearest box is box n.
+        distance_m: a screen's nearest box corner is nearer than this in camera depth (metres).
+        cam_corners: optional (N, 8, 3) box corners in the camera frame.
+    """
+    if len(visible) == 0:
+        return 0.0
+    if cam_corners is None:
+        cam_corners = (caster.corners - pose[:3, 3]) @ pose[:3, :3]
+    tall = caster.corners[:, :, 2].max(axis=1) > pose[2, 3]
+    close = cam_corners[:, :, 2].min(axis=1) < distance_m
+    screens = visible[tall & close]
+    return float(screens.max() / rays) if screens.size else 0.0
 
 
 def ray_cover(K: np.ndarray, width: int, height: int, near: float, grid: int,
@@ -278,16 +308,37 @@ def _grid_centres(size: int, grid: int) -> np.ndarray:
 
 
 def framing_ok(est: Mapping, cfg: Mapping) -> bool:
-    """True when an estimate meets the profile's ``min_seen_well`` and ``max_bare_share``."""
+    """True when an estimate meets the profile's ``min_seen_well``, ``max_bare_share`` and, when
+    set, ``max_screen_share``."""
+    if cfg.get("max_screen_share") is not None and est["screen_share"] > float(cfg["max_screen_share"]):
+        return False
     return est["seen_well"] >= int(cfg["min_seen_well"]) and est["bare_share"] <= float(cfg["max_bare_share"])
+
+
+def screen_ok(est: Mapping, cfg: Mapping, attempts: int) -> bool:
+    """A relaxed view's test (past ``relax_after`` candidates): the screen rule alone, kept until
+    twice ``relax_after`` candidates, so a sparse room's plainer view is still not one object
+    standing in front of the camera."""
+    if cfg.get("max_screen_share") is None or attempts > 2 * int(cfg["relax_after"]):
+        return True
+    return est["screen_share"] <= float(cfg["max_screen_share"])
 
 
 def framing_cfg_errors(c, where: str) -> None:
     """Add the checks of a profile's ``framing`` block at ``where`` to the Checker ``c``."""
     keys = ("grid", "min_seen_well", "min_visible_fraction", "min_pixel_share", "max_bare_share", "close_prob",
             "close_distance_m", "close_pitch_deg", "yaw_spread_deg", "relax_after")
-    if not c.keys(where, keys, see="conf/camera/default.yaml and docs/camera.md"):
+    if not c.keys(where, keys, optional=("max_screen_share", "screen_distance_m"),
+                  see="conf/camera/default.yaml and docs/camera.md"):
         return
+    node = c.get(where)
+    if node.get("max_screen_share") is not None:
+        c.number(f"{where}.max_screen_share", 0.0, 1.0)
+        if node.get("screen_distance_m") is None:
+            c.err(f"{where}.screen_distance_m", "missing; fix: add it (metres) with max_screen_share, or set "
+                                                 "max_screen_share: null")
+        else:
+            c.number(f"{where}.screen_distance_m", 0.0)
     c.number(f"{where}.grid", 4, 256, integer=True)
     c.number(f"{where}.min_seen_well", 0, integer=True)
     for k in ("min_visible_fraction", "min_pixel_share", "max_bare_share", "close_prob"):

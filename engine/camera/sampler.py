@@ -18,7 +18,7 @@ import numpy as np
 
 from engine.camera.annotate import geometry_arrays, objects_geometry
 from engine.camera.config import scene_profile, validate_camera_cfg
-from engine.camera.framing import BoxCaster, estimate_framing, framing_ok, ray_cover, surely_poor
+from engine.camera.framing import BoxCaster, estimate_framing, framing_ok, ray_cover, screen_ok, surely_poor
 from engine.camera.intrinsics import intrinsics_unchecked, vertical_fov_deg
 from engine.camera.obstacles import Obstacles as _Obstacles
 from engine.geometry import look_at
@@ -271,7 +271,7 @@ def sample_views(scene: SceneGraph, camera_cfg: Mapping, rng: np.random.Generato
                     reasons["poor_framing"] += 1  # what the estimate would say; it is skipped
                     continue
             est = estimate_framing(caster, K, pose, width, height, near, fr, cam_corners)
-        if est is not None and not relaxed and not framing_ok(est, fr):
+        if est is not None and not (framing_ok(est, fr) if not relaxed else screen_ok(est, fr, since_last)):
             reasons["poor_framing"] += 1
             continue
         geom = objects_geometry(scene.objects, K, pose, width, height, near, arrays=arrays)
