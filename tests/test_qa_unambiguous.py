@@ -8,6 +8,7 @@ definition of the visible fraction. That is independent of the family's box-and-
 from __future__ import annotations
 
 import numpy as np
+from scipy.ndimage import binary_erosion
 import pytest
 
 from engine.qa.families import occlusion
@@ -19,6 +20,10 @@ from qa_families_scenes import all_candidates, make_ctx, seen, walls_for
 from render_scenes import make_view, simple_meshes
 
 DEPTH_TIE_M = 1e-4  # rendered depths closer than this are a tie of touching faces, not occlusion
+# On an object's silhouette pixels a tie may look wider: the rasterizer snaps vertices to 1/256 px
+# and a grazing surface's depth there may be extrapolated by a fraction of its depth change per
+# pixel (a bowl's rim on the table it stands on: 0.14 mm behind the table top, 15 mm per pixel).
+EDGE_TIE_M = 2e-3
 
 
 # ---------------------------------------------------------------------------------------- occlusion
@@ -191,7 +196,10 @@ def test_occluders_hold_on_rendered_default_scenes():
                     continue
                 alone = stages.renderer.render(SceneGraph("alone", 0, scene.room, [o]), view,
                                                [m for m in meshes if m.instance_id == o.instance_id])
-                hidden = (alone.ids == o.instance_id) & (frame.depth < alone.depth - DEPTH_TIE_M)
+                mask = alone.ids == o.instance_id
+                edge = mask & ~binary_erosion(mask)
+                behind = alone.depth - frame.depth
+                hidden = mask & (behind > DEPTH_TIE_M) & ~(edge & (behind <= EDGE_TIE_M))
                 true = {by_instance[j] for j in set(np.unique(frame.ids[hidden]).tolist()) - {0, o.instance_id}}
                 assert true <= set(occlusion.occluders(ctx, o.id)), (i, view.id, o.id)
                 assert not any(occlusion.cannot_occlude(ctx, d, o.id) for d in true), (i, view.id, o.id)
