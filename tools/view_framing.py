@@ -47,13 +47,14 @@ def screen_share(scene, view, objects: dict, distance_m: float) -> float:
     """The largest rendered share of the image that one screen takes: an object whose box rises
     above the camera centre and whose nearest box corner is within ``distance_m`` in camera depth
     (the rule of engine/camera/framing.py, measured on the rendered pixels)."""
-    pose = np.asarray(view.cam_to_world, dtype=float)
-    best = 0.0
-    for o in scene.objects:
-        corners = np.asarray(o.box.corners)
-        if corners[:, 2].max() > pose[2, 3] and ((corners - pose[:3, 3]) @ pose[:3, 2]).min() < distance_m:
-            best = max(best, objects[o.id]["visible_pixels"] / (view.width * view.height))
-    return best
+    from engine.camera.framing import screens
+
+    if not scene.objects:
+        return 0.0
+    corners = np.array([o.box.corners for o in scene.objects], dtype=float)
+    flags = screens(corners, np.asarray(view.cam_to_world, dtype=float), distance_m)
+    return max((objects[o.id]["visible_pixels"] / (view.width * view.height)
+                for o, f in zip(scene.objects, flags) if f), default=0.0)
 
 
 def measure(n: int, overrides: list[str], min_vis: float, min_px: float, seed: int = 0,

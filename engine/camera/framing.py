@@ -221,12 +221,22 @@ def screen_share(caster: BoxCaster, pose: np.ndarray, visible: np.ndarray, rays:
     """
     if len(visible) == 0:
         return 0.0
-    if cam_corners is None:
-        cam_corners = (caster.corners - pose[:3, 3]) @ pose[:3, :3]
-    tall = caster.corners[:, :, 2].max(axis=1) > pose[2, 3]
-    close = cam_corners[:, :, 2].min(axis=1) < distance_m
-    screens = visible[tall & close]
-    return float(screens.max() / rays) if screens.size else 0.0
+    depth = None if cam_corners is None else cam_corners[:, :, 2]
+    seen = visible[screens(caster.corners, pose, distance_m, depth)]
+    return float(seen.max() / rays) if seen.size else 0.0
+
+
+def screens(corners: np.ndarray, pose: np.ndarray, distance_m: float, depth: np.ndarray | None = None) -> np.ndarray:
+    """(N,) bool: which boxes are screens for a camera at ``pose`` (module docstring): the top of
+    the box above the camera centre, its nearest corner within ``distance_m`` in camera depth.
+
+    Args:
+        corners: (N, 8, 3) world box corners (metres, +Z up). pose: (4, 4) OpenCV cam_to_world.
+        depth: optional (N, 8) camera depth of the corners, when the caller has it.
+    """
+    if depth is None:
+        depth = (corners - pose[:3, 3]) @ pose[:3, 2]
+    return (corners[:, :, 2].max(axis=1) > pose[2, 3]) & (depth.min(axis=1) < distance_m)
 
 
 def ray_cover(K: np.ndarray, width: int, height: int, near: float, grid: int,

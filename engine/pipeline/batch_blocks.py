@@ -158,10 +158,11 @@ class PooledBatch(dict):
             raise RuntimeError(f"PooledBatch: pickled {HEADER} times; fix: send a batch once (copy it to send more)")
         slot, self.sends = self.sends, self.sends + 1
         self.block.map[slot] = HELD  # before the pickle leaves: the block stays held until its lease goes
-        kept = [(name, shape, dtype) for name, shape, dtype in self.specs if self.get(name) is self.views[name]]
-        fields = [(k, None if any(k == name for name, _, _ in kept) else v) for k, v in self.items()]
-        offsets = [off for (name, _, _), off in zip(self.specs, self.offsets) if any(name == n for n, _, _ in kept)]
-        return (_rebuild, (fields, kept, offsets, DupFd(self.block.fd), HEADER + self.block.capacity, slot))
+        kept = [i for i, (name, _, _) in enumerate(self.specs) if self.get(name) is self.views[name]]
+        names = {self.specs[i][0] for i in kept}
+        fields = [(k, None if k in names else v) for k, v in self.items()]
+        return (_rebuild, (fields, [self.specs[i] for i in kept], [self.offsets[i] for i in kept],
+                           DupFd(self.block.fd), HEADER + self.block.capacity, slot))
 
 
 def _rebuild(fields: list, specs: list, offsets: list, dupfd, length: int, slot: int) -> dict:
