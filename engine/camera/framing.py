@@ -320,18 +320,20 @@ def _grid_centres(size: int, grid: int) -> np.ndarray:
 def framing_ok(est: Mapping, cfg: Mapping) -> bool:
     """True when an estimate meets the profile's ``min_seen_well``, ``max_bare_share`` and, when
     set, ``max_screen_share``."""
-    if cfg.get("max_screen_share") is not None and est["screen_share"] > float(cfg["max_screen_share"]):
-        return False
-    return est["seen_well"] >= int(cfg["min_seen_well"]) and est["bare_share"] <= float(cfg["max_bare_share"])
+    return (_screen_fits(est, cfg) and est["seen_well"] >= int(cfg["min_seen_well"])
+            and est["bare_share"] <= float(cfg["max_bare_share"]))
 
 
 def screen_ok(est: Mapping, cfg: Mapping, attempts: int) -> bool:
     """A relaxed view's test (past ``relax_after`` candidates): the screen rule alone, kept until
     twice ``relax_after`` candidates, so a sparse room's plainer view is still not one object
     standing in front of the camera."""
-    if cfg.get("max_screen_share") is None or attempts > 2 * int(cfg["relax_after"]):
-        return True
-    return est["screen_share"] <= float(cfg["max_screen_share"])
+    return attempts > 2 * int(cfg["relax_after"]) or _screen_fits(est, cfg)
+
+
+def _screen_fits(est: Mapping, cfg: Mapping) -> bool:
+    """True when the profile has no screen rule or the estimate's screen share is within it."""
+    return cfg.get("max_screen_share") is None or est["screen_share"] <= float(cfg["max_screen_share"])
 
 
 def framing_cfg_errors(c, where: str) -> None:

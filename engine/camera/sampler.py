@@ -271,7 +271,7 @@ def sample_views(scene: SceneGraph, camera_cfg: Mapping, rng: np.random.Generato
                     reasons["poor_framing"] += 1  # what the estimate would say; it is skipped
                     continue
             est = estimate_framing(caster, K, pose, width, height, near, fr, cam_corners)
-        if est is not None and not (framing_ok(est, fr) if not relaxed else screen_ok(est, fr, since_last)):
+        if est is not None and not (screen_ok(est, fr, since_last) if relaxed else framing_ok(est, fr)):
             reasons["poor_framing"] += 1
             continue
         geom = objects_geometry(scene.objects, K, pose, width, height, near, arrays=arrays)
